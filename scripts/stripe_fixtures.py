@@ -1,0 +1,373 @@
+"""Stripe objects in the full shapes of API version 2026-10-28.endive, for the demo data,
+the benchmarks and the tests. Every field the API returns is present, so that parsing
+costs what it costs on real payloads.
+"""
+
+from typing import Any
+
+Json = dict[str, Any]
+
+LIVEMODE = False
+
+
+def product(product_id: str, name: str, created: int = 1_700_000_000) -> Json:
+    return {
+        "id": product_id,
+        "object": "product",
+        "active": True,
+        "created": created,
+        "default_price": None,
+        "description": None,
+        "images": [],
+        "livemode": LIVEMODE,
+        "marketing_features": [],
+        "metadata": {},
+        "name": name,
+        "package_dimensions": None,
+        "shippable": None,
+        "statement_descriptor": None,
+        "tax_code": None,
+        "type": "service",
+        "unit_label": None,
+        "updated": created,
+        "url": None,
+    }
+
+
+def tier(up_to: int | None, unit_amount: int, flat_amount: int = 0) -> Json:
+    return {
+        "flat_amount": flat_amount,
+        "flat_amount_decimal": str(flat_amount),
+        "unit_amount": unit_amount,
+        "unit_amount_decimal": str(unit_amount),
+        "up_to": up_to,
+    }
+
+
+def price(
+    price_id: str,
+    product_id: str,
+    unit_amount: int | None,
+    *,
+    currency: str = "usd",
+    interval: str = "month",
+    interval_count: int = 1,
+    usage_type: str = "licensed",
+    tiers_mode: str | None = None,
+    tiers: list[Json] | None = None,
+    currency_options: dict[str, int] | None = None,
+    transform_quantity: Json | None = None,
+    created: int = 1_700_000_000,
+    nickname: str | None = None,
+) -> Json:
+    """A price as a subscription item embeds it: `tiers` only when given (expanded)."""
+    body: Json = {
+        "id": price_id,
+        "object": "price",
+        "active": True,
+        "billing_scheme": "tiered" if tiers_mode else "per_unit",
+        "created": created,
+        "currency": currency,
+        "custom_unit_amount": None,
+        "livemode": LIVEMODE,
+        "lookup_key": None,
+        "metadata": {},
+        "nickname": nickname,
+        "product": product_id,
+        "recurring": {
+            "interval": interval,
+            "interval_count": interval_count,
+            "meter": "mtr_demo_remote_instances" if usage_type == "metered" else None,
+            "trial_period_days": None,
+            "usage_type": usage_type,
+        },
+        "tax_behavior": "exclusive",
+        "tiers_mode": tiers_mode,
+        "transform_quantity": transform_quantity,
+        "type": "recurring",
+        "unit_amount": unit_amount,
+        "unit_amount_decimal": None if unit_amount is None else str(unit_amount),
+    }
+    if currency_options:
+        body["currency_options"] = {
+            cur: {
+                "custom_unit_amount": None,
+                "tax_behavior": "exclusive",
+                "unit_amount": amount,
+                "unit_amount_decimal": str(amount),
+            }
+            for cur, amount in currency_options.items()
+        }
+        body["currency_options"][currency] = {
+            "custom_unit_amount": None,
+            "tax_behavior": "exclusive",
+            "unit_amount": unit_amount,
+            "unit_amount_decimal": None if unit_amount is None else str(unit_amount),
+        }
+    if tiers is not None:
+        body["tiers"] = tiers
+    return body
+
+
+def coupon(
+    coupon_id: str,
+    *,
+    percent_off: float | None = None,
+    amount_off: int | None = None,
+    currency: str | None = None,
+    duration: str = "forever",
+    duration_in_months: int | None = None,
+    currency_options: dict[str, int] | None = None,
+    applies_to: list[str] | None = None,
+    name: str | None = None,
+    created: int = 1_700_000_000,
+) -> Json:
+    """A coupon; `applies_to` appears only when given, as it does only when expanded."""
+    body: Json = {
+        "id": coupon_id,
+        "object": "coupon",
+        "amount_off": amount_off,
+        "created": created,
+        "currency": currency,
+        "duration": duration,
+        "duration_in_months": duration_in_months,
+        "livemode": LIVEMODE,
+        "max_redemptions": None,
+        "metadata": {},
+        "name": name or coupon_id,
+        "percent_off": percent_off,
+        "redeem_by": None,
+        "times_redeemed": 1,
+        "valid": True,
+    }
+    if currency_options:
+        body["currency_options"] = {
+            cur: {"amount_off": amount} for cur, amount in currency_options.items()
+        }
+    if applies_to is not None:
+        body["applies_to"] = {"products": applies_to}
+    return body
+
+
+def discount(
+    discount_id: str,
+    coupon_or_id: Json | str,
+    *,
+    customer: str,
+    subscription: str,
+    subscription_item: str | None = None,
+    start: int,
+    end: int | None = None,
+) -> Json:
+    return {
+        "id": discount_id,
+        "object": "discount",
+        "checkout_session": None,
+        "customer": customer,
+        "end": end,
+        "invoice": None,
+        "invoice_item": None,
+        "promotion_code": None,
+        "source": {"coupon": coupon_or_id, "type": "coupon"},
+        "start": start,
+        "subscription": subscription,
+        "subscription_item": subscription_item,
+    }
+
+
+def subscription_item(
+    item_id: str,
+    subscription_id: str,
+    price_body: Json,
+    *,
+    quantity: int | None,
+    period_start: int,
+    period_end: int,
+    discounts: list[Json | str] | None = None,
+    trial: tuple[int, int] | None = None,
+    created: int,
+) -> Json:
+    return {
+        "id": item_id,
+        "object": "subscription_item",
+        "billing_thresholds": None,
+        "created": created,
+        "current_period_end": period_end,
+        "current_period_start": period_start,
+        "current_trial": (
+            None if trial is None else {"start_date": trial[0], "end_date": trial[1]}
+        ),
+        "discounts": discounts or [],
+        "metadata": {},
+        "plan": None,
+        "price": price_body,
+        "quantity": quantity,
+        "subscription": subscription_id,
+        "tax_rates": [],
+    }
+
+
+def subscription(
+    subscription_id: str,
+    customer: str,
+    items: list[Json],
+    *,
+    status: str = "active",
+    currency: str = "usd",
+    created: int,
+    discounts: list[Json | str] | None = None,
+    cancel_at_period_end: bool = False,
+    cancel_at: int | None = None,
+    pause_collection: Json | None = None,
+    trial_end: int | None = None,
+    items_has_more: bool = False,
+) -> Json:
+    start = items[0]["current_period_start"] if items else created
+    return {
+        "id": subscription_id,
+        "object": "subscription",
+        "application": None,
+        "application_fee_percent": None,
+        "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None},
+        "billing_cycle_anchor": start,
+        "billing_cycle_anchor_config": None,
+        "billing_mode": {"flexible": None, "type": "classic", "updated_at": None},
+        "billing_thresholds": None,
+        "cancel_at": cancel_at,
+        "cancel_at_period_end": cancel_at_period_end,
+        "canceled_at": None,
+        "cancellation_details": {"comment": None, "feedback": None, "reason": None},
+        "collection_method": "charge_automatically",
+        "created": created,
+        "currency": currency,
+        "customer": customer,
+        "customer_account": None,
+        "days_until_due": None,
+        "default_payment_method": f"pm_{subscription_id[4:]}",
+        "default_source": None,
+        "default_tax_rates": [],
+        "description": None,
+        "discounts": discounts or [],
+        "ended_at": None,
+        "invoice_settings": {"account_tax_ids": None, "issuer": {"type": "self"}},
+        "items": {
+            "object": "list",
+            "data": items,
+            "has_more": items_has_more,
+            "total_count": len(items),
+            "url": f"/v1/subscription_items?subscription={subscription_id}",
+        },
+        "latest_invoice": f"in_{subscription_id[4:]}",
+        "livemode": LIVEMODE,
+        "metadata": {},
+        "next_pending_invoice_item_invoice": None,
+        "on_behalf_of": None,
+        "pause_collection": pause_collection,
+        "payment_settings": {
+            "payment_method_options": None,
+            "payment_method_types": None,
+            "save_default_payment_method": "off",
+        },
+        "pending_invoice_item_interval": None,
+        "pending_setup_intent": None,
+        "pending_update": None,
+        "schedule": None,
+        "start_date": created,
+        "status": status,
+        "test_clock": None,
+        "transfer_data": None,
+        "trial_end": trial_end,
+        "trial_settings": {"end_behavior": {"missing_payment_method": "create_invoice"}},
+        "trial_start": None if trial_end is None else created,
+    }
+
+
+def invoice_line(
+    line_id: str,
+    invoice_id: str,
+    *,
+    amount: int,
+    currency: str,
+    subscription_id: str,
+    subscription_item_id: str,
+    price_id: str,
+    product_id: str,
+    quantity: int,
+    period: tuple[int, int],
+) -> Json:
+    return {
+        "id": line_id,
+        "object": "line_item",
+        "amount": amount,
+        "currency": currency,
+        "description": None,
+        "discount_amounts": [],
+        "discountable": True,
+        "discounts": [],
+        "invoice": invoice_id,
+        "livemode": LIVEMODE,
+        "metadata": {},
+        "parent": {
+            "invoice_item_details": None,
+            "subscription_item_details": {
+                "invoice_item": None,
+                "proration": False,
+                "proration_details": {"credited_items": None},
+                "subscription": subscription_id,
+                "subscription_item": subscription_item_id,
+            },
+            "type": "subscription_item_details",
+        },
+        "period": {"end": period[1], "start": period[0]},
+        "pretax_credit_amounts": [],
+        "pricing": {
+            "price_details": {"price": price_id, "product": product_id},
+            "type": "price_details",
+            "unit_amount_decimal": str(amount // quantity) if quantity else "0",
+        },
+        "quantity": quantity,
+        "taxes": [],
+    }
+
+
+def invoice(
+    invoice_id: str,
+    *,
+    customer: str,
+    subscription_id: str,
+    status: str,
+    currency: str,
+    lines: list[Json],
+    created: int,
+) -> Json:
+    total = sum(line["amount"] for line in lines)
+    return {
+        "id": invoice_id,
+        "object": "invoice",
+        "amount_due": total,
+        "amount_paid": total if status == "paid" else 0,
+        "amount_remaining": 0 if status == "paid" else total,
+        "billing_reason": "subscription_cycle",
+        "collection_method": "charge_automatically",
+        "created": created,
+        "currency": currency,
+        "customer": customer,
+        "lines": {
+            "object": "list",
+            "data": lines,
+            "has_more": False,
+            "total_count": len(lines),
+            "url": f"/v1/invoices/{invoice_id}/lines",
+        },
+        "livemode": LIVEMODE,
+        "parent": {
+            "quote_details": None,
+            "subscription_details": {"metadata": {}, "subscription": subscription_id},
+            "type": "subscription_details",
+        },
+        "period_end": created,
+        "period_start": created,
+        "status": status,
+        "subtotal": total,
+        "total": total,
+    }

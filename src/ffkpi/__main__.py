@@ -1,0 +1,3 @@
+from ffkpi.cli import main
+
+main()

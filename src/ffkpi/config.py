@@ -1,0 +1,197 @@
+"""The config file: TOML -> frozen Pydantic models, with errors that name file, key and fix."""
+
+import os
+import re
+import sys
+import tomllib
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Literal, Self
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from ffkpi.errors import ConfigError
+from ffkpi.model import Status
+
+ENV_CONFIG = "FFKPI_CONFIG"
+LOCAL_CONFIG = Path("ffkpi.toml")
+
+
+def _currency(value: str) -> str:
+    if len(value) != 3 or not value.isalpha() or not value.isascii():
+        raise ValueError(f'{value!r} is not a three-letter currency code such as "usd"')
+    return value.lower()
+
+
+Currency = Annotated[str, AfterValidator(_currency)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Policy(_Model):
+    statuses: tuple[Status, ...] = ("active", "past_due")
+    discounts: Literal["forever", "all", "none"] = "forever"
+    scheduled_cancellations: Literal["exclude", "count"] = "exclude"
+    paused_collection: Literal["exclude", "count"] = "exclude"
+    metered: Literal["exclude", "last_invoice"] = "exclude"
+
+
+class ProductRef(_Model):
+    id: str | None = None
+    name: str | None = None
+
+    @model_validator(mode="after")
+    def _id_or_name(self) -> Self:
+        if not self.id and not self.name:
+            raise ValueError('a product needs an id ("prod_...") or its exact name')
+        return self
+
+
+class TierConfig(_Model):
+    name: str = Field(min_length=1)
+    rule: Literal["net", "list_price"]
+    products: tuple[ProductRef, ...] = Field(min_length=1)
+
+
+class Growth(_Model):
+    weekly_target: Decimal = Field(default=Decimal("0.10"), ge=0)
+
+
+class Config(_Model):
+    currency: Currency = "usd"
+    policy: Policy = Policy()
+    fx: dict[Currency, Annotated[Decimal, Field(gt=0)]] = {}
+    growth: Growth = Growth()
+    tiers: tuple[TierConfig, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _each_product_once(self) -> Self:
+        seen: dict[str, str] = {}
+        for tier in self.tiers:
+            for ref in tier.products:
+                key = f"id {ref.id!r}" if ref.id else f"name {ref.name!r}"
+                if key in seen:
+                    raise ValueError(
+                        f"product {key} is in tier {seen[key]!r} and in tier {tier.name!r}; "
+                        "a product belongs to one tier"
+                    )
+                seen[key] = tier.name
+        names = [tier.name for tier in self.tiers]
+        if len(set(names)) != len(names):
+            raise ValueError("two tiers share a name; give each tier its own")
+        return self
+
+    def rate(self, currency: str) -> Decimal | None:
+        """Reporting-currency units per unit of `currency`; None when no rate is set."""
+        if currency == self.currency:
+            return Decimal(1)
+        return self.fx.get(currency)
+
+
+def user_config_path() -> Path:
+    """Where a user's own config lives: ffkpi/config.toml under the platform's config dir."""
+    if sys.platform == "win32":
+        base = Path(os.environ.get("APPDATA", Path.home() / "AppData" / "Roaming"))
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return base / "ffkpi" / "config.toml"
+
+
+def find_config(explicit: Path | None) -> Path | None:
+    """--config, then $FFKPI_CONFIG, then ./ffkpi.toml, then the user's config dir."""
+    if explicit is not None:
+        return explicit
+    from_env = os.environ.get(ENV_CONFIG)
+    if from_env:
+        return Path(from_env)
+    for candidate in (LOCAL_CONFIG, user_config_path()):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_config(path: Path) -> Config:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"config file {path} does not exist",
+            "check the path, or copy config.example.toml there",
+        ) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(
+            f"cannot read config file {path}: {err}", "make it a readable UTF-8 text file"
+        ) from None
+    return parse_config(text, str(path))
+
+
+def parse_config(text: str, origin: str) -> Config:
+    try:
+        data = tomllib.loads(text, parse_float=Decimal)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(
+            f"{origin} is not valid TOML: {err}", "fix the TOML syntax there"
+        ) from None
+    if "api_key" in data:
+        raise ConfigError(
+            f"{origin} holds an api_key; ffkpi never reads keys from its config",
+            "remove it and set STRIPE_API_KEY or pass --api-key-file",
+        )
+    try:
+        return Config.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(*_explain(err, origin, text)) from None
+
+
+def _explain(err: ValidationError, origin: str, text: str) -> tuple[str, str]:
+    first = err.errors(include_url=False)[0]
+    loc = first["loc"]
+    key = ".".join(f"[{part}]" if isinstance(part, int) else str(part) for part in loc)
+    key = key.replace(".[", "[")
+    where = f"{origin}: {key}" if key else origin
+    line = _line_of(text, loc)
+    if line:
+        where += f" (line {line})"
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        return (
+            f"{where}: unknown key",
+            "remove it or check its spelling against config.example.toml",
+        )
+    if kind == "missing":
+        return f"{where}: required key is missing", "add it; config.example.toml shows every key"
+    message = first["msg"].removeprefix("Value error, ")
+    return f"{where}: {message}", "see config.example.toml for the allowed values"
+
+
+def _line_of(text: str, loc: tuple[int | str, ...]) -> int | None:
+    """Best-effort line of the key at loc: follows [[table]] indices, stops at inline arrays."""
+    lines = [line.strip() for line in text.splitlines()]
+    found: int | None = None
+    start = 0
+    for position, part in enumerate(loc):
+        if not isinstance(part, str):
+            continue
+        index = loc[position + 1] if position + 1 < len(loc) else None
+        headers = [n for n in range(start, len(lines)) if lines[n] == f"[[{part}]]"]
+        if isinstance(index, int) and index < len(headers):
+            found = start = headers[index]
+            continue
+        for number in range(start, len(lines)):
+            if re.match(rf"(\[)?{re.escape(part)}\s*(=|\])", lines[number]):
+                found = start = number
+                break
+        else:
+            break
+    return None if found is None else found + 1

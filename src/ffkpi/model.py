@@ -1,0 +1,121 @@
+"""Stripe-neutral domain values: what the MRR rules need to know, nothing more.
+
+Amounts are Decimal in the currency's Stripe minor units (cents for USD); timestamps
+are Unix seconds, as Stripe gives them.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Literal
+
+Interval = Literal["day", "week", "month", "year"]
+Duration = Literal["forever", "once", "repeating"]
+STATUSES = (
+    "active",
+    "past_due",
+    "trialing",
+    "unpaid",
+    "incomplete",
+    "incomplete_expired",
+    "paused",
+    "canceled",
+)
+Status = Literal[
+    "active",
+    "past_due",
+    "trialing",
+    "unpaid",
+    "incomplete",
+    "incomplete_expired",
+    "paused",
+    "canceled",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    up_to: int | None  # None: the last tier, no upper bound
+    unit_amount: Decimal
+    flat_amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class PriceAmount:
+    """What a price charges in one currency: a unit amount, or tiers."""
+
+    unit_amount: Decimal | None
+    tiers: tuple[Tier, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    id: str
+    product_id: str
+    currency: str
+    billing_scheme: Literal["per_unit", "tiered"]
+    tiers_mode: Literal["graduated", "volume"] | None
+    amounts: Mapping[str, PriceAmount]  # by currency: the default and currency_options
+    interval: Interval
+    interval_count: int
+    metered: bool
+    divide_by: int | None = None
+    round_up: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Coupon:
+    id: str
+    duration: Duration
+    percent_off: Decimal | None = None
+    amount_off: int | None = None
+    currency: str | None = None
+    amount_off_options: Mapping[str, int] = field(default_factory=dict)
+    applies_to: frozenset[str] | None = None  # product ids; None: every product
+
+
+@dataclass(frozen=True, slots=True)
+class Discount:
+    id: str
+    coupon: Coupon
+    end: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    id: str
+    price: Price
+    quantity: int
+    discounts: tuple[Discount, ...] = ()
+    trial_end: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    id: str
+    customer: str
+    status: Status
+    currency: str
+    items: tuple[Item, ...]
+    discounts: tuple[Discount, ...] = ()
+    cancel_at_period_end: bool = False
+    cancel_at: int | None = None
+    pause_collection: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceLine:
+    """One line of a finalized-or-not invoice that a subscription item generated."""
+
+    subscription_item: str
+    invoice_status: str
+    amount: int
+    quantity: int
+    period_end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Dataset:
+    subscriptions: tuple[Subscription, ...]
+    product_names: Mapping[str, str] = field(default_factory=dict)
+    invoice_lines: tuple[InvoiceLine, ...] = ()

@@ -1,0 +1,1 @@
+"""Where subscriptions come from: Stripe JSON files, the bundled demo, live Stripe."""

@@ -1,0 +1,154 @@
+"""Stripe JSON files: a list page, JSON lines of pages or subscriptions, or a bundle."""
+
+import gzip
+import json
+import zlib
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from ffkpi.errors import InputError
+from ffkpi.model import Dataset
+from ffkpi.sources.stripe_json import (
+    Payload,
+    StripeCoupon,
+    StripeInvoice,
+    StripePrice,
+    StripeProduct,
+    StripeSubscription,
+    build_dataset,
+)
+
+FORMATS = (
+    "a Stripe list object, JSON lines of list pages or subscriptions, or a bundle "
+    '{"subscriptions": [...], "prices": [...], ...}'
+)
+
+
+class _Document(Payload):
+    """Any of the accepted top-level shapes; which one it is, is decided after parsing."""
+
+    object: str | None = None
+    data: list[StripeSubscription] | None = None
+    has_more: bool = False
+    subscriptions: list[StripeSubscription] | None = None
+    prices: list[StripePrice] = []
+    coupons: list[StripeCoupon] = []
+    products: list[StripeProduct] = []
+    invoices: list[StripeInvoice] = []
+
+
+def read_input(path: Path) -> Dataset:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"input file {path} does not exist", "check the path") from None
+    except OSError as err:
+        raise InputError(
+            f"cannot read input file {path}: {err.strerror}", "check the path and its permissions"
+        ) from None
+    return parse_input(raw, str(path))
+
+
+def parse_input(raw: bytes, origin: str) -> Dataset:
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as err:
+            raise InputError(f"{origin}: broken gzip data: {err}", "fetch the file again") from None
+    try:
+        documents = [_Document.model_validate_json(raw)]
+    except ValidationError as err:
+        if not _has_trailing_data(err):
+            raise _explain(err, raw, origin, line=None) from None
+        documents = list(_json_lines(raw, origin))
+    if not documents:
+        raise InputError(f"{origin} is empty", f"give it {FORMATS}")
+
+    subscriptions: list[StripeSubscription] = []
+    prices: list[StripePrice] = []
+    coupons: list[StripeCoupon] = []
+    products: list[StripeProduct] = []
+    invoices: list[StripeInvoice] = []
+    for number, document in enumerate(documents, start=1):
+        if document.object == "list" and document.data is not None:
+            subscriptions.extend(document.data)
+            if document.has_more and number == len(documents):
+                raise InputError(
+                    f"{origin}: the last page says has_more, so subscriptions are missing",
+                    "fetch every page (ffkpi fetch does), then try again",
+                )
+        elif document.subscriptions is not None:
+            subscriptions.extend(document.subscriptions)
+        else:
+            where = f"{origin}, line {number}" if len(documents) > 1 else origin
+            raise InputError(f"{where}: not a Stripe list page or bundle", f"give it {FORMATS}")
+        prices.extend(document.prices)
+        coupons.extend(document.coupons)
+        products.extend(document.products)
+        invoices.extend(document.invoices)
+    try:
+        return build_dataset(subscriptions, prices, coupons, products, invoices)
+    except InputError as err:
+        raise InputError(f"{origin}: {err.what}", err.fix) from None
+
+
+def _json_lines(raw: bytes, origin: str) -> list[_Document]:
+    documents = []
+    for number, line in enumerate(raw.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            document = _Document.model_validate_json(line)
+            if document.object == "subscription":
+                sub = StripeSubscription.model_validate_json(line)
+                document = _Document(object="list", data=[sub])
+        except ValidationError as err:
+            raise _explain(err, line, origin, line=number) from None
+        documents.append(document)
+    return documents
+
+
+def _has_trailing_data(err: ValidationError) -> bool:
+    first = err.errors(include_url=False)[0]
+    return first["type"] == "json_invalid" and "trailing characters" in first["msg"]
+
+
+def _explain(err: ValidationError, raw: bytes, origin: str, line: int | None) -> InputError:
+    first = err.errors(include_url=False)[0]
+    where = origin if line is None else f"{origin}, line {line}"
+    if first["type"] == "json_invalid":
+        return InputError(f"{where} is not valid JSON: {first['msg']}", f"give it {FORMATS}")
+    loc = list(first["loc"])
+    # Name the subscription (or other object) the bad field belongs to, by its id.
+    try:
+        node: Any = json.loads(raw)
+    except ValueError:
+        node = None
+    owner = None
+    for depth, part in enumerate([*loc, None]):
+        if isinstance(node, dict) and node.get("object") == "subscription":
+            owner = (str(node.get("id")), depth)
+            break
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            break
+    path = _dotted(loc if owner is None else loc[owner[1] :])
+    subject = where if owner is None else f"{where}: subscription {owner[0]}"
+    if path:
+        subject = f"{subject}: {path}"
+    message = first["msg"]
+    if first["type"] == "missing":
+        message = "field is missing"
+    return InputError(
+        f"{subject}: {message}", "check the file is Stripe JSON as the API returns it"
+    )
+
+
+def _dotted(loc: list[int | str]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text.lstrip(".")
