@@ -20,6 +20,7 @@ Rule = Literal["net", "list_price"]
 ZERO = Decimal(0)
 TWELVE = Decimal(12)
 FINALIZED = frozenset({"open", "paid"})
+PRECISION = 34  # significant digits while computing: decimal128, well past any cent
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,8 +302,7 @@ def _rate(config: Config, sub: Subscription) -> Decimal:
 
 def compute_report(data: Dataset, config: Config, as_of: date) -> Report:
     """Apply the MRR rules to every subscription; see spec/mrr-rules.md."""
-    with localcontext() as ctx:
-        ctx.prec = 34  # full precision until output; 34 digits is decimal128
+    with localcontext(prec=PRECISION):
         return _compute(data, config, as_of)
 
 

@@ -1,0 +1,287 @@
+"""The command line, end to end: exact stdout, stderr and exit code, one scenario each."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import ROOT
+from ffkpi import __version__
+from ffkpi.cli import app
+from ffkpi.errors import ExitCode
+
+GOLDEN = Path(__file__).parent / "golden"
+CONFIG = """
+currency = "usd"
+[[tiers]]
+name = "Self-service"
+rule = "net"
+products = [{ id = "prod_a" }]
+"""
+SUBS = {
+    "object": "list",
+    "has_more": False,
+    "data": [
+        {
+            "id": "sub_1",
+            "object": "subscription",
+            "customer": "cus_1",
+            "status": "active",
+            "currency": "usd",
+            "discounts": [],
+            "items": {
+                "object": "list",
+                "has_more": False,
+                "data": [
+                    {
+                        "id": "si_1",
+                        "quantity": 3,
+                        "price": {
+                            "id": "price_1",
+                            "product": "prod_a",
+                            "currency": "usd",
+                            "unit_amount": 1999,
+                            "recurring": {
+                                "interval": "month",
+                                "interval_count": 1,
+                                "usage_type": "licensed",
+                            },
+                        },
+                    },
+                    {
+                        "id": "si_2",
+                        "quantity": 1,
+                        "price": {
+                            "id": "price_2",
+                            "product": "prod_z",
+                            "currency": "usd",
+                            "unit_amount": 5000,
+                            "recurring": {"interval": "year", "interval_count": 1},
+                        },
+                    },
+                ],
+            },
+        }
+    ],
+}
+
+
+@pytest.fixture
+def files(cli_env: Path) -> Path:
+    (cli_env / "ffkpi.toml").write_text(CONFIG)
+    (cli_env / "subs.json").write_text(json.dumps(SUBS))
+    return cli_env
+
+
+def test_demo_table_is_exactly_the_golden_output(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["mrr", "--demo"])
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert result.stdout == (GOLDEN / "demo_mrr.txt").read_text()
+
+
+def test_readme_shows_the_demo_output_literally() -> None:
+    readme = (ROOT / "README.md").read_text()
+    golden = (GOLDEN / "demo_mrr.txt").read_text()
+    assert f"```console\n$ uv run ffkpi mrr --demo\n{golden}```" in readme
+
+
+def test_arr_leads_with_arr(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["arr", "--demo"])
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].strip() == "ARR by tier and product, as of 2026-11-17 (USD)"
+    assert lines[2].split()[-2:] == ["ARR", "MRR"]
+    total = next(line for line in lines if line.strip().startswith("Total"))
+    assert total.split()[1:] == ["1,376,595.97", "114,716.33"]
+
+
+def test_json_is_one_document_on_stdout(runner: CliRunner, files: Path) -> None:
+    result = runner.invoke(app, ["mrr", "-i", "subs.json", "--as-of", "2026-11-22", "-f", "json"])
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert json.loads(result.stdout) == {
+        "schema": "ffkpi.report/1",
+        "as_of": "2026-11-22",
+        "currency": "usd",
+        "mrr": "59.97",
+        "arr": "719.64",
+        "tiers": [
+            {
+                "name": "Self-service",
+                "rule": "net",
+                "mrr": "59.97",
+                "arr": "719.64",
+                "subscriptions": 1,
+                "quantity": 3,
+                "products": [
+                    {
+                        "id": "prod_a",
+                        "name": "prod_a",
+                        "mrr": "59.97",
+                        "arr": "719.64",
+                        "subscriptions": 1,
+                        "quantity": 3,
+                    }
+                ],
+            }
+        ],
+        "unlisted": [
+            {
+                "id": "prod_z",
+                "name": "prod_z",
+                "mrr": "4.17",
+                "arr": "50.00",
+                "subscriptions": 1,
+                "quantity": 1,
+            }
+        ],
+        "excluded": {
+            "statuses": {},
+            "scheduled_cancellation": 0,
+            "paused_collection": 0,
+            "zero_mrr": 0,
+            "trialing_items": 0,
+            "metered_items": 0,
+            "metered_items_without_invoice": 0,
+        },
+    }
+
+
+def test_csv_has_a_row_per_product(runner: CliRunner, files: Path) -> None:
+    result = runner.invoke(app, ["mrr", "--input", "subs.json", "--format", "csv"])
+    assert result.exit_code == 0
+    assert result.stdout == (
+        "tier,product_id,name,subscriptions,quantity,mrr,arr\n"
+        "Self-service,prod_a,prod_a,1,3,59.97,719.64\n"
+        "unlisted,prod_z,prod_z,1,1,4.17,50.00\n"
+    )
+
+
+def test_demo_with_another_config(runner: CliRunner, files: Path) -> None:
+    (files / "other.toml").write_text(CONFIG + '[fx]\neur = "1.1"\n')
+    result = runner.invoke(app, ["mrr", "--demo", "--config", "other.toml", "-f", "json"])
+    assert result.exit_code == 0
+    report = json.loads(result.stdout)
+    assert [tier["name"] for tier in report["tiers"]] == ["Self-service"]
+    assert report["mrr"] == "0.00"  # prod_a is not in the demo account
+    # Every demo product but the metered one, which this config's default policy leaves out.
+    assert len(report["unlisted"]) == 9
+
+
+def test_config_from_the_environment(runner: CliRunner, files: Path) -> None:
+    (files / "ffkpi.toml").rename(files / "elsewhere.toml")
+    result = runner.invoke(
+        app, ["mrr", "-i", "subs.json", "-f", "csv"], env={"FFKPI_CONFIG": "elsewhere.toml"}
+    )
+    assert result.exit_code == 0
+    assert "Self-service,prod_a" in result.stdout
+
+
+def test_version(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["--version"])
+    assert (result.exit_code, result.stdout) == (0, f"ffkpi {__version__}\n")
+
+
+def test_every_command_has_help_with_an_example(runner: CliRunner) -> None:
+    for command in ("mrr", "arr"):
+        result = runner.invoke(app, [command, "--help"])
+        assert result.exit_code == 0
+        assert "Example:" in result.stdout
+        assert f"ffkpi {command} --demo" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "stderr"),
+    [
+        (
+            ["mrr", "--input", "missing.json"],
+            ExitCode.INVALID,
+            "ffkpi: error: input file missing.json does not exist (check the path)\n",
+        ),
+        (
+            ["mrr", "--input", "subs.json", "--demo"],
+            ExitCode.USAGE,
+            "ffkpi: error: --input and --demo were both given (pass one of them)\n",
+        ),
+        (
+            ["mrr", "--config", "nowhere.toml", "--input", "subs.json"],
+            ExitCode.INVALID,
+            "ffkpi: error: config file nowhere.toml does not exist "
+            "(check the path, or copy config.example.toml there)\n",
+        ),
+        (
+            ["mrr"],
+            ExitCode.USAGE,
+            "ffkpi: error: no subscriptions to read (pass --input FILE, or --demo to try ffkpi)\n",
+        ),
+        (
+            ["mrr", "--input", "bad.json"],
+            ExitCode.INVALID,
+            "ffkpi: error: bad.json is not valid JSON: Invalid JSON: EOF while parsing an "
+            "object at line 1 column 1 (give it a Stripe list object, JSON lines of list "
+            'pages or subscriptions, or a bundle {"subscriptions": [...], "prices": [...], '
+            "...})\n",
+        ),
+        (
+            ["mrr", "--input", "subs.json", "--config", "broken.toml"],
+            ExitCode.INVALID,
+            "ffkpi: error: broken.toml: tiers[0].rule (line 5): Input should be 'net' or "
+            "'list_price' (see config.example.toml for the allowed values)\n",
+        ),
+    ],
+    ids=["missing input", "two sources", "missing config", "no source", "bad json", "bad config"],
+)
+def test_errors_are_one_line_on_stderr_with_their_exit_code(
+    runner: CliRunner, files: Path, args: list[str], code: int, stderr: str
+) -> None:
+    (files / "bad.json").write_text("{")
+    (files / "broken.toml").write_text(CONFIG.replace('"net"', '"gross"'))
+    result = runner.invoke(app, args)
+    assert (result.exit_code, result.stdout, result.stderr) == (code, "", stderr)
+
+
+def test_no_config_anywhere_says_where_it_looked(runner: CliRunner, cli_env: Path) -> None:
+    (cli_env / "subs.json").write_text(json.dumps(SUBS))
+    result = runner.invoke(app, ["mrr", "--input", "subs.json"])
+    assert result.exit_code == ExitCode.USAGE
+    assert result.stdout == ""
+    assert result.stderr == (
+        "ffkpi: error: no config file found (pass --config PATH, set FFKPI_CONFIG, or copy "
+        "config.example.toml to ./ffkpi.toml)\n"
+    )
+
+
+def test_bad_date_is_a_usage_error(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["mrr", "--demo", "--as-of", "22/11/2026"])
+    assert result.exit_code == ExitCode.USAGE
+    assert result.stdout == ""
+    assert "Invalid value for '--as-of'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_exchange_rate_exits_3_naming_the_currency(runner: CliRunner, files: Path) -> None:
+    eur = json.loads(json.dumps(SUBS))
+    eur["data"][0]["currency"] = "eur"
+    for entry in eur["data"][0]["items"]["data"]:
+        entry["price"]["currency"] = "eur"
+    (files / "eur.json").write_text(json.dumps(eur))
+    result = runner.invoke(app, ["mrr", "--input", "eur.json"])
+    assert (result.exit_code, result.stdout) == (ExitCode.INVALID, "")
+    assert result.stderr == (
+        "ffkpi: error: no exchange rate for EUR (subscription sub_1 is billed in EUR) "
+        '(add eur = "<rate>" under [fx] in the config: 1 EUR = <rate> USD)\n'
+    )
+
+
+def test_runs_as_a_module() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "ffkpi", "mrr", "--demo", "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": "", "NO_COLOR": "1"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["mrr"] == "114716.33"

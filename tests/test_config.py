@@ -1,0 +1,168 @@
+"""The config file: what it accepts, and the one-line errors for what it does not."""
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from ffkpi.config import ENV_CONFIG, find_config, load_config, parse_config
+from ffkpi.errors import ConfigError, ExitCode
+
+TIERS = """
+[[tiers]]
+name = "Starter"
+rule = "list_price"
+products = [{ id = "prod_s" }, { name = "Starter - Small Instance Add-On" }]
+
+[[tiers]]
+name = "Team"
+rule = "net"
+products = [{ id = "prod_t" }]
+"""
+
+
+def error_of(text: str) -> str:
+    with pytest.raises(ConfigError) as raised:
+        parse_config(text, "ffkpi.toml")
+    assert raised.value.exit_code == ExitCode.INVALID
+    return raised.value.message
+
+
+def test_defaults_are_stripes_billing_analytics() -> None:
+    config = parse_config(TIERS, "ffkpi.toml")
+    assert config.currency == "usd"
+    assert config.policy.statuses == ("active", "past_due")
+    assert config.policy.discounts == "forever"
+    assert config.policy.scheduled_cancellations == "exclude"
+    assert config.policy.paused_collection == "exclude"
+    assert config.policy.metered == "exclude"
+    assert config.growth.weekly_target == Decimal("0.10")
+
+
+def test_rates_and_targets_are_exact_decimals_from_strings_or_numbers() -> None:
+    text = 'currency = "EUR"\n[fx]\nusd = "0.925"\ngbp = 1.17\n[growth]\nweekly_target = 0.1\n'
+    config = parse_config(text + TIERS, "ffkpi.toml")
+    assert config.currency == "eur"
+    assert config.fx == {"usd": Decimal("0.925"), "gbp": Decimal("1.17")}
+    assert config.growth.weekly_target == Decimal("0.1")
+    assert config.rate("eur") == 1
+    assert config.rate("jpy") is None
+
+
+def test_example_config_is_valid() -> None:
+    config = load_config(Path(__file__).parents[1] / "config.example.toml")
+    assert [tier.name for tier in config.tiers] == ["Starter", "Team"]
+    assert config.policy.metered == "last_invoice"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "currency = \n" + TIERS,
+            "ffkpi.toml is not valid TOML: Invalid value (at line 1, column 12) "
+            "(fix the TOML syntax there)",
+        ),
+        (
+            "colour = 1\n" + TIERS,
+            "ffkpi.toml: colour (line 1): unknown key "
+            "(remove it or check its spelling against config.example.toml)",
+        ),
+        (
+            TIERS.replace('rule = "net"', 'rule = "gross"'),
+            "ffkpi.toml: tiers[1].rule (line 9): Input should be 'net' or 'list_price' "
+            "(see config.example.toml for the allowed values)",
+        ),
+        (
+            '[policy]\ndiscounts = "some"\n' + TIERS,
+            "ffkpi.toml: policy.discounts (line 2): Input should be 'forever', 'all' or 'none' "
+            "(see config.example.toml for the allowed values)",
+        ),
+        (
+            '[policy]\nstatuses = ["active", "happy"]\n' + TIERS,
+            "ffkpi.toml: policy.statuses[1] (line 2): Input should be 'active', 'past_due', "
+            "'trialing', 'unpaid', 'incomplete', 'incomplete_expired', 'paused' or 'canceled' "
+            "(see config.example.toml for the allowed values)",
+        ),
+        (
+            '[fx]\neur = "one point one"\n' + TIERS,
+            "ffkpi.toml: fx.eur (line 2): Input should be a valid decimal "
+            "(see config.example.toml for the allowed values)",
+        ),
+        (
+            '[fx]\neur = "-1.1"\n' + TIERS,
+            "ffkpi.toml: fx.eur (line 2): Input should be greater than 0 "
+            "(see config.example.toml for the allowed values)",
+        ),
+        (
+            'currency = "dollars"\n' + TIERS,
+            "ffkpi.toml: currency (line 1): 'dollars' is not a three-letter currency code "
+            'such as "usd" (see config.example.toml for the allowed values)',
+        ),
+        (
+            'currency = "usd"\n',
+            "ffkpi.toml: tiers: required key is missing "
+            "(add it; config.example.toml shows every key)",
+        ),
+        (
+            TIERS.replace('{ id = "prod_t" }', '{ id = "prod_s" }'),
+            "ffkpi.toml: product id 'prod_s' is in tier 'Starter' and in tier 'Team'; "
+            "a product belongs to one tier (see config.example.toml for the allowed values)",
+        ),
+        (
+            TIERS.replace('{ id = "prod_t" }', "{ }"),
+            'ffkpi.toml: tiers[1].products[0] (line 10): a product needs an id ("prod_...") '
+            "or its exact name (see config.example.toml for the allowed values)",
+        ),
+    ],
+    ids=[
+        "bad toml",
+        "unknown key",
+        "unknown rule",
+        "unknown policy value",
+        "unknown status",
+        "malformed rate",
+        "negative rate",
+        "bad currency",
+        "no tiers",
+        "product in two tiers",
+        "product without id or name",
+    ],
+)
+def test_invalid_config_names_file_key_and_fix(text: str, message: str) -> None:
+    assert error_of(text) == message
+
+
+def test_api_key_in_config_is_refused_without_echoing_it() -> None:
+    message = error_of('api_key = "sk_live_secret123"\n' + TIERS)
+    assert "sk_live_secret123" not in message
+    assert "STRIPE_API_KEY" in message
+
+
+def test_missing_config_file_says_how_to_fix(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.toml")
+
+
+class TestLookup:
+    def test_explicit_path_wins(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv(ENV_CONFIG, str(tmp_path / "env.toml"))
+        assert find_config(tmp_path / "given.toml") == tmp_path / "given.toml"
+
+    def test_then_the_environment(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv(ENV_CONFIG, str(tmp_path / "env.toml"))
+        assert find_config(None) == tmp_path / "env.toml"
+
+    def test_then_the_working_directory_then_the_user_dir(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.delenv(ENV_CONFIG, raising=False)
+        monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+        monkeypatch.chdir(tmp_path)
+        assert find_config(None) is None
+        user = tmp_path / "xdg" / "ffkpi" / "config.toml"
+        user.parent.mkdir(parents=True)
+        user.write_text(TIERS)
+        assert find_config(None) == user
+        (tmp_path / "ffkpi.toml").write_text(TIERS)
+        assert find_config(None) == Path("ffkpi.toml")
