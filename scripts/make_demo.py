@@ -120,9 +120,11 @@ class Builder:
 
     def build(self) -> None:
         for n in range(SUBSCRIPTIONS):
-            kind = self.pick([("starter", 55), ("team", 35), ("enterprise", 6), ("support", 4)])
-            self.subscription(n, kind)
+            self.subscription(n, self.kind())
         self.subscriptions.sort(key=lambda sub: (-sub["created"], sub["id"]))
+
+    def kind(self) -> str:
+        return self.pick([("starter", 55), ("team", 35), ("enterprise", 6), ("support", 4)])
 
     def subscription(self, n: int, kind: str) -> None:
         rng = self.rng

@@ -288,7 +288,19 @@ def _resolve(config: Config, names: Mapping[str, str]) -> _Listing:
     return _Listing(tier_of, tuple(rows))
 
 
-def _rate(config: Config, sub: Subscription) -> Decimal:
+def _monthly(sub: Subscription, price: Price, quantity: int) -> Decimal:
+    amount = price.amounts.get(sub.currency)
+    if amount is None:
+        raise InputError(
+            f"subscription {sub.id}: price {price.id} has no amount in "
+            f"{sub.currency.upper()}, the subscription's currency",
+            "include the price's currency_options in the input",
+        )
+    return per_month(charge(price, amount, quantity), price.interval, price.interval_count)
+
+
+def _factor(config: Config, sub: Subscription) -> Decimal:
+    """Reporting-currency major units per minor unit of the subscription's currency."""
     rate = config.rate(sub.currency)
     if rate is None:
         code = sub.currency.upper()
@@ -297,7 +309,7 @@ def _rate(config: Config, sub: Subscription) -> Decimal:
             f'add {sub.currency} = "<rate>" under [fx] in the config: '
             f"1 {code} = <rate> {config.currency.upper()}",
         )
-    return rate
+    return to_major(rate, sub.currency)
 
 
 def compute_report(data: Dataset, config: Config, as_of: date) -> Report:
@@ -318,6 +330,10 @@ def _compute(data: Dataset, config: Config, as_of: date) -> Report:
     customers: dict[str, Decimal] = {}
     counts = _Counts()
     seen: set[str] = set()
+    tier_of = listing.tier_of
+    # Many subscriptions share a price and quantity, and every currency one rate.
+    monthly: dict[tuple[str, str, int], Decimal] = {}
+    factors: dict[str, Decimal] = {}
 
     for sub in data.subscriptions:
         if sub.id in seen:
@@ -340,9 +356,11 @@ def _compute(data: Dataset, config: Config, as_of: date) -> Report:
 
         listed: list[Decimal] = []
         quantities: list[int] = []
+        discounted = bool(sub.discounts)
         for item in sub.items:
             price = item.price
             quantity = item.quantity
+            discounted = discounted or bool(item.discounts)
             if item.trial_end is not None and item.trial_end > cutoff:
                 counts.trialing_items += 1
                 amount = ZERO
@@ -359,22 +377,16 @@ def _compute(data: Dataset, config: Config, as_of: date) -> Report:
                     else:
                         counts.metered_items += 1
             else:
-                price_amount = price.amounts.get(sub.currency)
-                if price_amount is None:
-                    raise InputError(
-                        f"subscription {sub.id}: price {price.id} has no amount in "
-                        f"{sub.currency.upper()}, the subscription's currency",
-                        "include the price's currency_options in the input",
-                    )
-                amount = per_month(
-                    charge(price, price_amount, quantity), price.interval, price.interval_count
-                )
+                key = (price.id, sub.currency, quantity)
+                cached = monthly.get(key)
+                if cached is None:
+                    cached = monthly[key] = _monthly(sub, price, quantity)
+                amount = cached
             listed.append(amount)
             quantities.append(quantity)
 
-        tiers_of_items = [listing.tier_of.get(item.price.product_id) for item in sub.items]
-        needs_net = any(t is None or rules[t] == "net" for t in tiers_of_items)
-        net = _net(sub, listed, policy, cutoff) if needs_net else listed
+        tiers_of_items = [tier_of.get(item.price.product_id) for item in sub.items]
+        net = _net(sub, listed, policy, cutoff) if discounted else listed
 
         per_product: dict[str, tuple[Decimal, int]] = {}
         for i, item in enumerate(sub.items):
@@ -386,24 +398,25 @@ def _compute(data: Dataset, config: Config, as_of: date) -> Report:
                 quantity + (quantities[i] if amount > 0 else 0),
             )
 
-        total = sum((amount for amount, _ in per_product.values()), ZERO)
-        if total <= 0:
+        if not any(amount > 0 for amount, _ in per_product.values()):
             counts.zero_mrr += 1
             continue
-        rate = _rate(config, sub)
+        factor = factors.get(sub.currency)
+        if factor is None:
+            factor = factors[sub.currency] = _factor(config, sub)
         counted_tiers: set[int] = set()
         in_tiers = ZERO
         for product, (amount, quantity) in per_product.items():
             if amount <= 0:
                 continue
-            major = to_major(amount, sub.currency) * rate
+            major = amount * factor
             bucket = products.get(product)
             if bucket is None:
                 bucket = products[product] = _Bucket()
             bucket.mrr += major
             bucket.subscriptions += 1
             bucket.quantity += quantity
-            t = listing.tier_of.get(product)
+            t = tier_of.get(product)
             if t is not None:
                 counted_tiers.add(t)
                 in_tiers += major
