@@ -2,7 +2,7 @@
 
 import functools
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, ParamSpec, TypeVar
@@ -10,10 +10,11 @@ from typing import Annotated, ParamSpec, TypeVar
 import typer
 
 from ffkpi import __version__, render
-from ffkpi.config import Config, find_config, load_config
-from ffkpi.errors import ExitCode, FfkpiError, UsageError
+from ffkpi.config import Config, Growth, find_config, load_config
+from ffkpi.errors import ExitCode, FfkpiError, StorageError, UsageError
 from ffkpi.model import Dataset
 from ffkpi.mrr import Report, compute_report
+from ffkpi.snapshots import growth_weeks, read_snapshots, week_of, write_snapshot
 from ffkpi.sources.demo import DEMO_AS_OF, demo_config, load_demo
 from ffkpi.sources.files import read_input
 
@@ -25,6 +26,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
+DEFAULT_SNAPSHOTS = Path("snapshots")
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -96,34 +98,42 @@ FormatOption = Annotated[
 ]
 
 
-def _load(input_file: Path | None, demo: bool, config_path: Path | None) -> tuple[Dataset, Config]:
-    if input_file is not None and demo:
-        raise UsageError("--input and --demo were both given", "pass one of them")
+def _config(config_path: Path | None, demo: bool) -> tuple[Config, Path | None]:
+    """The config in force and the file it came from (None: the demo's own)."""
     path = find_config(config_path)
+    if path is not None:
+        return load_config(path), path
     if demo:
-        return load_demo(), demo_config() if path is None else load_config(path)
-    if path is None:
-        raise UsageError(
-            "no config file found",
-            "pass --config PATH, set FFKPI_CONFIG, or copy config.example.toml to ./ffkpi.toml",
-        )
-    config = load_config(path)
+        return demo_config(), None
+    raise UsageError(
+        "no config file found",
+        "pass --config PATH, set FFKPI_CONFIG, or copy config.example.toml to ./ffkpi.toml",
+    )
+
+
+def _data(input_file: Path | None, demo: bool) -> Dataset:
+    if demo:
+        return load_demo()
     if input_file is None:
         raise UsageError("no subscriptions to read", "pass --input FILE, or --demo to try ffkpi")
-    return read_input(input_file), config
+    return read_input(input_file)
+
+
+def _as_of(as_of: datetime | None, demo: bool) -> date:
+    if as_of is not None:
+        return as_of.date()
+    return DEMO_AS_OF if demo else datetime.now(UTC).date()
 
 
 def build_report(
     input_file: Path | None, demo: bool, config_path: Path | None, as_of: datetime | None
-) -> Report:
-    data, config = _load(input_file, demo, config_path)
-    if as_of is not None:
-        day = as_of.date()
-    elif demo:
-        day = DEMO_AS_OF
-    else:
-        day = datetime.now(UTC).date()
-    return compute_report(data, config, day)
+) -> tuple[Report, Config, Path | None]:
+    """Everything a report needs, checked before any of it is used."""
+    if input_file is not None and demo:
+        raise UsageError("--input and --demo were both given", "pass one of them")
+    config, path = _config(config_path, demo)
+    data = _data(input_file, demo)
+    return compute_report(data, config, _as_of(as_of, demo)), config, path
 
 
 def _emit(report: Report, fmt: Format, lead: render.Lead) -> None:
@@ -152,7 +162,7 @@ def mrr(
 
         ffkpi mrr --input subscriptions.json --as-of 2026-11-22 --format json
     """
-    _emit(build_report(input_file, demo, config, as_of), fmt, "mrr")
+    _emit(build_report(input_file, demo, config, as_of)[0], fmt, "mrr")
 
 
 @app.command()
@@ -170,7 +180,131 @@ def arr(
 
         ffkpi arr --demo
     """
-    _emit(build_report(input_file, demo, config, as_of), fmt, "arr")
+    _emit(build_report(input_file, demo, config, as_of)[0], fmt, "arr")
+
+
+class SnapshotFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+DirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--dir",
+        file_okay=False,
+        help="Snapshot folder (default: the config's snapshots_dir, else ./snapshots).",
+    ),
+]
+
+
+def _snapshot_dir(directory: Path | None, config: Config | None, path: Path | None) -> Path:
+    if directory is not None:
+        return directory
+    if config is not None and config.snapshots_dir:
+        base = path.parent if path is not None else Path.cwd()
+        return base / config.snapshots_dir
+    return DEFAULT_SNAPSHOTS
+
+
+@app.command()
+@handles_errors
+def snapshot(
+    input_file: InputOption = None,
+    demo: DemoOption = False,
+    config: ConfigOption = None,
+    as_of: AsOfOption = None,
+    directory: DirOption = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace the week's snapshot if it has one.")
+    ] = False,
+    fmt: Annotated[
+        SnapshotFormat, typer.Option("--format", "-f", help="text: the path; json: the report too.")
+    ] = SnapshotFormat.text,
+) -> None:
+    """Write this week's snapshot of the report, for the growth history (run it from cron).
+
+    The file is <dir>/<ISO year>-W<ISO week>.toml. A week that already has one is left
+    untouched and the command still exits 0, so cron retries are safe.
+
+    Example:
+
+        ffkpi snapshot --input subscriptions.json --dir snapshots
+    """
+    report, cfg, path = build_report(input_file, demo, config, as_of)
+    folder = _snapshot_dir(directory, cfg, path)
+    result = write_snapshot(
+        folder,
+        report,
+        config_digest=cfg.digest,
+        created_at=datetime.now(UTC),
+        version=__version__,
+        force=force,
+    )
+    if not result.written:
+        render.note(
+            f"{week_of(report.as_of)} already has a snapshot, left untouched "
+            "(pass --force to replace it)"
+        )
+    if fmt is SnapshotFormat.json:
+        document = render.report_dict(report)
+        document["snapshot"] = {"path": str(result.path), "written": result.written}
+        render.write(render.to_json(document))
+    else:
+        render.write(f"{result.path}\n")
+
+
+@app.command()
+@handles_errors
+def history(
+    config: ConfigOption = None,
+    directory: DirOption = None,
+    weeks: Annotated[
+        int | None, typer.Option("--weeks", min=1, help="Show only the last N weeks.")
+    ] = None,
+    by_tier: Annotated[bool, typer.Option("--by-tier", help="Also show each tier.")] = False,
+    chart: Annotated[bool, typer.Option("--chart/--no-chart", help="Draw MRR as a chart.")] = True,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail (exit 6) on a file that is not a snapshot.")
+    ] = False,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Show MRR and ARR week over week, with growth against the weekly target.
+
+    Example:
+
+        ffkpi history --weeks 12 --by-tier
+    """
+    path = find_config(config)
+    cfg = load_config(path) if path is not None else None
+    folder = _snapshot_dir(directory, cfg, path)
+    stored = read_snapshots(folder)
+    for skipped in stored.skipped:
+        if strict:
+            raise StorageError(
+                f"{skipped.path} is not a readable snapshot: {skipped.reason}",
+                "move it out of the snapshot folder, or drop --strict to skip it",
+            )
+        render.warning(f"skipped {skipped.path}: {skipped.reason}")
+    target = cfg.growth.weekly_target if cfg is not None else Growth().weekly_target
+    latest = stored.snapshots[-1] if stored.snapshots else None
+    digest = cfg.digest if cfg is not None else latest.config_digest if latest else None
+    rows = growth_weeks(stored.snapshots, target, digest=digest)[-(weeks or 0) :]
+    tiers = None
+    if by_tier:
+        names = [t.name for t in (cfg.tiers if cfg is not None else latest.tiers if latest else ())]
+        tiers = {
+            name: growth_weeks(stored.snapshots, target, digest=digest, tier=name)[-(weeks or 0) :]
+            for name in names
+        }
+    if fmt is Format.json:
+        render.write(render.history_json(rows, target, tiers))
+    elif fmt is Format.csv:
+        render.write(render.history_csv(rows, tiers))
+    elif not rows:
+        render.note(f"no snapshots in {folder} yet (run `ffkpi snapshot` once a week)")
+    else:
+        render.history_table(rows, target, by_tier=tiers, chart=chart)
 
 
 def main() -> None:

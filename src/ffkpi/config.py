@@ -1,5 +1,6 @@
 """The config file: TOML -> frozen Pydantic models, with errors that name file, key and fix."""
 
+import hashlib
 import os
 import re
 import sys
@@ -71,6 +72,7 @@ class Config(_Model):
     policy: Policy = Policy()
     fx: dict[Currency, Annotated[Decimal, Field(gt=0)]] = {}
     growth: Growth = Growth()
+    snapshots_dir: str | None = None  # relative to the config file
     tiers: tuple[TierConfig, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -89,6 +91,12 @@ class Config(_Model):
         if len(set(names)) != len(names):
             raise ValueError("two tiers share a name; give each tier its own")
         return self
+
+    @property
+    def digest(self) -> str:
+        """Identifies what the config means, whatever its layout and comments."""
+        canonical = self.model_dump_json(exclude={"snapshots_dir"})
+        return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
     def rate(self, currency: str) -> Decimal | None:
         """Reporting-currency units per unit of `currency`; None when no rate is set."""

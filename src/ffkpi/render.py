@@ -7,14 +7,17 @@ import csv
 import io
 import json
 import sys
+from decimal import Decimal
 from typing import Any, Literal
 
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ffkpi.money import format_money
 from ffkpi.mrr import Exclusions, ProductRow, Report
+from ffkpi.snapshots import Week, format_rate, weeks_between
 
 REPORT_SCHEMA = "ffkpi.report/1"
 RULE_LABELS = {"list_price": "list price", "net": "net of discounts"}
@@ -27,6 +30,14 @@ def error(message: str) -> None:
 
 def warning(message: str) -> None:
     sys.stderr.write(f"ffkpi: warning: {message}\n")
+
+
+def note(message: str) -> None:
+    sys.stderr.write(f"ffkpi: {message}\n")
+
+
+def to_json(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
 def write(text: str) -> None:
@@ -79,7 +90,7 @@ def report_dict(report: Report) -> dict[str, Any]:
 
 
 def report_json(report: Report) -> str:
-    return json.dumps(report_dict(report), indent=2, ensure_ascii=False) + "\n"
+    return to_json(report_dict(report))
 
 
 def report_csv(report: Report) -> str:
@@ -195,3 +206,142 @@ def report_table(report: Report, lead: Lead = "mrr", console: Console | None = N
         for row in report.unlisted:
             table.add_row(*cells(row))
     console.print(table)
+
+
+HISTORY_SCHEMA = "ffkpi.history/1"
+CHART_WIDTH = 40
+
+
+def _percent(rate: Decimal | None) -> str:
+    text = format_rate(None if rate is None else rate * 100)
+    return "" if text is None else f"{Decimal(text):.2f} %"
+
+
+def _week_dict(week: Week) -> dict[str, Any]:
+    cur = week.currency
+    return {
+        "week": week.week,
+        "as_of": week.as_of.isoformat(),
+        "mrr": format_money(week.mrr, cur),
+        "arr": format_money(week.arr, cur),
+        "growth": format_rate(week.growth),
+        "met_target": week.met_target,
+        "next_week_mrr": format_money(week.next_week_mrr, cur),
+        "config_changed": week.config_changed,
+    }
+
+
+def history_json(
+    weeks: list[Week], target: Decimal, by_tier: dict[str, list[Week]] | None = None
+) -> str:
+    document: dict[str, Any] = {
+        "schema": HISTORY_SCHEMA,
+        "target": format_rate(target),
+        "weeks": [_week_dict(week) for week in weeks],
+    }
+    if by_tier is not None:
+        document["tiers"] = [
+            {"name": name, "weeks": [_week_dict(week) for week in tier_weeks]}
+            for name, tier_weeks in by_tier.items()
+        ]
+    return to_json(document)
+
+
+def history_csv(weeks: list[Week], by_tier: dict[str, list[Week]] | None = None) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    columns = ["week", "as_of", "mrr", "arr", "growth", "met_target", "next_week_mrr"]
+    writer.writerow(["scope", *columns, "config_changed"])
+    scopes = [("total", weeks), *(by_tier or {}).items()]
+    for scope, scope_weeks in scopes:
+        for week in scope_weeks:
+            row = _week_dict(week)
+            writer.writerow(
+                [scope, *(_csv_cell(row[c]) for c in columns), _csv_cell(row["config_changed"])]
+            )
+    return out.getvalue()
+
+
+def _csv_cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _history_table(weeks: list[Week], target: Decimal, title: str) -> Table:
+    table = Table(
+        title=f"{title} (target {_percent(target)} a week)",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    for label, justify in (
+        ("Week", "left"),
+        ("As of", "left"),
+        ("MRR", "right"),
+        ("ARR", "right"),
+        ("Growth", "right"),
+        ("Met", "center"),
+        ("Next week needs", "right"),
+    ):
+        table.add_column(label, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for week in weeks:
+        met = {True: "yes", False: "no", None: ""}[week.met_target]
+        table.add_row(
+            week.week + ("*" if week.config_changed else ""),
+            week.as_of.isoformat(),
+            format_money(week.mrr, week.currency, grouping=True),
+            format_money(week.arr, week.currency, grouping=True),
+            _percent(week.growth),
+            met,
+            format_money(week.next_week_mrr, week.currency, grouping=True),
+            style={True: "green", False: "red", None: None}[week.met_target],
+        )
+    if any(week.config_changed for week in weeks):
+        table.caption = "* made with a different config than the one in use now"
+        table.caption_justify = "left"
+    return table
+
+
+def _chart(weeks: list[Week], target: Decimal) -> Text:
+    """MRR as bars, with the target path (the first week's MRR grown at the target) as │."""
+    first = weeks[0]
+    paths = [first.mrr * (1 + target) ** weeks_between(first.week, week.week) for week in weeks]
+    scale = max(*(week.mrr for week in weeks), *paths) or Decimal(1)
+    chart = Text()
+    chart.append(f"MRR against the {_percent(target)} weekly target path\n", style="bold")
+    for week, path in zip(weeks, paths, strict=True):
+        bar = int(week.mrr / scale * CHART_WIDTH)
+        mark = min(int(path / scale * CHART_WIDTH), CHART_WIDTH)
+        cells = ["█" if i < bar else " " for i in range(CHART_WIDTH + 1)]
+        style = {True: "green", False: "red", None: "blue"}[week.met_target]
+        chart.append(f"{week.week} ")
+        for i, cell in enumerate(cells):
+            if i == mark:
+                chart.append("│", style="yellow")
+            else:
+                chart.append(cell, style=style)
+        chart.append(f" {format_money(week.mrr, week.currency, grouping=True)}\n")
+    chart.append("█ MRR (green: met the target, red: missed)  │ target path\n", style="dim")
+    return chart
+
+
+def history_table(
+    weeks: list[Week],
+    target: Decimal,
+    *,
+    by_tier: dict[str, list[Week]] | None = None,
+    chart: bool = True,
+    console: Console | None = None,
+) -> None:
+    console = console or Console(highlight=False)
+    console.print(_history_table(weeks, target, "MRR week over week"))
+    console.print()
+    for name, tier_weeks in (by_tier or {}).items():
+        if tier_weeks:
+            console.print(_history_table(tier_weeks, target, f"{name}: MRR week over week"))
+            console.print()
+    if chart and weeks:
+        console.print(_chart(weeks, target), end="")

@@ -1,0 +1,356 @@
+"""Weekly snapshot files, and the growth history read back from them.
+
+A snapshot is `<dir>/<ISO year>-W<ISO week>.toml`: the report's totals, tiers and
+products, small enough to read a year of them at once. Each customer's MRR, which
+can run to 100,000 lines, goes beside it in `<week>.customers.<digest>.json.gz`, named
+in the TOML with its SHA-256. Files are written atomically under a lock, the sidecar
+first, so a TOML file present is a snapshot complete.
+"""
+
+import contextlib
+import gzip
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ffkpi.errors import StorageError
+from ffkpi.money import format_money
+from ffkpi.mrr import ProductRow, Report
+
+SCHEMA = "ffkpi.snapshot/1"
+LOCK_NAME = ".ffkpi.lock"
+RATE_DIGITS = Decimal("0.0001")
+
+
+def week_of(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _row(row: ProductRow, currency: str) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": row.name}
+    if row.id is not None:
+        entry["id"] = row.id
+    entry |= {
+        "mrr": format_money(row.mrr, currency),
+        "subscriptions": row.subscriptions,
+        "quantity": row.quantity,
+    }
+    return entry
+
+
+def snapshot_document(
+    report: Report, *, config_digest: str, created_at: datetime, version: str, customers: str
+) -> dict[str, Any]:
+    cur = report.currency
+    return {
+        "schema": SCHEMA,
+        "week": week_of(report.as_of),
+        "as_of": report.as_of,
+        "created_at": created_at.astimezone(UTC).replace(microsecond=0),
+        "ffkpi_version": version,
+        "config_digest": config_digest,
+        "currency": cur,
+        "mrr": format_money(report.mrr, cur),
+        "arr": format_money(report.arr, cur),
+        "customers": customers,
+        "tiers": [
+            {
+                "name": tier.name,
+                "rule": tier.rule,
+                "mrr": format_money(tier.mrr, cur),
+                "arr": format_money(tier.arr, cur),
+                "subscriptions": tier.subscriptions,
+                "quantity": tier.quantity,
+                "products": [_row(row, cur) for row in tier.products],
+            }
+            for tier in report.tiers
+        ],
+        "unlisted": [_row(row, cur) for row in report.unlisted],
+        "excluded": {
+            "statuses": dict(report.excluded.statuses),
+            "scheduled_cancellation": report.excluded.scheduled_cancellation,
+            "paused_collection": report.excluded.paused_collection,
+            "zero_mrr": report.excluded.zero_mrr,
+            "trialing_items": report.excluded.trialing_items,
+            "metered_items": report.excluded.metered_items,
+            "metered_items_without_invoice": report.excluded.metered_items_without_invoice,
+        },
+    }
+
+
+def _customers_bytes(report: Report) -> bytes:
+    cur = report.currency
+    body = {
+        "schema": "ffkpi.customers/1",
+        "currency": cur,
+        "customers": {
+            customer: format_money(mrr, cur) for customer, mrr in sorted(report.customers.items())
+        },
+    }
+    text = json.dumps(body, separators=(",", ":")).encode()
+    return gzip.compress(text, compresslevel=6, mtime=0)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Temp file in the same folder, fsync, rename over the target, fsync the folder."""
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        if sys.platform != "win32":
+            os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; snapshots are shared
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    with contextlib.suppress(OSError):  # not every platform can fsync a folder
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """An exclusive lock on the folder, so two runs (cron and a retry) never interleave."""
+    with (folder / LOCK_NAME).open("a+b") as handle:
+        if sys.platform == "win32":
+            import msvcrt
+
+            handle.seek(0)
+            msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)
+            try:
+                yield
+            finally:
+                handle.seek(0)
+                msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    path: Path
+    written: bool  # False: the week already had a snapshot, left untouched
+
+
+def write_snapshot(
+    folder: Path,
+    report: Report,
+    *,
+    config_digest: str,
+    created_at: datetime,
+    version: str,
+    force: bool = False,
+) -> Written:
+    week = week_of(report.as_of)
+    path = folder / f"{week}.toml"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with _locked(folder):
+            if path.exists() and not force:
+                return Written(path, written=False)
+            customers = _customers_bytes(report)
+            digest = hashlib.sha256(customers).hexdigest()
+            # Named by content, so a replaced week's old TOML never points at new data.
+            sidecar = folder / f"{week}.customers.{digest[:16]}.json.gz"
+            document = snapshot_document(
+                report,
+                config_digest=config_digest,
+                created_at=created_at,
+                version=version,
+                customers=f"{sidecar.name} sha256:{digest}",
+            )
+            existed = sidecar.exists()
+            _write_atomically(sidecar, customers)
+            try:
+                _write_atomically(path, tomli_w.dumps(document).encode())
+            except BaseException:
+                if not existed:
+                    with contextlib.suppress(OSError):
+                        sidecar.unlink()
+                raise
+            for stale in folder.glob(f"{week}.customers.*.json.gz"):
+                if stale != sidecar:
+                    with contextlib.suppress(OSError):
+                        stale.unlink()
+    except OSError as err:
+        raise StorageError(
+            f"cannot write the snapshot {path}: {err.strerror or err}",
+            "check the folder exists, is writable and has space, or pass --dir",
+        ) from None
+    return Written(path, written=True)
+
+
+class _Stored(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class StoredTier(_Stored):
+    name: str
+    rule: str
+    mrr: Decimal
+    arr: Decimal
+
+
+class Snapshot(_Stored):
+    schema_version: str = Field(alias="schema")
+    week: str
+    as_of: date
+    config_digest: str
+    currency: str
+    mrr: Decimal
+    arr: Decimal
+    tiers: tuple[StoredTier, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    path: Path
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    snapshots: tuple[Snapshot, ...]  # oldest first
+    skipped: tuple[Skipped, ...]
+
+
+def read_snapshots(folder: Path) -> Stored:
+    """Every snapshot in the folder, oldest first; unreadable files are skipped with why."""
+    if not folder.is_dir():
+        raise StorageError(
+            f"snapshot folder {folder} does not exist",
+            "run `ffkpi snapshot` first, or pass --dir",
+        )
+    snapshots: list[Snapshot] = []
+    skipped: list[Skipped] = []
+    for path in sorted(folder.glob("*.toml")):
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+            skipped.append(Skipped(path, f"not readable TOML: {err}"))
+            continue
+        if data.get("schema") != SCHEMA:
+            found = data.get("schema")
+            reason = f"unknown schema {found!r}" if found else "not an ffkpi snapshot"
+            skipped.append(Skipped(path, reason))
+            continue
+        try:
+            snapshots.append(Snapshot.model_validate(data))
+        except ValidationError as err:
+            first = err.errors(include_url=False)[0]
+            where = ".".join(str(part) for part in first["loc"])
+            skipped.append(Skipped(path, f"{where}: {first['msg']}"))
+    snapshots.sort(key=lambda snapshot: snapshot.as_of)
+    return Stored(tuple(snapshots), tuple(skipped))
+
+
+@dataclass(frozen=True, slots=True)
+class Week:
+    week: str
+    as_of: date
+    currency: str
+    mrr: Decimal
+    arr: Decimal
+    growth: Decimal | None  # compounded weekly rate since the previous snapshot
+    met_target: bool | None
+    next_week_mrr: Decimal  # what next week needs to stay on target
+    config_changed: bool
+
+
+def weeks_between(earlier: str, later: str) -> int:
+    return (_monday(later) - _monday(earlier)).days // 7
+
+
+def _monday(week: str) -> date:
+    year, number = week.split("-W")
+    return date.fromisocalendar(int(year), int(number), 1)
+
+
+def weekly_growth(current: Decimal, previous: Decimal, weeks: int) -> Decimal | None:
+    """The weekly rate that compounds `previous` into `current` over `weeks` weeks."""
+    if previous <= 0 or weeks <= 0:
+        return None
+    with localcontext(prec=28):
+        try:
+            return (current / previous) ** (Decimal(1) / weeks) - 1
+        except InvalidOperation:
+            return None
+
+
+def growth_weeks(
+    snapshots: tuple[Snapshot, ...],
+    target: Decimal,
+    *,
+    digest: str | None,
+    tier: str | None = None,
+) -> list[Week]:
+    """Week-by-week MRR, ARR and growth against the target; one tier's if `tier` is given.
+
+    `digest` is the config in force now; snapshots made under another are marked.
+    """
+    weeks: list[Week] = []
+    previous: tuple[Snapshot, Decimal] | None = None
+    for snapshot in snapshots:
+        if tier is None:
+            mrr, arr = snapshot.mrr, snapshot.arr
+        else:
+            match = next((t for t in snapshot.tiers if t.name == tier), None)
+            if match is None:
+                continue
+            mrr, arr = match.mrr, match.arr
+        growth = None
+        if previous is not None and previous[0].currency == snapshot.currency:
+            gap = weeks_between(previous[0].week, snapshot.week)
+            growth = weekly_growth(mrr, previous[1], gap)
+        weeks.append(
+            Week(
+                week=snapshot.week,
+                as_of=snapshot.as_of,
+                currency=snapshot.currency,
+                mrr=mrr,
+                arr=arr,
+                growth=growth,
+                met_target=None if growth is None else growth >= target,
+                next_week_mrr=mrr * (1 + target),
+                config_changed=digest is not None and snapshot.config_digest != digest,
+            )
+        )
+        previous = (snapshot, mrr)
+    return weeks
+
+
+def format_rate(rate: Decimal | None) -> str | None:
+    if rate is None:
+        return None
+    return f"{rate.quantize(RATE_DIGITS, rounding=ROUND_HALF_UP):f}"

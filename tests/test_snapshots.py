@@ -1,0 +1,385 @@
+"""Weekly snapshots and the growth history, through the CLI, on real files."""
+
+import gzip
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ffkpi.cli import app
+from ffkpi.errors import ExitCode
+
+CONFIG = """
+currency = "usd"
+[[tiers]]
+name = "Self-service"
+rule = "net"
+products = [{ id = "prod_a" }]
+[[tiers]]
+name = "Enterprise"
+rule = "net"
+products = [{ id = "prod_e" }]
+"""
+
+
+def subscriptions(*amounts: str, product: str = "prod_a") -> dict[str, object]:
+    """One monthly subscription per amount (in cents, may be fractional)."""
+    return {
+        "object": "list",
+        "has_more": False,
+        "data": [
+            {
+                "id": f"sub_{n}",
+                "object": "subscription",
+                "customer": f"cus_{n}",
+                "status": "active",
+                "currency": "usd",
+                "items": {
+                    "object": "list",
+                    "has_more": False,
+                    "data": [
+                        {
+                            "id": f"si_{n}",
+                            "quantity": 1,
+                            "price": {
+                                "id": f"price_{n}",
+                                "product": product,
+                                "currency": "usd",
+                                "unit_amount_decimal": amount,
+                                "recurring": {"interval": "month", "interval_count": 1},
+                            },
+                        }
+                    ],
+                },
+            }
+            for n, amount in enumerate(amounts)
+        ],
+    }
+
+
+# MRR by week: 100.00, then +10 %, then +5 %, then two weeks later +21 % (10 % a week).
+WEEKS = [
+    ("2026-11-03", "2026-W45", ["10000"]),
+    ("2026-11-10", "2026-W46", ["6000", "5000"]),
+    ("2026-11-17", "2026-W47", ["6000", "5550"]),
+    ("2026-12-01", "2026-W49", ["6000", "5550", "2425.5"]),
+]
+
+
+@pytest.fixture
+def workdir(cli_env: Path) -> Path:
+    (cli_env / "ffkpi.toml").write_text(CONFIG)
+    for as_of, _, amounts in WEEKS:
+        (cli_env / f"{as_of}.json").write_text(json.dumps(subscriptions(*amounts)))
+    return cli_env
+
+
+def snapshot(runner: CliRunner, as_of: str, *extra: str) -> object:
+    return runner.invoke(app, ["snapshot", "-i", f"{as_of}.json", "--as-of", as_of, *extra])
+
+
+def take_all(runner: CliRunner) -> None:
+    for as_of, week, _ in WEEKS:
+        result = snapshot(runner, as_of)
+        assert result.exit_code == 0, result.stderr  # type: ignore[attr-defined]
+        assert result.stdout == f"snapshots/{week}.toml\n"  # type: ignore[attr-defined]
+
+
+def test_snapshot_file_holds_the_report_and_each_customers_mrr(
+    runner: CliRunner, workdir: Path
+) -> None:
+    take_all(runner)
+    stored = tomllib.loads((workdir / "snapshots" / "2026-W49.toml").read_text())
+    assert stored["schema"] == "ffkpi.snapshot/1"
+    assert str(stored["as_of"]) == "2026-12-01"
+    assert stored["config_digest"].startswith("sha256:")
+    assert stored["ffkpi_version"]
+    assert stored["created_at"].tzinfo is not None
+    assert (stored["mrr"], stored["arr"]) == ("139.76", "1677.06")
+    assert [(t["name"], t["mrr"]) for t in stored["tiers"]] == [
+        ("Self-service", "139.76"),
+        ("Enterprise", "0.00"),
+    ]
+    sidecar_name, digest = stored["customers"].split(" sha256:")
+    sidecar = (workdir / "snapshots" / sidecar_name).read_bytes()
+    assert hashlib.sha256(sidecar).hexdigest() == digest
+    assert json.loads(gzip.decompress(sidecar))["customers"] == {
+        "cus_0": "60.00",
+        "cus_1": "55.50",
+        "cus_2": "24.26",
+    }
+    mode = (workdir / "snapshots" / "2026-W49.toml").stat().st_mode & 0o777
+    assert mode == 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def test_history_growth_is_checked_by_hand(runner: CliRunner, workdir: Path) -> None:
+    take_all(runner)
+    result = runner.invoke(app, ["history", "--format", "json"])
+    assert (result.exit_code, result.stderr) == (0, "")
+    history = json.loads(result.stdout)
+    assert history["schema"] == "ffkpi.history/1"
+    assert history["target"] == "0.1000"
+    rows = [
+        (w["week"], w["mrr"], w["arr"], w["growth"], w["met_target"], w["next_week_mrr"])
+        for w in history["weeks"]
+    ]
+    assert rows == [
+        ("2026-W45", "100.00", "1200.00", None, None, "110.00"),
+        ("2026-W46", "110.00", "1320.00", "0.1000", True, "121.00"),
+        ("2026-W47", "115.50", "1386.00", "0.0500", False, "127.05"),
+        # Two weeks: sqrt(139.76 / 115.50) - 1 = 0.10002
+        ("2026-W49", "139.76", "1677.06", "0.1000", True, "153.74"),
+    ]
+
+
+def test_history_table_and_chart(runner: CliRunner, workdir: Path) -> None:
+    take_all(runner)
+    result = runner.invoke(app, ["history", "--weeks", "2"])
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].strip() == "MRR week over week (target 10.00 % a week)"
+    assert lines[4].split() == [
+        "2026-W47",
+        "2026-11-17",
+        "115.50",
+        "1,386.00",
+        "5.00",
+        "%",
+        "no",
+        "127.05",
+    ]
+    assert lines[5].split()[4:7] == ["10.00", "%", "yes"]
+    assert "MRR against the 10.00 % weekly target path" in result.stdout
+    assert "2026-W45" not in result.stdout
+    no_chart = runner.invoke(app, ["history", "--no-chart"])
+    assert "target path" not in no_chart.stdout
+
+
+def test_history_by_tier_and_csv(runner: CliRunner, workdir: Path) -> None:
+    take_all(runner)
+    result = runner.invoke(app, ["history", "--by-tier", "--format", "csv", "--weeks", "1"])
+    assert result.exit_code == 0
+    assert result.stdout == (
+        "scope,week,as_of,mrr,arr,growth,met_target,next_week_mrr,config_changed\n"
+        "total,2026-W49,2026-12-01,139.76,1677.06,0.1000,true,153.74,false\n"
+        "Self-service,2026-W49,2026-12-01,139.76,1677.06,0.1000,true,153.74,false\n"
+        "Enterprise,2026-W49,2026-12-01,0.00,0.00,,,0.00,false\n"
+    )
+
+
+def test_snapshots_made_with_another_config_are_marked(runner: CliRunner, workdir: Path) -> None:
+    take_all(runner)
+    (workdir / "ffkpi.toml").write_text(CONFIG.replace('rule = "net"', 'rule = "list_price"', 1))
+    result = runner.invoke(app, ["history", "--format", "json"])
+    assert all(week["config_changed"] for week in json.loads(result.stdout)["weeks"])
+    table = runner.invoke(app, ["history", "--no-chart"])
+    assert "2026-W45*" in table.stdout
+    assert "* made with a different config than the one in use now" in table.stdout
+
+
+def test_existing_week_is_left_untouched_and_exits_0(runner: CliRunner, workdir: Path) -> None:
+    take_all(runner)
+    path = workdir / "snapshots" / "2026-W47.toml"
+    before = path.read_bytes()
+    (workdir / "changed.json").write_text(json.dumps(subscriptions("99900")))
+    result = runner.invoke(app, ["snapshot", "-i", "changed.json", "--as-of", "2026-11-18"])
+    assert (result.exit_code, result.stdout) == (0, "snapshots/2026-W47.toml\n")
+    assert result.stderr == (
+        "ffkpi: 2026-W47 already has a snapshot, left untouched (pass --force to replace it)\n"
+    )
+    assert path.read_bytes() == before
+
+
+def test_force_replaces_the_week(runner: CliRunner, workdir: Path) -> None:
+    take_all(runner)
+    (workdir / "changed.json").write_text(json.dumps(subscriptions("99900")))
+    result = runner.invoke(
+        app, ["snapshot", "-i", "changed.json", "--as-of", "2026-11-18", "--force"]
+    )
+    assert (result.exit_code, result.stderr) == (0, "")
+    stored = tomllib.loads((workdir / "snapshots" / "2026-W47.toml").read_text())
+    assert (stored["mrr"], str(stored["as_of"])) == ("999.00", "2026-11-18")
+    week = sorted(p.name for p in (workdir / "snapshots").iterdir() if "W47" in p.name)
+    assert len(week) == 2
+    assert week[0].startswith("2026-W47.customers.")
+    assert week[1] == "2026-W47.toml"
+    assert stored["customers"].startswith(week[0] + " sha256:")
+
+
+def test_json_format_prints_the_report_too(runner: CliRunner, workdir: Path) -> None:
+    result = snapshot(runner, "2026-11-03", "--format", "json")
+    document = json.loads(result.stdout)  # type: ignore[attr-defined]
+    assert document["schema"] == "ffkpi.report/1"
+    assert document["mrr"] == "100.00"
+    assert document["snapshot"] == {"path": "snapshots/2026-W45.toml", "written": True}
+
+
+def test_folder_from_the_config_is_relative_to_the_config_file(
+    runner: CliRunner, workdir: Path
+) -> None:
+    (workdir / "conf").mkdir()
+    (workdir / "conf" / "ffkpi.toml").write_text('snapshots_dir = "kpi"\n' + CONFIG)
+    result = runner.invoke(
+        app,
+        ["snapshot", "-c", "conf/ffkpi.toml", "-i", "2026-11-03.json", "--as-of", "2026-11-03"],
+    )
+    assert result.stdout == "conf/kpi/2026-W45.toml\n"
+    history = runner.invoke(app, ["history", "-c", "conf/ffkpi.toml", "-f", "json"])
+    assert [w["week"] for w in json.loads(history.stdout)["weeks"]] == ["2026-W45"]
+
+
+def test_failure_before_the_write_leaves_nothing(runner: CliRunner, workdir: Path) -> None:
+    take_all(runner)
+    before = {p.name: p.read_bytes() for p in (workdir / "snapshots").iterdir()}
+    (workdir / "broken.json").write_text('{"object": "list", "data": [{"id": "sub_x"}]}')
+    result = runner.invoke(app, ["snapshot", "-i", "broken.json", "--as-of", "2026-12-08"])
+    assert (result.exit_code, result.stdout) == (ExitCode.INVALID, "")
+    assert {p.name: p.read_bytes() for p in (workdir / "snapshots").iterdir()} == before
+
+
+def test_corrupt_and_foreign_files_are_skipped_by_name(runner: CliRunner, workdir: Path) -> None:
+    take_all(runner)
+    folder = workdir / "snapshots"
+    (folder / "2026-W50.toml").write_text("mrr = [unterminated\n")
+    (folder / "notes.toml").write_text('title = "not a snapshot"\n')
+    (folder / "2027-W01.toml").write_text('schema = "ffkpi.snapshot/9"\n')
+    result = runner.invoke(app, ["history", "-f", "json"])
+    assert result.exit_code == 0
+    assert len(json.loads(result.stdout)["weeks"]) == 4
+    assert result.stderr.splitlines() == [
+        "ffkpi: warning: skipped snapshots/2026-W50.toml: not readable TOML: "
+        "Invalid value (at line 1, column 8)",
+        "ffkpi: warning: skipped snapshots/2027-W01.toml: unknown schema 'ffkpi.snapshot/9'",
+        "ffkpi: warning: skipped snapshots/notes.toml: not an ffkpi snapshot",
+    ]
+    strict = runner.invoke(app, ["history", "--strict"])
+    assert (strict.exit_code, strict.stdout) == (ExitCode.STORAGE, "")
+    assert strict.stderr.startswith(
+        "ffkpi: error: snapshots/2026-W50.toml is not a readable snapshot"
+    )
+
+
+def test_history_without_snapshots(runner: CliRunner, workdir: Path) -> None:
+    missing = runner.invoke(app, ["history"])
+    assert (missing.exit_code, missing.stdout) == (ExitCode.STORAGE, "")
+    assert missing.stderr == (
+        "ffkpi: error: snapshot folder snapshots does not exist "
+        "(run `ffkpi snapshot` first, or pass --dir)\n"
+    )
+    (workdir / "snapshots").mkdir()
+    empty = runner.invoke(app, ["history"])
+    assert (empty.exit_code, empty.stdout) == (0, "")
+    assert "no snapshots in snapshots yet" in empty.stderr
+
+
+def _mount(target: Path, options: str) -> Iterator[Path]:
+    target.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(target)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield target
+    finally:
+        subprocess.run(["umount", "-l", str(target)], check=False)
+
+
+@pytest.fixture
+def read_only_dir(workdir: Path) -> Iterator[Path]:
+    if os.geteuid() != 0:
+        folder = workdir / "ro"
+        folder.mkdir()
+        folder.chmod(0o555)
+        yield folder
+        folder.chmod(0o755)
+    else:  # root writes through permissions; a read-only mount stops it
+        yield from _mount(workdir / "ro", "ro,size=64k")
+
+
+@pytest.fixture
+def full_dir(workdir: Path) -> Iterator[Path]:
+    if os.geteuid() != 0:
+        pytest.skip("filling a disk needs a tmpfs mount, which needs root")
+    yield from _mount(workdir / "full", "size=8k")
+
+
+def test_read_only_folder_exits_6(runner: CliRunner, read_only_dir: Path) -> None:
+    result = snapshot(runner, "2026-11-03", "--dir", str(read_only_dir))
+    assert (result.exit_code, result.stdout) == (ExitCode.STORAGE, "")  # type: ignore[attr-defined]
+    assert result.stderr.startswith(  # type: ignore[attr-defined]
+        f"ffkpi: error: cannot write the snapshot {read_only_dir}/2026-W45.toml: "
+    )
+    assert "(check the folder exists, is writable and has space, or pass --dir)" in (
+        result.stderr  # type: ignore[attr-defined]
+    )
+
+
+def test_full_disk_exits_6_and_leaves_no_partial_file(
+    runner: CliRunner, workdir: Path, full_dir: Path
+) -> None:
+    big = json.dumps(subscriptions(*["1000"] * 3000))
+    (workdir / "big.json").write_text(big)
+    result = runner.invoke(
+        app, ["snapshot", "-i", "big.json", "--as-of", "2026-11-03", "--dir", str(full_dir)]
+    )
+    assert result.exit_code == ExitCode.STORAGE
+    assert "No space left on device" in result.stderr
+    assert sorted(p.name for p in full_dir.iterdir()) == [".ffkpi.lock"]
+
+
+def test_two_concurrent_runs_leave_one_whole_file(workdir: Path) -> None:
+    (workdir / "big.json").write_text(json.dumps(subscriptions(*["1234"] * 2000)))
+    command = [sys.executable, "-m", "ffkpi", "snapshot", "-i", "big.json", "--as-of"]
+    runs = [
+        subprocess.Popen(
+            [*command, "2026-11-03"], cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for _ in range(2)
+    ]
+    outcomes = [run.communicate(timeout=120) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0]
+    assert [out for out, _ in outcomes] == [b"snapshots/2026-W45.toml\n"] * 2
+    notes = [err for _, err in outcomes if err]
+    assert len(notes) == 1
+    assert b"already has a snapshot" in notes[0]
+    stored = tomllib.loads((workdir / "snapshots" / "2026-W45.toml").read_text())
+    assert stored["mrr"] == "24680.00"
+    names = sorted(p.name for p in (workdir / "snapshots").iterdir())
+    assert names[0] == ".ffkpi.lock"
+    assert names[1].startswith("2026-W45.customers.")
+    assert names[2] == "2026-W45.toml"
+    assert len(names) == 3
+
+
+def test_failed_force_leaves_the_earlier_snapshot_whole(
+    runner: CliRunner, workdir: Path, full_dir: Path
+) -> None:
+    first = snapshot(runner, "2026-11-03", "--dir", str(full_dir))
+    assert first.exit_code == 0  # type: ignore[attr-defined]
+    before = {p.name: p.read_bytes() for p in full_dir.iterdir()}
+    (workdir / "big.json").write_text(json.dumps(subscriptions(*["1000"] * 3000)))
+    result = runner.invoke(
+        app,
+        ["snapshot", "-i", "big.json", "--as-of", "2026-11-03", "--dir", str(full_dir), "--force"],
+    )
+    assert result.exit_code == ExitCode.STORAGE
+    assert {p.name: p.read_bytes() for p in full_dir.iterdir()} == before
+    stored = tomllib.loads((full_dir / "2026-W45.toml").read_text())
+    name, digest = stored["customers"].split(" sha256:")
+    assert hashlib.sha256((full_dir / name).read_bytes()).hexdigest() == digest
