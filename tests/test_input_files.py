@@ -225,3 +225,11 @@ class TestErrors:
 
     def test_broken_gzip(self) -> None:
         assert "broken gzip data" in error_of(gzip.compress(b"{}")[:12])
+
+
+@pytest.mark.parametrize("applies_to", [None, {"products": []}], ids=["null", "empty list"])
+def test_coupon_with_an_empty_or_null_applies_to_is_unrestricted(applies_to: Any) -> None:
+    coupon = {**TEN_FOREVER, "applies_to": applies_to}
+    d = sf.discount("di_1", coupon, customer="c", subscription="s", start=T0)
+    raw = dumps(page([stripe_sub(1, (SMALL, 1), discounts=[d])]))
+    assert mrr_of(raw) == "31.50"

@@ -1,7 +1,9 @@
 """The ffkpi command line: parse options, call the library, render. The only typer module."""
 
 import functools
+import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -10,13 +12,21 @@ from typing import Annotated, ParamSpec, TypeVar
 import typer
 
 from ffkpi import __version__, render
-from ffkpi.config import Config, Growth, find_config, load_config
+from ffkpi.config import (
+    ENV_API_BASE,
+    Config,
+    Growth,
+    find_config,
+    load_config,
+    read_api_key,
+)
 from ffkpi.errors import ExitCode, FfkpiError, StorageError, UsageError
-from ffkpi.model import Dataset
+from ffkpi.model import STATUSES, Dataset
 from ffkpi.mrr import Report, compute_report
 from ffkpi.snapshots import growth_weeks, read_snapshots, week_of, write_snapshot
 from ffkpi.sources.demo import DEMO_AS_OF, demo_config, load_demo
-from ffkpi.sources.files import read_input
+from ffkpi.sources.files import read_input, write_bundle
+from ffkpi.sources.stripe_live import AccountReader, Fetched, StripeHttp, is_test_key, scrub
 
 app = typer.Typer(
     name="ffkpi",
@@ -45,7 +55,7 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
         try:
             return command(*args, **kwargs)
         except FfkpiError as err:
-            render.error(err.message)
+            render.error(scrub(err.message))  # no key ever reaches the screen
             raise typer.Exit(int(err.exit_code)) from None
 
     return wrapper
@@ -93,6 +103,58 @@ AsOfOption = Annotated[
         "Default: today.",
     ),
 ]
+ApiKeyFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--api-key-file",
+        dir_okay=False,
+        help="Read the Stripe API key from this file's first line (default: $STRIPE_API_KEY).",
+    ),
+]
+ApiBaseOption = Annotated[str | None, typer.Option("--api-base", envvar=ENV_API_BASE, hidden=True)]
+MaxRpsOption = Annotated[
+    float | None,
+    typer.Option(
+        "--max-rps",
+        min=0.1,
+        help="Stripe requests per second at most (default 20, or 10 with a test-mode key).",
+    ),
+]
+ConcurrencyOption = Annotated[
+    int, typer.Option("--concurrency", min=1, max=64, help="Stripe requests in flight at most.")
+]
+QuietOption = Annotated[
+    bool, typer.Option("--quiet", "-q", help="No progress display while reading Stripe.")
+]
+
+
+@dataclass(frozen=True)
+class LiveOptions:
+    api_key_file: Path | None = None
+    api_base: str | None = None
+    max_rps: float | None = None
+    concurrency: int = 8
+    quiet: bool = False
+
+
+def read_stripe(
+    live: LiveOptions, *, invoices_for: frozenset[str] | None, keep_raw: bool = False
+) -> Fetched:
+    key, warnings = read_api_key(live.api_key_file)
+    for message in warnings:
+        render.warning(message)
+    test_mode = is_test_key(key)
+    if test_mode:
+        render.note("test mode: this key reads Stripe's test data, not live revenue")
+    http = StripeHttp(
+        key, api_base=live.api_base, max_rps=live.max_rps or (10 if test_mode else 20)
+    )
+    show = not live.quiet and sys.stderr.isatty()
+    with render.fetch_progress(show) as progress:
+        reader = AccountReader(http, concurrency=live.concurrency, on_progress=progress)
+        return reader.read(invoices_for=invoices_for, keep_raw=keep_raw)
+
+
 FormatOption = Annotated[
     Format, typer.Option("--format", "-f", help="table for people, json or csv for scripts.")
 ]
@@ -111,12 +173,14 @@ def _config(config_path: Path | None, demo: bool) -> tuple[Config, Path | None]:
     )
 
 
-def _data(input_file: Path | None, demo: bool) -> Dataset:
+def _data(input_file: Path | None, demo: bool, config: Config, live: LiveOptions) -> Dataset:
     if demo:
         return load_demo()
-    if input_file is None:
-        raise UsageError("no subscriptions to read", "pass --input FILE, or --demo to try ffkpi")
-    return read_input(input_file)
+    if input_file is not None:
+        return read_input(input_file)
+    policy = config.policy
+    invoices_for = frozenset(policy.statuses) if policy.metered == "last_invoice" else None
+    return read_stripe(live, invoices_for=invoices_for).dataset
 
 
 def _as_of(as_of: datetime | None, demo: bool) -> date:
@@ -126,13 +190,17 @@ def _as_of(as_of: datetime | None, demo: bool) -> date:
 
 
 def build_report(
-    input_file: Path | None, demo: bool, config_path: Path | None, as_of: datetime | None
+    input_file: Path | None,
+    demo: bool,
+    config_path: Path | None,
+    as_of: datetime | None,
+    live: LiveOptions,
 ) -> tuple[Report, Config, Path | None]:
     """Everything a report needs, checked before any of it is used."""
     if input_file is not None and demo:
         raise UsageError("--input and --demo were both given", "pass one of them")
     config, path = _config(config_path, demo)
-    data = _data(input_file, demo)
+    data = _data(input_file, demo, config, live)
     return compute_report(data, config, _as_of(as_of, demo)), config, path
 
 
@@ -153,16 +221,26 @@ def mrr(
     config: ConfigOption = None,
     as_of: AsOfOption = None,
     fmt: FormatOption = Format.table,
+    api_key_file: ApiKeyFileOption = None,
+    api_base: ApiBaseOption = None,
+    max_rps: MaxRpsOption = None,
+    concurrency: ConcurrencyOption = 8,
+    quiet: QuietOption = False,
 ) -> None:
     """Show MRR per tier and product, with the total MRR and ARR.
+
+    Without --input or --demo it reads the account of $STRIPE_API_KEY.
 
     Example:
 
         ffkpi mrr --demo
 
         ffkpi mrr --input subscriptions.json --as-of 2026-11-22 --format json
+
+        STRIPE_API_KEY=rk_live_... ffkpi mrr --format json
     """
-    _emit(build_report(input_file, demo, config, as_of)[0], fmt, "mrr")
+    live = LiveOptions(api_key_file, api_base, max_rps, concurrency, quiet)
+    _emit(build_report(input_file, demo, config, as_of, live)[0], fmt, "mrr")
 
 
 @app.command()
@@ -173,6 +251,11 @@ def arr(
     config: ConfigOption = None,
     as_of: AsOfOption = None,
     fmt: FormatOption = Format.table,
+    api_key_file: ApiKeyFileOption = None,
+    api_base: ApiBaseOption = None,
+    max_rps: MaxRpsOption = None,
+    concurrency: ConcurrencyOption = 8,
+    quiet: QuietOption = False,
 ) -> None:
     """Show the same report as `mrr`, led by ARR.
 
@@ -180,7 +263,8 @@ def arr(
 
         ffkpi arr --demo
     """
-    _emit(build_report(input_file, demo, config, as_of)[0], fmt, "arr")
+    live = LiveOptions(api_key_file, api_base, max_rps, concurrency, quiet)
+    _emit(build_report(input_file, demo, config, as_of, live)[0], fmt, "arr")
 
 
 class SnapshotFormat(StrEnum):
@@ -221,6 +305,11 @@ def snapshot(
     fmt: Annotated[
         SnapshotFormat, typer.Option("--format", "-f", help="text: the path; json: the report too.")
     ] = SnapshotFormat.text,
+    api_key_file: ApiKeyFileOption = None,
+    api_base: ApiBaseOption = None,
+    max_rps: MaxRpsOption = None,
+    concurrency: ConcurrencyOption = 8,
+    quiet: QuietOption = False,
 ) -> None:
     """Write this week's snapshot of the report, for the growth history (run it from cron).
 
@@ -231,7 +320,8 @@ def snapshot(
 
         ffkpi snapshot --input subscriptions.json --dir snapshots
     """
-    report, cfg, path = build_report(input_file, demo, config, as_of)
+    live = LiveOptions(api_key_file, api_base, max_rps, concurrency, quiet)
+    report, cfg, path = build_report(input_file, demo, config, as_of, live)
     folder = _snapshot_dir(directory, cfg, path)
     result = write_snapshot(
         folder,
@@ -305,6 +395,35 @@ def history(
         render.note(f"no snapshots in {folder} yet (run `ffkpi snapshot` once a week)")
     else:
         render.history_table(rows, target, by_tier=tiers, chart=chart)
+
+
+@app.command()
+@handles_errors
+def fetch(
+    output: Annotated[
+        Path, typer.Option("--output", "-o", dir_okay=False, help="The bundle file to write.")
+    ],
+    api_key_file: ApiKeyFileOption = None,
+    api_base: ApiBaseOption = None,
+    max_rps: MaxRpsOption = None,
+    concurrency: ConcurrencyOption = 8,
+    quiet: QuietOption = False,
+) -> None:
+    """Save everything ffkpi reads from Stripe as one bundle file, to run offline later.
+
+    `ffkpi mrr --input FILE` on the bundle gives the same figures as the live run; it is
+    also the file to attach to a bug report. Written atomically: a failed fetch leaves
+    no file.
+
+    Example:
+
+        ffkpi fetch --output stripe-2026-11-24.json
+    """
+    live = LiveOptions(api_key_file, api_base, max_rps, concurrency, quiet)
+    fetched = read_stripe(live, invoices_for=frozenset(STATUSES), keep_raw=True)
+    write_bundle(output, fetched)
+    render.note(f"{len(fetched.raw_subscriptions):,} subscriptions written to {output}")
+    render.write(f"{output}\n")
 
 
 def main() -> None:

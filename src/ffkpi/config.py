@@ -18,10 +18,12 @@ from pydantic import (
     model_validator,
 )
 
-from ffkpi.errors import ConfigError
+from ffkpi.errors import ConfigError, StripeAuthError
 from ffkpi.model import Status
 
 ENV_CONFIG = "FFKPI_CONFIG"
+ENV_API_KEY = "STRIPE_API_KEY"
+ENV_API_BASE = "STRIPE_API_BASE"
 LOCAL_CONFIG = Path("ffkpi.toml")
 
 
@@ -203,3 +205,33 @@ def _line_of(text: str, loc: tuple[int | str, ...]) -> int | None:
         else:
             break
     return None if found is None else found + 1
+
+
+def read_api_key(key_file: Path | None) -> tuple[str, list[str]]:
+    """The Stripe key from --api-key-file (first line) or $STRIPE_API_KEY, and warnings."""
+    warnings = []
+    if key_file is not None:
+        try:
+            text = key_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise StripeAuthError(
+                f"cannot read the API key file {key_file}: {getattr(err, 'strerror', err)}",
+                "check the path and its permissions",
+            ) from None
+        if sys.platform != "win32" and key_file.stat().st_mode & 0o077:
+            warnings.append(
+                f"{key_file} is readable by others; restrict it with chmod 600 {key_file}"
+            )
+        key = text.splitlines()[0].strip() if text.strip() else ""
+        if not key:
+            raise StripeAuthError(
+                f"the API key file {key_file} is empty", "put the key on its first line"
+            )
+        return key, warnings
+    key = os.environ.get(ENV_API_KEY, "").strip()
+    if not key:
+        raise StripeAuthError(
+            "no Stripe API key",
+            f"set {ENV_API_KEY}, or pass --api-key-file PATH with the key on its first line",
+        )
+    return key, warnings

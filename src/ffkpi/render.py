@@ -3,21 +3,26 @@
 stdout carries data only; messages go to stderr. JSON and CSV never pass through Rich.
 """
 
+import contextlib
 import csv
 import io
 import json
 import sys
+import time
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any, Literal
 
 from rich import box
 from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
 from ffkpi.money import format_money
 from ffkpi.mrr import Exclusions, ProductRow, Report
 from ffkpi.snapshots import Week, format_rate, weeks_between
+from ffkpi.sources.stripe_live import Counters
 
 REPORT_SCHEMA = "ffkpi.report/1"
 RULE_LABELS = {"list_price": "list price", "net": "net of discounts"}
@@ -345,3 +350,32 @@ def history_table(
             console.print()
     if chart and weeks:
         console.print(_chart(weeks, target), end="")
+
+
+@contextlib.contextmanager
+def fetch_progress(enabled: bool) -> Iterator[Callable[[Counters], None]]:
+    """A live line on stderr while reading Stripe: subscriptions, pages, requests/s."""
+    if not enabled:
+        yield lambda counters: None
+        return
+    console = Console(stderr=True)
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("reading Stripe", total=None)
+
+        def update(counters: Counters) -> None:
+            elapsed = max(time.monotonic() - counters.started, 1e-9)
+            progress.update(
+                task,
+                description=(
+                    f"{counters.subscriptions:,} subscriptions, {counters.pages:,} pages, "
+                    f"{counters.requests / elapsed:.1f} requests/s"
+                ),
+            )
+
+        yield update

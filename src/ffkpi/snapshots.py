@@ -11,9 +11,7 @@ import contextlib
 import gzip
 import hashlib
 import json
-import os
 import sys
-import tempfile
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ffkpi.errors import StorageError
 from ffkpi.money import format_money
 from ffkpi.mrr import ProductRow, Report
+from ffkpi.storage import write_atomically
 
 SCHEMA = "ffkpi.snapshot/1"
 LOCK_NAME = ".ffkpi.lock"
@@ -104,35 +103,6 @@ def _customers_bytes(report: Report) -> bytes:
     return gzip.compress(text, compresslevel=6, mtime=0)
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Temp file in the same folder, fsync, rename over the target, fsync the folder."""
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        if sys.platform != "win32":
-            os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; snapshots are shared
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
-    with contextlib.suppress(OSError):  # not every platform can fsync a folder
-        folder = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 @contextlib.contextmanager
 def _locked(folder: Path) -> Iterator[None]:
     """An exclusive lock on the folder, so two runs (cron and a retry) never interleave."""
@@ -191,9 +161,9 @@ def write_snapshot(
                 customers=f"{sidecar.name} sha256:{digest}",
             )
             existed = sidecar.exists()
-            _write_atomically(sidecar, customers)
+            write_atomically(sidecar, customers)
             try:
-                _write_atomically(path, tomli_w.dumps(document).encode())
+                write_atomically(path, tomli_w.dumps(document).encode())
             except BaseException:
                 if not existed:
                     with contextlib.suppress(OSError):

@@ -4,11 +4,11 @@ import gzip
 import json
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from ffkpi.errors import InputError
+from ffkpi.errors import InputError, StorageError
 from ffkpi.model import Dataset
 from ffkpi.sources.stripe_json import (
     Payload,
@@ -19,6 +19,10 @@ from ffkpi.sources.stripe_json import (
     StripeSubscription,
     build_dataset,
 )
+from ffkpi.storage import atomic_file
+
+if TYPE_CHECKING:
+    from ffkpi.sources.stripe_live import Fetched
 
 FORMATS = (
     "a Stripe list object, JSON lines of list pages or subscriptions, or a bundle "
@@ -152,3 +156,23 @@ def _dotted(loc: list[int | str]) -> str:
     for part in loc:
         text += f"[{part}]" if isinstance(part, int) else f".{part}"
     return text.lstrip(".")
+
+
+def write_bundle(path: Path, fetched: "Fetched") -> None:
+    """The bundle format `read_input` takes, streamed to disk and committed atomically."""
+    try:
+        with atomic_file(path) as out:
+            out.write(b'{"subscriptions":[')
+            for position, text in enumerate(fetched.raw_subscriptions):
+                out.write(b"," if position else b"")
+                out.write(text.encode())
+            out.write(b"]")
+            for name in ("prices", "coupons", "products", "invoices"):
+                body = json.dumps(fetched.raw.get(name, []), separators=(",", ":"))
+                out.write(f',"{name}":{body}'.encode())
+            out.write(b"}\n")
+    except OSError as err:
+        raise StorageError(
+            f"cannot write {path}: {err.strerror or err}",
+            "check the folder exists, is writable and has space",
+        ) from None

@@ -214,7 +214,7 @@ def _tiers(tiers: list[StripeTier] | None) -> tuple[Tier, ...] | None:
     )
 
 
-class _Resolver:
+class Resolver:
     """Turns payload objects into domain values, filling in what they hold only by id."""
 
     def __init__(
@@ -364,7 +364,13 @@ class _Resolver:
                 currency.lower(): option.amount_off
                 for currency, option in (coupon.currency_options or {}).items()
             },
-            applies_to=frozenset(coupon.applies_to.products) if coupon.applies_to else None,
+            # Absent (not expanded), null or an empty list: the coupon is not restricted;
+            # Stripe cannot restrict a coupon to no product at all.
+            applies_to=(
+                frozenset(coupon.applies_to.products)
+                if coupon.applies_to and coupon.applies_to.products
+                else None
+            ),
         )
         self._coupons[coupon_id] = result
         return result
@@ -420,7 +426,7 @@ def build_dataset(
 ) -> Dataset:
     """Domain values from payloads; `subscriptions` may be a generator parsing pages."""
     with bulk_allocation():
-        resolver = _Resolver(prices, coupons, products)
+        resolver = Resolver(prices, coupons, products)
         subs = tuple(resolver.subscription(sub) for sub in subscriptions)
         return Dataset(
             subscriptions=subs,

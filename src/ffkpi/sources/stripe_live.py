@@ -1,0 +1,562 @@
+"""Live Stripe: every subscription of the account, as fast as its rate limit allows.
+
+Requests go through stripe-python's StripeClient, pinned to API version endive, one
+level below `raw_request`: that one parses every body into OrderedDicts (112 us a
+subscription here, 2.6x ffkpi's whole parse) only for ffkpi to throw them away. Error
+responses still go through the SDK, so its typed errors are what ffkpi handles.
+
+Subscriptions are read in `created` windows, each with its own cursor, several at
+once; a window that turns out large is split so that every slot stays busy to the
+end. Everything passes one shared pacer (`max_rps`) and one cap on requests in flight.
+"""
+
+import itertools
+import json
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import stripe
+from pydantic import ValidationError
+
+from ffkpi.errors import FfkpiError, InputError, StripeAuthError, StripeUnavailableError
+from ffkpi.model import Dataset
+from ffkpi.sources.stripe_json import (
+    API_VERSION,
+    Payload,
+    Resolver,
+    StripeCoupon,
+    StripeInvoice,
+    StripeItem,
+    StripeLine,
+    StripePrice,
+    StripeProduct,
+    StripeSubscription,
+    bulk_allocation,
+    invoice_lines,
+)
+
+M = TypeVar("M", bound=Payload)
+Raw = dict[str, list[dict[str, Any]]]
+
+EARLIEST = 1_262_304_000  # 2010-01-01: before any Stripe subscription
+PAGE = 100
+SUBSCRIPTION_EXPAND = ["data.discounts.source.coupon", "data.items.data.discounts"]
+# What a restricted key needs per endpoint, in the Dashboard's words.
+PERMISSIONS = {
+    "/v1/subscriptions": "Subscriptions",
+    "/v1/subscription_items": "Subscriptions",
+    "/v1/prices": "Prices",
+    "/v1/coupons": "Coupons",
+    "/v1/products": "Products",
+    "/v1/invoices": "Invoices",
+}
+KEY_PATTERN = re.compile(r"\b([sr]k)_(live|test)_[0-9A-Za-z]+")
+
+
+def scrub(text: str) -> str:
+    """Text with every Stripe secret or restricted key masked."""
+    return KEY_PATTERN.sub(lambda m: f"{m.group(1)}_{m.group(2)}_***", text)
+
+
+def is_test_key(key: str) -> bool:
+    return key.startswith(("sk_test_", "rk_test_"))
+
+
+class Pacer:
+    """Spaces requests evenly at `rate` per second across all threads (no bursts)."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + 1 / self.rate
+        if start > now:
+            time.sleep(start - now)
+
+    def slow_down(self) -> None:
+        """Stripe said 429: leave it more room for the rest of the run."""
+        with self._lock:
+            self.rate = max(1.0, self.rate * 0.8)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    attempts: int = 8
+    base_delay: float = 0.5
+    max_delay: float = 16.0
+    max_total: float = 180.0  # seconds, for one request and all its retries
+
+
+@dataclass
+class Counters:
+    requests: int = 0
+    pages: int = 0
+    subscriptions: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+
+class StripeHttp:
+    """GET requests to Stripe: paced, capped, retried with backoff, errors explained."""
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        api_base: str | None = None,
+        max_rps: float = 20,
+        retry: RetryPolicy | None = None,
+        timeout: float = 30,
+    ) -> None:
+        stripe.enable_telemetry = False  # no telemetry id written or sent
+        self.client = stripe.StripeClient(
+            api_key,
+            stripe_version=API_VERSION,
+            base_addresses={"api": api_base} if api_base else None,
+            max_network_retries=0,  # retries are ours: the SDK's skip most 429s
+            http_client=stripe.RequestsClient(timeout=timeout),
+        )
+        self.pacer = Pacer(max_rps)
+        self.retry = retry or RetryPolicy()
+        self.counters = Counters()
+        self.cancelled = threading.Event()  # set when the run has failed: stop at once
+        self._lock = threading.Lock()
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> bytes:
+        began = time.monotonic()
+        for attempt in range(1, self.retry.attempts + 1):
+            self.pacer.wait()
+            if self.cancelled.is_set():
+                raise _Cancelled
+            with self._lock:
+                self.counters.requests += 1
+            reason = self._attempt(path, params)
+            if isinstance(reason, bytes):
+                return reason
+            elapsed = time.monotonic() - began
+            delay = random.uniform(0, min(self.retry.max_delay, self.retry.base_delay * 2**attempt))
+            if attempt == self.retry.attempts or elapsed + delay > self.retry.max_total:
+                raise StripeUnavailableError(
+                    f"GET {path} failed {attempt} times over {elapsed:.0f} s; last: {reason}",
+                    "Stripe is unreachable or busy: try again later, or lower --max-rps",
+                )
+            if self.cancelled.wait(delay):
+                raise _Cancelled
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _attempt(self, path: str, params: Mapping[str, Any] | None) -> bytes | str:
+        """The body, or why this attempt may be retried; raises what retrying can't fix."""
+        requestor = self.client._requestor
+        try:
+            body, code, headers = requestor.request_raw(
+                "get",
+                path,
+                params=dict(params or {}),
+                options={},
+                base_address="api",
+                api_mode="V1",
+                usage=["ffkpi"],
+            )
+            if code < 400:
+                return body if isinstance(body, bytes) else str(body).encode()
+            requestor._interpret_response(body, code, headers, "V1")
+            return f"HTTP {code}"
+        except stripe.RateLimitError as err:
+            self.pacer.slow_down()
+            why = (err.headers or {}).get("Stripe-Rate-Limited-Reason", "rate limited")
+            return f"429 {why}"
+        except stripe.APIConnectionError as err:
+            return scrub(f"connection failed: {err.user_message or err}")
+        except stripe.AuthenticationError as err:
+            raise StripeAuthError(
+                f"Stripe rejected the API key: {scrub(err.user_message or str(err))}",
+                "check STRIPE_API_KEY or the file given to --api-key-file",
+            ) from None
+        except stripe.PermissionError:
+            resource = PERMISSIONS.get(_endpoint(path), path)
+            raise StripeAuthError(
+                f"the restricted key has no read access to {resource} (GET {path})",
+                f"give the key the {resource} Read permission in the Stripe Dashboard "
+                "(Developers > API keys), or use a key that has it",
+            ) from None
+        except stripe.StripeError as err:
+            status = err.http_status or 0
+            if status >= 500 or (status == 409 and err.code == "lock_timeout"):
+                return f"HTTP {status} {err.code or ''}".strip()
+            raise FfkpiError(
+                f"Stripe refused GET {path}: {scrub(err.user_message or str(err))} "
+                f"(request {err.request_id})",
+                "this is a bug in ffkpi: please report it with this message",
+            ) from None
+
+
+class _Cancelled(Exception):
+    """Another request of the run failed; this one stops without a word of its own."""
+
+
+def _endpoint(path: str) -> str:
+    parts = path.split("/")
+    return "/".join(parts[:3])
+
+
+class _ListPage(Payload):
+    has_more: bool = False
+
+
+class _Id(Payload):
+    id: str
+
+
+class _IdPage(_ListPage):
+    data: list[_Id]
+
+
+class _LinePage(_ListPage):
+    data: list[StripeLine]
+
+
+class _SubscriptionPage(_ListPage):
+    data: list[StripeSubscription]
+
+
+class _ItemPage(_ListPage):
+    data: list[StripeItem]
+
+
+class _PricePage(_ListPage):
+    data: list[StripePrice]
+
+
+class _CouponPage(_ListPage):
+    data: list[StripeCoupon]
+
+
+class _ProductPage(_ListPage):
+    data: list[StripeProduct]
+
+
+class _InvoicePage(_ListPage):
+    data: list[StripeInvoice]
+
+
+@dataclass
+class _Window:
+    """Subscriptions created in [gte, lt), read newest first from `cursor` on."""
+
+    gte: int
+    lt: int
+    cursor: str | None = None
+    empty_pages: int = 0
+
+    def params(self) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "limit": PAGE,
+            "created": {"gte": self.gte, "lt": self.lt},
+            "expand": SUBSCRIPTION_EXPAND,
+        }
+        if self.cursor:
+            params["starting_after"] = self.cursor
+        return params
+
+
+@dataclass
+class Fetched:
+    """What a run read: the domain data, and Stripe's JSON when asked to keep it.
+
+    Raw subscriptions are kept as compact JSON text: a third of the memory of dicts.
+    """
+
+    dataset: Dataset
+    raw_subscriptions: list[str] = field(default_factory=list)
+    raw: Raw = field(default_factory=dict)  # prices, coupons, products, invoices
+
+
+class AccountReader:
+    """Reads every subscription and the side data the MRR rules need, from one account."""
+
+    def __init__(
+        self,
+        http: StripeHttp,
+        *,
+        concurrency: int = 8,
+        now: int | None = None,
+        on_progress: Callable[[Counters], None] | None = None,
+    ) -> None:
+        self.http = http
+        self.concurrency = concurrency
+        self.now = now if now is not None else int(time.time())
+        self.on_progress = on_progress or (lambda counters: None)
+
+    def read(self, *, invoices_for: frozenset[str] | None, keep_raw: bool = False) -> Fetched:
+        """`invoices_for`: statuses of subscriptions whose metered items need invoices."""
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="ffkpi") as pool:
+            try:
+                return self._read(pool, invoices_for, keep_raw)
+            except BaseException:
+                self.http.cancelled.set()  # requests in flight or backing off stop now
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+
+    def _read(
+        self, pool: ThreadPoolExecutor, invoices_for: frozenset[str] | None, keep_raw: bool
+    ) -> Fetched:
+        raw: Raw | None = (
+            {"prices": [], "coupons": [], "products": [], "invoices": []} if keep_raw else None
+        )
+        lists = {
+            "prices": pool.submit(self._list_all, "/v1/prices", {"expand": ["data.tiers"]}),
+            "coupons": pool.submit(self._list_all, "/v1/coupons", {"expand": ["data.applies_to"]}),
+            "products": pool.submit(self._list_all, "/v1/products", {}),
+        }
+        pages = {name: future.result() for name, future in lists.items()}
+        prices = [p for body in pages["prices"] for p in _parse(_PricePage, body, "prices").data]
+        tiered = {p.id for p in prices if p.billing_scheme == "tiered"}
+        coupons = [
+            c for body in pages["coupons"] for c in _parse(_CouponPage, body, "coupons").data
+        ]
+        products = [
+            p for body in pages["products"] for p in _parse(_ProductPage, body, "products").data
+        ]
+        if raw is not None:
+            raw["prices"] = [p for p in _raw_data(pages["prices"]) if p["id"] in tiered]
+            raw["coupons"] = _raw_data(pages["coupons"])
+            raw["products"] = _raw_data(pages["products"])
+        resolver = Resolver([p for p in prices if p.id in tiered], coupons, products)
+
+        raw_subs: dict[str, str] | None = {} if raw is not None else None
+        with bulk_allocation():
+            subscriptions = self._subscriptions(pool, raw_subs)
+            self._complete_items(pool, subscriptions, raw_subs)
+            self._side_data_by_id(pool, subscriptions.values(), resolver, raw)
+            domain = tuple(resolver.subscription(sub) for sub in subscriptions.values())
+        lines = []
+        if invoices_for is not None:
+            metered = [
+                sub.id
+                for sub in domain
+                if sub.status in invoices_for and any(i.price.metered for i in sub.items)
+            ]
+            lines = invoice_lines(self._invoices(pool, metered, raw))
+        dataset = Dataset(domain, product_names=resolver.product_names, invoice_lines=tuple(lines))
+        return Fetched(dataset, list((raw_subs or {}).values()), raw or {})
+
+    def _list_all(self, path: str, params: Mapping[str, Any]) -> list[bytes]:
+        bodies: list[bytes] = []
+        cursor: str | None = None
+        while True:
+            page_params = {**params, "limit": PAGE}
+            if cursor:
+                page_params["starting_after"] = cursor
+            body = self.http.get(path, page_params)
+            bodies.append(body)
+            page = _parse(_IdPage, body, path)
+            if not page.has_more:
+                return bodies
+            if not page.data:
+                continue  # Stripe quirk: an empty page that says has_more is not the end
+            cursor = page.data[-1].id
+
+    def _subscriptions(
+        self, pool: ThreadPoolExecutor, raw_subs: dict[str, str] | None
+    ) -> dict[str, StripeSubscription]:
+        seen: dict[str, StripeSubscription] = {}
+        counters = self.http.counters
+        span = self.now + 86_400 - EARLIEST
+        cuts = [EARLIEST + span * k // self.concurrency for k in range(self.concurrency + 1)]
+        pending: dict[Future[tuple[_SubscriptionPage, list[str] | None]], _Window] = {}
+
+        def submit(window: _Window) -> None:
+            future = pool.submit(self._subscription_page, window, raw_subs is not None)
+            pending[future] = window
+
+        for gte, lt in itertools.pairwise(cuts):
+            submit(_Window(gte, lt))
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                window = pending.pop(future)
+                page, raw_page = future.result()
+                counters.pages += 1
+                for position, sub in enumerate(page.data):
+                    if sub.id not in seen:  # windows and retries can overlap: once each
+                        seen[sub.id] = sub
+                        if raw_subs is not None and raw_page is not None:
+                            raw_subs[sub.id] = raw_page[position]
+                counters.subscriptions = len(seen)
+                self.on_progress(counters)
+                if not page.has_more:
+                    continue
+                if not page.data:
+                    # Stripe quirk: an empty page inside a window that still has objects.
+                    window.empty_pages += 1
+                    if window.empty_pages > 10:
+                        raise StripeUnavailableError(
+                            "Stripe kept returning empty pages that say has_more for "
+                            f"subscriptions created in [{window.gte}, {window.lt})",
+                            "try again later",
+                        )
+                    submit(window)
+                    continue
+                window.cursor = page.data[-1].id
+                free = self.concurrency - len(pending) - 1
+                for part in _split(window, page.data[-1].created, free):
+                    submit(part)
+                submit(window)
+        return seen
+
+    def _subscription_page(
+        self, window: _Window, keep_raw: bool
+    ) -> tuple[_SubscriptionPage, list[str] | None]:
+        body = self.http.get("/v1/subscriptions", window.params())
+        page = _parse(_SubscriptionPage, body, "subscriptions")
+        if not keep_raw:
+            return page, None
+        compact = [json.dumps(entry, separators=(",", ":")) for entry in json.loads(body)["data"]]
+        return page, compact
+
+    def _complete_items(
+        self,
+        pool: ThreadPoolExecutor,
+        subscriptions: dict[str, StripeSubscription],
+        raw_subs: dict[str, str] | None,
+    ) -> None:
+        """Subscriptions with more items than a list page embeds get the rest."""
+        partial = [sub.id for sub in subscriptions.values() if sub.items.has_more]
+        params = {"expand": ["data.discounts"]}
+        for sub_id, bodies in zip(
+            partial,
+            pool.map(
+                lambda s: self._list_all("/v1/subscription_items", {**params, "subscription": s}),
+                partial,
+            ),
+            strict=True,
+        ):
+            items = [
+                i for body in bodies for i in _parse(_ItemPage, body, "subscription items").data
+            ]
+            sub = subscriptions[sub_id]
+            subscriptions[sub_id] = sub.model_copy(
+                update={"items": sub.items.model_copy(update={"data": items, "has_more": False})}
+            )
+            if raw_subs is not None:
+                entry = json.loads(raw_subs[sub_id])
+                entry["items"] = {**entry["items"], "data": _raw_data(bodies), "has_more": False}
+                raw_subs[sub_id] = json.dumps(entry, separators=(",", ":"))
+
+    def _side_data_by_id(
+        self,
+        pool: ThreadPoolExecutor,
+        subscriptions: Iterable[StripeSubscription],
+        resolver: Resolver,
+        raw: Raw | None,
+    ) -> None:
+        """Tiered prices and coupons the account lists did not hold, fetched once each."""
+        prices: set[str] = set()
+        coupons: set[str] = set()
+        for sub in subscriptions:
+            for item in sub.items.data:
+                price = item.price
+                if price.billing_scheme == "tiered" and price.id not in resolver.full_prices:
+                    prices.add(price.id)
+                for discount in item.discounts:
+                    if not isinstance(discount, str) and isinstance(discount.source.coupon, str):
+                        coupons.add(discount.source.coupon)
+            for discount in sub.discounts:
+                if not isinstance(discount, str) and isinstance(discount.source.coupon, str):
+                    coupons.add(discount.source.coupon)
+        coupons -= set(resolver.full_coupons)
+        price_bodies = pool.map(
+            lambda p: self.http.get(f"/v1/prices/{p}", {"expand": ["tiers"]}), sorted(prices)
+        )
+        for body in price_bodies:
+            price = _parse(StripePrice, body, "price")
+            resolver.full_prices[price.id] = price
+            if raw is not None:
+                raw["prices"].append(json.loads(body))
+        coupon_bodies = pool.map(
+            lambda c: self.http.get(f"/v1/coupons/{c}", {"expand": ["applies_to"]}),
+            sorted(coupons),
+        )
+        for body in coupon_bodies:
+            coupon = _parse(StripeCoupon, body, "coupon")
+            resolver.full_coupons[coupon.id] = coupon
+            if raw is not None:
+                raw["coupons"].append(json.loads(body))
+
+    def _invoices(
+        self,
+        pool: ThreadPoolExecutor,
+        subscription_ids: list[str],
+        raw: Raw | None,
+    ) -> list[StripeInvoice]:
+        """The newest invoices of each subscription with metered items (lines complete)."""
+        invoices: list[StripeInvoice] = []
+
+        def newest_invoices(subscription: str) -> bytes:
+            return self.http.get("/v1/invoices", {"subscription": subscription, "limit": 10})
+
+        for body in pool.map(newest_invoices, subscription_ids):
+            page = _parse(_InvoicePage, body, "invoices")
+            raw_page = json.loads(body)["data"] if raw is not None else None
+            for position, listed in enumerate(page.data):
+                invoice = listed
+                if listed.lines.has_more:
+                    bodies = self._list_all(f"/v1/invoices/{listed.id}/lines", {})
+                    lines = [
+                        line
+                        for line_body in bodies
+                        for line in _parse(_LinePage, line_body, "invoice lines").data
+                    ]
+                    complete = listed.lines.model_copy(update={"data": lines, "has_more": False})
+                    invoice = listed.model_copy(update={"lines": complete})
+                    if raw_page is not None:
+                        raw_page[position]["lines"] = {
+                            **raw_page[position]["lines"],
+                            "data": _raw_data(bodies),
+                            "has_more": False,
+                        }
+                invoices.append(invoice)
+            if raw is not None and raw_page is not None:
+                raw["invoices"].extend(raw_page)
+        return invoices
+
+
+def _split(window: _Window, oldest: int, free: int) -> list[_Window]:
+    """Hand the older part of a large window to new cursors; the window keeps the newest.
+
+    Everything still to read in `window` was created at or before `oldest`, so the
+    window continues from its cursor over [cut, lt) and new windows take [gte, cut).
+    """
+    span = oldest + 1 - window.gte
+    parts = min(free + 1, span)
+    if parts < 2:
+        return []
+    cuts = [window.gte + span * k // parts for k in range(parts + 1)]
+    window.gte = cuts[-2]
+    return [_Window(low, high) for low, high in itertools.pairwise(cuts[:-1])]
+
+
+def _parse(model: type[M], body: bytes, what: str) -> M:
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as err:
+        first = err.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise InputError(
+            f"Stripe sent {what} ffkpi cannot read: {where}: {first['msg']}",
+            f"check that the account uses API version {API_VERSION}, or report this",
+        ) from None
+
+
+def _raw_data(bodies: list[bytes]) -> list[dict[str, Any]]:
+    return [entry for body in bodies for entry in json.loads(body)["data"]]

@@ -1,0 +1,541 @@
+"""A Stripe imitation on 127.0.0.1 for tests and benchmarks: the endive shapes ffkpi uses.
+
+Objects are stored as Stripe stores them (discounts, coupons and tiers by reference)
+and expanded per request, with Stripe's limit of four levels (`data.` counts as one).
+Lists are newest first with `starting_after`/`ending_before` cursors, `limit` 1-100,
+`created[gte|gt|lt|lte]`, `status`, `price` and `customer` filters. Keys: one secret
+key, restricted keys with a set of permissions, 401/403 as Stripe words them. Its own
+rate limit answers 429 with Stripe-Rate-Limited-Reason. Faults can be injected:
+latency, 500s, 409 lock_timeout, dropped connections, spurious empty pages.
+
+Run alone (for benchmarks): python tests/fake_stripe.py --subscriptions N --port P ...
+"""
+
+import argparse
+import copy
+import json
+import random
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+Json = dict[str, Any]
+SECRET_KEY = "sk_test_ffkpiFakeStripeKey0001"
+ACCOUNT = "acct_1FfkpiFake0001"
+RESOURCE_OF = {
+    "subscriptions": ("rak_subscription_read", "Subscriptions"),
+    "subscription_items": ("rak_subscription_read", "Subscriptions"),
+    "prices": ("rak_price_read", "Prices"),
+    "coupons": ("rak_coupon_read", "Coupons"),
+    "products": ("rak_product_read", "Products"),
+    "invoices": ("rak_invoice_read", "Invoices"),
+}
+ALL_PERMISSIONS = frozenset(p for p, _ in RESOURCE_OF.values())
+
+
+@dataclass
+class Faults:
+    latency_ms: float = 0.0
+    error_rate: float = 0.0  # 500
+    lock_timeout_rate: float = 0.0  # 409 lock_timeout
+    drop_rate: float = 0.0  # connection closed with no response
+    empty_page_rate: float = 0.0  # a subscription page with no data that says has_more
+    always_fail: bool = False  # every request 500
+    seed: int = 1
+
+
+@dataclass
+class Logged:
+    path: str
+    params: dict[str, Any]
+    status: int
+    at: float
+    key: str
+    version: str | None
+
+
+@dataclass
+class Store:
+    subscriptions: list[Json] = field(default_factory=list)  # newest first
+    by_id: dict[str, Json] = field(default_factory=dict)
+    prices: dict[str, Json] = field(default_factory=dict)
+    tiers: dict[str, list[Json]] = field(default_factory=dict)
+    coupons: dict[str, Json] = field(default_factory=dict)
+    applies_to: dict[str, Json] = field(default_factory=dict)
+    discounts: dict[str, Json] = field(default_factory=dict)
+    products: dict[str, Json] = field(default_factory=dict)
+    invoices: list[Json] = field(default_factory=list)  # newest first
+
+
+def _canonical_price(price: Json, store: Store) -> Json:
+    body = {k: v for k, v in price.items() if k != "tiers"}
+    if "tiers" in price:
+        store.tiers[price["id"]] = price["tiers"]
+    store.prices.setdefault(price["id"], body)
+    return body
+
+
+def _canonical_discount(discount: Json, store: Store) -> str:
+    coupon = discount["source"]["coupon"]
+    if isinstance(coupon, dict):
+        _store_coupon(coupon, store)
+        coupon = coupon["id"]
+    store.discounts[discount["id"]] = {
+        **discount,
+        "source": {**discount["source"], "coupon": coupon},
+    }
+    return str(discount["id"])
+
+
+def _store_coupon(coupon: Json, store: Store) -> None:
+    body = {k: v for k, v in coupon.items() if k != "applies_to"}
+    if "applies_to" in coupon:
+        store.applies_to[coupon["id"]] = coupon["applies_to"]
+    store.coupons.setdefault(coupon["id"], body)
+
+
+def load(bundle: Json) -> Store:
+    """A bundle in ffkpi's format (expanded as it likes) -> Stripe's stored form."""
+    store = Store()
+    for price in bundle.get("prices", []):
+        _canonical_price(price, store)
+    for coupon in bundle.get("coupons", []):
+        _store_coupon(coupon, store)
+        if "applies_to" in coupon:
+            store.applies_to[coupon["id"]] = coupon["applies_to"]
+    for product in bundle.get("products", []):
+        store.products[product["id"]] = product
+    for raw in bundle["subscriptions"]:
+        sub = copy.deepcopy(raw)
+        sub["discounts"] = [
+            d if isinstance(d, str) else _canonical_discount(d, store) for d in sub["discounts"]
+        ]
+        for item in sub["items"]["data"]:
+            item["price"] = _canonical_price(item["price"], store)
+            item["discounts"] = [
+                d if isinstance(d, str) else _canonical_discount(d, store)
+                for d in item["discounts"]
+            ]
+        store.subscriptions.append(sub)
+        store.by_id[sub["id"]] = sub
+    store.subscriptions.sort(key=lambda s: (s["created"], s["id"]), reverse=True)
+    store.invoices = sorted(
+        bundle.get("invoices", []), key=lambda i: (i["created"], i["id"]), reverse=True
+    )
+    return store
+
+
+class StripeError(Exception):
+    def __init__(self, status: int, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = {"error": {"message": message, "type": "invalid_request_error", **extra}}
+        self.headers: dict[str, str] = {}
+
+
+def _parse_query(query: str) -> dict[str, Any]:
+    """Stripe's bracket form: created[gte]=1, expand[]=a or expand[0]=a."""
+    params: dict[str, Any] = {}
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        if "[" in key:
+            name, _, rest = key.partition("[")
+            inner = rest.rstrip("]")
+            if name == "expand" or inner == "" or inner.isdigit():
+                params.setdefault(name, []).append(value)
+            else:
+                params.setdefault(name, {})[inner] = value
+        else:
+            params[key] = value
+    return params
+
+
+class FakeStripe:
+    def __init__(
+        self,
+        bundle: Json,
+        *,
+        rate_limit: float | None = None,
+        faults: Faults | None = None,
+        restricted: dict[str, frozenset[str]] | None = None,
+        items_per_subscription: int = 20,
+        lines_per_invoice: int = 10,
+    ) -> None:
+        self.store = load(bundle)
+        self.rate_limit = rate_limit
+        self.faults = faults or Faults()
+        self.restricted = restricted or {}
+        self.items_cut = items_per_subscription
+        self.lines_cut = lines_per_invoice
+        self.log: list[Logged] = []
+        self._recent: deque[float] = deque()
+        self._lock = threading.Lock()
+        self._random = random.Random(self.faults.seed)
+        self._cache: dict[tuple[str, tuple[str, ...]], str] = {}
+        self.server: ThreadingHTTPServer | None = None
+
+    # --- serving -------------------------------------------------------------------
+    def start(self, port: int = 0) -> str:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                fake._handle(self)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+    def _roll(self, rate: float) -> bool:
+        with self._lock:
+            return rate > 0 and self._random.random() < rate
+
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        url = urlsplit(handler.path)
+        params = _parse_query(url.query)
+        key = handler.headers.get("Authorization", "").removeprefix("Bearer ")
+        version = handler.headers.get("Stripe-Version")
+        status, body, headers = 200, "", {}
+        if self.faults.latency_ms:
+            time.sleep(self.faults.latency_ms / 1000)
+        try:
+            self._admit()
+            if self._roll(self.faults.drop_rate):
+                self._record(url.path, params, 0, key, version)
+                handler.close_connection = True
+                handler.connection.shutdown(2)
+                return
+            if self.faults.always_fail or self._roll(self.faults.error_rate):
+                raise StripeError(500, "An unknown error occurred", type="api_error")
+            if self._roll(self.faults.lock_timeout_rate):
+                raise StripeError(
+                    409, "This object cannot be accessed right now", code="lock_timeout"
+                )
+            self._authorize(key, url.path)
+            body = self._route(url.path, params)
+        except StripeError as err:
+            status, body, headers = err.status, json.dumps(err.body), err.headers
+        self._record(url.path, params, status, key, version)
+        data = body.encode()
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(data)))
+        handler.send_header("Request-Id", f"req_fake{len(self.log)}")
+        for name, value in headers.items():
+            handler.send_header(name, value)
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    def _record(
+        self, path: str, params: dict[str, Any], status: int, key: str, version: str | None
+    ) -> None:
+        with self._lock:
+            self.log.append(Logged(path, params, status, time.monotonic(), key, version))
+
+    def _admit(self) -> None:
+        if self.rate_limit is None:
+            return
+        with self._lock:
+            now = time.monotonic()
+            while self._recent and now - self._recent[0] >= 1.0:
+                self._recent.popleft()
+            if len(self._recent) >= self.rate_limit:
+                err = StripeError(
+                    429,
+                    "Request rate limit exceeded. Learn more about rate limits here "
+                    "https://stripe.com/docs/rate-limits.",
+                    code="rate_limit",
+                )
+                err.headers = {"Stripe-Rate-Limited-Reason": "global-rate"}
+                raise err
+            self._recent.append(now)
+
+    def _authorize(self, key: str, path: str) -> None:
+        masked = f"{key[:8]}****{key[-4:]}" if len(key) > 12 else key
+        if key == SECRET_KEY:
+            return
+        permissions = self.restricted.get(key)
+        if permissions is None:
+            raise StripeError(401, f"Invalid API Key provided: {masked}")
+        resource = path.split("/")[2] if path.count("/") >= 2 else ""
+        needed = RESOURCE_OF.get(resource, ("rak_unknown", "Unknown"))[0]
+        if needed not in permissions:
+            raise StripeError(
+                403,
+                f"The provided key '{masked}' does not have the required permissions for this "
+                f"endpoint on account '{ACCOUNT}'. Having the '{needed}' permission would allow "
+                "this request to continue.",
+            )
+
+    # --- routes ----------------------------------------------------------------------
+    def _route(self, path: str, params: dict[str, Any]) -> str:
+        parts = path.strip("/").split("/")
+        if parts[0] != "v1" or len(parts) < 2:
+            raise StripeError(404, f"Unrecognized request URL (GET: {path}).")
+        expand = [str(e) for e in params.get("expand", [])]
+        for entry in expand:
+            if entry.count(".") + 1 > 4:
+                raise StripeError(
+                    400,
+                    f"You cannot expand more than 4 levels of a property. Property: {entry}",
+                    param="expand",
+                )
+        resource, rest = parts[1], parts[2:]
+        if resource == "subscriptions" and not rest:
+            return self._list_subscriptions(params, expand)
+        if resource == "subscription_items" and not rest:
+            sub = self.store.by_id.get(str(params.get("subscription")))
+            if sub is None:
+                raise StripeError(404, f"No such subscription: '{params.get('subscription')}'")
+            items = [
+                self._expand(i, [e.removeprefix("data.") for e in expand])
+                for i in sub["items"]["data"]
+            ]
+            return self._page(items, params, "/v1/subscription_items")
+        if resource == "prices":
+            return self._simple(self.store.prices, rest, params, expand, "price")
+        if resource == "coupons":
+            return self._simple(self.store.coupons, rest, params, expand, "coupon")
+        if resource == "products":
+            return self._simple(self.store.products, rest, params, expand, "product")
+        if resource == "invoices":
+            return self._invoices(rest, params)
+        raise StripeError(404, f"Unrecognized request URL (GET: {path}).")
+
+    def _limit(self, params: dict[str, Any]) -> int:
+        raw = params.get("limit", "10")
+        if not str(raw).isdigit() or not 1 <= int(raw) <= 100:
+            raise StripeError(
+                400, f"Invalid integer: {raw}; limit must be between 1 and 100", param="limit"
+            )
+        return int(raw)
+
+    def _page(self, objects: list[Json], params: dict[str, Any], url: str) -> str:
+        limit = self._limit(params)
+        ids = [o["id"] for o in objects]
+        start, end = 0, len(objects)
+        if "starting_after" in params:
+            if params["starting_after"] not in ids:
+                raise StripeError(
+                    400, f"No such object: '{params['starting_after']}'", param="starting_after"
+                )
+            start = ids.index(params["starting_after"]) + 1
+        if "ending_before" in params:
+            if params["ending_before"] not in ids:
+                raise StripeError(
+                    400, f"No such object: '{params['ending_before']}'", param="ending_before"
+                )
+            end = ids.index(params["ending_before"])
+            start = max(start, end - limit)
+        chosen = objects[start : min(end, start + limit)]
+        has_more = start + limit < end if "ending_before" not in params else start > 0
+        return json.dumps({"object": "list", "data": chosen, "has_more": has_more, "url": url})
+
+    def _list_subscriptions(self, params: dict[str, Any], expand: list[str]) -> str:
+        status = params.get("status")
+        created = params.get("created", {})
+        if isinstance(created, str):
+            created = {"eq": created}
+        bounds = {op: int(value) for op, value in created.items()}
+
+        def wanted(sub: Json) -> bool:
+            if status is None and sub["status"] == "canceled":
+                return False  # Stripe's default: everything but canceled
+            if status not in (None, "all") and sub["status"] != status:
+                return False
+            c = sub["created"]
+            if ("gte" in bounds and c < bounds["gte"]) or ("gt" in bounds and c <= bounds["gt"]):
+                return False
+            if ("lt" in bounds and c >= bounds["lt"]) or ("lte" in bounds and c > bounds["lte"]):
+                return False
+            if "eq" in bounds and c != bounds["eq"]:
+                return False
+            if "customer" in params and sub["customer"] != params["customer"]:
+                return False
+            return "price" not in params or any(
+                i["price"]["id"] == params["price"] for i in sub["items"]["data"]
+            )
+
+        matching = [s for s in self.store.subscriptions if wanted(s)]
+        page = json.loads(
+            self._page([{"id": s["id"]} for s in matching], params, "/v1/subscriptions")
+        )
+        if page["data"] and "starting_after" in params and self._roll(self.faults.empty_page_rate):
+            return json.dumps(
+                {"object": "list", "data": [], "has_more": True, "url": "/v1/subscriptions"}
+            )
+        key = tuple(sorted(expand))
+        rendered = []
+        for entry in page["data"]:
+            cache_key = (entry["id"], key)
+            text = self._cache.get(cache_key)
+            if text is None:
+                text = json.dumps(self._subscription(self.store.by_id[entry["id"]], expand))
+                self._cache[cache_key] = text
+            rendered.append(text)
+        has_more = "true" if page["has_more"] else "false"
+        return (
+            '{"object":"list","data":[' + ",".join(rendered) + f'],"has_more":{has_more},'
+            '"url":"/v1/subscriptions"}'
+        )
+
+    def _subscription(self, stored: Json, expand: list[str]) -> Json:
+        sub = copy.deepcopy(stored)
+        items = sub["items"]["data"]
+        sub["items"] = {
+            **sub["items"],
+            "data": items[: self.items_cut],
+            "has_more": len(items) > self.items_cut,
+            "total_count": len(items),
+        }
+        return self._expand(sub, [e.removeprefix("data.") for e in expand])
+
+    def _expand(self, obj: Json, paths: list[str]) -> Json:
+        obj = copy.deepcopy(obj)
+        for path in paths:
+            self._expand_path(obj, path.split("."))
+        return obj
+
+    def _expand_path(self, node: Any, parts: list[str]) -> None:
+        if not parts or node is None:
+            return
+        if isinstance(node, list):
+            for entry in node:
+                self._expand_path(entry, parts)
+            return
+        head, rest = parts[0], parts[1:]
+        kind = node.get("object")
+        if kind == "list" and head == "data":
+            self._expand_path(node["data"], rest)
+            return
+        if (
+            head not in node
+            and not (kind == "price" and head == "tiers")
+            and not (kind == "coupon" and head == "applies_to")
+        ):
+            raise StripeError(400, f"This property cannot be expanded ({head}).", param="expand")
+        if kind in ("subscription", "subscription_item") and head == "discounts":
+            node["discounts"] = [
+                copy.deepcopy(self.store.discounts[d]) if isinstance(d, str) else d
+                for d in node["discounts"]
+            ]
+        elif head in {"price", "source", "items"}:
+            pass  # objects Stripe embeds anyway: the path only walks through them
+        elif "coupon" in node and head == "coupon" and isinstance(node["coupon"], str):
+            node["coupon"] = self._coupon(node["coupon"], [])
+        elif kind == "price" and head == "tiers":
+            node["tiers"] = copy.deepcopy(self.store.tiers.get(node["id"], []))
+        elif kind == "coupon" and head == "applies_to":
+            node["applies_to"] = copy.deepcopy(
+                self.store.applies_to.get(node["id"], {"products": []})
+            )
+        elif kind == "subscription" and head == "customer":
+            node["customer"] = {"id": node["customer"], "object": "customer"}
+        else:
+            raise StripeError(400, f"This property cannot be expanded ({head}).", param="expand")
+        self._expand_path(node[head], rest)
+
+    def _coupon(self, coupon_id: str, expand: list[str]) -> Json:
+        coupon = copy.deepcopy(self.store.coupons[coupon_id])
+        if "applies_to" in expand:
+            coupon["applies_to"] = copy.deepcopy(
+                self.store.applies_to.get(coupon_id, {"products": []})
+            )
+        return coupon
+
+    def _simple(
+        self,
+        table: dict[str, Json],
+        rest: list[str],
+        params: dict[str, Any],
+        expand: list[str],
+        kind: str,
+    ) -> str:
+        if rest:
+            if rest[0] not in table:
+                raise StripeError(404, f"No such {kind}: '{rest[0]}'", code="resource_missing")
+            return json.dumps(self._expand(table[rest[0]], expand))
+        objects = sorted(table.values(), key=lambda o: (o.get("created", 0), o["id"]), reverse=True)
+        inner = [e.removeprefix("data.") for e in expand]
+        return self._page([self._expand(o, inner) for o in objects], params, f"/v1/{kind}s")
+
+    def _invoices(self, rest: list[str], params: dict[str, Any]) -> str:
+        if rest:
+            invoice = next((i for i in self.store.invoices if i["id"] == rest[0]), None)
+            if invoice is None:
+                raise StripeError(404, f"No such invoice: '{rest[0]}'", code="resource_missing")
+            if rest[1:] == ["lines"]:
+                return self._page(invoice["lines"]["data"], params, f"/v1/invoices/{rest[0]}/lines")
+            return json.dumps(self._invoice(invoice))
+        chosen = [
+            self._invoice(i)
+            for i in self.store.invoices
+            if "subscription" not in params
+            or i["parent"]["subscription_details"]["subscription"] == params["subscription"]
+        ]
+        return self._page(chosen, params, "/v1/invoices")
+
+    def _invoice(self, invoice: Json) -> Json:
+        lines = invoice["lines"]["data"]
+        return {
+            **invoice,
+            "lines": {
+                **invoice["lines"],
+                "data": lines[: self.lines_cut],
+                "has_more": len(lines) > self.lines_cut,
+            },
+        }
+
+    # --- for assertions ---------------------------------------------------------------
+    def requests(self, path_prefix: str = "") -> list[Logged]:
+        with self._lock:
+            return [entry for entry in self.log if entry.path.startswith(path_prefix)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Run the fake Stripe on 127.0.0.1.")
+    parser.add_argument("--subscriptions", type=int, default=1000)
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--rate-limit", type=float, default=None)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--bundle-out", type=Path, help="also write the data as a bundle")
+    args = parser.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import make_demo
+
+    builder = make_demo.Builder(seed=11)
+    for n in range(args.subscriptions):
+        builder.subscription(n, builder.kind())
+    bundle = {
+        "subscriptions": builder.subscriptions,
+        "prices": make_demo.TIERED_PRICES,
+        "coupons": make_demo.BUNDLE_COUPONS,
+        "products": make_demo.PRODUCTS,
+        "invoices": builder.invoices,
+    }
+    if args.bundle_out:
+        args.bundle_out.write_text(json.dumps(bundle))
+    fake = FakeStripe(bundle, rate_limit=args.rate_limit, faults=Faults(latency_ms=args.latency_ms))
+    url = fake.start(args.port)
+    print(url, flush=True)
+    threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
