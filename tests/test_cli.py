@@ -213,8 +213,9 @@ def test_every_command_has_help_with_an_example(runner: CliRunner) -> None:
         ),
         (
             ["mrr"],
-            ExitCode.USAGE,
-            "ffkpi: error: no subscriptions to read (pass --input FILE, or --demo to try ffkpi)\n",
+            ExitCode.STRIPE_AUTH,
+            "ffkpi: error: no Stripe API key (set STRIPE_API_KEY, or pass --api-key-file "
+            "PATH with the key on its first line)\n",
         ),
         (
             ["mrr", "--input", "bad.json"],
@@ -231,7 +232,7 @@ def test_every_command_has_help_with_an_example(runner: CliRunner) -> None:
             "'list_price' (see config.example.toml for the allowed values)\n",
         ),
     ],
-    ids=["missing input", "two sources", "missing config", "no source", "bad json", "bad config"],
+    ids=["missing input", "two sources", "missing config", "no key", "bad json", "bad config"],
 )
 def test_errors_are_one_line_on_stderr_with_their_exit_code(
     runner: CliRunner, files: Path, args: list[str], code: int, stderr: str
