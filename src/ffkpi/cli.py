@@ -26,7 +26,14 @@ from ffkpi.mrr import Report, compute_report
 from ffkpi.snapshots import growth_weeks, read_snapshots, week_of, write_snapshot
 from ffkpi.sources.demo import DEMO_AS_OF, demo_config, load_demo
 from ffkpi.sources.files import read_input, write_bundle
-from ffkpi.sources.stripe_live import AccountReader, Fetched, StripeHttp, is_test_key, scrub
+from ffkpi.sources.stripe_live import (
+    AccountReader,
+    Fetched,
+    RetryPolicy,
+    StripeHttp,
+    is_test_key,
+    scrub,
+)
 
 app = typer.Typer(
     name="ffkpi",
@@ -37,6 +44,7 @@ app = typer.Typer(
 )
 
 DEFAULT_SNAPSHOTS = Path("snapshots")
+RETRY_FOR = RetryPolicy().max_total
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -123,6 +131,15 @@ MaxRpsOption = Annotated[
 ConcurrencyOption = Annotated[
     int, typer.Option("--concurrency", min=1, max=64, help="Stripe requests in flight at most.")
 ]
+RetryForOption = Annotated[
+    float,
+    typer.Option(
+        "--retry-for",
+        min=0,
+        metavar="SECONDS",
+        help="How long to keep retrying a failing Stripe request before giving up (exit 5).",
+    ),
+]
 QuietOption = Annotated[
     bool, typer.Option("--quiet", "-q", help="No progress display while reading Stripe.")
 ]
@@ -135,6 +152,7 @@ class LiveOptions:
     max_rps: float | None = None
     concurrency: int = 8
     quiet: bool = False
+    retry_for: float = RETRY_FOR
 
 
 def read_stripe(
@@ -147,7 +165,10 @@ def read_stripe(
     if test_mode:
         render.note("test mode: this key reads Stripe's test data, not live revenue")
     http = StripeHttp(
-        key, api_base=live.api_base, max_rps=live.max_rps or (10 if test_mode else 20)
+        key,
+        api_base=live.api_base,
+        max_rps=live.max_rps or (10 if test_mode else 20),
+        retry=RetryPolicy(max_total=live.retry_for),
     )
     show = not live.quiet and sys.stderr.isatty()
     with render.fetch_progress(show) as progress:
@@ -225,6 +246,7 @@ def mrr(
     api_base: ApiBaseOption = None,
     max_rps: MaxRpsOption = None,
     concurrency: ConcurrencyOption = 8,
+    retry_for: RetryForOption = RETRY_FOR,
     quiet: QuietOption = False,
 ) -> None:
     """Show MRR per tier and product, with the total MRR and ARR.
@@ -239,7 +261,7 @@ def mrr(
 
         STRIPE_API_KEY=rk_live_... ffkpi mrr --format json
     """
-    live = LiveOptions(api_key_file, api_base, max_rps, concurrency, quiet)
+    live = LiveOptions(api_key_file, api_base, max_rps, concurrency, quiet, retry_for)
     _emit(build_report(input_file, demo, config, as_of, live)[0], fmt, "mrr")
 
 
@@ -255,6 +277,7 @@ def arr(
     api_base: ApiBaseOption = None,
     max_rps: MaxRpsOption = None,
     concurrency: ConcurrencyOption = 8,
+    retry_for: RetryForOption = RETRY_FOR,
     quiet: QuietOption = False,
 ) -> None:
     """Show the same report as `mrr`, led by ARR.
@@ -263,7 +286,7 @@ def arr(
 
         ffkpi arr --demo
     """
-    live = LiveOptions(api_key_file, api_base, max_rps, concurrency, quiet)
+    live = LiveOptions(api_key_file, api_base, max_rps, concurrency, quiet, retry_for)
     _emit(build_report(input_file, demo, config, as_of, live)[0], fmt, "arr")
 
 
@@ -309,6 +332,7 @@ def snapshot(
     api_base: ApiBaseOption = None,
     max_rps: MaxRpsOption = None,
     concurrency: ConcurrencyOption = 8,
+    retry_for: RetryForOption = RETRY_FOR,
     quiet: QuietOption = False,
 ) -> None:
     """Write this week's snapshot of the report, for the growth history (run it from cron).
@@ -320,7 +344,7 @@ def snapshot(
 
         ffkpi snapshot --input subscriptions.json --dir snapshots
     """
-    live = LiveOptions(api_key_file, api_base, max_rps, concurrency, quiet)
+    live = LiveOptions(api_key_file, api_base, max_rps, concurrency, quiet, retry_for)
     report, cfg, path = build_report(input_file, demo, config, as_of, live)
     folder = _snapshot_dir(directory, cfg, path)
     result = write_snapshot(
@@ -407,6 +431,7 @@ def fetch(
     api_base: ApiBaseOption = None,
     max_rps: MaxRpsOption = None,
     concurrency: ConcurrencyOption = 8,
+    retry_for: RetryForOption = RETRY_FOR,
     quiet: QuietOption = False,
 ) -> None:
     """Save everything ffkpi reads from Stripe as one bundle file, to run offline later.
@@ -419,7 +444,7 @@ def fetch(
 
         ffkpi fetch --output stripe-2026-11-24.json
     """
-    live = LiveOptions(api_key_file, api_base, max_rps, concurrency, quiet)
+    live = LiveOptions(api_key_file, api_base, max_rps, concurrency, quiet, retry_for)
     fetched = read_stripe(live, invoices_for=frozenset(STATUSES), keep_raw=True)
     write_bundle(output, fetched)
     render.note(f"{len(fetched.raw_subscriptions):,} subscriptions written to {output}")

@@ -69,11 +69,17 @@ def is_test_key(key: str) -> bool:
 
 
 class Pacer:
-    """Spaces requests evenly at `rate` per second across all threads (no bursts)."""
+    """Spaces requests evenly across all threads (no bursts), at most `max_rate` a second.
 
-    def __init__(self, rate: float) -> None:
-        self.rate = rate
+    After a 429 it slows down (by 30 %, at most once a second, since the 429s of one
+    burst arrive together), then climbs back by 1 % of the maximum per success.
+    """
+
+    def __init__(self, max_rate: float) -> None:
+        self.max_rate = max_rate
+        self.rate = max_rate
         self._next = 0.0
+        self._slowed = -1.0
         self._lock = threading.Lock()
 
     def wait(self) -> None:
@@ -85,9 +91,15 @@ class Pacer:
             time.sleep(start - now)
 
     def slow_down(self) -> None:
-        """Stripe said 429: leave it more room for the rest of the run."""
         with self._lock:
-            self.rate = max(1.0, self.rate * 0.8)
+            now = time.monotonic()
+            if now - self._slowed >= 1.0:
+                self.rate = max(min(1.0, self.max_rate), self.rate * 0.7)
+                self._slowed = now
+
+    def succeeded(self) -> None:
+        with self._lock:
+            self.rate = min(self.max_rate, self.rate + self.max_rate * 0.01)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +180,7 @@ class StripeHttp:
                 usage=["ffkpi"],
             )
             if code < 400:
+                self.pacer.succeeded()
                 return body if isinstance(body, bytes) else str(body).encode()
             requestor._interpret_response(body, code, headers, "V1")
             return f"HTTP {code}"
@@ -191,13 +204,21 @@ class StripeHttp:
             ) from None
         except stripe.StripeError as err:
             status = err.http_status or 0
-            if status >= 500 or (status == 409 and err.code == "lock_timeout"):
-                return f"HTTP {status} {err.code or ''}".strip()
+            # The SDK drops the code of a 409 (a plain APIError): read it from the body.
+            error_code = err.code or _body_code(err.json_body)
+            if status >= 500 or (status == 409 and error_code == "lock_timeout"):
+                return f"HTTP {status} {error_code or ''}".strip()
             raise FfkpiError(
                 f"Stripe refused GET {path}: {scrub(err.user_message or str(err))} "
                 f"(request {err.request_id})",
                 "this is a bug in ffkpi: please report it with this message",
             ) from None
+
+
+def _body_code(body: object) -> str | None:
+    error = body.get("error") if isinstance(body, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    return code if isinstance(code, str) else None
 
 
 class _Cancelled(Exception):

@@ -1,0 +1,272 @@
+"""Live Stripe through the real stripe SDK, against the fake Stripe on 127.0.0.1."""
+
+import gzip
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+import make_demo
+from conftest import ROOT
+from fake_stripe import ALL_PERMISSIONS, SECRET_KEY, FakeStripe, Faults
+from ffkpi.cli import app
+from ffkpi.errors import ExitCode, StripeUnavailableError
+from ffkpi.sources.stripe_live import AccountReader, RetryPolicy, StripeHttp, scrub
+
+DEMO = json.loads(gzip.decompress((ROOT / "src/ffkpi/data/demo.json.gz").read_bytes()))
+# The real policy's shape (8 tries, doubling delays), ten times quicker.
+FAST_RETRY = RetryPolicy(attempts=8, base_delay=0.05, max_delay=1.6, max_total=30)
+
+
+@pytest.fixture
+def start_fake() -> Iterator[Callable[..., tuple[FakeStripe, str]]]:
+    fakes: list[FakeStripe] = []
+
+    def start(bundle: dict[str, Any] = DEMO, **options: Any) -> tuple[FakeStripe, str]:
+        fake = FakeStripe(bundle, **options)
+        fakes.append(fake)
+        return fake, fake.start()
+
+    yield start
+    for fake in fakes:
+        fake.stop()
+
+
+@pytest.fixture
+def live_env(cli_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (cli_env / "ffkpi.toml").write_text((ROOT / "config.example.toml").read_text())
+    monkeypatch.setenv("STRIPE_API_KEY", SECRET_KEY)
+    return cli_env
+
+
+def offline_demo(runner: CliRunner) -> dict[str, Any]:
+    result = runner.invoke(app, ["mrr", "--demo", "-f", "json"])
+    report: dict[str, Any] = json.loads(result.stdout)
+    return report
+
+
+def figures(report: dict[str, Any]) -> tuple[Any, ...]:
+    return report["mrr"], report["arr"], report["tiers"], report["unlisted"]
+
+
+LIVE = ["mrr", "--as-of", "2026-11-17", "-f", "json", "--max-rps", "500", "-q"]
+
+
+def test_live_totals_equal_the_offline_engine(
+    runner: CliRunner, live_env: Path, start_fake: Callable[..., tuple[FakeStripe, str]]
+) -> None:
+    fake, url = start_fake()
+    result = runner.invoke(app, [*LIVE, "--api-base", url])
+    assert result.exit_code == 0, result.stderr
+    assert figures(json.loads(result.stdout)) == figures(offline_demo(runner))
+    assert result.stderr == (
+        "ffkpi: test mode: this key reads Stripe's test data, not live revenue\n"
+    )
+    log = fake.requests()
+    assert {entry.version for entry in log} == {"2026-10-28.endive"}
+    # Never an expansion deeper than Stripe's four levels.
+    expansions = {e for entry in log for e in entry.params.get("expand", [])}
+    assert expansions
+    assert all(e.count(".") < 4 for e in expansions)
+    assert all(entry.status == 200 for entry in log)
+
+
+def test_faults_and_429s_change_nothing(start_fake: Callable[..., tuple[FakeStripe, str]]) -> None:
+    _, clean_url = start_fake()
+    clean = read_live(clean_url)
+    faults = Faults(error_rate=0.1, lock_timeout_rate=0.05, drop_rate=0.05, empty_page_rate=0.3)
+    fake, url = start_fake(rate_limit=40, faults=faults)
+    faulty = read_live(url, max_rps=60)  # above the fake's limit: 429s, then slowing down
+    assert canonical(faulty.dataset) == canonical(clean.dataset)
+    statuses = [entry.status for entry in fake.requests()]
+    # The faults really happened, and were absorbed.
+    for status in (429, 500, 409, 0):
+        assert status in statuses, status
+    assert any(
+        entry.path == "/v1/subscriptions" and "starting_after" in entry.params
+        for entry in fake.requests()
+    )
+
+
+def canonical(dataset: Any) -> tuple[Any, ...]:
+    """A dataset regardless of the order its pages arrived in."""
+    return (
+        sorted(dataset.subscriptions, key=lambda sub: sub.id),
+        dict(dataset.product_names),
+        sorted(dataset.invoice_lines, key=repr),
+    )
+
+
+def read_live(url: str, *, max_rps: float = 1000, concurrency: int = 8, **kw: Any) -> Any:
+    http = StripeHttp(SECRET_KEY, api_base=url, max_rps=max_rps, retry=FAST_RETRY)
+    reader = AccountReader(http, concurrency=concurrency)
+    return reader.read(invoices_for=frozenset({"active", "past_due"}), **kw)
+
+
+def test_every_subscription_once_across_split_windows(
+    start_fake: Callable[..., tuple[FakeStripe, str]],
+) -> None:
+    builder = make_demo.Builder(seed=5)
+    for n in range(1500):
+        builder.subscription(n, builder.kind())
+    for n, sub in enumerate(builder.subscriptions):
+        sub["created"] = 1_750_000_000 + (n // 7) * 3600  # seven at a time: ties at every cut
+    bundle = {**DEMO, "subscriptions": builder.subscriptions, "invoices": builder.invoices}
+    fake, url = start_fake(bundle)
+    fetched = read_live(url, concurrency=6)
+    ids = [sub.id for sub in fetched.dataset.subscriptions]
+    expected = {s["id"] for s in builder.subscriptions if s["status"] != "canceled"}
+    assert len(ids) == len(set(ids)) == len(expected)
+    assert set(ids) == expected
+    windows = {
+        (entry.params["created"]["gte"], entry.params["created"]["lt"])
+        for entry in fake.requests("/v1/subscriptions")
+    }
+    assert len(windows) > 6  # large windows were split while slots were free
+
+
+def test_items_beyond_the_embedded_list_are_fetched(
+    start_fake: Callable[..., tuple[FakeStripe, str]],
+) -> None:
+    _, full_url = start_fake()
+    fake, url = start_fake(items_per_subscription=1, lines_per_invoice=0)
+    assert canonical(read_live(url).dataset) == canonical(read_live(full_url).dataset)
+    assert fake.requests("/v1/subscription_items")
+    assert any(entry.path.endswith("/lines") for entry in fake.requests("/v1/invoices/"))
+
+
+def test_requests_stay_under_max_rps(start_fake: Callable[..., tuple[FakeStripe, str]]) -> None:
+    fake, url = start_fake()
+    read_live(url, max_rps=25)
+    times = sorted(entry.at for entry in fake.requests())
+    busiest = max(sum(1 for t in times if start <= t < start + 1) for start in times)
+    assert len(times) > 50
+    assert busiest <= 27  # 25 a second, paced; a little slack for arrival jitter
+
+
+def test_exhausted_retries_exit_5_and_write_nothing(
+    runner: CliRunner, live_env: Path, start_fake: Callable[..., tuple[FakeStripe, str]]
+) -> None:
+    _, url = start_fake(faults=Faults(always_fail=True))
+    common = ["--api-base", url, "--retry-for", "1", "-q"]
+    fetch = runner.invoke(app, ["fetch", "--output", "bundle.json", *common])
+    snapshot = runner.invoke(app, ["snapshot", *common])
+    for result in (fetch, snapshot):
+        assert (result.exit_code, result.stdout) == (ExitCode.STRIPE_UNAVAILABLE, "")
+        last = result.stderr.splitlines()[-1]
+        assert last.startswith("ffkpi: error: GET /v1/")
+        assert "last: HTTP 500" in last
+        assert last.endswith("(Stripe is unreachable or busy: try again later, or lower --max-rps)")
+    assert sorted(p.name for p in live_env.iterdir()) == ["ffkpi.toml", "xdg"] or sorted(
+        p.name for p in live_env.iterdir()
+    ) == ["ffkpi.toml"]
+
+
+def test_unreachable_stripe_exits_5(runner: CliRunner, live_env: Path) -> None:
+    result = runner.invoke(
+        app, ["mrr", "--api-base", "http://127.0.0.1:9", "--retry-for", "0.5", "-q"]
+    )
+    assert (result.exit_code, result.stdout) == (ExitCode.STRIPE_UNAVAILABLE, "")
+    assert "connection failed" in result.stderr
+
+
+def test_wrong_key_exits_4_and_never_shows_the_key(
+    runner: CliRunner, live_env: Path, start_fake: Callable[..., tuple[FakeStripe, str]]
+) -> None:
+    _, url = start_fake()
+    wrong = "sk_live_51WrongKeyThatMustNeverBePrinted"
+    result = runner.invoke(app, ["mrr", "--api-base", url], env={"STRIPE_API_KEY": wrong})
+    assert (result.exit_code, result.stdout) == (ExitCode.STRIPE_AUTH, "")
+    assert result.stderr.startswith("ffkpi: error: Stripe rejected the API key: ")
+    assert result.stderr.endswith("(check STRIPE_API_KEY or the file given to --api-key-file)\n")
+    assert "WrongKeyThatMustNeverBePrinted" not in result.stderr
+    assert "test mode" not in result.stderr
+
+
+def test_restricted_key_without_coupons_exits_4_naming_what_it_lacks(
+    runner: CliRunner, live_env: Path, start_fake: Callable[..., tuple[FakeStripe, str]]
+) -> None:
+    key = "rk_test_51RestrictedWithoutCoupons"
+    _, url = start_fake(restricted={key: ALL_PERMISSIONS - {"rak_coupon_read"}})
+    result = runner.invoke(app, ["mrr", "--api-base", url, "-q"], env={"STRIPE_API_KEY": key})
+    assert (result.exit_code, result.stdout) == (ExitCode.STRIPE_AUTH, "")
+    assert result.stderr.splitlines()[-1] == (
+        "ffkpi: error: the restricted key has no read access to Coupons (GET /v1/coupons) "
+        "(give the key the Coupons Read permission in the Stripe Dashboard "
+        "(Developers > API keys), or use a key that has it)"
+    )
+
+
+def test_restricted_key_with_every_permission_works(
+    runner: CliRunner, live_env: Path, start_fake: Callable[..., tuple[FakeStripe, str]]
+) -> None:
+    key = "rk_test_51RestrictedReadOnly"
+    _, url = start_fake(restricted={key: ALL_PERMISSIONS})
+    result = runner.invoke(app, [*LIVE, "--api-base", url], env={"STRIPE_API_KEY": key})
+    assert result.exit_code == 0, result.stderr
+    assert figures(json.loads(result.stdout)) == figures(offline_demo(runner))
+
+
+def test_key_from_a_file_and_a_warning_when_others_can_read_it(
+    runner: CliRunner, live_env: Path, start_fake: Callable[..., tuple[FakeStripe, str]]
+) -> None:
+    _, url = start_fake()
+    key_file = live_env / "stripe.key"
+    key_file.write_text(SECRET_KEY + "\n# a comment line is never read\n")
+    key_file.chmod(0o644)
+    result = runner.invoke(
+        app,
+        [*LIVE, "--api-base", url, "--api-key-file", "stripe.key"],
+        env={"STRIPE_API_KEY": "sk_test_notthisone"},
+    )
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.splitlines()[0] == (
+        "ffkpi: warning: stripe.key is readable by others; restrict it with chmod 600 stripe.key"
+    )
+    key_file.chmod(0o600)
+    quiet = runner.invoke(app, [*LIVE, "--api-base", url, "--api-key-file", "stripe.key"])
+    assert "warning" not in quiet.stderr
+
+
+def test_fetched_bundle_gives_the_same_numbers_offline(
+    runner: CliRunner, live_env: Path, start_fake: Callable[..., tuple[FakeStripe, str]]
+) -> None:
+    _, url = start_fake(items_per_subscription=2)
+    fetch = runner.invoke(
+        app, ["fetch", "-o", "bundle.json", "--api-base", url, "--max-rps", "500", "-q"]
+    )
+    assert fetch.exit_code == 0, fetch.stderr
+    assert fetch.stdout == "bundle.json\n"
+    assert "subscriptions written to bundle.json" in fetch.stderr
+    text = (live_env / "bundle.json").read_text()
+    assert SECRET_KEY not in text
+    offline = runner.invoke(
+        app, ["mrr", "--input", "bundle.json", "--as-of", "2026-11-17", "-f", "json"]
+    )
+    live = runner.invoke(app, [*LIVE, "--api-base", url])
+    assert figures(json.loads(offline.stdout)) == figures(json.loads(live.stdout))
+    assert figures(json.loads(live.stdout)) == figures(offline_demo(runner))
+
+
+def test_the_fake_rejects_expansions_deeper_than_four_levels(
+    start_fake: Callable[..., tuple[FakeStripe, str]],
+) -> None:
+    _, url = start_fake()
+    http = StripeHttp(SECRET_KEY, api_base=url, retry=FAST_RETRY)
+    with pytest.raises(Exception, match="You cannot expand more than 4 levels"):
+        http.get("/v1/subscriptions", {"expand": ["data.items.data.price.tiers"]})
+
+
+def test_keys_are_scrubbed_from_any_text() -> None:
+    assert scrub("key sk_live_abc123XYZ and rk_test_9f8e7d") == "key sk_live_*** and rk_test_***"
+
+
+def test_empty_pages_forever_give_up_with_exit_5(
+    start_fake: Callable[..., tuple[FakeStripe, str]],
+) -> None:
+    _, url = start_fake(faults=Faults(empty_page_rate=1.0))
+    with pytest.raises(StripeUnavailableError, match="kept returning empty pages"):
+        read_live(url)
