@@ -12,6 +12,7 @@ Run alone (for benchmarks): python tests/fake_stripe.py --subscriptions N --port
 """
 
 import argparse
+import bisect
 import copy
 import json
 import random
@@ -71,6 +72,8 @@ class Store:
     discounts: dict[str, Json] = field(default_factory=dict)
     products: dict[str, Json] = field(default_factory=dict)
     invoices: list[Json] = field(default_factory=list)  # newest first
+    position: dict[str, int] = field(default_factory=dict)  # subscription id -> list index
+    negated_created: list[int] = field(default_factory=list)  # ascending, for bisect
 
 
 def _canonical_price(price: Json, store: Store) -> Json:
@@ -125,6 +128,8 @@ def load(bundle: Json) -> Store:
         store.subscriptions.append(sub)
         store.by_id[sub["id"]] = sub
     store.subscriptions.sort(key=lambda s: (s["created"], s["id"]), reverse=True)
+    store.position = {s["id"]: n for n, s in enumerate(store.subscriptions)}
+    store.negated_created = [-s["created"] for s in store.subscriptions]
     store.invoices = sorted(
         bundle.get("invoices", []), key=lambda i: (i["created"], i["id"]), reverse=True
     )
@@ -348,23 +353,22 @@ class FakeStripe:
         return json.dumps({"object": "list", "data": chosen, "has_more": has_more, "url": url})
 
     def _list_subscriptions(self, params: dict[str, Any], expand: list[str]) -> str:
+        store = self.store
         status = params.get("status")
         created = params.get("created", {})
         if isinstance(created, str):
-            created = {"eq": created}
+            created = {"gte": created, "lte": created}
         bounds = {op: int(value) for op, value in created.items()}
+        newest = min(bounds.get("lt", 2**62) - 1, bounds.get("lte", 2**62))  # inclusive upper bound
+        oldest = max(bounds.get("gte", -(2**62)), bounds.get("gt", -(2**62)) + 1)
+        # The list is newest first: the created range is one slice of it.
+        low = bisect.bisect_left(store.negated_created, -newest)
+        high = bisect.bisect_right(store.negated_created, -oldest)
 
         def wanted(sub: Json) -> bool:
             if status is None and sub["status"] == "canceled":
                 return False  # Stripe's default: everything but canceled
             if status not in (None, "all") and sub["status"] != status:
-                return False
-            c = sub["created"]
-            if ("gte" in bounds and c < bounds["gte"]) or ("gt" in bounds and c <= bounds["gt"]):
-                return False
-            if ("lt" in bounds and c >= bounds["lt"]) or ("lte" in bounds and c > bounds["lte"]):
-                return False
-            if "eq" in bounds and c != bounds["eq"]:
                 return False
             if "customer" in params and sub["customer"] != params["customer"]:
                 return False
@@ -372,28 +376,56 @@ class FakeStripe:
                 i["price"]["id"] == params["price"] for i in sub["items"]["data"]
             )
 
-        matching = [s for s in self.store.subscriptions if wanted(s)]
-        page = json.loads(
-            self._page([{"id": s["id"]} for s in matching], params, "/v1/subscriptions")
-        )
-        if page["data"] and "starting_after" in params and self._roll(self.faults.empty_page_rate):
-            return json.dumps(
-                {"object": "list", "data": [], "has_more": True, "url": "/v1/subscriptions"}
+        limit = self._limit(params)
+        if "ending_before" in params:
+            page = json.loads(
+                self._page(
+                    [{"id": s["id"]} for s in store.subscriptions[low:high] if wanted(s)],
+                    params,
+                    "/v1/subscriptions",
+                )
             )
+            chosen, has_more = [entry["id"] for entry in page["data"]], page["has_more"]
+        else:
+            start = low
+            if "starting_after" in params:
+                cursor = store.position.get(str(params["starting_after"]))
+                if cursor is None:
+                    raise StripeError(
+                        400,
+                        f"No such subscription: '{params['starting_after']}'",
+                        param="starting_after",
+                    )
+                start = max(low, cursor + 1)
+            chosen, has_more = [], False
+            for sub in store.subscriptions[start:high]:
+                if wanted(sub):
+                    if len(chosen) == limit:
+                        has_more = True
+                        break
+                    chosen.append(sub["id"])
+        if chosen and "starting_after" in params and self._roll(self.faults.empty_page_rate):
+            return '{"object":"list","data":[],"has_more":true,"url":"/v1/subscriptions"}'
         key = tuple(sorted(expand))
-        rendered = []
-        for entry in page["data"]:
-            cache_key = (entry["id"], key)
-            text = self._cache.get(cache_key)
-            if text is None:
-                text = json.dumps(self._subscription(self.store.by_id[entry["id"]], expand))
-                self._cache[cache_key] = text
-            rendered.append(text)
-        has_more = "true" if page["has_more"] else "false"
+        rendered = [self._rendered(sub_id, key) for sub_id in chosen]
+        more = "true" if has_more else "false"
         return (
-            '{"object":"list","data":[' + ",".join(rendered) + f'],"has_more":{has_more},'
+            '{"object":"list","data":[' + ",".join(rendered) + f'],"has_more":{more},'
             '"url":"/v1/subscriptions"}'
         )
+
+    def _rendered(self, sub_id: str, expand: tuple[str, ...]) -> str:
+        text = self._cache.get((sub_id, expand))
+        if text is None:
+            text = json.dumps(self._subscription(self.store.by_id[sub_id], list(expand)))
+            self._cache[(sub_id, expand)] = text
+        return text
+
+    def prerender(self, expand: list[str]) -> None:
+        """Render every subscription once, so a benchmark times latency, not this fake."""
+        key = tuple(sorted(expand))
+        for sub in self.store.subscriptions:
+            self._rendered(sub["id"], key)
 
     def _subscription(self, stored: Json, expand: list[str]) -> Json:
         sub = copy.deepcopy(stored)
@@ -515,6 +547,13 @@ def main() -> None:
     parser.add_argument("--rate-limit", type=float, default=None)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--bundle-out", type=Path, help="also write the data as a bundle")
+    parser.add_argument(
+        "--prerender",
+        action="append",
+        default=[],
+        metavar="EXPAND,EXPAND",
+        help="render every subscription with these expansions before serving",
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
     import make_demo
@@ -532,6 +571,8 @@ def main() -> None:
     if args.bundle_out:
         args.bundle_out.write_text(json.dumps(bundle))
     fake = FakeStripe(bundle, rate_limit=args.rate_limit, faults=Faults(latency_ms=args.latency_ms))
+    for expand in args.prerender:
+        fake.prerender(expand.split(","))
     url = fake.start(args.port)
     print(url, flush=True)
     threading.Event().wait()

@@ -16,7 +16,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -25,7 +25,7 @@ import stripe
 from pydantic import ValidationError
 
 from ffkpi.errors import FfkpiError, InputError, StripeAuthError, StripeUnavailableError
-from ffkpi.model import Dataset
+from ffkpi.model import Dataset, Subscription
 from ffkpi.sources.stripe_json import (
     API_VERSION,
     Payload,
@@ -334,11 +334,52 @@ class AccountReader:
         raw: Raw | None = (
             {"prices": [], "coupons": [], "products": [], "invoices": []} if keep_raw else None
         )
+        # Side data is read alongside the first subscription pages, not before them.
         lists = {
             "prices": pool.submit(self._list_all, "/v1/prices", {"expand": ["data.tiers"]}),
             "coupons": pool.submit(self._list_all, "/v1/coupons", {"expand": ["data.applies_to"]}),
             "products": pool.submit(self._list_all, "/v1/products", {}),
         }
+        resolver: Resolver | None = None
+        subscriptions: dict[str, Subscription] = {}
+        partial: dict[str, StripeSubscription] = {}  # more items than a page embeds
+        raw_subs: dict[str, str] = {}
+        counters = self.http.counters
+        with bulk_allocation():
+            for page, raw_page in self._subscription_pages(pool, keep_raw):
+                if resolver is None:
+                    resolver = self._side_data(lists, raw)
+                for position, sub in enumerate(page.data):
+                    if sub.id in subscriptions or sub.id in partial:
+                        continue  # windows and retries can overlap: once each
+                    if raw_page is not None:
+                        raw_subs[sub.id] = raw_page[position]
+                    if sub.items.has_more:
+                        partial[sub.id] = sub
+                        continue
+                    self._side_data_by_id(pool, [sub], resolver, raw)
+                    subscriptions[sub.id] = resolver.subscription(sub)
+                counters.subscriptions = len(subscriptions) + len(partial)
+                self.on_progress(counters)
+            if resolver is None:
+                resolver = self._side_data(lists, raw)
+            completed = self._complete_items(pool, partial, raw_subs if keep_raw else None)
+            self._side_data_by_id(pool, completed, resolver, raw)
+            for sub in completed:
+                subscriptions[sub.id] = resolver.subscription(sub)
+        domain = tuple(subscriptions.values())
+        lines = []
+        if invoices_for is not None:
+            metered = [
+                sub.id
+                for sub in domain
+                if sub.status in invoices_for and any(i.price.metered for i in sub.items)
+            ]
+            lines = invoice_lines(self._invoices(pool, metered, raw))
+        dataset = Dataset(domain, product_names=resolver.product_names, invoice_lines=tuple(lines))
+        return Fetched(dataset, list(raw_subs.values()), raw or {})
+
+    def _side_data(self, lists: dict[str, Future[list[bytes]]], raw: Raw | None) -> Resolver:
         pages = {name: future.result() for name, future in lists.items()}
         prices = [p for body in pages["prices"] for p in _parse(_PricePage, body, "prices").data]
         tiered = {p.id for p in prices if p.billing_scheme == "tiered"}
@@ -352,24 +393,7 @@ class AccountReader:
             raw["prices"] = [p for p in _raw_data(pages["prices"]) if p["id"] in tiered]
             raw["coupons"] = _raw_data(pages["coupons"])
             raw["products"] = _raw_data(pages["products"])
-        resolver = Resolver([p for p in prices if p.id in tiered], coupons, products)
-
-        raw_subs: dict[str, str] | None = {} if raw is not None else None
-        with bulk_allocation():
-            subscriptions = self._subscriptions(pool, raw_subs)
-            self._complete_items(pool, subscriptions, raw_subs)
-            self._side_data_by_id(pool, subscriptions.values(), resolver, raw)
-            domain = tuple(resolver.subscription(sub) for sub in subscriptions.values())
-        lines = []
-        if invoices_for is not None:
-            metered = [
-                sub.id
-                for sub in domain
-                if sub.status in invoices_for and any(i.price.metered for i in sub.items)
-            ]
-            lines = invoice_lines(self._invoices(pool, metered, raw))
-        dataset = Dataset(domain, product_names=resolver.product_names, invoice_lines=tuple(lines))
-        return Fetched(dataset, list((raw_subs or {}).values()), raw or {})
+        return Resolver([p for p in prices if p.id in tiered], coupons, products)
 
     def _list_all(self, path: str, params: Mapping[str, Any]) -> list[bytes]:
         bodies: list[bytes] = []
@@ -387,34 +411,31 @@ class AccountReader:
                 continue  # Stripe quirk: an empty page that says has_more is not the end
             cursor = page.data[-1].id
 
-    def _subscriptions(
-        self, pool: ThreadPoolExecutor, raw_subs: dict[str, str] | None
-    ) -> dict[str, StripeSubscription]:
-        seen: dict[str, StripeSubscription] = {}
+    def _subscription_pages(
+        self, pool: ThreadPoolExecutor, keep_raw: bool
+    ) -> Iterator[tuple[_SubscriptionPage, list[str] | None]]:
+        """Every page of subscriptions, as windows return them; windows split as they go.
+
+        It starts with one window over all time. Each page says how densely
+        subscriptions were created there; while requests slots are free, the rest of a
+        window is cut into new windows expected to hold about `WINDOW_PAGES` pages each
+        (fewer toward the end, so the last pages are read in parallel too). Few, large
+        windows keep the partial last page of each, an extra request, rare.
+        """
         counters = self.http.counters
-        span = self.now + 86_400 - EARLIEST
-        cuts = [EARLIEST + span * k // self.concurrency for k in range(self.concurrency + 1)]
         pending: dict[Future[tuple[_SubscriptionPage, list[str] | None]], _Window] = {}
 
         def submit(window: _Window) -> None:
-            future = pool.submit(self._subscription_page, window, raw_subs is not None)
-            pending[future] = window
+            pending[pool.submit(self._subscription_page, window, keep_raw)] = window
 
-        for gte, lt in itertools.pairwise(cuts):
-            submit(_Window(gte, lt))
+        submit(_Window(EARLIEST, self.now + 86_400))
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 window = pending.pop(future)
                 page, raw_page = future.result()
                 counters.pages += 1
-                for position, sub in enumerate(page.data):
-                    if sub.id not in seen:  # windows and retries can overlap: once each
-                        seen[sub.id] = sub
-                        if raw_subs is not None and raw_page is not None:
-                            raw_subs[sub.id] = raw_page[position]
-                counters.subscriptions = len(seen)
-                self.on_progress(counters)
+                yield page, raw_page
                 if not page.has_more:
                     continue
                 if not page.data:
@@ -430,10 +451,9 @@ class AccountReader:
                     continue
                 window.cursor = page.data[-1].id
                 free = self.concurrency - len(pending) - 1
-                for part in _split(window, page.data[-1].created, free):
+                for part in _split(window, page, free):
                     submit(part)
                 submit(window)
-        return seen
 
     def _subscription_page(
         self, window: _Window, keep_raw: bool
@@ -448,31 +468,32 @@ class AccountReader:
     def _complete_items(
         self,
         pool: ThreadPoolExecutor,
-        subscriptions: dict[str, StripeSubscription],
+        partial: dict[str, StripeSubscription],
         raw_subs: dict[str, str] | None,
-    ) -> None:
-        """Subscriptions with more items than a list page embeds get the rest."""
-        partial = [sub.id for sub in subscriptions.values() if sub.items.has_more]
+    ) -> list[StripeSubscription]:
+        """Subscriptions with more items than a list page embeds, with all of them."""
         params = {"expand": ["data.discounts"]}
+        ids = list(partial)
+        completed = []
         for sub_id, bodies in zip(
-            partial,
+            ids,
             pool.map(
                 lambda s: self._list_all("/v1/subscription_items", {**params, "subscription": s}),
-                partial,
+                ids,
             ),
             strict=True,
         ):
             items = [
                 i for body in bodies for i in _parse(_ItemPage, body, "subscription items").data
             ]
-            sub = subscriptions[sub_id]
-            subscriptions[sub_id] = sub.model_copy(
-                update={"items": sub.items.model_copy(update={"data": items, "has_more": False})}
-            )
+            sub = partial[sub_id]
+            whole = sub.items.model_copy(update={"data": items, "has_more": False})
+            completed.append(sub.model_copy(update={"items": whole}))
             if raw_subs is not None:
                 entry = json.loads(raw_subs[sub_id])
                 entry["items"] = {**entry["items"], "data": _raw_data(bodies), "has_more": False}
                 raw_subs[sub_id] = json.dumps(entry, separators=(",", ":"))
+        return completed
 
     def _side_data_by_id(
         self,
@@ -496,6 +517,8 @@ class AccountReader:
                 if not isinstance(discount, str) and isinstance(discount.source.coupon, str):
                     coupons.add(discount.source.coupon)
         coupons -= set(resolver.full_coupons)
+        if not prices and not coupons:
+            return
         price_bodies = pool.map(
             lambda p: self.http.get(f"/v1/prices/{p}", {"expand": ["tiers"]}), sorted(prices)
         )
@@ -552,19 +575,31 @@ class AccountReader:
         return invoices
 
 
-def _split(window: _Window, oldest: int, free: int) -> list[_Window]:
-    """Hand the older part of a large window to new cursors; the window keeps the newest.
+WINDOW_PAGES = 20
 
-    Everything still to read in `window` was created at or before `oldest`, so the
-    window continues from its cursor over [cut, lt) and new windows take [gte, cut).
+
+def _split(window: _Window, page: "_SubscriptionPage", free: int) -> list[_Window]:
+    """Cut the unread rest of a window into new windows while request slots are free.
+
+    Everything still to read was created at or before the page's oldest subscription:
+    the window keeps the newest part (and its cursor), new windows take older parts,
+    each expected to hold about WINDOW_PAGES pages at the density this page showed,
+    and the oldest new window takes whatever is left down to the window's start.
     """
-    span = oldest + 1 - window.gte
-    parts = min(free + 1, span)
+    if free <= 0:
+        return []
+    newest, oldest = page.data[0].created, page.data[-1].created
+    density = len(page.data) / max(1, newest - oldest)  # subscriptions per second
+    rest = oldest + 1 - window.gte
+    expected_pages = density * rest / PAGE
+    per_window = max(2.0, min(WINDOW_PAGES, expected_pages / (free + 1)))
+    parts = min(free + 1, int(expected_pages / per_window))
     if parts < 2:
         return []
-    cuts = [window.gte + span * k // parts for k in range(parts + 1)]
-    window.gte = cuts[-2]
-    return [_Window(low, high) for low, high in itertools.pairwise(cuts[:-1])]
+    span = max(1, int(per_window * PAGE / density))
+    cuts = [max(window.gte, oldest + 1 - span * k) for k in range(1, parts)] + [window.gte]
+    window.gte = cuts[0]
+    return [_Window(low, high) for high, low in itertools.pairwise(cuts) if low < high]
 
 
 def _parse(model: type[M], body: bytes, what: str) -> M:

@@ -1,0 +1,180 @@
+"""How close ffkpi's live read comes to the floor Stripe's rate limit sets.
+
+Starts the fake Stripe (tests/fake_stripe.py) in its own process with N generated
+subscriptions, L ms of latency per request and a rate limit of R requests/s, then times
+in one run:
+
+- ffkpi: `ffkpi mrr` against it (fetch + compute, JSON out), in its own process so its
+  peak memory is its own;
+- the plain approach most scripts use: one sequential `auto_paging_iter` over
+  `client.v1.subscriptions.list`, building SDK objects.
+
+It prints both times, the floor (subscription pages / R), ffkpi's time as a multiple
+of the floor, and the speed-up.
+
+Usage: uv run python benchmarks/fetch.py --subscriptions 20000 --latency-ms 300 --rate-limit 25
+"""
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ffkpi.sources.stripe_live import SUBSCRIPTION_EXPAND
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGE = 100
+PLAIN_EXPAND = "data.discounts.source.coupon"
+
+
+def start_fake(
+    count: int, latency_ms: float, rate_limit: float
+) -> tuple[subprocess.Popen[str], str]:
+    fake = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "tests" / "fake_stripe.py"),
+            "--subscriptions",
+            str(count),
+            "--latency-ms",
+            str(latency_ms),
+            "--rate-limit",
+            str(rate_limit),
+            # Serve from memory: the benchmark times latency and rate limit, not the fake.
+            "--prerender",
+            ",".join(SUBSCRIPTION_EXPAND),
+            "--prerender",
+            PLAIN_EXPAND,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert fake.stdout is not None
+    url = fake.stdout.readline().strip()
+    if not url.startswith("http://127.0.0.1:"):
+        fake.kill()
+        raise SystemExit(f"the fake Stripe did not start: {url!r}")
+    return fake, url
+
+
+def run_ffkpi(url: str, config: Path, max_rps: float, concurrency: int) -> dict[str, float]:
+    """ffkpi's fetch + compute in a fresh process: its own timing, peak RSS, wall time."""
+    began = time.perf_counter()
+    child = subprocess.run(
+        [sys.executable, __file__, "--child", url, str(config), str(max_rps), str(concurrency)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    wall = time.perf_counter() - began
+    if child.returncode != 0:
+        raise SystemExit(f"ffkpi failed: {child.stderr}")
+    measured: dict[str, float] = json.loads(child.stdout)
+    measured["wall"] = wall
+    return measured
+
+
+def child(url: str, config_path: str, max_rps: str, concurrency: str) -> None:
+    """What `ffkpi mrr` does against live Stripe, timed from after the imports."""
+    from datetime import date
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from fake_stripe import SECRET_KEY
+    from ffkpi.config import load_config
+    from ffkpi.mrr import compute_report
+    from ffkpi.render import report_json
+    from ffkpi.sources.stripe_live import AccountReader, StripeHttp
+
+    config = load_config(Path(config_path))
+    began = time.perf_counter()
+    http = StripeHttp(SECRET_KEY, api_base=url, max_rps=float(max_rps))
+    fetched = AccountReader(http, concurrency=int(concurrency)).read(invoices_for=None)
+    report_json(compute_report(fetched.dataset, config, date(2026, 11, 17)))
+    elapsed = time.perf_counter() - began
+    print(
+        json.dumps(
+            {
+                "seconds": elapsed,
+                "requests": http.counters.requests,
+                "subscriptions": len(fetched.dataset.subscriptions),
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
+    )
+
+
+def run_plain(url: str) -> tuple[float, int]:
+    import stripe
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from fake_stripe import SECRET_KEY
+
+    stripe.enable_telemetry = False
+    client = stripe.StripeClient(SECRET_KEY, base_addresses={"api": url})
+    began = time.perf_counter()
+    count = 0
+    pages = client.v1.subscriptions.list(params={"limit": PAGE, "expand": [PLAIN_EXPAND]})
+    for _ in pages.auto_paging_iter():
+        count += 1
+    return time.perf_counter() - began, count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscriptions", type=int, default=20_000)
+    parser.add_argument("--latency-ms", type=float, default=300)
+    parser.add_argument("--rate-limit", type=float, default=25)
+    parser.add_argument("--concurrency", type=int, default=12)
+    parser.add_argument("--no-plain", action="store_true", help="time ffkpi only")
+    parser.add_argument(
+        "--share", type=float, default=0.98, help="ffkpi's --max-rps as a share of the limit"
+    )
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+
+    max_rps = args.rate_limit * args.share  # just under the limit, as Stripe asks bulk readers
+    print(f"starting the fake Stripe with {args.subscriptions:,} subscriptions ...", flush=True)
+    fake, url = start_fake(args.subscriptions, args.latency_ms, args.rate_limit)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            # The plain approach reads subscriptions only: so does ffkpi here.
+            config = Path(tmp) / "ffkpi.toml"
+            text = (ROOT / "config.example.toml").read_text()
+            config.write_text(text.replace('metered = "last_invoice"', 'metered = "exclude"'))
+            time.sleep(1.1)  # let the fake's rate window empty
+            ours = run_ffkpi(url, config, max_rps, args.concurrency)
+            time.sleep(1.1)
+            plain = run_plain(url) if not args.no_plain else None
+    finally:
+        fake.kill()
+
+    # An unfiltered list returns every subscription but the canceled ones.
+    listed = int(ours["subscriptions"])
+    assert plain is None or plain[1] == listed, (plain, listed)
+    pages = -(-listed // PAGE)
+    floor = pages / args.rate_limit
+    setting = f"latency={args.latency_ms:g} ms  rate limit={args.rate_limit:g}/s"
+    print(
+        f"N={args.subscriptions:,}  {setting}"
+        f"  (ffkpi: --max-rps {max_rps:g} --concurrency {args.concurrency})"
+    )
+    print(f"floor (pages / R)     : {floor:8.2f} s  ({pages} subscription pages)")
+    print(
+        f"ffkpi fetch + compute : {ours['seconds']:8.2f} s  = {ours['seconds'] / floor:.2f}x the "
+        f"floor, {ours['requests']:.0f} requests, peak RSS {ours['peak_rss_mb']:,.0f} MB"
+    )
+    print(f"  whole process       : {ours['wall']:8.2f} s  (with Python start-up and imports)")
+    if plain:
+        print(f"plain auto_paging_iter: {plain[0]:8.2f} s  ({plain[1]:,} SDK objects)")
+        print(f"speed-up              : {plain[0] / ours['seconds']:8.1f}x")
+
+
+if __name__ == "__main__":
+    main()
