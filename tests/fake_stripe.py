@@ -14,6 +14,7 @@ Run alone (for benchmarks): python tests/fake_stripe.py --subscriptions N --port
 import argparse
 import bisect
 import copy
+import gc
 import json
 import random
 import sys
@@ -428,7 +429,7 @@ class FakeStripe:
             self._rendered(sub["id"], key)
 
     def _subscription(self, stored: Json, expand: list[str]) -> Json:
-        sub = copy.deepcopy(stored)
+        sub = json.loads(json.dumps(stored))  # a deep copy, several times faster
         items = sub["items"]["data"]
         sub["items"] = {
             **sub["items"],
@@ -436,10 +437,11 @@ class FakeStripe:
             "has_more": len(items) > self.items_cut,
             "total_count": len(items),
         }
-        return self._expand(sub, [e.removeprefix("data.") for e in expand])
+        return self._expand(sub, [e.removeprefix("data.") for e in expand], copied=True)
 
-    def _expand(self, obj: Json, paths: list[str]) -> Json:
-        obj = copy.deepcopy(obj)
+    def _expand(self, obj: Json, paths: list[str], *, copied: bool = False) -> Json:
+        if not copied:
+            obj = copy.deepcopy(obj)
         for path in paths:
             self._expand_path(obj, path.split("."))
         return obj
@@ -573,6 +575,9 @@ def main() -> None:
     fake = FakeStripe(bundle, rate_limit=args.rate_limit, faults=Faults(latency_ms=args.latency_ms))
     for expand in args.prerender:
         fake.prerender(expand.split(","))
+    # Millions of long-lived objects: without this, full collections stall the server.
+    gc.collect()
+    gc.freeze()
     url = fake.start(args.port)
     print(url, flush=True)
     threading.Event().wait()

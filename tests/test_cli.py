@@ -286,3 +286,63 @@ def test_runs_as_a_module() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["mrr"] == "114716.33"
+
+
+class TestEveryExitCode:
+    """One scenario per documented exit code; on every error stdout stays empty."""
+
+    def test_0_ok(self, runner: CliRunner) -> None:
+        assert runner.invoke(app, ["mrr", "--demo"]).exit_code == ExitCode.OK
+
+    def test_1_unexpected_shows_a_traceback_without_locals(
+        self, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        def broken(*args: object) -> None:
+            secret = "sk_live_51NeverShownEvenInATraceback"  # noqa: F841
+            raise RuntimeError("a bug")
+
+        monkeypatch.setattr("ffkpi.cli.compute_report", broken)
+        result = runner.invoke(app, ["mrr", "--demo"])
+        assert (result.exit_code, result.stdout) == (ExitCode.UNEXPECTED, "")
+        assert isinstance(result.exception, RuntimeError)
+        assert "NeverShown" not in result.stderr
+
+    def test_2_usage(self, runner: CliRunner) -> None:
+        result = runner.invoke(app, ["mrr", "--demo", "--format", "yaml"])
+        assert (result.exit_code, result.stdout) == (ExitCode.USAGE, "")
+        assert "Invalid value for '--format'" in result.stderr
+
+    def test_3_invalid_config_or_input(self, runner: CliRunner, files: Path) -> None:
+        (files / "subs.json").write_text('{"object": "list", "data": [{"id": "sub_1"}]}')
+        result = runner.invoke(app, ["mrr", "-i", "subs.json"])
+        assert (result.exit_code, result.stdout) == (ExitCode.INVALID, "")
+        assert result.stderr.startswith("ffkpi: error: subs.json: subscription sub_1: ")
+
+    def test_4_stripe_authentication(self, runner: CliRunner, files: Path) -> None:
+        result = runner.invoke(app, ["mrr", "--api-key-file", "missing.key"])
+        assert (result.exit_code, result.stdout) == (ExitCode.STRIPE_AUTH, "")
+        assert result.stderr.startswith("ffkpi: error: cannot read the API key file missing.key")
+
+    def test_5_stripe_unreachable(self, runner: CliRunner, files: Path) -> None:
+        result = runner.invoke(
+            app,
+            ["--verbose", "mrr", "--api-base", "http://127.0.0.1:9", "--retry-for", "0.3"],
+            env={"STRIPE_API_KEY": "sk_live_51UnreachableKeyValue"},
+        )
+        assert (result.exit_code, result.stdout) == (ExitCode.STRIPE_UNAVAILABLE, "")
+        lines = result.stderr.splitlines()
+        assert lines[0].startswith("ffkpi: error: GET /v1/")
+        assert lines[1].startswith("ffkpi: detail: GET /v1/")
+        assert "UnreachableKeyValue" not in result.stderr
+
+    def test_6_storage(self, runner: CliRunner, files: Path) -> None:
+        (files / "snapshots").mkdir()
+        (files / "snapshots" / "2026-W01.toml").write_text("not = [toml")
+        result = runner.invoke(app, ["history", "--strict"])
+        assert (result.exit_code, result.stdout) == (ExitCode.STORAGE, "")
+        assert result.stderr.startswith("ffkpi: error: snapshots/2026-W01.toml is not a readable")
+
+    def test_every_code_is_in_the_readme(self) -> None:
+        readme = (ROOT / "README.md").read_text()
+        for code in ExitCode:
+            assert f"\n| {int(code)} | " in readme

@@ -2,9 +2,12 @@
 
 import functools
 import sys
+import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, ParamSpec, TypeVar
@@ -12,28 +15,48 @@ from typing import Annotated, ParamSpec, TypeVar
 import typer
 
 from ffkpi import __version__, render
+from ffkpi.check import (
+    Finding,
+    check_currencies,
+    check_products,
+    check_report,
+    missing_rates,
+    with_placeholder_rates,
+)
 from ffkpi.config import (
     ENV_API_BASE,
     Config,
     Growth,
     find_config,
     load_config,
+    parse_config,
     read_api_key,
 )
-from ffkpi.errors import ExitCode, FfkpiError, StorageError, UsageError
+from ffkpi.errors import (
+    ConfigError,
+    ExitCode,
+    FfkpiError,
+    StorageError,
+    StripeAuthError,
+    UsageError,
+)
 from ffkpi.model import STATUSES, Dataset
 from ffkpi.mrr import Report, compute_report
+from ffkpi.onboarding import config_text, group, suggest_tiers
 from ffkpi.snapshots import growth_weeks, read_snapshots, week_of, write_snapshot
-from ffkpi.sources.demo import DEMO_AS_OF, demo_config, load_demo
+from ffkpi.sources.demo import DEMO_AS_OF, demo_config, example_config_text, load_demo
 from ffkpi.sources.files import read_input, write_bundle
 from ffkpi.sources.stripe_live import (
+    PERMISSIONS,
     AccountReader,
     Fetched,
     RetryPolicy,
     StripeHttp,
     is_test_key,
+    missing_permissions,
     scrub,
 )
+from ffkpi.storage import write_atomically
 
 app = typer.Typer(
     name="ffkpi",
@@ -44,6 +67,7 @@ app = typer.Typer(
 )
 
 DEFAULT_SNAPSHOTS = Path("snapshots")
+VERBOSE = threading.Event()  # set by --verbose for this run
 RETRY_FOR = RetryPolicy().max_total
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -64,6 +88,8 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
             return command(*args, **kwargs)
         except FfkpiError as err:
             render.error(scrub(err.message))  # no key ever reaches the screen
+            if VERBOSE.is_set() and err.detail:
+                render.note(f"detail: {scrub(err.detail)}")
             raise typer.Exit(int(err.exit_code)) from None
 
     return wrapper
@@ -81,8 +107,16 @@ def main_options(
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
     ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", "-v", help="Add detail to errors (request ids, fields)."),
+    ] = False,
 ) -> None:
     """MRR and ARR per pricing tier and product, straight from Stripe."""
+    if verbose:
+        VERBOSE.set()
+    else:
+        VERBOSE.clear()
 
 
 InputOption = Annotated[
@@ -155,21 +189,30 @@ class LiveOptions:
     retry_for: float = RETRY_FOR
 
 
-def read_stripe(
-    live: LiveOptions, *, invoices_for: frozenset[str] | None, keep_raw: bool = False
-) -> Fetched:
+def stripe_http(live: LiveOptions) -> StripeHttp:
+    """A Stripe client for the key given, with the notices that go with it."""
     key, warnings = read_api_key(live.api_key_file)
     for message in warnings:
         render.warning(message)
     test_mode = is_test_key(key)
     if test_mode:
         render.note("test mode: this key reads Stripe's test data, not live revenue")
-    http = StripeHttp(
+    return StripeHttp(
         key,
         api_base=live.api_base,
         max_rps=live.max_rps or (10 if test_mode else 20),
         retry=RetryPolicy(max_total=live.retry_for),
     )
+
+
+def read_stripe(
+    live: LiveOptions,
+    *,
+    invoices_for: frozenset[str] | None,
+    keep_raw: bool = False,
+    http: StripeHttp | None = None,
+) -> Fetched:
+    http = http or stripe_http(live)
     show = not live.quiet and sys.stderr.isatty()
     with render.fetch_progress(show) as progress:
         reader = AccountReader(http, concurrency=live.concurrency, on_progress=progress)
@@ -449,6 +492,223 @@ def fetch(
     write_bundle(output, fetched)
     render.note(f"{len(fetched.raw_subscriptions):,} subscriptions written to {output}")
     render.write(f"{output}\n")
+
+
+@app.command()
+@handles_errors
+def check(
+    input_file: InputOption = None,
+    demo: DemoOption = False,
+    config: ConfigOption = None,
+    as_of: AsOfOption = None,
+    fmt: Annotated[
+        SnapshotFormat, typer.Option("--format", "-f", help="text for people, json for scripts.")
+    ] = SnapshotFormat.text,
+    api_key_file: ApiKeyFileOption = None,
+    api_base: ApiBaseOption = None,
+    max_rps: MaxRpsOption = None,
+    concurrency: ConcurrencyOption = 8,
+    retry_for: RetryForOption = RETRY_FOR,
+    quiet: QuietOption = False,
+) -> None:
+    """Check that the config, the key and the Stripe account agree, before trusting a number.
+
+    Lists findings, each ok, warning or error: the config; the key and, for a restricted
+    key, each permission ffkpi needs; each configured product; products no tier lists;
+    currencies without a rate; subscriptions that count 0 and why. Exits 3 when any
+    finding is an error (4 when it is the key's).
+
+    Example:
+
+        ffkpi check
+
+        ffkpi check --demo --config ffkpi.toml --format json
+    """
+    if input_file is not None and demo:
+        raise UsageError("--input and --demo were both given", "pass one of them")
+    live = LiveOptions(api_key_file, api_base, max_rps, concurrency, quiet, retry_for)
+    findings: list[Finding] = []
+    data: Dataset | None = None
+    try:
+        cfg, path = _config(config, demo)
+        where = str(path) if path else "the demo config (config.example.toml)"
+        findings.append(Finding("ok", "config", f"{where} is valid"))
+        if input_file is not None or demo:
+            data = _data(input_file, demo, cfg, live)
+        else:
+            data = _check_stripe(live, cfg, findings)
+    except ConfigError as err:
+        findings.append(Finding("error", "config", err.message))
+    except StripeAuthError as err:
+        findings.append(Finding("error", "key", err.message))
+    if data is not None:
+        findings += check_products(cfg, data)
+        missing = missing_rates(cfg, data)
+        findings += check_currencies(missing, cfg)
+        report = compute_report(data, with_placeholder_rates(cfg, missing), _as_of(as_of, demo))
+        findings += check_report(report, cfg)
+    if fmt is SnapshotFormat.json:
+        render.write(render.findings_json(findings))
+    else:
+        render.findings_table(findings)
+    errors = {f.topic for f in findings if f.level == "error"}
+    if errors:
+        raise typer.Exit(int(ExitCode.STRIPE_AUTH if "key" in errors else ExitCode.INVALID))
+
+
+def _check_stripe(live: LiveOptions, config: Config, findings: list[Finding]) -> Dataset | None:
+    """The key's findings, then the account's data if the key can read all of it."""
+    http = stripe_http(live)
+    needed = ["/v1/subscriptions", "/v1/prices", "/v1/products", "/v1/coupons"]
+    if config.policy.metered == "last_invoice":
+        needed.append("/v1/invoices")
+    mode = "test" if is_test_key(http.key) else "live"
+    restricted = http.key.startswith("rk_")
+    missing = missing_permissions(http, needed)
+    kind = "restricted key" if restricted else "secret key"
+    findings.append(Finding("ok", "key", f"the {kind} works ({mode} mode)"))
+    for err in missing:
+        findings.append(Finding("error", "key", err.message))
+    if missing:
+        return None
+    if restricted:
+        names = ", ".join(sorted({PERMISSIONS[p] for p in needed}))
+        findings.append(Finding("ok", "key", f"it can read everything ffkpi needs: {names}"))
+    policy = config.policy
+    invoices_for = frozenset(policy.statuses) if policy.metered == "last_invoice" else None
+    return read_stripe(live, invoices_for=invoices_for, http=http).dataset
+
+
+def _parse_rates(entries: list[str]) -> dict[str, Decimal]:
+    rates = {}
+    for entry in entries:
+        code, _, rate = entry.partition("=")
+        try:
+            value = Decimal(rate.strip())
+        except InvalidOperation:
+            value = Decimal(0)
+        if len(code.strip()) != 3 or not value.is_finite() or value <= 0:
+            raise UsageError(f"--fx {entry!r} is not CURRENCY=RATE", "write it like --fx eur=1.08")
+        rates[code.strip().lower()] = value
+    return rates
+
+
+@app.command()
+@handles_errors
+def init(
+    input_file: InputOption = None,
+    demo: DemoOption = False,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", dir_okay=False, help="The config file to write.")
+    ] = Path("ffkpi.toml"),
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Write the suggestion without asking.")
+    ] = False,
+    currency: Annotated[
+        str | None, typer.Option("--currency", help="Reporting currency (default: the most used).")
+    ] = None,
+    fx: Annotated[
+        list[str] | None,
+        typer.Option("--fx", metavar="CUR=RATE", help="An exchange rate, e.g. eur=1.08."),
+    ] = None,
+    api_key_file: ApiKeyFileOption = None,
+    api_base: ApiBaseOption = None,
+    max_rps: MaxRpsOption = None,
+    concurrency: ConcurrencyOption = 8,
+    retry_for: RetryForOption = RETRY_FOR,
+    quiet: QuietOption = False,
+) -> None:
+    """Write a config from the account's products, grouped into tiers.
+
+    Lists every recurring product with its active subscriptions and MRR and suggests
+    tiers from the product names. On a terminal it asks for each product's tier and
+    each tier's rule; with --yes, or without a terminal, it writes the suggestion.
+
+    Example:
+
+        ffkpi init
+
+        ffkpi init --demo --yes --output demo.toml
+    """
+    if input_file is not None and demo:
+        raise UsageError("--input and --demo were both given", "pass one of them")
+    if output.exists() and not force:
+        raise UsageError(f"{output} already exists", "pass --force to replace it, or --output")
+    live = LiveOptions(api_key_file, api_base, max_rps, concurrency, quiet, retry_for)
+    example = demo_config() if demo else None
+    data = _data(input_file, demo, example or _listing_config({}, "usd"), live)
+    # Recurring products: those subscriptions use, named where the data names them.
+    used = {item.price.product_id for sub in data.subscriptions for item in sub.items}
+    names = {p: data.product_names.get(p, p) for p in used}
+    counted = Counter(s.currency for s in data.subscriptions if s.status in ("active", "past_due"))
+    reporting = (currency or (counted.most_common(1)[0][0] if counted else "usd")).lower()
+    rates = {**(dict(example.fx) if example else {}), **_parse_rates(fx or [])}
+    interactive = not yes and sys.stdin.isatty()
+    for code in sorted(set(counted) - {reporting} - set(rates)):
+        if not interactive:
+            raise UsageError(
+                f"subscriptions are billed in {code.upper()} and there is no rate for it",
+                f"pass --fx {code}=RATE (1 {code.upper()} in {reporting.upper()})",
+            )
+        rates[code] = Decimal(typer.prompt(f"1 {code.upper()} is how many {reporting.upper()}?"))
+    report = compute_report(data, _listing_config(rates, reporting, names), _as_of(None, demo))
+    render.product_listing(report)
+    suggestion = suggest_tiers(names)
+    rules: dict[str, str] = {}
+    if interactive:
+        for product_id in sorted(names, key=lambda p: names[p]):
+            suggestion[product_id] = typer.prompt(
+                f"Tier for {names[product_id]} ({product_id})", default=suggestion[product_id]
+            )
+        for tier in dict.fromkeys(suggestion.values()):
+            rules[tier] = _ask_rule(tier)
+    plans = group(suggestion, names, rules)
+    source = "the demo account" if demo else str(input_file or "the Stripe account")
+    header = (
+        f"ffkpi configuration, written by `ffkpi init` from {source}.\n"
+        "Move products between tiers and pick each tier's rule as the company counts\n"
+        "them; `ffkpi check` tells whether this file agrees with the account.\n\n"
+        "Never put an API key here: ffkpi reads it from STRIPE_API_KEY or --api-key-file."
+    )
+    text = config_text(example_config_text(), reporting, rates, plans, header)
+    parse_config(text, str(output))  # never write a config ffkpi would refuse
+    try:
+        write_atomically(output, text.encode())
+    except OSError as err:
+        raise StorageError(
+            f"cannot write {output}: {err.strerror or err}", "check the folder"
+        ) from None
+    render.note(f"wrote {len(plans)} tiers with {len(names)} products; check them with ffkpi check")
+    render.write(f"{output}\n")
+
+
+def _ask_rule(tier: str) -> str:
+    while True:
+        answer = str(
+            typer.prompt(
+                f"Rule for tier {tier} (net: Stripe's MRR after discounts; "
+                "list_price: subscriptions x list price)",
+                default="net",
+            )
+        ).strip()
+        if answer in ("net", "list_price"):
+            return answer
+        render.warning("answer net or list_price")
+
+
+def _listing_config(
+    rates: dict[str, Decimal], currency: str, names: dict[str, str] | None = None
+) -> Config:
+    """Every product in one net tier, Stripe's policy: MRR per product as Stripe counts it."""
+    products = [{"id": p} for p in sorted(names or {"prod_placeholder": ""})]
+    return Config.model_validate(
+        {
+            "currency": currency,
+            "fx": rates,
+            "tiers": [{"name": "All", "rule": "net", "products": products}],
+        }
+    )
 
 
 def main() -> None:

@@ -18,10 +18,11 @@ class FfkpiError(Exception):
 
     exit_code = ExitCode.UNEXPECTED
 
-    def __init__(self, what: str, fix: str) -> None:
+    def __init__(self, what: str, fix: str, detail: str | None = None) -> None:
         super().__init__(what)
         self.what = what
         self.fix = fix
+        self.detail = detail  # shown with --verbose: request ids, objects, fields
 
     @property
     def message(self) -> str:
@@ -42,6 +43,14 @@ class InputError(FfkpiError):
 
 class StripeAuthError(FfkpiError):
     exit_code = ExitCode.STRIPE_AUTH
+
+
+class MissingPermissionError(StripeAuthError):
+    """A restricted key that lacks one Read permission ffkpi needs."""
+
+    def __init__(self, what: str, fix: str, resource: str, detail: str | None = None) -> None:
+        super().__init__(what, fix, detail)
+        self.resource = resource
 
 
 class StripeUnavailableError(FfkpiError):

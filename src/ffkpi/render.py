@@ -19,6 +19,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+from ffkpi.check import Finding
 from ffkpi.money import format_money
 from ffkpi.mrr import Exclusions, ProductRow, Report
 from ffkpi.snapshots import Week, format_rate, weeks_between
@@ -29,16 +30,20 @@ RULE_LABELS = {"list_price": "list price", "net": "net of discounts"}
 Lead = Literal["mrr", "arr"]
 
 
+def _one_line(message: str) -> str:
+    return " ".join(message.split())  # messages quoting others can span lines
+
+
 def error(message: str) -> None:
-    sys.stderr.write(f"ffkpi: error: {message}\n")
+    sys.stderr.write(f"ffkpi: error: {_one_line(message)}\n")
 
 
 def warning(message: str) -> None:
-    sys.stderr.write(f"ffkpi: warning: {message}\n")
+    sys.stderr.write(f"ffkpi: warning: {_one_line(message)}\n")
 
 
 def note(message: str) -> None:
-    sys.stderr.write(f"ffkpi: {message}\n")
+    sys.stderr.write(f"ffkpi: {_one_line(message)}\n")
 
 
 def to_json(document: dict[str, Any]) -> str:
@@ -379,3 +384,58 @@ def fetch_progress(enabled: bool) -> Iterator[Callable[[Counters], None]]:
             )
 
         yield update
+
+
+CHECK_SCHEMA = "ffkpi.check/1"
+LEVEL_STYLES = {"ok": "green", "warning": "yellow", "error": "bold red"}
+
+
+def findings_json(findings: list[Finding]) -> str:
+    return to_json(
+        {
+            "schema": CHECK_SCHEMA,
+            "ok": not any(f.level == "error" for f in findings),
+            "findings": [
+                {"level": f.level, "topic": f.topic, "message": f.message} for f in findings
+            ],
+        }
+    )
+
+
+def findings_table(findings: list[Finding], console: Console | None = None) -> None:
+    console = console or Console(highlight=False)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    table.add_column("Level", no_wrap=True)
+    table.add_column("Topic", no_wrap=True)
+    table.add_column("Finding")
+    for finding in findings:
+        table.add_row(
+            Text(finding.level, style=LEVEL_STYLES[finding.level]),
+            finding.topic,
+            Text(finding.message),
+        )
+    console.print(table)
+    counts = {level: sum(f.level == level for f in findings) for level in LEVEL_STYLES}
+    console.print(f"{counts['error']} errors, {counts['warning']} warnings, {counts['ok']} ok")
+
+
+def product_listing(report: Report) -> None:
+    """The account's products with subscriptions and MRR, on stderr (init's guidance)."""
+    console = Console(stderr=True, highlight=False)
+    table = Table(
+        title=f"Recurring products, as of {report.as_of} ({report.currency.upper()})",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    table.add_column("Product", no_wrap=True)
+    table.add_column("Id", no_wrap=True)
+    table.add_column("Subs", justify="right")
+    table.add_column("MRR", justify="right")
+    for row in sorted(report.tiers[0].products, key=lambda r: (-r.mrr, r.name)):
+        table.add_row(
+            row.name,
+            row.id or "",
+            str(row.subscriptions),
+            format_money(row.mrr, report.currency, grouping=True),
+        )
+    console.print(table)

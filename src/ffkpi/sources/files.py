@@ -132,8 +132,9 @@ def _explain(err: ValidationError, raw: bytes, origin: str, line: int | None) ->
         node = None
     owner = None
     for depth, part in enumerate([*loc, None]):
-        if isinstance(node, dict) and node.get("object") == "subscription":
-            owner = (str(node.get("id")), depth)
+        in_list = depth == 2 and loc[0] in ("data", "subscriptions")
+        if isinstance(node, dict) and (node.get("object") == "subscription" or in_list):
+            owner = (str(node["id"]) if "id" in node else f"#{loc[1]}", depth)
             break
         try:
             node = node[part]

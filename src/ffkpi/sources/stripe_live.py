@@ -24,7 +24,13 @@ from typing import Any, TypeVar
 import stripe
 from pydantic import ValidationError
 
-from ffkpi.errors import FfkpiError, InputError, StripeAuthError, StripeUnavailableError
+from ffkpi.errors import (
+    FfkpiError,
+    InputError,
+    MissingPermissionError,
+    StripeAuthError,
+    StripeUnavailableError,
+)
 from ffkpi.model import Dataset, Subscription
 from ffkpi.sources.stripe_json import (
     API_VERSION,
@@ -131,6 +137,7 @@ class StripeHttp:
         timeout: float = 30,
     ) -> None:
         stripe.enable_telemetry = False  # no telemetry id written or sent
+        self.key = api_key
         self.client = stripe.StripeClient(
             api_key,
             stripe_version=API_VERSION,
@@ -161,6 +168,7 @@ class StripeHttp:
                 raise StripeUnavailableError(
                     f"GET {path} failed {attempt} times over {elapsed:.0f} s; last: {reason}",
                     "Stripe is unreachable or busy: try again later, or lower --max-rps",
+                    scrub(f"GET {path} with {dict(params or {})}"),
                 )
             if self.cancelled.wait(delay):
                 raise _Cancelled
@@ -194,13 +202,16 @@ class StripeHttp:
             raise StripeAuthError(
                 f"Stripe rejected the API key: {scrub(err.user_message or str(err))}",
                 "check STRIPE_API_KEY or the file given to --api-key-file",
+                _detail(err, path),
             ) from None
-        except stripe.PermissionError:
+        except stripe.PermissionError as err:
             resource = PERMISSIONS.get(_endpoint(path), path)
-            raise StripeAuthError(
+            raise MissingPermissionError(
                 f"the restricted key has no read access to {resource} (GET {path})",
                 f"give the key the {resource} Read permission in the Stripe Dashboard "
                 "(Developers > API keys), or use a key that has it",
+                resource,
+                _detail(err, path),
             ) from None
         except stripe.StripeError as err:
             status = err.http_status or 0
@@ -209,10 +220,17 @@ class StripeHttp:
             if status >= 500 or (status == 409 and error_code == "lock_timeout"):
                 return f"HTTP {status} {error_code or ''}".strip()
             raise FfkpiError(
-                f"Stripe refused GET {path}: {scrub(err.user_message or str(err))} "
-                f"(request {err.request_id})",
-                "this is a bug in ffkpi: please report it with this message",
+                f"Stripe refused GET {path}: {scrub(err.user_message or str(err))}",
+                "this is a bug in ffkpi: please report it with --verbose output",
+                _detail(err, path),
             ) from None
+
+
+def _detail(err: stripe.StripeError, path: str) -> str:
+    return scrub(
+        f"GET {path}: HTTP {err.http_status}, request {err.request_id}, "
+        f"Stripe said: {err.user_message or err}"
+    )
 
 
 def _body_code(body: object) -> str | None:
@@ -223,6 +241,17 @@ def _body_code(body: object) -> str | None:
 
 class _Cancelled(Exception):
     """Another request of the run failed; this one stops without a word of its own."""
+
+
+def missing_permissions(http: StripeHttp, paths: Iterable[str]) -> list[MissingPermissionError]:
+    """Which of these list endpoints the key may not read (one request each)."""
+    missing = []
+    for path in paths:
+        try:
+            http.get(path, {"limit": 1})
+        except MissingPermissionError as err:
+            missing.append(err)
+    return missing
 
 
 def _endpoint(path: str) -> str:

@@ -1,0 +1,220 @@
+"""ffkpi init and ffkpi check: from a key to a config, and whether to trust the numbers."""
+
+import json
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import ROOT
+from fake_stripe import ALL_PERMISSIONS, SECRET_KEY, FakeStripe
+from ffkpi.cli import app
+from ffkpi.config import load_config
+from ffkpi.errors import ExitCode
+from ffkpi.onboarding import suggest_tiers
+from test_live import DEMO
+
+
+@pytest.fixture
+def fake_url() -> Iterator[Callable[..., str]]:
+    fakes: list[FakeStripe] = []
+
+    def start(**options: Any) -> str:
+        fake = FakeStripe(DEMO, **options)
+        fakes.append(fake)
+        return fake.start()
+
+    yield start
+    for fake in fakes:
+        fake.stop()
+
+
+def test_tiers_are_suggested_from_the_names_alone() -> None:
+    names = {
+        "p1": "FlowFuse Cloud - Starter",
+        "p2": "Starter - Small Instance Add-On",
+        "p3": "FlowFuse Pro Platform - Cloud",
+        "p4": "Pro - Large Instance Add-On",
+        "p5": "Pro - Remote Instance Add-On",
+        "p6": "Consulting",
+    }
+    assert suggest_tiers(names) == {
+        "p1": "Starter",
+        "p2": "Starter",
+        "p3": "Pro",
+        "p4": "Pro",
+        "p5": "Pro",
+        "p6": "Other",
+    }
+
+
+def test_init_writes_a_valid_commented_config(runner: CliRunner, cli_env: Path) -> None:
+    result = runner.invoke(app, ["init", "--demo", "--yes"])
+    assert (result.exit_code, result.stdout) == (0, "ffkpi.toml\n")
+    assert "Recurring products, as of 2026-11-17 (USD)" in result.stderr
+    assert "FlowFuse Team Platform - Cloud" in result.stderr
+    text = (cli_env / "ffkpi.toml").read_text()
+    assert text.startswith("# ffkpi configuration, written by `ffkpi init` from the demo account.")
+    assert "# Subscription statuses that count. Stripe counts active and past_due." in text
+    config = load_config(cli_env / "ffkpi.toml")
+    assert [(t.name, len(t.products)) for t in config.tiers] == [
+        ("Starter", 3),
+        ("Team", 5),
+        ("Other", 2),
+    ]
+    mrr = runner.invoke(app, ["mrr", "--demo", "-f", "json"])
+    assert mrr.exit_code == 0
+    assert json.loads(mrr.stdout)["unlisted"] == []
+
+
+def test_init_never_overwrites_without_force(runner: CliRunner, cli_env: Path) -> None:
+    (cli_env / "ffkpi.toml").write_text("# mine\n")
+    result = runner.invoke(app, ["init", "--demo", "--yes"])
+    assert (result.exit_code, result.stdout) == (ExitCode.USAGE, "")
+    assert result.stderr == (
+        "ffkpi: error: ffkpi.toml already exists (pass --force to replace it, or --output)\n"
+    )
+    assert (cli_env / "ffkpi.toml").read_text() == "# mine\n"
+    forced = runner.invoke(app, ["init", "--demo", "--yes", "--force"])
+    assert forced.exit_code == 0
+    assert "[[tiers]]" in (cli_env / "ffkpi.toml").read_text()
+
+
+def test_init_asks_for_a_rate_it_cannot_guess(runner: CliRunner, cli_env: Path) -> None:
+    bundle = {**DEMO, "subscriptions": DEMO["subscriptions"]}
+    (cli_env / "bundle.json").write_text(json.dumps(bundle))
+    result = runner.invoke(app, ["init", "--input", "bundle.json", "--yes"])
+    assert (result.exit_code, result.stdout) == (ExitCode.USAGE, "")
+    assert result.stderr == (
+        "ffkpi: error: subscriptions are billed in EUR and there is no rate for it "
+        "(pass --fx eur=RATE (1 EUR in USD))\n"
+    )
+    given = runner.invoke(app, ["init", "--input", "bundle.json", "--yes", "--fx", "eur=1.1"])
+    assert given.exit_code == 0, given.stderr
+    assert load_config(cli_env / "ffkpi.toml").fx == {"eur": Decimal("1.1")}
+
+
+def test_init_from_live_stripe(
+    runner: CliRunner, cli_env: Path, fake_url: Callable[..., str]
+) -> None:
+    url = fake_url()
+    result = runner.invoke(
+        app,
+        ["init", "--yes", "--fx", "eur=1.08", "--api-base", url, "-q"],
+        env={"STRIPE_API_KEY": SECRET_KEY},
+    )
+    assert result.exit_code == 0, result.stderr
+    assert len(load_config(cli_env / "ffkpi.toml").tiers) == 3
+
+
+def test_check_on_the_demo_lists_what_the_report_leaves_out(
+    runner: CliRunner, cli_env: Path
+) -> None:
+    result = runner.invoke(app, ["check", "--demo", "--format", "json"])
+    assert result.exit_code == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["schema"] == "ffkpi.check/1"
+    assert document["ok"] is True
+    by_topic: dict[str, list[dict[str, str]]] = {}
+    for finding in document["findings"]:
+        by_topic.setdefault(finding["topic"], []).append(finding)
+    assert by_topic["config"][0]["level"] == "ok"
+    assert {f["level"] for f in by_topic["products"]} == {"ok"}
+    unlisted = [f["message"] for f in by_topic["unlisted"]]
+    assert unlisted == [
+        "FlowFuse Enterprise - Self-Hosted (prod_TdEnterprise001): 32 subscriptions, MRR "
+        "40,000.00 USD in no tier, so outside the total",
+        "Priority Support (prod_TdSupport000001): 12 subscriptions, MRR 3,600.00 USD in no "
+        "tier, so outside the total",
+    ]
+    skipped = [f["message"] for f in by_topic["skipped"]]
+    assert "44 subscriptions trialing: count 0" in skipped
+    assert "17 subscriptions scheduled to cancel: count 0" in skipped
+    assert "21 items in a trial of their own: count 0" in skipped
+
+
+def test_check_finds_missing_products_near_misses_and_shared_names(
+    runner: CliRunner, cli_env: Path
+) -> None:
+    text = (ROOT / "config.example.toml").read_text()
+    text = text.replace("prod_TdTeamLarge0001", "prod_TdTeamLarge0011")
+    text = text.replace(
+        '{ name = "Starter - Small Instance Add-On" }',
+        '{ name = "Starter - Smal Instance Add-On" }',
+    )
+    text = text.replace('[fx]\neur = "1.08"', "[fx]")
+    (cli_env / "ffkpi.toml").write_text(text)
+    result = runner.invoke(app, ["check", "--demo", "-f", "json"])
+    assert result.exit_code == ExitCode.INVALID
+    errors = [f["message"] for f in json.loads(result.stdout)["findings"] if f["level"] == "error"]
+    assert errors == [
+        "Starter: no product named 'Starter - Smal Instance Add-On' (did you mean "
+        "'Starter - Small Instance Add-On'?)",
+        "Team: no product prod_TdTeamLarge0011 in the account (did you mean "
+        "prod_TdTeamLarge0001 (Team - Large Instance Add-On)?)",
+        '18 subscriptions are billed in EUR and [fx] has no rate for it (add eur = "<rate>": '
+        "1 EUR in USD)",
+    ]
+
+
+def test_check_with_an_invalid_config_is_one_error(runner: CliRunner, cli_env: Path) -> None:
+    (cli_env / "ffkpi.toml").write_text("currency = 5\n")
+    result = runner.invoke(app, ["check", "--demo"])
+    assert result.exit_code == ExitCode.INVALID
+    assert any(line.split()[:2] == ["error", "config"] for line in result.stdout.splitlines())
+    assert "1 errors, 0 warnings, 0 ok" in result.stdout
+
+
+def test_check_restricted_key_permissions(
+    runner: CliRunner, cli_env: Path, fake_url: Callable[..., str]
+) -> None:
+    (cli_env / "ffkpi.toml").write_text((ROOT / "config.example.toml").read_text())
+    lacking = "rk_live_51NoInvoicesNoCoupons"
+    full = "rk_live_51EverythingFfkpiNeeds"
+    url = fake_url(
+        restricted={
+            lacking: ALL_PERMISSIONS - {"rak_invoice_read", "rak_coupon_read"},
+            full: ALL_PERMISSIONS,
+        }
+    )
+    result = runner.invoke(
+        app, ["check", "-f", "json", "--api-base", url, "-q"], env={"STRIPE_API_KEY": lacking}
+    )
+    assert result.exit_code == ExitCode.STRIPE_AUTH
+    findings = json.loads(result.stdout)["findings"]
+    keys = [(f["level"], f["message"]) for f in findings if f["topic"] == "key"]
+    assert keys[0] == ("ok", "the restricted key works (live mode)")
+    assert [m for level, m in keys if level == "error"] == [
+        "the restricted key has no read access to Coupons (GET /v1/coupons) (give the key the "
+        "Coupons Read permission in the Stripe Dashboard (Developers > API keys), or use a "
+        "key that has it)",
+        "the restricted key has no read access to Invoices (GET /v1/invoices) (give the key "
+        "the Invoices Read permission in the Stripe Dashboard (Developers > API keys), or use "
+        "a key that has it)",
+    ]
+    assert lacking not in result.stdout + result.stderr
+    good = runner.invoke(
+        app, ["check", "-f", "json", "--api-base", url, "-q"], env={"STRIPE_API_KEY": full}
+    )
+    assert good.exit_code == 0, good.stdout
+    messages = [f["message"] for f in json.loads(good.stdout)["findings"]]
+    assert (
+        "it can read everything ffkpi needs: Coupons, Invoices, Prices, Products, Subscriptions"
+        in messages
+    )
+
+
+def test_check_with_a_wrong_key(
+    runner: CliRunner, cli_env: Path, fake_url: Callable[..., str]
+) -> None:
+    (cli_env / "ffkpi.toml").write_text((ROOT / "config.example.toml").read_text())
+    url = fake_url()
+    result = runner.invoke(
+        app, ["check", "--api-base", url, "-q"], env={"STRIPE_API_KEY": "sk_live_51Wrong"}
+    )
+    assert result.exit_code == ExitCode.STRIPE_AUTH
+    assert "Stripe rejected the API key" in result.stdout
+    assert "sk_live_51Wrong" not in result.stdout + result.stderr
