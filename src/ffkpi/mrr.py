@@ -5,16 +5,17 @@ happens only where a report is rendered or stored.
 """
 
 import calendar
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal, localcontext
-from typing import Literal
+from typing import Any, Literal
 
 from ffkpi.config import Config, Policy
 from ffkpi.errors import ConfigError, InputError
 from ffkpi.model import Coupon, Dataset, Discount, InvoiceLine, Price, PriceAmount, Subscription
-from ffkpi.money import to_major
+from ffkpi.money import format_money, to_major
 
 Rule = Literal["net", "list_price"]
 ZERO = Decimal(0)
@@ -50,11 +51,14 @@ class TierReport:
         return self.mrr * TWELVE
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Exclusions:
-    """Subscriptions (and items) that count 0, and why: what the report leaves out."""
+    """Subscriptions (and items) that count 0, and why: what the report leaves out.
 
-    statuses: Mapping[str, int] = field(default_factory=dict)
+    Counted up while computing, read-only once in a Report.
+    """
+
+    statuses: dict[str, int] = field(default_factory=dict)
     scheduled_cancellation: int = 0
     paused_collection: int = 0
     zero_mrr: int = 0
@@ -232,17 +236,6 @@ class _Bucket:
     quantity: int = 0
 
 
-@dataclass(slots=True)
-class _Counts:
-    statuses: dict[str, int] = field(default_factory=dict)
-    scheduled_cancellation: int = 0
-    paused_collection: int = 0
-    zero_mrr: int = 0
-    trialing_items: int = 0
-    metered_items: int = 0
-    metered_items_without_invoice: int = 0
-
-
 @dataclass(frozen=True, slots=True)
 class _Listing:
     """Which tier each product id belongs to, and the rows the config asks for."""
@@ -328,7 +321,7 @@ def _compute(data: Dataset, config: Config, as_of: date) -> Report:
     products: dict[str, _Bucket] = {}
     tier_subscriptions = [0] * len(config.tiers)
     customers: dict[str, Decimal] = {}
-    counts = _Counts()
+    counts = Exclusions()
     seen: set[str] = set()
     tier_of = listing.tier_of
     # Many subscriptions share a price and quantity, and every currency one rate.
@@ -456,15 +449,7 @@ def _compute(data: Dataset, config: Config, as_of: date) -> Report:
         tiers=tuple(tiers),
         unlisted=tuple(unlisted),
         customers=customers,
-        excluded=Exclusions(
-            statuses=dict(sorted(counts.statuses.items())),
-            scheduled_cancellation=counts.scheduled_cancellation,
-            paused_collection=counts.paused_collection,
-            zero_mrr=counts.zero_mrr,
-            trialing_items=counts.trialing_items,
-            metered_items=counts.metered_items,
-            metered_items_without_invoice=counts.metered_items_without_invoice,
-        ),
+        excluded=dataclasses.replace(counts, statuses=dict(sorted(counts.statuses.items()))),
     )
 
 
@@ -472,3 +457,40 @@ def _row(product_id: str | None, name: str, bucket: _Bucket | None) -> ProductRo
     if bucket is None:
         return ProductRow(product_id, name, ZERO, 0, 0)
     return ProductRow(product_id, name, bucket.mrr, bucket.subscriptions, bucket.quantity)
+
+
+def _row_document(row: ProductRow, currency: str) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "mrr": format_money(row.mrr, currency),
+        "arr": format_money(row.arr, currency),
+        "subscriptions": row.subscriptions,
+        "quantity": row.quantity,
+    }
+
+
+def report_document(report: Report) -> dict[str, Any]:
+    """The report as plain data, money rounded to the currency's digits: what JSON output
+    and snapshot files hold."""
+    cur = report.currency
+    return {
+        "as_of": report.as_of,
+        "currency": cur,
+        "mrr": format_money(report.mrr, cur),
+        "arr": format_money(report.arr, cur),
+        "tiers": [
+            {
+                "name": tier.name,
+                "rule": tier.rule,
+                "mrr": format_money(tier.mrr, cur),
+                "arr": format_money(tier.arr, cur),
+                "subscriptions": tier.subscriptions,
+                "quantity": tier.quantity,
+                "products": [_row_document(row, cur) for row in tier.products],
+            }
+            for tier in report.tiers
+        ],
+        "unlisted": [_row_document(row, cur) for row in report.unlisted],
+        "excluded": dataclasses.asdict(report.excluded),
+    }

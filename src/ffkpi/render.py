@@ -21,7 +21,7 @@ from rich.text import Text
 
 from ffkpi.check import Finding
 from ffkpi.money import format_money
-from ffkpi.mrr import Exclusions, ProductRow, Report
+from ffkpi.mrr import Exclusions, ProductRow, Report, report_document
 from ffkpi.snapshots import Week, format_rate, weeks_between
 from ffkpi.sources.stripe_live import Counters
 
@@ -55,48 +55,9 @@ def write(text: str) -> None:
     sys.stdout.flush()
 
 
-def _row_dict(row: ProductRow, currency: str) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "name": row.name,
-        "mrr": format_money(row.mrr, currency),
-        "arr": format_money(row.arr, currency),
-        "subscriptions": row.subscriptions,
-        "quantity": row.quantity,
-    }
-
-
 def report_dict(report: Report) -> dict[str, Any]:
-    cur = report.currency
-    return {
-        "schema": REPORT_SCHEMA,
-        "as_of": report.as_of.isoformat(),
-        "currency": cur,
-        "mrr": format_money(report.mrr, cur),
-        "arr": format_money(report.arr, cur),
-        "tiers": [
-            {
-                "name": tier.name,
-                "rule": tier.rule,
-                "mrr": format_money(tier.mrr, cur),
-                "arr": format_money(tier.arr, cur),
-                "subscriptions": tier.subscriptions,
-                "quantity": tier.quantity,
-                "products": [_row_dict(row, cur) for row in tier.products],
-            }
-            for tier in report.tiers
-        ],
-        "unlisted": [_row_dict(row, cur) for row in report.unlisted],
-        "excluded": {
-            "statuses": dict(report.excluded.statuses),
-            "scheduled_cancellation": report.excluded.scheduled_cancellation,
-            "paused_collection": report.excluded.paused_collection,
-            "zero_mrr": report.excluded.zero_mrr,
-            "trialing_items": report.excluded.trialing_items,
-            "metered_items": report.excluded.metered_items,
-            "metered_items_without_invoice": report.excluded.metered_items_without_invoice,
-        },
-    }
+    document = report_document(report)
+    return {"schema": REPORT_SCHEMA, **document, "as_of": report.as_of.isoformat()}
 
 
 def report_json(report: Report) -> str:

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ffkpi.errors import StorageError
 from ffkpi.money import format_money
-from ffkpi.mrr import ProductRow, Report
+from ffkpi.mrr import Report, report_document
 from ffkpi.storage import write_atomically
 
 SCHEMA = "ffkpi.snapshot/1"
@@ -38,22 +38,13 @@ def week_of(day: date) -> str:
     return f"{year}-W{week:02d}"
 
 
-def _row(row: ProductRow, currency: str) -> dict[str, Any]:
-    entry: dict[str, Any] = {"name": row.name}
-    if row.id is not None:
-        entry["id"] = row.id
-    entry |= {
-        "mrr": format_money(row.mrr, currency),
-        "subscriptions": row.subscriptions,
-        "quantity": row.quantity,
-    }
-    return entry
-
-
 def snapshot_document(
     report: Report, *, config_digest: str, created_at: datetime, version: str, customers: str
 ) -> dict[str, Any]:
-    cur = report.currency
+    document = report_document(report)
+    for row in [r for tier in document["tiers"] for r in tier["products"]] + document["unlisted"]:
+        if row["id"] is None:
+            del row["id"]  # TOML has no null: a configured product absent from the data
     return {
         "schema": SCHEMA,
         "week": week_of(report.as_of),
@@ -61,32 +52,8 @@ def snapshot_document(
         "created_at": created_at.astimezone(UTC).replace(microsecond=0),
         "ffkpi_version": version,
         "config_digest": config_digest,
-        "currency": cur,
-        "mrr": format_money(report.mrr, cur),
-        "arr": format_money(report.arr, cur),
         "customers": customers,
-        "tiers": [
-            {
-                "name": tier.name,
-                "rule": tier.rule,
-                "mrr": format_money(tier.mrr, cur),
-                "arr": format_money(tier.arr, cur),
-                "subscriptions": tier.subscriptions,
-                "quantity": tier.quantity,
-                "products": [_row(row, cur) for row in tier.products],
-            }
-            for tier in report.tiers
-        ],
-        "unlisted": [_row(row, cur) for row in report.unlisted],
-        "excluded": {
-            "statuses": dict(report.excluded.statuses),
-            "scheduled_cancellation": report.excluded.scheduled_cancellation,
-            "paused_collection": report.excluded.paused_collection,
-            "zero_mrr": report.excluded.zero_mrr,
-            "trialing_items": report.excluded.trialing_items,
-            "metered_items": report.excluded.metered_items,
-            "metered_items_without_invoice": report.excluded.metered_items_without_invoice,
-        },
+        **{key: value for key, value in document.items() if key != "as_of"},
     }
 
 
