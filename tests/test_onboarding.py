@@ -218,3 +218,48 @@ def test_check_with_a_wrong_key(
     assert result.exit_code == ExitCode.STRIPE_AUTH
     assert "Stripe rejected the API key" in result.stdout
     assert "sk_live_51Wrong" not in result.stdout + result.stderr
+
+
+def test_init_on_a_terminal_asks_for_tiers_and_rules(cli_env: Path) -> None:
+    """A real pseudo-terminal: init sees a TTY, prompts, and writes the answers."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    # Products in name order: move Priority Support to Team, keep the rest.
+    products = ["", "", "", "Team", "", "", "", "", "", ""]
+    # Tiers as the config lists them: Starter, Team (a wrong answer first), Other.
+    rules = ["list_price", "gross", "net", ""]
+    master, slave = pty.openpty()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "ffkpi", "init", "--demo"],
+        stdin=slave,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=cli_env,
+        env={"PATH": os.environ.get("PATH", ""), "NO_COLOR": "1", "HOME": str(cli_env)},
+    )
+    os.close(slave)
+    os.write(master, ("\n".join(products + rules) + "\n").encode())
+    out, err = child.communicate(timeout=60)
+    os.close(master)
+    assert child.returncode == 0, err.decode()
+    assert out.decode().endswith("ffkpi.toml\n")
+    assert "Tier for Priority Support (prod_TdSupport000001) [Other]" in out.decode()
+    assert "answer net or list_price" in err.decode()
+    config = load_config(cli_env / "ffkpi.toml")
+    tiers = {t.name: (t.rule, sorted(p.name or "" for p in t.products)) for t in config.tiers}
+    assert tiers["Starter"][0] == "list_price"
+    assert tiers["Team"] == (
+        "net",
+        [
+            "FlowFuse Team Platform - Cloud",
+            "Priority Support",
+            "Team - Large Instance Add-On",
+            "Team - Medium Instance Add-On",
+            "Team - Remote Instance Add-On",
+            "Team - Small Instance Add-On",
+        ],
+    )
+    assert tiers["Other"] == ("net", ["FlowFuse Enterprise - Self-Hosted"])

@@ -640,7 +640,7 @@ def init(
     data = _data(input_file, demo, example or _listing_config({}, "usd"), live)
     # Recurring products: those subscriptions use, named where the data names them.
     used = {item.price.product_id for sub in data.subscriptions for item in sub.items}
-    names = {p: data.product_names.get(p, p) for p in used}
+    names = dict(sorted(((p, data.product_names.get(p, p)) for p in used), key=lambda e: e[1]))
     counted = Counter(s.currency for s in data.subscriptions if s.status in ("active", "past_due"))
     reporting = (currency or (counted.most_common(1)[0][0] if counted else "usd")).lower()
     rates = {**(dict(example.fx) if example else {}), **_parse_rates(fx or [])}
@@ -657,12 +657,12 @@ def init(
     suggestion = suggest_tiers(names)
     rules: dict[str, str] = {}
     if interactive:
-        for product_id in sorted(names, key=lambda p: names[p]):
-            suggestion[product_id] = typer.prompt(
-                f"Tier for {names[product_id]} ({product_id})", default=suggestion[product_id]
-            )
-        for tier in dict.fromkeys(suggestion.values()):
-            rules[tier] = _ask_rule(tier)
+        for product_id, name in names.items():
+            suggestion[product_id] = str(
+                typer.prompt(f"Tier for {name} ({product_id})", default=suggestion[product_id])
+            ).strip()
+        for plan in group(suggestion, names, {}):
+            rules[plan.name] = _ask_rule(plan.name)
     plans = group(suggestion, names, rules)
     source = "the demo account" if demo else str(input_file or "the Stripe account")
     header = (
