@@ -160,9 +160,9 @@ def test_exhausted_retries_exit_5_and_write_nothing(
         assert last.startswith("ffkpi: error: GET /v1/")
         assert "last: HTTP 500" in last
         assert last.endswith("(Stripe is unreachable or busy: try again later, or lower --max-rps)")
-    assert sorted(p.name for p in live_env.iterdir()) == ["ffkpi.toml", "xdg"] or sorted(
-        p.name for p in live_env.iterdir()
-    ) == ["ffkpi.toml"]
+    assert not (live_env / "bundle.json").exists()
+    assert not (live_env / "snapshots").exists()
+    assert not [p for p in live_env.iterdir() if p.name.startswith(".bundle.json")]
 
 
 def test_unreachable_stripe_exits_5(runner: CliRunner, live_env: Path) -> None:
