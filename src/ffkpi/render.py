@@ -336,13 +336,14 @@ def fetch_progress(enabled: bool) -> Iterator[Callable[[Counters], None]]:
 
         def update(counters: Counters) -> None:
             elapsed = max(time.monotonic() - counters.started, 1e-9)
-            progress.update(
-                task,
-                description=(
-                    f"{counters.subscriptions:,} subscriptions, {counters.pages:,} pages, "
-                    f"{counters.requests / elapsed:.1f} requests/s"
-                ),
-            )
+            rate = f"{counters.requests / elapsed:.1f} requests/s"
+            if counters.phase == "subscriptions":
+                doing = f"{counters.subscriptions:,} subscriptions, {counters.pages:,} pages"
+            elif counters.phase == "items":
+                doing = f"items of large subscriptions: {counters.done:,}/{counters.total:,}"
+            else:
+                doing = f"invoices of metered items: {counters.done:,}/{counters.total:,}"
+            progress.update(task, description=f"{doing}, {rate}")
 
         yield update
 

@@ -12,6 +12,7 @@ end. Everything passes one shared pacer (`max_rps`) and one cap on requests in f
 
 import itertools
 import json
+import math
 import random
 import re
 import threading
@@ -121,6 +122,9 @@ class Counters:
     requests: int = 0
     pages: int = 0
     subscriptions: int = 0
+    phase: str = "subscriptions"  # or "items", "invoices": what the run is reading now
+    done: int = 0  # objects of that phase read so far
+    total: int = 0  # and how many there are
     started: float = field(default_factory=time.monotonic)
 
 
@@ -149,6 +153,7 @@ class StripeHttp:
         self.retry = retry or RetryPolicy()
         self.counters = Counters()
         self.cancelled = threading.Event()  # set when the run has failed: stop at once
+        self.latency = 0.3  # seconds, a moving average of successful requests
         self._lock = threading.Lock()
 
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> bytes:
@@ -177,6 +182,7 @@ class StripeHttp:
     def _attempt(self, path: str, params: Mapping[str, Any] | None) -> bytes | str:
         """The body, or why this attempt may be retried; raises what retrying can't fix."""
         requestor = self.client._requestor
+        sent = time.monotonic()
         try:
             body, code, headers = requestor.request_raw(
                 "get",
@@ -189,6 +195,8 @@ class StripeHttp:
             )
             if code < 400:
                 self.pacer.succeeded()
+                with self._lock:
+                    self.latency = 0.8 * self.latency + 0.2 * (time.monotonic() - sent)
                 return body if isinstance(body, bytes) else str(body).encode()
             requestor._interpret_response(body, code, headers, "V1")
             return f"HTTP {code}"
@@ -424,6 +432,15 @@ class AccountReader:
             raw["products"] = _raw_data(pages["products"])
         return Resolver([p for p in prices if p.id in tiered], coupons, products)
 
+    def _phase(self, phase: str, total: int) -> None:
+        counters = self.http.counters
+        counters.phase, counters.done, counters.total = phase, 0, total
+        self.on_progress(counters)
+
+    def _advance(self) -> None:
+        self.http.counters.done += 1
+        self.on_progress(self.http.counters)
+
     def _list_all(self, path: str, params: Mapping[str, Any]) -> list[bytes]:
         bodies: list[bytes] = []
         cursor: str | None = None
@@ -479,7 +496,10 @@ class AccountReader:
                     submit(window)
                     continue
                 window.cursor = page.data[-1].id
-                free = self.concurrency - len(pending) - 1
+                # The read is rate-bound once rate x latency requests are in flight; more
+                # windows than that only add partial last pages (extra requests).
+                needed = math.ceil(1.5 * self.http.pacer.rate * self.http.latency)
+                free = min(self.concurrency, max(2, needed)) - len(pending) - 1
                 for part in _split(window, page, free):
                     submit(part)
                 submit(window)
@@ -504,6 +524,7 @@ class AccountReader:
         params = {"expand": ["data.discounts"]}
         ids = list(partial)
         completed = []
+        self._phase("items", len(ids))
         for sub_id, bodies in zip(
             ids,
             pool.map(
@@ -518,6 +539,7 @@ class AccountReader:
             sub = partial[sub_id]
             whole = sub.items.model_copy(update={"data": items, "has_more": False})
             completed.append(sub.model_copy(update={"items": whole}))
+            self._advance()
             if raw_subs is not None:
                 entry = json.loads(raw_subs[sub_id])
                 entry["items"] = {**entry["items"], "data": _raw_data(bodies), "has_more": False}
@@ -578,7 +600,9 @@ class AccountReader:
         def newest_invoices(subscription: str) -> bytes:
             return self.http.get("/v1/invoices", {"subscription": subscription, "limit": 10})
 
+        self._phase("invoices", len(subscription_ids))
         for body in pool.map(newest_invoices, subscription_ids):
+            self._advance()
             page = _parse(_InvoicePage, body, "invoices")
             raw_page = json.loads(body)["data"] if raw is not None else None
             for position, listed in enumerate(page.data):
