@@ -324,8 +324,10 @@ def _compute(data: Dataset, config: Config, as_of: date) -> Report:
     counts = Exclusions()
     seen: set[str] = set()
     tier_of = listing.tier_of
+    at_list_price = {p for p, t in tier_of.items() if rules[t] == "list_price"}
     # Many subscriptions share a price and quantity, and every currency one rate.
     monthly: dict[tuple[str, str, int], Decimal] = {}
+    monthly_get = monthly.get
     factors: dict[str, Decimal] = {}
 
     for sub in data.subscriptions:
@@ -371,27 +373,29 @@ def _compute(data: Dataset, config: Config, as_of: date) -> Report:
                         counts.metered_items += 1
             else:
                 key = (price.id, sub.currency, quantity)
-                cached = monthly.get(key)
+                cached = monthly_get(key)
                 if cached is None:
                     cached = monthly[key] = _monthly(sub, price, quantity)
                 amount = cached
             listed.append(amount)
             quantities.append(quantity)
 
-        tiers_of_items = [tier_of.get(item.price.product_id) for item in sub.items]
         net = _net(sub, listed, policy, cutoff) if discounted else listed
 
         per_product: dict[str, tuple[Decimal, int]] = {}
         for i, item in enumerate(sub.items):
-            t = tiers_of_items[i]
-            amount = listed[i] if t is not None and rules[t] == "list_price" else net[i]
-            so_far, quantity = per_product.get(item.price.product_id, (ZERO, 0))
-            per_product[item.price.product_id] = (
+            product_id = item.price.product_id
+            amount = listed[i] if product_id in at_list_price else net[i]
+            so_far, quantity = per_product.get(product_id, (ZERO, 0))
+            per_product[product_id] = (
                 so_far + amount,
                 quantity + (quantities[i] if amount > 0 else 0),
             )
 
-        if not any(amount > 0 for amount, _ in per_product.values()):
+        for amount, _ in per_product.values():
+            if amount > 0:
+                break
+        else:
             counts.zero_mrr += 1
             continue
         factor = factors.get(sub.currency)

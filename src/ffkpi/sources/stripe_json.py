@@ -9,7 +9,7 @@ import gc
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -66,7 +66,7 @@ class StripeProduct(Payload):
 
 class StripePrice(Payload):
     id: str
-    product: str | StripeProduct
+    product: Annotated[str | StripeProduct, Field(union_mode="left_to_right")]
     currency: str
     billing_scheme: Literal["per_unit", "tiered"] = "per_unit"
     unit_amount: int | None = None
@@ -102,7 +102,7 @@ class StripeCoupon(Payload):
 
 class StripeDiscountSource(Payload):
     type: str = "coupon"
-    coupon: str | StripeCoupon | None = None
+    coupon: Annotated[str | StripeCoupon | None, Field(union_mode="left_to_right")] = None
 
 
 class StripeDiscount(Payload):
@@ -119,7 +119,7 @@ class StripeItem(Payload):
     id: str
     price: StripePrice
     quantity: int | None = None  # null for metered prices
-    discounts: list[str | StripeDiscount] = []
+    discounts: list[Annotated[StripeDiscount | str, Field(union_mode="left_to_right")]] = []
     current_trial: StripeTrial | None = None
 
 
@@ -134,11 +134,11 @@ class StripeCustomer(Payload):
 
 class StripeSubscription(Payload):
     id: str
-    customer: str | StripeCustomer
+    customer: Annotated[str | StripeCustomer, Field(union_mode="left_to_right")]
     status: Status
     currency: str
     items: StripeItemList
-    discounts: list[str | StripeDiscount] = []
+    discounts: list[Annotated[StripeDiscount | str, Field(union_mode="left_to_right")]] = []
     cancel_at_period_end: bool = False
     cancel_at: int | None = None
     pause_collection: dict[str, object] | None = None
