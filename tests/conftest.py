@@ -1,11 +1,17 @@
+import gzip
+import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
+from fake_stripe import FakeStripe
 from ffkpi.config import ENV_CONFIG
 
 ROOT = Path(__file__).resolve().parents[1]
+DEMO = json.loads(gzip.decompress((ROOT / "src/ffkpi/data/demo.json.gz").read_bytes()))
 
 
 @pytest.fixture
@@ -23,3 +29,18 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def runner(cli_env: Path) -> CliRunner:
     return CliRunner()
+
+
+@pytest.fixture
+def start_fake() -> Iterator[Callable[..., tuple[FakeStripe, str]]]:
+    """Starts fake Stripes on 127.0.0.1 (the demo account unless told) and stops them."""
+    fakes: list[FakeStripe] = []
+
+    def start(bundle: dict[str, Any] = DEMO, **options: Any) -> tuple[FakeStripe, str]:
+        fake = FakeStripe(bundle, **options)
+        fakes.append(fake)
+        return fake, fake.start()
+
+    yield start
+    for fake in fakes:
+        fake.stop()

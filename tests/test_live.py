@@ -1,8 +1,7 @@
 """Live Stripe through the real stripe SDK, against the fake Stripe on 127.0.0.1."""
 
-import gzip
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -10,29 +9,14 @@ import pytest
 from typer.testing import CliRunner
 
 import make_demo
-from conftest import ROOT
+from conftest import DEMO, ROOT
 from fake_stripe import ALL_PERMISSIONS, SECRET_KEY, FakeStripe, Faults
 from ffkpi.cli import app
 from ffkpi.errors import ExitCode, StripeUnavailableError
 from ffkpi.sources.stripe_live import AccountReader, RetryPolicy, StripeHttp, scrub
 
-DEMO = json.loads(gzip.decompress((ROOT / "src/ffkpi/data/demo.json.gz").read_bytes()))
 # The real policy's shape (8 tries, doubling delays), ten times quicker.
 FAST_RETRY = RetryPolicy(attempts=8, base_delay=0.05, max_delay=1.6, max_total=30)
-
-
-@pytest.fixture
-def start_fake() -> Iterator[Callable[..., tuple[FakeStripe, str]]]:
-    fakes: list[FakeStripe] = []
-
-    def start(bundle: dict[str, Any] = DEMO, **options: Any) -> tuple[FakeStripe, str]:
-        fake = FakeStripe(bundle, **options)
-        fakes.append(fake)
-        return fake, fake.start()
-
-    yield start
-    for fake in fakes:
-        fake.stop()
 
 
 @pytest.fixture

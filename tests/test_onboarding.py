@@ -1,35 +1,18 @@
 """ffkpi init and ffkpi check: from a key to a config, and whether to trust the numbers."""
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
-import pytest
 from typer.testing import CliRunner
 
-from conftest import ROOT
+from conftest import DEMO, ROOT
 from fake_stripe import ALL_PERMISSIONS, SECRET_KEY, FakeStripe
 from ffkpi.cli import app
 from ffkpi.config import load_config
 from ffkpi.errors import ExitCode
 from ffkpi.onboarding import suggest_tiers
-from test_live import DEMO
-
-
-@pytest.fixture
-def fake_url() -> Iterator[Callable[..., str]]:
-    fakes: list[FakeStripe] = []
-
-    def start(**options: Any) -> str:
-        fake = FakeStripe(DEMO, **options)
-        fakes.append(fake)
-        return fake.start()
-
-    yield start
-    for fake in fakes:
-        fake.stop()
 
 
 def test_tiers_are_suggested_from_the_names_alone() -> None:
@@ -84,8 +67,7 @@ def test_init_never_overwrites_without_force(runner: CliRunner, cli_env: Path) -
 
 
 def test_init_asks_for_a_rate_it_cannot_guess(runner: CliRunner, cli_env: Path) -> None:
-    bundle = {**DEMO, "subscriptions": DEMO["subscriptions"]}
-    (cli_env / "bundle.json").write_text(json.dumps(bundle))
+    (cli_env / "bundle.json").write_text(json.dumps(DEMO))
     result = runner.invoke(app, ["init", "--input", "bundle.json", "--yes"])
     assert (result.exit_code, result.stdout) == (ExitCode.USAGE, "")
     assert result.stderr == (
@@ -98,9 +80,9 @@ def test_init_asks_for_a_rate_it_cannot_guess(runner: CliRunner, cli_env: Path) 
 
 
 def test_init_from_live_stripe(
-    runner: CliRunner, cli_env: Path, fake_url: Callable[..., str]
+    runner: CliRunner, cli_env: Path, start_fake: Callable[..., tuple[FakeStripe, str]]
 ) -> None:
-    url = fake_url()
+    _, url = start_fake()
     result = runner.invoke(
         app,
         ["init", "--yes", "--fx", "eur=1.08", "--api-base", url, "-q"],
@@ -169,12 +151,12 @@ def test_check_with_an_invalid_config_is_one_error(runner: CliRunner, cli_env: P
 
 
 def test_check_restricted_key_permissions(
-    runner: CliRunner, cli_env: Path, fake_url: Callable[..., str]
+    runner: CliRunner, cli_env: Path, start_fake: Callable[..., tuple[FakeStripe, str]]
 ) -> None:
     (cli_env / "ffkpi.toml").write_text((ROOT / "config.example.toml").read_text())
     lacking = "rk_live_51NoInvoicesNoCoupons"
     full = "rk_live_51EverythingFfkpiNeeds"
-    url = fake_url(
+    _, url = start_fake(
         restricted={
             lacking: ALL_PERMISSIONS - {"rak_invoice_read", "rak_coupon_read"},
             full: ALL_PERMISSIONS,
@@ -208,10 +190,10 @@ def test_check_restricted_key_permissions(
 
 
 def test_check_with_a_wrong_key(
-    runner: CliRunner, cli_env: Path, fake_url: Callable[..., str]
+    runner: CliRunner, cli_env: Path, start_fake: Callable[..., tuple[FakeStripe, str]]
 ) -> None:
     (cli_env / "ffkpi.toml").write_text((ROOT / "config.example.toml").read_text())
-    url = fake_url()
+    _, url = start_fake()
     result = runner.invoke(
         app, ["check", "--api-base", url, "-q"], env={"STRIPE_API_KEY": "sk_live_51Wrong"}
     )

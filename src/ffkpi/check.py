@@ -136,12 +136,10 @@ def check_report(report: Report, config: Config) -> list[Finding]:
     excluded = report.excluded
     for status, count in excluded.statuses.items():
         findings.append(Finding("ok", "skipped", f"{count} subscriptions {status}: count 0"))
-    notes: list[tuple[int, Level, str]] = [
-        (excluded.scheduled_cancellation, "ok", "scheduled to cancel: count 0"),
-        (excluded.paused_collection, "ok", "with collection paused: count 0"),
-        (excluded.zero_mrr, "ok", "at 0 after discounts and trials"),
-    ]
-    items: list[tuple[int, Level, str]] = [
+    counted: list[tuple[int, Level, str]] = [
+        (excluded.scheduled_cancellation, "ok", "subscriptions scheduled to cancel: count 0"),
+        (excluded.paused_collection, "ok", "subscriptions with collection paused: count 0"),
+        (excluded.zero_mrr, "ok", "subscriptions at 0 after discounts and trials"),
         (excluded.trialing_items, "ok", "items in a trial of their own: count 0"),
         (
             excluded.metered_items,
@@ -154,10 +152,7 @@ def check_report(report: Report, config: Config) -> list[Finding]:
             "metered items with no finalized invoice yet: count 0",
         ),
     ]
-    for count, level, text in notes:
-        if count:
-            findings.append(Finding(level, "skipped", f"{count} subscriptions {text}"))
-    for count, level, text in items:
+    for count, level, text in counted:
         if count:
             findings.append(Finding(level, "skipped", f"{count} {text}"))
     return findings

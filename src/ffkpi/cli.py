@@ -237,13 +237,27 @@ def _config(config_path: Path | None, demo: bool) -> tuple[Config, Path | None]:
     )
 
 
-def _data(input_file: Path | None, demo: bool, config: Config, live: LiveOptions) -> Dataset:
+def _one_source(input_file: Path | None, demo: bool) -> None:
+    if input_file is not None and demo:
+        raise UsageError("--input and --demo were both given", "pass one of them")
+
+
+def _invoices_for(config: Config) -> frozenset[str] | None:
+    """Statuses whose metered items need their invoices read: only for last_invoice."""
+    policy = config.policy
+    return frozenset(policy.statuses) if policy.metered == "last_invoice" else None
+
+
+def _data(
+    input_file: Path | None,
+    demo: bool,
+    live: LiveOptions,
+    invoices_for: frozenset[str] | None,
+) -> Dataset:
     if demo:
         return load_demo()
     if input_file is not None:
         return read_input(input_file)
-    policy = config.policy
-    invoices_for = frozenset(policy.statuses) if policy.metered == "last_invoice" else None
     return read_stripe(live, invoices_for=invoices_for).dataset
 
 
@@ -261,10 +275,9 @@ def build_report(
     live: LiveOptions,
 ) -> tuple[Report, Config, Path | None]:
     """Everything a report needs, checked before any of it is used."""
-    if input_file is not None and demo:
-        raise UsageError("--input and --demo were both given", "pass one of them")
+    _one_source(input_file, demo)
     config, path = _config(config_path, demo)
-    data = _data(input_file, demo, config, live)
+    data = _data(input_file, demo, live, _invoices_for(config))
     return compute_report(data, config, _as_of(as_of, demo)), config, path
 
 
@@ -333,7 +346,7 @@ def arr(
     _emit(build_report(input_file, demo, config, as_of, live)[0], fmt, "arr")
 
 
-class SnapshotFormat(StrEnum):
+class TextFormat(StrEnum):
     text = "text"
     json = "json"
 
@@ -369,8 +382,8 @@ def snapshot(
         bool, typer.Option("--force", help="Replace the week's snapshot if it has one.")
     ] = False,
     fmt: Annotated[
-        SnapshotFormat, typer.Option("--format", "-f", help="text: the path; json: the report too.")
-    ] = SnapshotFormat.text,
+        TextFormat, typer.Option("--format", "-f", help="text: the path; json: the report too.")
+    ] = TextFormat.text,
     api_key_file: ApiKeyFileOption = None,
     api_base: ApiBaseOption = None,
     max_rps: MaxRpsOption = None,
@@ -403,7 +416,7 @@ def snapshot(
             f"{week_of(report.as_of)} already has a snapshot, left untouched "
             "(pass --force to replace it)"
         )
-    if fmt is SnapshotFormat.json:
+    if fmt is TextFormat.json:
         document = render.report_dict(report)
         document["snapshot"] = {"path": str(result.path), "written": result.written}
         render.write(render.to_json(document))
@@ -502,8 +515,8 @@ def check(
     config: ConfigOption = None,
     as_of: AsOfOption = None,
     fmt: Annotated[
-        SnapshotFormat, typer.Option("--format", "-f", help="text for people, json for scripts.")
-    ] = SnapshotFormat.text,
+        TextFormat, typer.Option("--format", "-f", help="text for people, json for scripts.")
+    ] = TextFormat.text,
     api_key_file: ApiKeyFileOption = None,
     api_base: ApiBaseOption = None,
     max_rps: MaxRpsOption = None,
@@ -524,8 +537,7 @@ def check(
 
         ffkpi check --demo --config ffkpi.toml --format json
     """
-    if input_file is not None and demo:
-        raise UsageError("--input and --demo were both given", "pass one of them")
+    _one_source(input_file, demo)
     live = LiveOptions(api_key_file, api_base, max_rps, concurrency, quiet, retry_for)
     findings: list[Finding] = []
     data: Dataset | None = None
@@ -534,7 +546,7 @@ def check(
         where = str(path) if path else "the demo config (config.example.toml)"
         findings.append(Finding("ok", "config", f"{where} is valid"))
         if input_file is not None or demo:
-            data = _data(input_file, demo, cfg, live)
+            data = _data(input_file, demo, live, _invoices_for(cfg))
         else:
             data = _check_stripe(live, cfg, findings)
     except ConfigError as err:
@@ -547,7 +559,7 @@ def check(
         findings += check_currencies(missing, cfg)
         report = compute_report(data, with_placeholder_rates(cfg, missing), _as_of(as_of, demo))
         findings += check_report(report, cfg)
-    if fmt is SnapshotFormat.json:
+    if fmt is TextFormat.json:
         render.write(render.findings_json(findings))
     else:
         render.findings_table(findings)
@@ -560,7 +572,7 @@ def _check_stripe(live: LiveOptions, config: Config, findings: list[Finding]) ->
     """The key's findings, then the account's data if the key can read all of it."""
     http = stripe_http(live)
     needed = ["/v1/subscriptions", "/v1/prices", "/v1/products", "/v1/coupons"]
-    if config.policy.metered == "last_invoice":
+    if _invoices_for(config) is not None:
         needed.append("/v1/invoices")
     mode = "test" if is_test_key(http.key) else "live"
     restricted = http.key.startswith("rk_")
@@ -574,9 +586,7 @@ def _check_stripe(live: LiveOptions, config: Config, findings: list[Finding]) ->
     if restricted:
         names = ", ".join(sorted({PERMISSIONS[p] for p in needed}))
         findings.append(Finding("ok", "key", f"it can read everything ffkpi needs: {names}"))
-    policy = config.policy
-    invoices_for = frozenset(policy.statuses) if policy.metered == "last_invoice" else None
-    return read_stripe(live, invoices_for=invoices_for, http=http).dataset
+    return read_stripe(live, invoices_for=_invoices_for(config), http=http).dataset
 
 
 def _parse_rates(entries: list[str]) -> dict[str, Decimal]:
@@ -631,13 +641,12 @@ def init(
 
         ffkpi init --demo --yes --output demo.toml
     """
-    if input_file is not None and demo:
-        raise UsageError("--input and --demo were both given", "pass one of them")
+    _one_source(input_file, demo)
     if output.exists() and not force:
         raise UsageError(f"{output} already exists", "pass --force to replace it, or --output")
     live = LiveOptions(api_key_file, api_base, max_rps, concurrency, quiet, retry_for)
     example = demo_config() if demo else None
-    data = _data(input_file, demo, example or _listing_config({}, "usd"), live)
+    data = _data(input_file, demo, live, invoices_for=None)  # Stripe's policy: metered out
     # Recurring products: those subscriptions use, named where the data names them.
     used = {item.price.product_id for sub in data.subscriptions for item in sub.items}
     names = dict(sorted(((p, data.product_names.get(p, p)) for p in used), key=lambda e: e[1]))
@@ -673,12 +682,7 @@ def init(
     )
     text = config_text(example_config_text(), reporting, rates, plans, header)
     parse_config(text, str(output))  # never write a config ffkpi would refuse
-    try:
-        write_atomically(output, text.encode())
-    except OSError as err:
-        raise StorageError(
-            f"cannot write {output}: {err.strerror or err}", "check the folder"
-        ) from None
+    write_atomically(output, text.encode())
     render.note(f"wrote {len(plans)} tiers with {len(names)} products; check them with ffkpi check")
     render.write(f"{output}\n")
 
@@ -697,11 +701,9 @@ def _ask_rule(tier: str) -> str:
         render.warning("answer net or list_price")
 
 
-def _listing_config(
-    rates: dict[str, Decimal], currency: str, names: dict[str, str] | None = None
-) -> Config:
+def _listing_config(rates: dict[str, Decimal], currency: str, names: dict[str, str]) -> Config:
     """Every product in one net tier, Stripe's policy: MRR per product as Stripe counts it."""
-    products = [{"id": p} for p in sorted(names or {"prod_placeholder": ""})]
+    products = [{"id": p} for p in sorted(names)]
     return Config.model_validate(
         {
             "currency": currency,

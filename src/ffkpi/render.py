@@ -87,10 +87,6 @@ def report_csv(report: Report) -> str:
     return out.getvalue()
 
 
-def _money_cells(mrr: str, arr: str, lead: Lead) -> list[str]:
-    return [arr, mrr] if lead == "arr" else [mrr, arr]
-
-
 def _exclusions_note(excluded: Exclusions) -> str:
     subs = [f"{count} {status}" for status, count in excluded.statuses.items()]
     for count, label in (
@@ -119,7 +115,7 @@ def _exclusions_note(excluded: Exclusions) -> str:
 def report_table(report: Report, lead: Lead = "mrr", console: Console | None = None) -> None:
     console = console or Console(highlight=False)
     cur = report.currency
-    money = ("ARR", "MRR") if lead == "arr" else ("MRR", "ARR")
+    labels = ("ARR", "MRR") if lead == "arr" else ("MRR", "ARR")
     table = Table(
         title=f"{lead.upper()} by tier and product, as of {report.as_of} ({cur.upper()})",
         box=box.SIMPLE_HEAD,
@@ -130,19 +126,19 @@ def report_table(report: Report, lead: Lead = "mrr", console: Console | None = N
     table.add_column("Tier / product", no_wrap=True)
     table.add_column("Subs", justify="right")
     table.add_column("Qty", justify="right")
-    for label in money:
+    for label in labels:
         table.add_column(label, justify="right")
+
+    def money(mrr: Decimal, arr: Decimal) -> list[str]:
+        cells = [format_money(mrr, cur, grouping=True), format_money(arr, cur, grouping=True)]
+        return cells[::-1] if lead == "arr" else cells
 
     def cells(row: ProductRow) -> list[str]:
         return [
             f"  {row.name}",
             str(row.subscriptions),
             str(row.quantity),
-            *_money_cells(
-                format_money(row.mrr, cur, grouping=True),
-                format_money(row.arr, cur, grouping=True),
-                lead,
-            ),
+            *money(row.mrr, row.arr),
         ]
 
     for tier in report.tiers:
@@ -150,27 +146,13 @@ def report_table(report: Report, lead: Lead = "mrr", console: Console | None = N
             f"{tier.name} ({RULE_LABELS[tier.rule]})",
             str(tier.subscriptions),
             str(tier.quantity),
-            *_money_cells(
-                format_money(tier.mrr, cur, grouping=True),
-                format_money(tier.arr, cur, grouping=True),
-                lead,
-            ),
+            *money(tier.mrr, tier.arr),
             style="bold",
         )
         for row in tier.products:
             table.add_row(*cells(row))
         table.add_section()
-    table.add_row(
-        "Total",
-        "",
-        "",
-        *_money_cells(
-            format_money(report.mrr, cur, grouping=True),
-            format_money(report.arr, cur, grouping=True),
-            lead,
-        ),
-        style="bold",
-    )
+    table.add_row("Total", "", "", *money(report.mrr, report.arr), style="bold")
     if report.unlisted:
         table.add_section()
         table.add_row("Unlisted (outside the total)", style="italic")

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from ffkpi.errors import StorageError
+
 
 def _umask() -> int:
     mask = os.umask(0o022)
@@ -17,7 +19,22 @@ def _umask() -> int:
 
 @contextlib.contextmanager
 def atomic_file(path: Path) -> Iterator[BinaryIO]:
-    """Write `path` whole or not at all: readers see the old file or the new one."""
+    """Write `path` whole or not at all: readers see the old file or the new one.
+
+    A failure to write (folder missing or read-only, disk full) is a StorageError.
+    """
+    try:
+        with _atomic(path) as out:
+            yield out
+    except OSError as err:
+        raise StorageError(
+            f"cannot write {path}: {err.strerror or err}",
+            "check the folder exists, is writable and has space",
+        ) from None
+
+
+@contextlib.contextmanager
+def _atomic(path: Path) -> Iterator[BinaryIO]:
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         if sys.platform != "win32":

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from ffkpi.errors import InputError, StorageError
+from ffkpi.errors import InputError
 from ffkpi.model import Dataset
 from ffkpi.sources.stripe_json import (
     Payload,
@@ -161,19 +161,13 @@ def _dotted(loc: list[int | str]) -> str:
 
 def write_bundle(path: Path, fetched: "Fetched") -> None:
     """The bundle format `read_input` takes, streamed to disk and committed atomically."""
-    try:
-        with atomic_file(path) as out:
-            out.write(b'{"subscriptions":[')
-            for position, text in enumerate(fetched.raw_subscriptions):
-                out.write(b"," if position else b"")
-                out.write(text.encode())
-            out.write(b"]")
-            for name in ("prices", "coupons", "products", "invoices"):
-                body = json.dumps(fetched.raw.get(name, []), separators=(",", ":"))
-                out.write(f',"{name}":{body}'.encode())
-            out.write(b"}\n")
-    except OSError as err:
-        raise StorageError(
-            f"cannot write {path}: {err.strerror or err}",
-            "check the folder exists, is writable and has space",
-        ) from None
+    with atomic_file(path) as out:
+        out.write(b'{"subscriptions":[')
+        for position, text in enumerate(fetched.raw_subscriptions):
+            out.write(b"," if position else b"")
+            out.write(text.encode())
+        out.write(b"]")
+        for name in ("prices", "coupons", "products", "invoices"):
+            body = json.dumps(fetched.raw.get(name, []), separators=(",", ":"))
+            out.write(f',"{name}":{body}'.encode())
+        out.write(b"}\n")

@@ -49,10 +49,12 @@ from ffkpi.sources.stripe_json import (
 )
 
 M = TypeVar("M", bound=Payload)
+L = TypeVar("L", bound=Payload)
 Raw = dict[str, list[dict[str, Any]]]
 
 EARLIEST = 1_262_304_000  # 2010-01-01: before any Stripe subscription
 PAGE = 100
+EMPTY_PAGES = 10  # Stripe quirk: empty pages that say has_more, asked again at most this often
 SUBSCRIPTION_EXPAND = ["data.discounts.source.coupon", "data.items.data.discounts"]
 # What a restricted key needs per endpoint, in the Dashboard's words.
 PERMISSIONS = {
@@ -268,6 +270,9 @@ def _endpoint(path: str) -> str:
 
 
 class _ListPage(Payload):
+    """A page of a list: its objects, and whether more follow."""
+
+    data: list[Any]
     has_more: bool = False
 
 
@@ -386,6 +391,7 @@ class AccountReader:
             for page, raw_page in self._subscription_pages(pool, keep_raw):
                 if resolver is None:
                     resolver = self._side_data(lists, raw)
+                fresh = []
                 for position, sub in enumerate(page.data):
                     if sub.id in subscriptions or sub.id in partial:
                         continue  # windows and retries can overlap: once each
@@ -393,8 +399,10 @@ class AccountReader:
                         raw_subs[sub.id] = raw_page[position]
                     if sub.items.has_more:
                         partial[sub.id] = sub
-                        continue
-                    self._side_data_by_id(pool, [sub], resolver, raw)
+                    else:
+                        fresh.append(sub)
+                self._side_data_by_id(pool, fresh, resolver, raw)
+                for sub in fresh:
                     subscriptions[sub.id] = resolver.subscription(sub)
                 counters.subscriptions = len(subscriptions) + len(partial)
                 self.on_progress(counters)
@@ -418,14 +426,10 @@ class AccountReader:
 
     def _side_data(self, lists: dict[str, Future[list[bytes]]], raw: Raw | None) -> Resolver:
         pages = {name: future.result() for name, future in lists.items()}
-        prices = [p for body in pages["prices"] for p in _parse(_PricePage, body, "prices").data]
+        prices: list[StripePrice] = _all(_PricePage, pages["prices"], "prices")
         tiered = {p.id for p in prices if p.billing_scheme == "tiered"}
-        coupons = [
-            c for body in pages["coupons"] for c in _parse(_CouponPage, body, "coupons").data
-        ]
-        products = [
-            p for body in pages["products"] for p in _parse(_ProductPage, body, "products").data
-        ]
+        coupons = _all(_CouponPage, pages["coupons"], "coupons")
+        products = _all(_ProductPage, pages["products"], "products")
         if raw is not None:
             raw["prices"] = [p for p in _raw_data(pages["prices"]) if p["id"] in tiered]
             raw["coupons"] = _raw_data(pages["coupons"])
@@ -444,17 +448,20 @@ class AccountReader:
     def _list_all(self, path: str, params: Mapping[str, Any]) -> list[bytes]:
         bodies: list[bytes] = []
         cursor: str | None = None
+        empty = 0
         while True:
             page_params = {**params, "limit": PAGE}
             if cursor:
                 page_params["starting_after"] = cursor
             body = self.http.get(path, page_params)
-            bodies.append(body)
             page = _parse(_IdPage, body, path)
             if not page.has_more:
+                bodies.append(body)
                 return bodies
             if not page.data:
-                continue  # Stripe quirk: an empty page that says has_more is not the end
+                empty = _empty_page(empty, path)
+                continue
+            bodies.append(body)
             cursor = page.data[-1].id
 
     def _subscription_pages(
@@ -485,14 +492,8 @@ class AccountReader:
                 if not page.has_more:
                     continue
                 if not page.data:
-                    # Stripe quirk: an empty page inside a window that still has objects.
-                    window.empty_pages += 1
-                    if window.empty_pages > 10:
-                        raise StripeUnavailableError(
-                            "Stripe kept returning empty pages that say has_more for "
-                            f"subscriptions created in [{window.gte}, {window.lt})",
-                            "try again later",
-                        )
+                    what = f"subscriptions created in [{window.gte}, {window.lt})"
+                    window.empty_pages = _empty_page(window.empty_pages, what)
                     submit(window)
                     continue
                 window.cursor = page.data[-1].id
@@ -533,16 +534,13 @@ class AccountReader:
             ),
             strict=True,
         ):
-            items = [
-                i for body in bodies for i in _parse(_ItemPage, body, "subscription items").data
-            ]
             sub = partial[sub_id]
-            whole = sub.items.model_copy(update={"data": items, "has_more": False})
-            completed.append(sub.model_copy(update={"items": whole}))
+            items = _whole(sub.items, bodies, _ItemPage, "subscription items")
+            completed.append(sub.model_copy(update={"items": items}))
             self._advance()
             if raw_subs is not None:
                 entry = json.loads(raw_subs[sub_id])
-                entry["items"] = {**entry["items"], "data": _raw_data(bodies), "has_more": False}
+                entry["items"] = _whole_raw(entry["items"], bodies)
                 raw_subs[sub_id] = json.dumps(entry, separators=(",", ":"))
         return completed
 
@@ -557,36 +555,33 @@ class AccountReader:
         prices: set[str] = set()
         coupons: set[str] = set()
         for sub in subscriptions:
+            discounts = list(sub.discounts)
             for item in sub.items.data:
-                price = item.price
-                if price.billing_scheme == "tiered" and price.id not in resolver.full_prices:
-                    prices.add(price.id)
-                for discount in item.discounts:
-                    if not isinstance(discount, str) and isinstance(discount.source.coupon, str):
-                        coupons.add(discount.source.coupon)
-            for discount in sub.discounts:
+                if item.price.billing_scheme == "tiered":
+                    prices.add(item.price.id)
+                discounts += item.discounts
+            for discount in discounts:
                 if not isinstance(discount, str) and isinstance(discount.source.coupon, str):
                     coupons.add(discount.source.coupon)
-        coupons -= set(resolver.full_coupons)
-        if not prices and not coupons:
-            return
-        price_bodies = pool.map(
-            lambda p: self.http.get(f"/v1/prices/{p}", {"expand": ["tiers"]}), sorted(prices)
-        )
-        for body in price_bodies:
+        for body in self._by_id(pool, "prices", prices - resolver.full_prices.keys(), "tiers"):
             price = _parse(StripePrice, body, "price")
             resolver.full_prices[price.id] = price
             if raw is not None:
                 raw["prices"].append(json.loads(body))
-        coupon_bodies = pool.map(
-            lambda c: self.http.get(f"/v1/coupons/{c}", {"expand": ["applies_to"]}),
-            sorted(coupons),
-        )
-        for body in coupon_bodies:
+        for body in self._by_id(
+            pool, "coupons", coupons - resolver.full_coupons.keys(), "applies_to"
+        ):
             coupon = _parse(StripeCoupon, body, "coupon")
             resolver.full_coupons[coupon.id] = coupon
             if raw is not None:
                 raw["coupons"].append(json.loads(body))
+
+    def _by_id(
+        self, pool: ThreadPoolExecutor, resource: str, ids: set[str], expand: str
+    ) -> Iterator[bytes]:
+        return pool.map(
+            lambda one: self.http.get(f"/v1/{resource}/{one}", {"expand": [expand]}), sorted(ids)
+        )
 
     def _invoices(
         self,
@@ -605,23 +600,15 @@ class AccountReader:
             self._advance()
             page = _parse(_InvoicePage, body, "invoices")
             raw_page = json.loads(body)["data"] if raw is not None else None
-            for position, listed in enumerate(page.data):
-                invoice = listed
-                if listed.lines.has_more:
-                    bodies = self._list_all(f"/v1/invoices/{listed.id}/lines", {})
-                    lines = [
-                        line
-                        for line_body in bodies
-                        for line in _parse(_LinePage, line_body, "invoice lines").data
-                    ]
-                    complete = listed.lines.model_copy(update={"data": lines, "has_more": False})
-                    invoice = listed.model_copy(update={"lines": complete})
+            for position, invoice in enumerate(page.data):
+                if invoice.lines.has_more:
+                    bodies = self._list_all(f"/v1/invoices/{invoice.id}/lines", {})
+                    lines = _whole(invoice.lines, bodies, _LinePage, "invoice lines")
+                    invoice = invoice.model_copy(update={"lines": lines})  # noqa: PLW2901
                     if raw_page is not None:
-                        raw_page[position]["lines"] = {
-                            **raw_page[position]["lines"],
-                            "data": _raw_data(bodies),
-                            "has_more": False,
-                        }
+                        raw_page[position]["lines"] = _whole_raw(
+                            raw_page[position]["lines"], bodies
+                        )
                 invoices.append(invoice)
             if raw is not None and raw_page is not None:
                 raw["invoices"].extend(raw_page)
@@ -629,6 +616,16 @@ class AccountReader:
 
 
 WINDOW_PAGES = 20
+
+
+def _empty_page(seen: int, what: str) -> int:
+    """Count one more empty page that says has_more; too many in a row is an error."""
+    if seen >= EMPTY_PAGES:
+        raise StripeUnavailableError(
+            f"Stripe kept returning empty pages that say has_more for {what}",
+            "try again later",
+        )
+    return seen + 1
 
 
 def _split(window: _Window, page: "_SubscriptionPage", free: int) -> list[_Window]:
@@ -665,6 +662,20 @@ def _parse(model: type[M], body: bytes, what: str) -> M:
             f"Stripe sent {what} ffkpi cannot read: {where}: {first['msg']}",
             f"check that the account uses API version {API_VERSION}, or report this",
         ) from None
+
+
+def _all(model: type[_ListPage], bodies: list[bytes], what: str) -> list[Any]:
+    """The objects of every page of one list."""
+    return [entry for body in bodies for entry in _parse(model, body, what).data]
+
+
+def _whole(listed: L, bodies: list[bytes], model: type[_ListPage], what: str) -> L:
+    """A list object that said has_more, with every page's objects in it."""
+    return listed.model_copy(update={"data": _all(model, bodies, what), "has_more": False})
+
+
+def _whole_raw(listed: dict[str, Any], bodies: list[bytes]) -> dict[str, Any]:
+    return {**listed, "data": _raw_data(bodies), "has_more": False}
 
 
 def _raw_data(bodies: list[bytes]) -> list[dict[str, Any]]:
