@@ -60,16 +60,18 @@ def run_ffkpi(path: Path) -> dict[str, float]:
         StripePrice,
         StripeSubscription,
         build_dataset,
+        convert,
+        decode,
     )
 
     config = demo_config()
-    prices = [StripePrice.model_validate(p) for p in make_demo.TIERED_PRICES]
-    coupons = [StripeCoupon.model_validate(c) for c in make_demo.BUNDLE_COUPONS]
+    prices = [convert(StripePrice, p) for p in make_demo.TIERED_PRICES]
+    coupons = [convert(StripeCoupon, c) for c in make_demo.BUNDLE_COUPONS]
 
     def subscriptions() -> Iterator[StripeSubscription]:
         with path.open("rb") as pages:
             for line in pages:
-                yield from StripeList.model_validate_json(line).data
+                yield from decode(StripeList, line).data
 
     started = time.perf_counter()
     data = build_dataset(subscriptions(), prices, coupons)

@@ -223,10 +223,9 @@ def test_every_command_has_help_with_an_example(runner: CliRunner) -> None:
         (
             ["mrr", "--input", "bad.json"],
             ExitCode.INVALID,
-            "ffkpi: error: bad.json is not valid JSON: Invalid JSON: EOF while parsing an "
-            "object at line 1 column 1 (give it a Stripe list object, JSON lines of list "
-            'pages or subscriptions, or a bundle {"subscriptions": [...], "prices": [...], '
-            "...})\n",
+            "ffkpi: error: bad.json is not valid JSON: it ends before the JSON does (a "
+            "cut-off download?) (give it a Stripe list object, JSON lines of list pages or "
+            'subscriptions, or a bundle {"subscriptions": [...], "prices": [...], ...})\n',
         ),
         (
             ["mrr", "--input", "subs.json", "--config", "broken.toml"],

@@ -185,7 +185,7 @@ class TestErrors:
         sub["items"]["data"][1]["price"]["recurring"]["interval"] = "fortnight"
         assert error_of(dumps(page([stripe_sub(1, (SMALL, 1)), sub]))) == (
             "subs.json: subscription sub_0015: items.data[1].price.recurring.interval: "
-            "Input should be 'day', 'week', 'month' or 'year' "
+            "Invalid enum value 'fortnight' "
             "(check the file is Stripe JSON as the API returns it)"
         )
 
@@ -196,6 +196,20 @@ class TestErrors:
         assert error_of(raw) == (
             "subs.json, line 2: subscription sub_0015: status: field is missing "
             "(check the file is Stripe JSON as the API returns it)"
+        )
+
+    def test_bad_value_under_a_currency_key_is_shown_with_the_key_elided(self) -> None:
+        price = {**SMALL, "currency_options": {"eur": {"unit_amount": "32.00"}}}
+        assert error_of(dumps(page([stripe_sub(1, (price, 1))]))) == (
+            "subs.json: subscription sub_0001: items.data[0].price.currency_options[...]"
+            ".unit_amount: Expected int | null, got str "
+            "(check the file is Stripe JSON as the API returns it)"
+        )
+
+    def test_broken_json_line_names_the_line(self) -> None:
+        raw = dumps(stripe_sub(1, (SMALL, 1))) + b"\n{oops}\n"
+        assert error_of(raw).startswith(
+            "subs.json, line 2 is not valid JSON: object keys must be strings (byte 1)"
         )
 
     def test_tiered_price_without_tiers(self) -> None:

@@ -1,6 +1,8 @@
 """Live Stripe through the real stripe SDK, against the fake Stripe on 127.0.0.1."""
 
+import copy
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -147,6 +149,22 @@ def test_exhausted_retries_exit_5_and_write_nothing(
     assert not (live_env / "bundle.json").exists()
     assert not (live_env / "snapshots").exists()
     assert not [p for p in live_env.iterdir() if p.name.startswith(".bundle.json")]
+
+
+def test_a_subscription_ffkpi_cannot_read_exits_3_naming_the_field(
+    runner: CliRunner, live_env: Path, start_fake: Callable[..., tuple[FakeStripe, str]]
+) -> None:
+    subscriptions = copy.deepcopy(DEMO["subscriptions"])
+    subscriptions[0]["currency"] = 840
+    _, url = start_fake({**DEMO, "subscriptions": subscriptions})
+    result = runner.invoke(app, [*LIVE, "--api-base", url])
+    assert (result.exit_code, result.stdout) == (ExitCode.INVALID, "")
+    assert re.fullmatch(
+        r"ffkpi: error: Stripe sent subscriptions ffkpi cannot read: data\[\d+\]\.currency: "
+        r"Expected str, got int \(check that the account uses API version 2026-10-28\.endive, "
+        r"or report this\)",
+        result.stderr.splitlines()[-1],
+    )
 
 
 def test_unreachable_stripe_exits_5(runner: CliRunner, live_env: Path) -> None:

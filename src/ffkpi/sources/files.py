@@ -6,7 +6,7 @@ import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
+import msgspec
 
 from ffkpi.errors import InputError
 from ffkpi.model import Dataset
@@ -18,6 +18,9 @@ from ffkpi.sources.stripe_json import (
     StripeProduct,
     StripeSubscription,
     build_dataset,
+    decode,
+    dotted,
+    error_location,
 )
 from ffkpi.storage import atomic_file
 
@@ -30,7 +33,7 @@ FORMATS = (
 )
 
 
-class _Document(Payload):
+class _Document(Payload, frozen=True):
     """Any of the accepted top-level shapes; which one it is, is decided after parsing."""
 
     object: str | None = None
@@ -62,11 +65,13 @@ def parse_input(raw: bytes, origin: str) -> Dataset:
         except (OSError, EOFError, zlib.error) as err:
             raise InputError(f"{origin}: broken gzip data: {err}", "fetch the file again") from None
     try:
-        documents = [_Document.model_validate_json(raw)]
-    except ValidationError as err:
-        if not _has_trailing_data(err):
-            raise _explain(err, raw, origin, line=None) from None
-        documents = list(_json_lines(raw, origin))
+        documents = [decode(_Document, raw)]
+    except msgspec.ValidationError as err:
+        raise _explain(err, raw, origin, line=None) from None
+    except msgspec.DecodeError as err:
+        if "trailing characters" not in str(err):
+            raise _not_json(err, origin) from None
+        documents = _json_lines(raw, origin)
     if not documents:
         raise InputError(f"{origin} is empty", f"give it {FORMATS}")
 
@@ -104,27 +109,27 @@ def _json_lines(raw: bytes, origin: str) -> list[_Document]:
         if not line.strip():
             continue
         try:
-            document = _Document.model_validate_json(line)
+            document = decode(_Document, line)
             if document.object == "subscription":
-                sub = StripeSubscription.model_validate_json(line)
-                document = _Document(object="list", data=[sub])
-        except ValidationError as err:
+                document = _Document(object="list", data=[decode(StripeSubscription, line)])
+        except msgspec.ValidationError as err:
             raise _explain(err, line, origin, line=number) from None
+        except msgspec.DecodeError as err:
+            raise _not_json(err, f"{origin}, line {number}") from None
         documents.append(document)
     return documents
 
 
-def _has_trailing_data(err: ValidationError) -> bool:
-    first = err.errors(include_url=False)[0]
-    return first["type"] == "json_invalid" and "trailing characters" in first["msg"]
+def _not_json(err: msgspec.DecodeError, where: str) -> InputError:
+    reason = str(err).removeprefix("JSON is malformed: ")
+    if reason == "Input data was truncated":
+        reason = "it ends before the JSON does (a cut-off download?)"
+    return InputError(f"{where} is not valid JSON: {reason}", f"give it {FORMATS}")
 
 
-def _explain(err: ValidationError, raw: bytes, origin: str, line: int | None) -> InputError:
-    first = err.errors(include_url=False)[0]
+def _explain(err: msgspec.ValidationError, raw: bytes, origin: str, line: int | None) -> InputError:
     where = origin if line is None else f"{origin}, line {line}"
-    if first["type"] == "json_invalid":
-        return InputError(f"{where} is not valid JSON: {first['msg']}", f"give it {FORMATS}")
-    loc = list(first["loc"])
+    loc, message = error_location(err)
     # Name the subscription (or other object) the bad field belongs to, by its id.
     try:
         node: Any = json.loads(raw)
@@ -140,23 +145,13 @@ def _explain(err: ValidationError, raw: bytes, origin: str, line: int | None) ->
             node = node[part]
         except (KeyError, IndexError, TypeError):
             break
-    path = _dotted(loc if owner is None else loc[owner[1] :])
+    path = dotted(loc if owner is None else loc[owner[1] :])
     subject = where if owner is None else f"{where}: subscription {owner[0]}"
     if path:
         subject = f"{subject}: {path}"
-    message = first["msg"]
-    if first["type"] == "missing":
-        message = "field is missing"
     return InputError(
         f"{subject}: {message}", "check the file is Stripe JSON as the API returns it"
     )
-
-
-def _dotted(loc: list[int | str]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return text.lstrip(".")
 
 
 def write_bundle(path: Path, fetched: "Fetched") -> None:

@@ -22,8 +22,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import msgspec
 import stripe
-from pydantic import ValidationError
 
 from ffkpi.errors import (
     FfkpiError,
@@ -45,6 +45,9 @@ from ffkpi.sources.stripe_json import (
     StripeProduct,
     StripeSubscription,
     bulk_allocation,
+    decode,
+    dotted,
+    error_location,
     invoice_lines,
 )
 
@@ -269,46 +272,46 @@ def _endpoint(path: str) -> str:
     return "/".join(parts[:3])
 
 
-class _ListPage(Payload):
+class _ListPage(Payload, frozen=True):
     """A page of a list: its objects, and whether more follow."""
 
     data: list[Any]
     has_more: bool = False
 
 
-class _Id(Payload):
+class _Id(Payload, frozen=True):
     id: str
 
 
-class _IdPage(_ListPage):
+class _IdPage(_ListPage, frozen=True):
     data: list[_Id]
 
 
-class _LinePage(_ListPage):
+class _LinePage(_ListPage, frozen=True):
     data: list[StripeLine]
 
 
-class _SubscriptionPage(_ListPage):
+class _SubscriptionPage(_ListPage, frozen=True):
     data: list[StripeSubscription]
 
 
-class _ItemPage(_ListPage):
+class _ItemPage(_ListPage, frozen=True):
     data: list[StripeItem]
 
 
-class _PricePage(_ListPage):
+class _PricePage(_ListPage, frozen=True):
     data: list[StripePrice]
 
 
-class _CouponPage(_ListPage):
+class _CouponPage(_ListPage, frozen=True):
     data: list[StripeCoupon]
 
 
-class _ProductPage(_ListPage):
+class _ProductPage(_ListPage, frozen=True):
     data: list[StripeProduct]
 
 
-class _InvoicePage(_ListPage):
+class _InvoicePage(_ListPage, frozen=True):
     data: list[StripeInvoice]
 
 
@@ -536,7 +539,7 @@ class AccountReader:
         ):
             sub = partial[sub_id]
             items = _whole(sub.items, bodies, _ItemPage, "subscription items")
-            completed.append(sub.model_copy(update={"items": items}))
+            completed.append(msgspec.structs.replace(sub, items=items))
             self._advance()
             if raw_subs is not None:
                 entry = json.loads(raw_subs[sub_id])
@@ -604,7 +607,7 @@ class AccountReader:
                 if invoice.lines.has_more:
                     bodies = self._list_all(f"/v1/invoices/{invoice.id}/lines", {})
                     lines = _whole(invoice.lines, bodies, _LinePage, "invoice lines")
-                    invoice = invoice.model_copy(update={"lines": lines})  # noqa: PLW2901
+                    invoice = msgspec.structs.replace(invoice, lines=lines)  # noqa: PLW2901
                     if raw_page is not None:
                         raw_page[position]["lines"] = _whole_raw(
                             raw_page[position]["lines"], bodies
@@ -654,13 +657,17 @@ def _split(window: _Window, page: "_SubscriptionPage", free: int) -> list[_Windo
 
 def _parse(model: type[M], body: bytes, what: str) -> M:
     try:
-        return model.model_validate_json(body)
-    except ValidationError as err:
-        first = err.errors(include_url=False)[0]
-        where = ".".join(str(part) for part in first["loc"])
+        return decode(model, body)
+    except msgspec.ValidationError as err:
+        loc, message = error_location(err)
         raise InputError(
-            f"Stripe sent {what} ffkpi cannot read: {where}: {first['msg']}",
+            f"Stripe sent {what} ffkpi cannot read: {dotted(loc)}: {message}",
             f"check that the account uses API version {API_VERSION}, or report this",
+        ) from None
+    except msgspec.DecodeError as err:
+        raise StripeUnavailableError(
+            f"the answer to a request for {what} is not JSON: {err}",
+            "check that nothing between ffkpi and Stripe rewrites its answers, then try again",
         ) from None
 
 
@@ -671,7 +678,7 @@ def _all(model: type[_ListPage], bodies: list[bytes], what: str) -> list[Any]:
 
 def _whole(listed: L, bodies: list[bytes], model: type[_ListPage], what: str) -> L:
     """A list object that said has_more, with every page's objects in it."""
-    return listed.model_copy(update={"data": _all(model, bodies, what), "has_more": False})
+    return msgspec.structs.replace(listed, data=_all(model, bodies, what), has_more=False)
 
 
 def _whole_raw(listed: dict[str, Any], bodies: list[bytes]) -> dict[str, Any]:
