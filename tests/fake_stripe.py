@@ -49,6 +49,7 @@ class Faults:
     drop_rate: float = 0.0  # connection closed with no response
     empty_page_rate: float = 0.0  # a subscription page with no data that says has_more
     always_fail: bool = False  # every request 500
+    not_json: bool = False  # every answer a 200 HTML page, as a captive portal sends
     seed: int = 1
 
 
@@ -238,9 +239,16 @@ class FakeStripe:
         except StripeError as err:
             status, body, headers = err.status, json.dumps(err.body), err.headers
         self._record(url.path, params, status, key, version)
+        content_type = "application/json"
+        if self.faults.not_json:
+            status, body, content_type = (
+                200,
+                "<html><body>Sign in to Wi-Fi</body></html>",
+                "text/html",
+            )
         data = body.encode()
         handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Type", content_type)
         handler.send_header("Content-Length", str(len(data)))
         handler.send_header("Request-Id", f"req_fake{len(self.log)}")
         for name, value in headers.items():

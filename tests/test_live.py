@@ -266,6 +266,15 @@ def test_keys_are_scrubbed_from_any_text() -> None:
     assert scrub("key sk_live_abc123XYZ and rk_test_9f8e7d") == "key sk_live_*** and rk_test_***"
 
 
+def test_an_answer_that_is_not_json_exits_5(
+    start_fake: Callable[..., tuple[FakeStripe, str]],
+) -> None:
+    _, url = start_fake(faults=Faults(not_json=True))
+    with pytest.raises(StripeUnavailableError, match=r"is not JSON: JSON is malformed") as raised:
+        read_live(url)
+    assert raised.value.exit_code == ExitCode.STRIPE_UNAVAILABLE
+
+
 def test_empty_pages_forever_give_up_with_exit_5(
     start_fake: Callable[..., tuple[FakeStripe, str]],
 ) -> None:
