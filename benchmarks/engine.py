@@ -51,6 +51,8 @@ def generate(path: Path, count: int) -> int:
 def run_ffkpi(path: Path) -> dict[str, float]:
     from collections.abc import Iterator
 
+    import msgspec
+
     import make_demo
     from ffkpi.mrr import compute_report
     from ffkpi.sources.demo import DEMO_AS_OF, demo_config
@@ -60,13 +62,12 @@ def run_ffkpi(path: Path) -> dict[str, float]:
         StripePrice,
         StripeSubscription,
         build_dataset,
-        convert,
         decode,
     )
 
     config = demo_config()
-    prices = [convert(StripePrice, p) for p in make_demo.TIERED_PRICES]
-    coupons = [convert(StripeCoupon, c) for c in make_demo.BUNDLE_COUPONS]
+    prices = [msgspec.convert(p, type=StripePrice) for p in make_demo.TIERED_PRICES]
+    coupons = [msgspec.convert(c, type=StripeCoupon) for c in make_demo.BUNDLE_COUPONS]
 
     def subscriptions() -> Iterator[StripeSubscription]:
         with path.open("rb") as pages:

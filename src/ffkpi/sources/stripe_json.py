@@ -201,11 +201,6 @@ def decode(model: type[P], body: bytes | str) -> P:
     return msgspec.json.decode(body, type=model)
 
 
-def convert(model: type[P], value: object) -> P:
-    """One payload from already-parsed JSON (a dict); raises msgspec.ValidationError."""
-    return msgspec.convert(value, type=model)
-
-
 _PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+|\.\.\.)\]")
 _MISSING = re.compile(r"Object missing required field `(.+)`")
 
