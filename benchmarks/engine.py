@@ -62,7 +62,6 @@ def run_ffkpi(path: Path) -> dict[str, float]:
         StripePrice,
         StripeSubscription,
         build_dataset,
-        decode,
     )
 
     config = demo_config()
@@ -72,7 +71,7 @@ def run_ffkpi(path: Path) -> dict[str, float]:
     def subscriptions() -> Iterator[StripeSubscription]:
         with path.open("rb") as pages:
             for line in pages:
-                yield from decode(StripeList, line).data
+                yield from msgspec.json.decode(line, type=StripeList).data
 
     started = time.perf_counter()
     data = build_dataset(subscriptions(), prices, coupons)

@@ -18,9 +18,9 @@ from ffkpi.sources.stripe_json import (
     StripeProduct,
     StripeSubscription,
     build_dataset,
-    decode,
     dotted,
     error_location,
+    malformed,
 )
 from ffkpi.storage import atomic_file
 
@@ -65,7 +65,7 @@ def parse_input(raw: bytes, origin: str) -> Dataset:
         except (OSError, EOFError, zlib.error) as err:
             raise InputError(f"{origin}: broken gzip data: {err}", "fetch the file again") from None
     try:
-        documents = [decode(_Document, raw)]
+        documents = [msgspec.json.decode(raw, type=_Document)]
     except msgspec.ValidationError as err:
         raise _explain(err, raw, origin, line=None) from None
     except msgspec.DecodeError as err:
@@ -109,9 +109,10 @@ def _json_lines(raw: bytes, origin: str) -> list[_Document]:
         if not line.strip():
             continue
         try:
-            document = decode(_Document, line)
+            document = msgspec.json.decode(line, type=_Document)
             if document.object == "subscription":
-                document = _Document(object="list", data=[decode(StripeSubscription, line)])
+                sub = msgspec.json.decode(line, type=StripeSubscription)
+                document = _Document(object="list", data=[sub])
         except msgspec.ValidationError as err:
             raise _explain(err, line, origin, line=number) from None
         except msgspec.DecodeError as err:
@@ -121,10 +122,7 @@ def _json_lines(raw: bytes, origin: str) -> list[_Document]:
 
 
 def _not_json(err: msgspec.DecodeError, where: str) -> InputError:
-    reason = str(err).removeprefix("JSON is malformed: ")
-    if reason == "Input data was truncated":
-        reason = "it ends before the JSON does (a cut-off download?)"
-    return InputError(f"{where} is not valid JSON: {reason}", f"give it {FORMATS}")
+    return InputError(f"{where} is not valid JSON: {malformed(err)}", f"give it {FORMATS}")
 
 
 def _explain(err: msgspec.ValidationError, raw: bytes, origin: str, line: int | None) -> InputError:

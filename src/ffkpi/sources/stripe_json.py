@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -40,9 +40,6 @@ class Payload(msgspec.Struct, frozen=True, gc=False):
     Subclasses say frozen=True again: it is inherited, but type checkers see only what a
     class states (dataclass_transform).
     """
-
-
-P = TypeVar("P", bound=Payload)
 
 
 class StripeTier(Payload, frozen=True):
@@ -196,11 +193,6 @@ class StripeList(Payload, frozen=True):
     has_more: bool = False
 
 
-def decode(model: type[P], body: bytes | str) -> P:
-    """One payload from JSON; raises msgspec.DecodeError (ValidationError for a bad field)."""
-    return msgspec.json.decode(body, type=model)
-
-
 _PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+|\.\.\.)\]")
 _MISSING = re.compile(r"Object missing required field `(.+)`")
 
@@ -221,6 +213,14 @@ def error_location(err: msgspec.ValidationError) -> tuple[list[str | int], str]:
         loc.append(missing[1])
         message = "field is missing"
     return loc, message.replace("`", "")
+
+
+def malformed(err: msgspec.DecodeError) -> str:
+    """Why text is not JSON, in a reader's words."""
+    reason = str(err).removeprefix("JSON is malformed: ")
+    if reason == "Input data was truncated":
+        return "it ends before the JSON does (a cut-off download?)"
+    return reason
 
 
 def dotted(loc: Sequence[str | int]) -> str:

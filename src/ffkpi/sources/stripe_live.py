@@ -45,10 +45,10 @@ from ffkpi.sources.stripe_json import (
     StripeProduct,
     StripeSubscription,
     bulk_allocation,
-    decode,
     dotted,
     error_location,
     invoice_lines,
+    malformed,
 )
 
 M = TypeVar("M", bound=Payload)
@@ -657,7 +657,7 @@ def _split(window: _Window, page: "_SubscriptionPage", free: int) -> list[_Windo
 
 def _parse(model: type[M], body: bytes, what: str) -> M:
     try:
-        return decode(model, body)
+        return msgspec.json.decode(body, type=model)
     except msgspec.ValidationError as err:
         loc, message = error_location(err)
         raise InputError(
@@ -666,7 +666,7 @@ def _parse(model: type[M], body: bytes, what: str) -> M:
         ) from None
     except msgspec.DecodeError as err:
         raise StripeUnavailableError(
-            f"the answer to a request for {what} is not JSON: {err}",
+            f"the answer to a request for {what} is not JSON: {malformed(err)}",
             "check that nothing between ffkpi and Stripe rewrites its answers, then try again",
         ) from None
 
