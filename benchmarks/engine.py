@@ -56,13 +56,8 @@ def run_ffkpi(path: Path) -> dict[str, float]:
     import make_demo
     from ffkpi.mrr import compute_report
     from ffkpi.sources.demo import DEMO_AS_OF, demo_config
-    from ffkpi.sources.stripe_json import (
-        StripeCoupon,
-        StripeList,
-        StripePrice,
-        StripeSubscription,
-        build_dataset,
-    )
+    from ffkpi.stripe.payloads import Page, StripeCoupon, StripePrice, StripeSubscription
+    from ffkpi.stripe.resolve import build_dataset
 
     config = demo_config()
     prices = [msgspec.convert(p, type=StripePrice) for p in make_demo.TIERED_PRICES]
@@ -71,7 +66,7 @@ def run_ffkpi(path: Path) -> dict[str, float]:
     def subscriptions() -> Iterator[StripeSubscription]:
         with path.open("rb") as pages:
             for line in pages:
-                yield from msgspec.json.decode(line, type=StripeList).data
+                yield from msgspec.json.decode(line, type=Page[StripeSubscription]).data
 
     started = time.perf_counter()
     data = build_dataset(subscriptions(), prices, coupons)

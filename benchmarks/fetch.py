@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ffkpi.sources.stripe_live import SUBSCRIPTION_EXPAND
+from ffkpi.stripe.account import SUBSCRIPTION_EXPAND
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = 100
@@ -87,20 +87,21 @@ def child(url: str, config_path: str, max_rps: str, concurrency: str) -> None:
     from ffkpi.config import load_config
     from ffkpi.mrr import compute_report
     from ffkpi.render import report_json
-    from ffkpi.sources.stripe_live import AccountReader, StripeHttp
+    from ffkpi.stripe.account import AccountReader
+    from ffkpi.stripe.http import StripeHttp
 
     config = load_config(Path(config_path))
     began = time.perf_counter()
     http = StripeHttp(SECRET_KEY, api_base=url, max_rps=float(max_rps))
-    fetched = AccountReader(http, concurrency=int(concurrency)).read(invoices_for=None)
-    report_json(compute_report(fetched.dataset, config, date(2026, 11, 17)))
+    dataset = AccountReader(http, concurrency=int(concurrency)).read(invoices_for=None)
+    report_json(compute_report(dataset, config, date(2026, 11, 17)))
     elapsed = time.perf_counter() - began
     print(
         json.dumps(
             {
                 "seconds": elapsed,
                 "requests": http.counters.requests,
-                "subscriptions": len(fetched.dataset.subscriptions),
+                "subscriptions": len(dataset.subscriptions),
                 "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             }
         )

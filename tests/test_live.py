@@ -15,7 +15,8 @@ from conftest import DEMO, ROOT
 from fake_stripe import ALL_PERMISSIONS, SECRET_KEY, FakeStripe, Faults
 from ffkpi.cli import app
 from ffkpi.errors import ExitCode, StripeUnavailableError
-from ffkpi.sources.stripe_live import AccountReader, RetryPolicy, StripeHttp, scrub
+from ffkpi.stripe.account import AccountReader
+from ffkpi.stripe.http import RetryPolicy, StripeHttp, scrub
 
 # The real policy's shape (8 tries, doubling delays), ten times quicker.
 FAST_RETRY = RetryPolicy(attempts=8, base_delay=0.05, max_delay=1.6, max_total=30)
@@ -66,7 +67,7 @@ def test_faults_and_429s_change_nothing(start_fake: Callable[..., tuple[FakeStri
     faults = Faults(error_rate=0.1, lock_timeout_rate=0.05, drop_rate=0.05, empty_page_rate=0.3)
     fake, url = start_fake(rate_limit=40, faults=faults)
     faulty = read_live(url, max_rps=60)  # above the fake's limit: 429s, then slowing down
-    assert canonical(faulty.dataset) == canonical(clean.dataset)
+    assert canonical(faulty) == canonical(clean)
     statuses = [entry.status for entry in fake.requests()]
     # The faults really happened, and were absorbed.
     for status in (429, 500, 409, 0):
@@ -103,7 +104,7 @@ def test_every_subscription_once_across_split_windows(
     bundle = {**DEMO, "subscriptions": builder.subscriptions, "invoices": builder.invoices}
     fake, url = start_fake(bundle)
     fetched = read_live(url, concurrency=6)
-    ids = [sub.id for sub in fetched.dataset.subscriptions]
+    ids = [sub.id for sub in fetched.subscriptions]
     expected = {s["id"] for s in builder.subscriptions if s["status"] != "canceled"}
     assert len(ids) == len(set(ids)) == len(expected)
     assert set(ids) == expected
@@ -119,7 +120,7 @@ def test_items_beyond_the_embedded_list_are_fetched(
 ) -> None:
     _, full_url = start_fake()
     fake, url = start_fake(items_per_subscription=1, lines_per_invoice=0)
-    assert canonical(read_live(url).dataset) == canonical(read_live(full_url).dataset)
+    assert canonical(read_live(url)) == canonical(read_live(full_url))
     assert fake.requests("/v1/subscription_items")
     assert any(entry.path.endswith("/lines") for entry in fake.requests("/v1/invoices/"))
 

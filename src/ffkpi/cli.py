@@ -46,17 +46,17 @@ from ffkpi.onboarding import config_text, group, suggest_tiers
 from ffkpi.snapshots import growth_weeks, read_snapshots, week_of, write_snapshot
 from ffkpi.sources.demo import DEMO_AS_OF, demo_config, example_config_text, load_demo
 from ffkpi.sources.files import read_input, write_bundle
-from ffkpi.sources.stripe_live import (
+from ffkpi.storage import write_atomically
+from ffkpi.stripe.account import DEFAULT_CONCURRENCY, AccountReader
+from ffkpi.stripe.bundle import Recorder
+from ffkpi.stripe.http import (
     PERMISSIONS,
-    AccountReader,
-    Fetched,
     RetryPolicy,
     StripeHttp,
     is_test_key,
     missing_permissions,
     scrub,
 )
-from ffkpi.storage import write_atomically
 
 app = typer.Typer(
     name="ffkpi",
@@ -184,7 +184,7 @@ class LiveOptions:
     api_key_file: Path | None = None
     api_base: str | None = None
     max_rps: float | None = None
-    concurrency: int = 8
+    concurrency: int = DEFAULT_CONCURRENCY
     quiet: bool = False
     retry_for: float = RETRY_FOR
 
@@ -209,14 +209,17 @@ def read_stripe(
     live: LiveOptions,
     *,
     invoices_for: frozenset[str] | None,
-    keep_raw: bool = False,
+    canceled: bool = False,
+    recorder: Recorder | None = None,
     http: StripeHttp | None = None,
-) -> Fetched:
+) -> Dataset:
     http = http or stripe_http(live)
     show = not live.quiet and sys.stderr.isatty()
     with render.fetch_progress(show) as progress:
-        reader = AccountReader(http, concurrency=live.concurrency, on_progress=progress)
-        return reader.read(invoices_for=invoices_for, keep_raw=keep_raw)
+        reader = AccountReader(
+            http, concurrency=live.concurrency, on_progress=lambda c: progress(c.describe())
+        )
+        return reader.read(invoices_for=invoices_for, canceled=canceled, recorder=recorder)
 
 
 FormatOption = Annotated[
@@ -258,7 +261,7 @@ def _data(
         return load_demo()
     if input_file is not None:
         return read_input(input_file)
-    return read_stripe(live, invoices_for=invoices_for).dataset
+    return read_stripe(live, invoices_for=invoices_for)
 
 
 def _as_of(as_of: datetime | None, demo: bool) -> date:
@@ -301,7 +304,7 @@ def mrr(
     api_key_file: ApiKeyFileOption = None,
     api_base: ApiBaseOption = None,
     max_rps: MaxRpsOption = None,
-    concurrency: ConcurrencyOption = 8,
+    concurrency: ConcurrencyOption = DEFAULT_CONCURRENCY,
     retry_for: RetryForOption = RETRY_FOR,
     quiet: QuietOption = False,
 ) -> None:
@@ -332,7 +335,7 @@ def arr(
     api_key_file: ApiKeyFileOption = None,
     api_base: ApiBaseOption = None,
     max_rps: MaxRpsOption = None,
-    concurrency: ConcurrencyOption = 8,
+    concurrency: ConcurrencyOption = DEFAULT_CONCURRENCY,
     retry_for: RetryForOption = RETRY_FOR,
     quiet: QuietOption = False,
 ) -> None:
@@ -387,7 +390,7 @@ def snapshot(
     api_key_file: ApiKeyFileOption = None,
     api_base: ApiBaseOption = None,
     max_rps: MaxRpsOption = None,
-    concurrency: ConcurrencyOption = 8,
+    concurrency: ConcurrencyOption = DEFAULT_CONCURRENCY,
     retry_for: RetryForOption = RETRY_FOR,
     quiet: QuietOption = False,
 ) -> None:
@@ -486,7 +489,7 @@ def fetch(
     api_key_file: ApiKeyFileOption = None,
     api_base: ApiBaseOption = None,
     max_rps: MaxRpsOption = None,
-    concurrency: ConcurrencyOption = 8,
+    concurrency: ConcurrencyOption = DEFAULT_CONCURRENCY,
     retry_for: RetryForOption = RETRY_FOR,
     quiet: QuietOption = False,
 ) -> None:
@@ -501,9 +504,10 @@ def fetch(
         ffkpi fetch --output stripe-2026-11-24.json
     """
     live = LiveOptions(api_key_file, api_base, max_rps, concurrency, quiet, retry_for)
-    fetched = read_stripe(live, invoices_for=frozenset(STATUSES), keep_raw=True)
-    write_bundle(output, fetched)
-    render.note(f"{len(fetched.raw_subscriptions):,} subscriptions written to {output}")
+    recorder = Recorder()
+    read_stripe(live, invoices_for=frozenset(STATUSES), canceled=True, recorder=recorder)
+    write_bundle(output, recorder.bundle)
+    render.note(f"{len(recorder.bundle.subscriptions):,} subscriptions written to {output}")
     render.write(f"{output}\n")
 
 
@@ -520,7 +524,7 @@ def check(
     api_key_file: ApiKeyFileOption = None,
     api_base: ApiBaseOption = None,
     max_rps: MaxRpsOption = None,
-    concurrency: ConcurrencyOption = 8,
+    concurrency: ConcurrencyOption = DEFAULT_CONCURRENCY,
     retry_for: RetryForOption = RETRY_FOR,
     quiet: QuietOption = False,
 ) -> None:
@@ -586,7 +590,7 @@ def _check_stripe(live: LiveOptions, config: Config, findings: list[Finding]) ->
     if restricted:
         names = ", ".join(sorted({PERMISSIONS[p] for p in needed}))
         findings.append(Finding("ok", "key", f"it can read everything ffkpi needs: {names}"))
-    return read_stripe(live, invoices_for=_invoices_for(config), http=http).dataset
+    return read_stripe(live, invoices_for=_invoices_for(config), http=http)
 
 
 def _parse_rates(entries: list[str]) -> dict[str, Decimal]:
@@ -625,7 +629,7 @@ def init(
     api_key_file: ApiKeyFileOption = None,
     api_base: ApiBaseOption = None,
     max_rps: MaxRpsOption = None,
-    concurrency: ConcurrencyOption = 8,
+    concurrency: ConcurrencyOption = DEFAULT_CONCURRENCY,
     retry_for: RetryForOption = RETRY_FOR,
     quiet: QuietOption = False,
 ) -> None:

@@ -48,10 +48,6 @@ class StripeAuthError(FfkpiError):
 class MissingPermissionError(StripeAuthError):
     """A restricted key that lacks one Read permission ffkpi needs."""
 
-    def __init__(self, what: str, fix: str, resource: str, detail: str | None = None) -> None:
-        super().__init__(what, fix, detail)
-        self.resource = resource
-
 
 class StripeUnavailableError(FfkpiError):
     exit_code = ExitCode.STRIPE_UNAVAILABLE

@@ -8,7 +8,6 @@ import csv
 import io
 import json
 import sys
-import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any, Literal
@@ -23,7 +22,6 @@ from ffkpi.check import Finding
 from ffkpi.money import format_money
 from ffkpi.mrr import Exclusions, ProductRow, Report, report_document
 from ffkpi.snapshots import Week, format_rate, weeks_between
-from ffkpi.sources.stripe_live import Counters
 
 REPORT_SCHEMA = "ffkpi.report/1"
 RULE_LABELS = {"list_price": "list price", "net": "net of discounts"}
@@ -301,10 +299,10 @@ def history_table(
 
 
 @contextlib.contextmanager
-def fetch_progress(enabled: bool) -> Iterator[Callable[[Counters], None]]:
-    """A live line on stderr while reading Stripe: subscriptions, pages, requests/s."""
+def fetch_progress(enabled: bool) -> Iterator[Callable[[str], None]]:
+    """A live line on stderr while reading Stripe, told what is being read."""
     if not enabled:
-        yield lambda counters: None
+        yield lambda description: None
         return
     console = Console(stderr=True)
     with Progress(
@@ -315,19 +313,7 @@ def fetch_progress(enabled: bool) -> Iterator[Callable[[Counters], None]]:
         transient=True,
     ) as progress:
         task = progress.add_task("reading Stripe", total=None)
-
-        def update(counters: Counters) -> None:
-            elapsed = max(time.monotonic() - counters.started, 1e-9)
-            rate = f"{counters.requests / elapsed:.1f} requests/s"
-            if counters.phase == "subscriptions":
-                doing = f"{counters.subscriptions:,} subscriptions, {counters.pages:,} pages"
-            elif counters.phase == "items":
-                doing = f"items of large subscriptions: {counters.done:,}/{counters.total:,}"
-            else:
-                doing = f"invoices of metered items: {counters.done:,}/{counters.total:,}"
-            progress.update(task, description=f"{doing}, {rate}")
-
-        yield update
+        yield lambda description: progress.update(task, description=description)
 
 
 CHECK_SCHEMA = "ffkpi.check/1"

@@ -4,28 +4,26 @@ import gzip
 import json
 import zlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 
 from ffkpi.errors import InputError
 from ffkpi.model import Dataset
-from ffkpi.sources.stripe_json import (
+from ffkpi.storage import atomic_file
+from ffkpi.stripe.bundle import Bundle
+from ffkpi.stripe.payloads import (
     Payload,
     StripeCoupon,
     StripeInvoice,
     StripePrice,
     StripeProduct,
     StripeSubscription,
-    build_dataset,
     dotted,
     error_location,
     malformed,
 )
-from ffkpi.storage import atomic_file
-
-if TYPE_CHECKING:
-    from ffkpi.sources.stripe_live import Fetched
+from ffkpi.stripe.resolve import build_dataset
 
 FORMATS = (
     "a Stripe list object, JSON lines of list pages or subscriptions, or a bundle "
@@ -152,15 +150,15 @@ def _explain(err: msgspec.ValidationError, raw: bytes, origin: str, line: int | 
     )
 
 
-def write_bundle(path: Path, fetched: "Fetched") -> None:
+def write_bundle(path: Path, bundle: Bundle) -> None:
     """The bundle format `read_input` takes, streamed to disk and committed atomically."""
     with atomic_file(path) as out:
         out.write(b'{"subscriptions":[')
-        for position, text in enumerate(fetched.raw_subscriptions):
+        for position, text in enumerate(bundle.subscriptions.values()):
             out.write(b"," if position else b"")
             out.write(text.encode())
         out.write(b"]")
         for name in ("prices", "coupons", "products", "invoices"):
-            body = json.dumps(fetched.raw.get(name, []), separators=(",", ":"))
-            out.write(f',"{name}":{body}'.encode())
+            objects = list(getattr(bundle, name).values())
+            out.write(f',"{name}":{json.dumps(objects, separators=(",", ":"))}'.encode())
         out.write(b"}\n")

@@ -1,19 +1,12 @@
-"""Stripe JSON (API version 2026-10-28.endive) -> ffkpi's domain values.
+"""Stripe payloads -> ffkpi's domain values.
 
-The payload types declare only the fields the MRR rules read; msgspec skips everything
-else in Stripe's payload while decoding, which is what makes this path fast (about three
-times Pydantic's rate on subscriptions, whose JSON is mostly fields the rules never read).
 A payload that lacks what the rules need is an error naming the object and the field.
 """
 
 import gc
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import Annotated, Any, Literal
-
-import msgspec
 
 from ffkpi.errors import InputError
 from ffkpi.model import (
@@ -24,216 +17,19 @@ from ffkpi.model import (
     Item,
     Price,
     PriceAmount,
-    Status,
     Subscription,
     Tier,
 )
-
-API_VERSION = "2026-10-28.endive"
-
-Positive = Annotated[int, msgspec.Meta(ge=1)]
-
-
-class Payload(msgspec.Struct, frozen=True, gc=False):
-    """A Stripe object as decoded: unknown fields skipped, never part of a reference cycle.
-
-    Subclasses say frozen=True again: it is inherited, but type checkers see only what a
-    class states (dataclass_transform).
-    """
-
-
-class StripeTier(Payload, frozen=True):
-    up_to: int | None
-    unit_amount: int | None = None
-    unit_amount_decimal: Decimal | None = None
-    flat_amount: int | None = None
-    flat_amount_decimal: Decimal | None = None
-
-
-class StripeCurrencyOption(Payload, frozen=True):
-    unit_amount: int | None = None
-    unit_amount_decimal: Decimal | None = None
-    tiers: list[StripeTier] | None = None
-
-
-class StripeRecurring(Payload, frozen=True):
-    interval: Literal["day", "week", "month", "year"]
-    interval_count: Positive
-    usage_type: Literal["licensed", "metered"] = "licensed"
-
-
-class StripeTransformQuantity(Payload, frozen=True):
-    divide_by: Positive
-    round: Literal["up", "down"]
-
-
-class StripeProduct(Payload, frozen=True):
-    id: str
-    name: str
-
-
-class StripePrice(Payload, frozen=True):
-    id: str
-    product: str | StripeProduct
-    currency: str
-    recurring: StripeRecurring | None
-    billing_scheme: Literal["per_unit", "tiered"] = "per_unit"
-    unit_amount: int | None = None
-    unit_amount_decimal: Decimal | None = None
-    tiers_mode: Literal["graduated", "volume"] | None = None
-    tiers: list[StripeTier] | None = None  # only present when expanded
-    transform_quantity: StripeTransformQuantity | None = None
-    currency_options: dict[str, StripeCurrencyOption] | None = None
-
-    @property
-    def product_id(self) -> str:
-        return self.product if isinstance(self.product, str) else self.product.id
-
-
-class StripeAppliesTo(Payload, frozen=True):
-    products: list[str]
-
-
-class StripeAmountOption(Payload, frozen=True):
-    amount_off: int
-
-
-class StripeCoupon(Payload, frozen=True):
-    id: str
-    duration: Literal["forever", "once", "repeating"]
-    percent_off: Decimal | None = None
-    amount_off: int | None = None
-    currency: str | None = None
-    currency_options: dict[str, StripeAmountOption] | None = None
-    applies_to: StripeAppliesTo | None = None  # only present when expanded
-
-
-class StripeDiscountSource(Payload, frozen=True):
-    type: str = "coupon"
-    coupon: str | StripeCoupon | None = None
-
-
-class StripeDiscount(Payload, frozen=True):
-    id: str
-    source: StripeDiscountSource
-    end: int | None = None
-
-
-class StripeTrial(Payload, frozen=True):
-    end_date: int
-
-
-class StripeItem(Payload, frozen=True):
-    id: str
-    price: StripePrice
-    quantity: int | None = None  # null for metered prices
-    discounts: list[str | StripeDiscount] = []
-    current_trial: StripeTrial | None = None
-
-
-class StripeItemList(Payload, frozen=True):
-    data: list[StripeItem]
-    has_more: bool = False
-
-
-class StripeCustomer(Payload, frozen=True):
-    id: str
-
-
-class StripeSubscription(Payload, frozen=True):
-    id: str
-    customer: str | StripeCustomer
-    status: Status
-    currency: str
-    items: StripeItemList
-    discounts: list[str | StripeDiscount] = []
-    cancel_at_period_end: bool = False
-    cancel_at: int | None = None
-    pause_collection: dict[str, Any] | None = None
-    created: int = 0
-
-
-class StripePeriod(Payload, frozen=True):
-    start: int
-    end: int
-
-
-class StripeItemDetails(Payload, frozen=True):
-    subscription_item: str | None = None
-    proration: bool = False
-
-
-class StripeLineParent(Payload, frozen=True):
-    subscription_item_details: StripeItemDetails | None = None
-
-
-class StripeLine(Payload, frozen=True):
-    amount: int
-    period: StripePeriod
-    quantity: int | None = None
-    parent: StripeLineParent | None = None
-
-
-class StripeLineList(Payload, frozen=True):
-    data: list[StripeLine]
-    has_more: bool = False
-
-
-class StripeInvoice(Payload, frozen=True):
-    id: str
-    status: str | None
-    lines: StripeLineList
-
-
-class StripeList(Payload, frozen=True):
-    """One page of GET /v1/subscriptions."""
-
-    object: Literal["list"]
-    data: list[StripeSubscription]
-    has_more: bool = False
-
-
-_PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+|\.\.\.)\]")
-_MISSING = re.compile(r"Object missing required field `(.+)`")
-
-
-def error_location(err: msgspec.ValidationError) -> tuple[list[str | int], str]:
-    """Where in the document a payload went wrong (keys and list positions), and what.
-
-    msgspec says it as "Expected `int`, got `str` - at `$.data[3].items`"; a dict's key is
-    shown as "[...]".
-    """
-    message, _, path = str(err).partition(" - at `$")
-    loc: list[str | int] = [
-        int(index) if index.isdigit() else (key or "[...]")
-        for key, index in _PATH_PART.findall(path.rstrip("`"))
-    ]
-    missing = _MISSING.fullmatch(message)
-    if missing:
-        loc.append(missing[1])
-        message = "field is missing"
-    return loc, message.replace("`", "")
-
-
-def malformed(err: msgspec.DecodeError) -> str:
-    """Why text is not JSON, in a reader's words."""
-    reason = str(err).removeprefix("JSON is malformed: ")
-    if reason == "Input data was truncated":
-        return "it ends before the JSON does (a cut-off download?)"
-    return reason
-
-
-def dotted(loc: Sequence[str | int]) -> str:
-    """A location as a reader writes it: items.data[1].price."""
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        elif part == "[...]":  # a dict's key, which msgspec does not name
-            text += part
-        else:
-            text += f".{part}"
-    return text.lstrip(".")
+from ffkpi.stripe.payloads import (
+    StripeCoupon,
+    StripeDiscount,
+    StripeInvoice,
+    StripeItem,
+    StripePrice,
+    StripeProduct,
+    StripeSubscription,
+    StripeTier,
+)
 
 
 def _decimal(exact: Decimal | None, whole: int | None) -> Decimal | None:

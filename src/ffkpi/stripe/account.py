@@ -1,0 +1,265 @@
+"""What a run reads from one Stripe account, as domain values.
+
+Every subscription, in `created` windows read several at once; the side data the MRR
+rules need (tiered prices, coupons, product names) alongside the first pages; then the
+items of subscriptions with more than a list page embeds and, for metered items, their
+newest invoices. All of it through one StripeHttp: one pacer, one cap on requests.
+"""
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import msgspec
+
+from ffkpi.model import Dataset, Subscription
+from ffkpi.stripe.bundle import Recorder
+from ffkpi.stripe.http import Counters, StripeHttp
+from ffkpi.stripe.paging import Answer, Identified, Lister, parse
+from ffkpi.stripe.payloads import (
+    Page,
+    StripeCoupon,
+    StripeInvoice,
+    StripeItem,
+    StripeLine,
+    StripePrice,
+    StripeProduct,
+    StripeSubscription,
+)
+from ffkpi.stripe.resolve import Resolver, bulk_allocation, invoice_lines
+
+ListedT = TypeVar("ListedT", bound=Identified)
+PageT = TypeVar("PageT", bound=Page[Any])
+
+SUBSCRIPTION_EXPAND = ["data.discounts.source.coupon", "data.items.data.discounts"]
+DEFAULT_CONCURRENCY = 12
+
+
+class AccountReader:
+    """Reads every subscription and the side data the MRR rules need, from one account."""
+
+    def __init__(
+        self,
+        http: StripeHttp,
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        now: int | None = None,
+        on_progress: Callable[[Counters], None] | None = None,
+    ) -> None:
+        self.http = http
+        self.concurrency = concurrency
+        self.now = now if now is not None else int(time.time())
+        self.on_progress = on_progress or (lambda counters: None)
+
+    def read(
+        self,
+        *,
+        invoices_for: frozenset[str] | None,
+        canceled: bool = False,
+        recorder: Recorder | None = None,
+    ) -> Dataset:
+        """`invoices_for`: statuses of subscriptions whose metered items need invoices;
+        `canceled`: read canceled subscriptions too; `recorder`: keeps Stripe's JSON."""
+        pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="ffkpi")
+        try:
+            run = _Run(self, Lister(self.http, pool, self.concurrency), recorder)
+            dataset = run.read(invoices_for, canceled)
+        except BaseException:
+            self.http.cancelled.set()  # requests in flight or backing off stop now
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
+        return dataset
+
+
+class _Run:
+    """One read: the reader's settings, the lister, and what is being kept."""
+
+    def __init__(self, reader: AccountReader, lister: Lister, recorder: Recorder | None) -> None:
+        self.reader = reader
+        self.lister = lister
+        self.pool = lister.pool
+        self.http = reader.http
+        self.recorder = recorder
+
+    def read(self, invoices_for: frozenset[str] | None, canceled: bool) -> Dataset:
+        # Side data is read alongside the first subscription pages, not before them.
+        lists: dict[str, Future[list[Answer[Any]]]] = {
+            "prices": self._list("/v1/prices", {"expand": ["data.tiers"]}, StripePrice),
+            "coupons": self._list("/v1/coupons", {"expand": ["data.applies_to"]}, StripeCoupon),
+            "products": self._list("/v1/products", {}, StripeProduct),
+        }
+        resolver: Resolver | None = None
+        subscriptions: dict[str, Subscription] = {}
+        partial: dict[str, StripeSubscription] = {}  # more items than a page embeds
+        counters = self.http.counters
+        with bulk_allocation():
+            for answer in self._subscription_pages(canceled):
+                if resolver is None:
+                    resolver = self._side_data(lists)
+                if self.recorder is not None:
+                    self.recorder.subscriptions(answer.body)
+                fresh = []
+                for sub in answer.page.data:
+                    if sub.id in subscriptions or sub.id in partial:
+                        continue  # windows and retries can overlap: once each
+                    if sub.items.has_more:
+                        partial[sub.id] = sub
+                    else:
+                        fresh.append(sub)
+                self._side_data_by_id(fresh, resolver)
+                for sub in fresh:
+                    subscriptions[sub.id] = resolver.subscription(sub)
+                counters.subscriptions = len(subscriptions) + len(partial)
+                self.reader.on_progress(counters)
+            if resolver is None:
+                resolver = self._side_data(lists)
+            completed = self._complete_items(partial)
+            self._side_data_by_id(completed, resolver)
+            for sub in completed:
+                subscriptions[sub.id] = resolver.subscription(sub)
+        domain = tuple(subscriptions.values())
+        lines = []
+        if invoices_for is not None:
+            metered = [
+                sub.id
+                for sub in domain
+                if sub.status in invoices_for and any(i.price.metered for i in sub.items)
+            ]
+            lines = invoice_lines(self._invoices(metered))
+        return Dataset(domain, product_names=resolver.product_names, invoice_lines=tuple(lines))
+
+    def _list(
+        self, path: str, params: Mapping[str, Any], model: type[ListedT]
+    ) -> "Future[list[Answer[Any]]]":
+        what = path.removeprefix("/v1/")
+        return self.pool.submit(self.lister.all, path, params, Page[model], what)  # type: ignore[valid-type]
+
+    def _subscription_pages(self, canceled: bool) -> Iterator[Answer[StripeSubscription]]:
+        params: dict[str, Any] = {"expand": SUBSCRIPTION_EXPAND}
+        if canceled:
+            params["status"] = "all"  # Stripe's default lists every status but canceled
+        return self.lister.windows(
+            "/v1/subscriptions",
+            params,
+            Page[StripeSubscription],
+            "subscriptions",
+            until=self.reader.now + 86_400,
+        )
+
+    def _side_data(self, lists: dict[str, "Future[list[Answer[Any]]]"]) -> Resolver:
+        answers = {name: future.result() for name, future in lists.items()}
+        prices: list[StripePrice] = _objects(answers["prices"])
+        tiered = {p.id for p in prices if p.billing_scheme == "tiered"}
+        if self.recorder is not None:
+            bodies = {name: [a.body for a in pages] for name, pages in answers.items()}
+            self.recorder.listed("prices", bodies["prices"], lambda p: p["id"] in tiered)
+            self.recorder.listed("coupons", bodies["coupons"])
+            self.recorder.listed("products", bodies["products"])
+        return Resolver(
+            [p for p in prices if p.id in tiered],
+            _objects(answers["coupons"]),
+            _objects(answers["products"]),
+        )
+
+    def _phase(self, phase: str, total: int) -> None:
+        counters = self.http.counters
+        counters.phase, counters.done, counters.total = phase, 0, total
+        self.reader.on_progress(counters)
+
+    def _advance(self) -> None:
+        self.http.counters.done += 1
+        self.reader.on_progress(self.http.counters)
+
+    def _complete_items(self, partial: dict[str, StripeSubscription]) -> list[StripeSubscription]:
+        """Subscriptions with more items than a list page embeds, with all of them."""
+        params = {"expand": ["data.discounts"]}
+        ids = list(partial)
+        completed = []
+        self._phase("items", len(ids))
+        pages = self.pool.map(
+            lambda s: self.lister.all(
+                "/v1/subscription_items",
+                {**params, "subscription": s},
+                Page[StripeItem],
+                "subscription items",
+            ),
+            ids,
+        )
+        for sub_id, answers in zip(ids, pages, strict=True):
+            sub = partial[sub_id]
+            completed.append(msgspec.structs.replace(sub, items=_whole(sub.items, answers)))
+            self._advance()
+            if self.recorder is not None:
+                self.recorder.completed("subscriptions", sub_id, "items", (a.body for a in answers))
+        return completed
+
+    def _side_data_by_id(
+        self, subscriptions: Iterable[StripeSubscription], resolver: Resolver
+    ) -> None:
+        """Tiered prices and coupons the account lists did not hold, fetched once each."""
+        prices: set[str] = set()
+        coupons: set[str] = set()
+        for sub in subscriptions:
+            discounts = list(sub.discounts)
+            for item in sub.items.data:
+                if item.price.billing_scheme == "tiered":
+                    prices.add(item.price.id)
+                discounts += item.discounts
+            for discount in discounts:
+                if not isinstance(discount, str) and isinstance(discount.source.coupon, str):
+                    coupons.add(discount.source.coupon)
+        for body in self._by_id("prices", prices - resolver.full_prices.keys(), "tiers"):
+            price = parse(StripePrice, body, "price")
+            resolver.full_prices[price.id] = price
+            if self.recorder is not None:
+                self.recorder.retrieved("prices", body)
+        for body in self._by_id("coupons", coupons - resolver.full_coupons.keys(), "applies_to"):
+            coupon = parse(StripeCoupon, body, "coupon")
+            resolver.full_coupons[coupon.id] = coupon
+            if self.recorder is not None:
+                self.recorder.retrieved("coupons", body)
+
+    def _by_id(self, resource: str, ids: set[str], expand: str) -> Iterator[bytes]:
+        return self.pool.map(
+            lambda one: self.http.get(f"/v1/{resource}/{one}", {"expand": [expand]}), sorted(ids)
+        )
+
+    def _invoices(self, subscription_ids: list[str]) -> list[StripeInvoice]:
+        """The newest invoices of each subscription with metered items (lines complete)."""
+        invoices: list[StripeInvoice] = []
+
+        def newest_invoices(subscription: str) -> bytes:
+            return self.http.get("/v1/invoices", {"subscription": subscription, "limit": 10})
+
+        self._phase("invoices", len(subscription_ids))
+        for body in self.pool.map(newest_invoices, subscription_ids):
+            self._advance()
+            page = parse(Page[StripeInvoice], body, "invoices")
+            if self.recorder is not None:
+                self.recorder.listed("invoices", [body])
+            for invoice in page.data:
+                if invoice.lines.has_more:
+                    answers = self.lister.all(
+                        f"/v1/invoices/{invoice.id}/lines", {}, Page[StripeLine], "invoice lines"
+                    )
+                    invoice = msgspec.structs.replace(  # noqa: PLW2901
+                        invoice, lines=_whole(invoice.lines, answers)
+                    )
+                    if self.recorder is not None:
+                        self.recorder.completed(
+                            "invoices", invoice.id, "lines", (a.body for a in answers)
+                        )
+                invoices.append(invoice)
+        return invoices
+
+
+def _objects(answers: list[Answer[Any]]) -> list[Any]:
+    """The objects of every page of one list."""
+    return [entry for answer in answers for entry in answer.page.data]
+
+
+def _whole(listed: PageT, answers: list[Answer[Any]]) -> PageT:
+    """A list object that said has_more, with every page's objects in it."""
+    return msgspec.structs.replace(listed, data=_objects(answers), has_more=False)

@@ -1,0 +1,275 @@
+"""Stripe lists: one page type, every page of a list, and `created`-window reading.
+
+A list's cursor is strictly sequential, so a large list read page after page is bound
+by latency, not by Stripe's rate limit. Any list that filters on `created`
+(subscriptions, invoices) is read instead in windows `[gte, lt)`, each with its own
+cursor, several at once; `Windows` decides where they fall so that every request slot
+stays busy to the end while few pages come back part-empty.
+"""
+
+import itertools
+import math
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+import msgspec
+
+from ffkpi.errors import InputError, StripeUnavailableError
+from ffkpi.stripe.http import StripeHttp
+from ffkpi.stripe.payloads import API_VERSION, Page, Payload, dotted, error_location, malformed
+
+
+class Identified(Protocol):
+    """What paging needs of a listed object: its id, the cursor."""
+
+    @property
+    def id(self) -> str: ...
+
+
+class Dated(Identified, Protocol):
+    """What window reading needs as well: when the object was created."""
+
+    @property
+    def created(self) -> int: ...
+
+
+M = TypeVar("M", bound=Payload)
+ListedT = TypeVar("ListedT", bound=Identified)
+DatedT = TypeVar("DatedT", bound=Dated)
+
+EARLIEST = 1_262_304_000  # 2010-01-01: before any Stripe object
+PAGE = 100
+EMPTY_PAGES = 10  # Stripe quirk: empty pages that say has_more, asked again at most this often
+DAY = 86_400
+# The first windows, as ages before `until`: recent days are read as their own windows,
+# since a growing business created most of its objects recently.
+FIRST_SPANS = (DAY, 4 * DAY, 16 * DAY, 64 * DAY, 256 * DAY, 1024 * DAY)
+MIN_PAGES = 2.0  # a window split off is expected to hold at least this many pages
+
+
+@dataclass(frozen=True, slots=True)
+class Answer(Generic[ListedT]):
+    """A page as decoded, and the bytes it came in (for a bundle that keeps them)."""
+
+    page: Page[ListedT]
+    body: bytes
+
+
+def parse(model: type[M], body: bytes, what: str) -> M:
+    try:
+        return msgspec.json.decode(body, type=model)
+    except msgspec.ValidationError as err:
+        loc, message = error_location(err)
+        raise InputError(
+            f"Stripe sent {what} ffkpi cannot read: {dotted(loc)}: {message}",
+            f"check that the account uses API version {API_VERSION}, or report this",
+        ) from None
+    except msgspec.DecodeError as err:
+        raise StripeUnavailableError(
+            f"the answer to a request for {what} is not JSON: {malformed(err)}",
+            "check that nothing between ffkpi and Stripe rewrites its answers, then try again",
+        ) from None
+
+
+@dataclass(eq=False)
+class Window:
+    """Objects created in [gte, lt), read newest first from `cursor` on."""
+
+    gte: int
+    lt: int
+    cursor: str | None = None
+    read: int = 0  # objects read so far
+    oldest: int | None = None  # created of the oldest of them
+    expected: float = 0.0  # pages still to read, as far as the plan knows
+    empty_pages: int = 0
+
+    def estimate(self) -> float:
+        """Pages still to read, at the density this window has shown: [oldest, lt)."""
+        assert self.oldest is not None
+        density = self.read / max(1, self.lt - self.oldest)
+        return density * (self.oldest + 1 - self.gte) / PAGE
+
+
+class Windows:
+    """Where the windows of a read fall: the plan, told of each page as it returns.
+
+    It starts with windows of growing age (a day, four, sixteen, ... before `until`,
+    then the rest), as many as there are slots. Each page tells the density of its
+    window; a window expected to hold more than twice its share of what is left
+    (the pages left over the slots) is cut, its older parts queued, and a slot that
+    frees up takes the largest queued window at once. So every slot stays busy to the
+    end, no window is left to read alone at the end, and few pages come back
+    part-empty (a window is never cut below MIN_PAGES pages).
+    """
+
+    def __init__(self, earliest: int, until: int, slots: Callable[[], int]) -> None:
+        self.earliest = earliest
+        self.until = until
+        self.slots = slots
+        self.queued: list[Window] = []
+        self.open: set[Window] = set()  # in flight or queued
+
+    def first(self) -> list[Window]:
+        count = max(1, self.slots())
+        ages = [age for age in FIRST_SPANS[: count - 1] if self.until - age > self.earliest]
+        bounds = [self.until, *(self.until - age for age in ages), self.earliest]
+        windows = [Window(low, high) for high, low in itertools.pairwise(bounds)]
+        self.open.update(windows)
+        return windows
+
+    def returned(
+        self, window: Window, created: list[int], last_id: str | None, has_more: bool, busy: int
+    ) -> list[Window]:
+        """The windows to ask next, now that a page of `window` (newest first) is back.
+
+        `created`: its objects' creation times; `busy`: the other requests in flight.
+        """
+        free = self.slots() - busy
+        if not has_more:
+            self.open.discard(window)
+            return self._take(free)
+        if not created:
+            what = f"objects created in [{window.gte}, {window.lt})"
+            window.empty_pages = _empty_page(window.empty_pages, what)
+            return [window, *self._take(free - 1)]
+        window.cursor = last_id
+        window.read += len(created)
+        window.oldest = created[-1]
+        window.expected = window.estimate()
+        share = max(MIN_PAGES, sum(w.expected for w in self.open) / max(1, self.slots()))
+        bulk = created[0] == created[-1]  # a bulk import: a second only a cursor can read
+        if window.expected > 2 * share or (bulk and window.oldest > window.gte):
+            parts = _split(window, math.ceil(window.expected / share), bulk=bulk)
+            self.open.update(parts)
+            self.queued.extend(parts)
+        return [window, *self._take(free - 1)]
+
+    def _take(self, free: int) -> list[Window]:
+        """Queued windows for the free slots, the largest first."""
+        if free <= 0 or not self.queued:
+            return []
+        self.queued.sort(key=lambda w: w.expected)
+        taken = self.queued[-free:]
+        del self.queued[-free:]
+        return taken[::-1]
+
+
+def _split(window: Window, parts: int, *, bulk: bool = False) -> list[Window]:
+    """Cut the unread rest of `window` into `parts` windows of equal expected size.
+
+    Everything still to read was created at or before its oldest object read: the
+    window keeps the newest part (and its cursor), new windows take the older ones.
+    In a bulk second the window keeps that second alone, read page after page while
+    the others read what is older.
+    """
+    assert window.oldest is not None
+    top = window.oldest + 1
+    span = (top - window.gte) / max(1, parts)
+    wanted = {top - math.ceil(span * k) for k in range(1, parts)}
+    if bulk:
+        wanted = {window.oldest, *(cut for cut in wanted if cut < window.oldest)}
+    cuts = sorted((cut for cut in wanted if window.gte < cut <= window.oldest), reverse=True)
+    if not cuts:
+        return []
+    each = window.expected / (len(cuts) + 1)
+    floor, window.gte = window.gte, cuts[0]
+    window.expected = each
+    return [Window(low, high, expected=each) for high, low in itertools.pairwise([*cuts, floor])]
+
+
+def _empty_page(seen: int, what: str) -> int:
+    """Count one more empty page that says has_more; too many in a row is an error."""
+    if seen >= EMPTY_PAGES:
+        raise StripeUnavailableError(
+            f"Stripe kept returning empty pages that say has_more for {what}",
+            "try again later",
+        )
+    return seen + 1
+
+
+class Lister:
+    """Reads whole lists through one StripeHttp, on a pool of request threads."""
+
+    def __init__(self, http: StripeHttp, pool: ThreadPoolExecutor, concurrency: int) -> None:
+        self.http = http
+        self.pool = pool
+        self.concurrency = concurrency
+
+    def all(
+        self, path: str, params: Mapping[str, Any], model: type[Page[ListedT]], what: str
+    ) -> list[Answer[ListedT]]:
+        """Every page of a list, one after the other (its cursor is sequential)."""
+        answers: list[Answer[ListedT]] = []
+        cursor: str | None = None
+        empty = 0
+        while True:
+            page_params = {**params, "limit": PAGE}
+            if cursor:
+                page_params["starting_after"] = cursor
+            body = self.http.get(path, page_params)
+            page = parse(model, body, what)
+            if page.data or not page.has_more:
+                answers.append(Answer(page, body))
+            if not page.has_more:
+                return answers
+            if not page.data:
+                empty = _empty_page(empty, what)
+                continue
+            cursor = page.data[-1].id
+
+    def windows(
+        self,
+        path: str,
+        params: Mapping[str, Any],
+        model: type[Page[DatedT]],
+        what: str,
+        *,
+        since: int = EARLIEST,
+        until: int,
+    ) -> Iterator[Answer[DatedT]]:
+        """Every page of a list created in [since, until), as windows return them."""
+        plan = Windows(since, until, self._slots)
+        pending: dict[Future[Answer[DatedT]], Window] = {}
+
+        def submit(window: Window) -> None:
+            pending[self.pool.submit(self._window_page, path, params, model, what, window)] = window
+
+        for window in plan.first():
+            submit(window)
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                window = pending.pop(future)
+                answer = future.result()
+                self.http.counters.pages += 1
+                yield answer
+                page = answer.page
+                created = [entry.created for entry in page.data]
+                last = page.data[-1].id if page.data else None
+                for ask in plan.returned(window, created, last, page.has_more, len(pending)):
+                    submit(ask)
+
+    def _slots(self) -> int:
+        """Requests worth having in flight: past rate x latency they only queue."""
+        http = self.http
+        return min(self.concurrency, max(2, math.ceil(1.5 * http.pacer.rate * http.latency)))
+
+    def _window_page(
+        self,
+        path: str,
+        params: Mapping[str, Any],
+        model: type[Page[DatedT]],
+        what: str,
+        window: Window,
+    ) -> Answer[DatedT]:
+        page_params: dict[str, Any] = {
+            **params,
+            "limit": PAGE,
+            "created": {"gte": window.gte, "lt": window.lt},
+        }
+        if window.cursor:
+            page_params["starting_after"] = window.cursor
+        body = self.http.get(path, page_params)
+        return Answer(parse(model, body, what), body)
