@@ -9,10 +9,13 @@ in one run:
 - the plain approach most scripts use: one sequential `auto_paging_iter` over
   `client.v1.subscriptions.list`, building SDK objects.
 
-It prints both times, the floor (subscription pages / R), ffkpi's time as a multiple
-of the floor, and the speed-up.
+It does so for two creation-time profiles: even over two years, and a growing
+business's (most subscriptions recent, 500 created in one second by a bulk import).
+For each it prints the floor (the requests needed / R: subscription pages and the
+side data), ffkpi's time as a multiple of the floor plus start-up (one latency, before
+which no answer can come back), the requests beyond those needed, and the speed-up.
 
-Usage: uv run python benchmarks/fetch.py --subscriptions 20000 --latency-ms 300 --rate-limit 25
+Usage: uv run python benchmarks/fetch.py --subscriptions 10000 --latency-ms 300 --rate-limit 25
 """
 
 import argparse
@@ -22,17 +25,22 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
-from ffkpi.stripe.account import SUBSCRIPTION_EXPAND
+from ffkpi.stripe.account import DEFAULT_CONCURRENCY, SUBSCRIPTION_EXPAND
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = 100
 PLAIN_EXPAND = "data.discounts.source.coupon"
+# uniform: creation times even over two years; growing: most recent, and a bulk second
+# (tests/fake_stripe.py's growing()).
+PROFILES = ("uniform", "growing")
 
 
 def start_fake(
-    count: int, latency_ms: float, rate_limit: float
+    count: int, latency_ms: float, rate_limit: float, profile: str
 ) -> tuple[subprocess.Popen[str], str]:
     fake = subprocess.Popen(
         [
@@ -40,6 +48,8 @@ def start_fake(
             str(ROOT / "tests" / "fake_stripe.py"),
             "--subscriptions",
             str(count),
+            "--profile",
+            profile,
             "--latency-ms",
             str(latency_ms),
             "--rate-limit",
@@ -93,6 +103,14 @@ def child(url: str, config_path: str, max_rps: str, concurrency: str) -> None:
     config = load_config(Path(config_path))
     began = time.perf_counter()
     http = StripeHttp(SECRET_KEY, api_base=url, max_rps=float(max_rps))
+    side = Counter[bool]()
+    get = http.get
+
+    def counted(path: str, params: Any = None) -> bytes:
+        side[path != "/v1/subscriptions"] += 1
+        return get(path, params)
+
+    http.get = counted  # type: ignore[method-assign]
     dataset = AccountReader(http, concurrency=int(concurrency)).read(invoices_for=None)
     report_json(compute_report(dataset, config, date(2026, 11, 17)))
     elapsed = time.perf_counter() - began
@@ -101,6 +119,7 @@ def child(url: str, config_path: str, max_rps: str, concurrency: str) -> None:
             {
                 "seconds": elapsed,
                 "requests": http.counters.requests,
+                "side_requests": side[True],
                 "subscriptions": len(dataset.subscriptions),
                 "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             }
@@ -124,25 +143,10 @@ def run_plain(url: str) -> tuple[float, int]:
     return time.perf_counter() - began, count
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--subscriptions", type=int, default=20_000)
-    parser.add_argument("--latency-ms", type=float, default=300)
-    parser.add_argument("--rate-limit", type=float, default=25)
-    parser.add_argument("--concurrency", type=int, default=12)
-    parser.add_argument("--no-plain", action="store_true", help="time ffkpi only")
-    parser.add_argument(
-        "--share", type=float, default=0.98, help="ffkpi's --max-rps as a share of the limit"
-    )
-    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child:
-        child(*args.child)
-        return
-
-    max_rps = args.rate_limit * args.share  # just under the limit, as Stripe asks bulk readers
-    print(f"starting the fake Stripe with {args.subscriptions:,} subscriptions ...", flush=True)
-    fake, url = start_fake(args.subscriptions, args.latency_ms, args.rate_limit)
+def measure(args: argparse.Namespace, profile: str, max_rps: float) -> None:
+    """One profile: start its fake Stripe, time ffkpi (and the plain approach), print."""
+    print(f"\n[{profile}] starting the fake Stripe ...", flush=True)
+    fake, url = start_fake(args.subscriptions, args.latency_ms, args.rate_limit, profile)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             # The plain approach reads subscriptions only: so does ffkpi here.
@@ -152,7 +156,7 @@ def main() -> None:
             time.sleep(1.1)  # let the fake's rate window empty
             ours = run_ffkpi(url, config, max_rps, args.concurrency)
             time.sleep(1.1)
-            plain = run_plain(url) if not args.no_plain else None
+            plain = run_plain(url) if args.plain == profile else None
     finally:
         fake.kill()
 
@@ -160,21 +164,58 @@ def main() -> None:
     listed = int(ours["subscriptions"])
     assert plain is None or plain[1] == listed, (plain, listed)
     pages = -(-listed // PAGE)
-    floor = pages / args.rate_limit
-    setting = f"latency={args.latency_ms:g} ms  rate limit={args.rate_limit:g}/s"
+    needed = pages + ours["side_requests"]
+    floor = needed / args.rate_limit
+    startup = args.latency_ms / 1000  # no answer can come back sooner
+    ratio = (ours["seconds"] - startup) / floor
     print(
-        f"N={args.subscriptions:,}  {setting}"
-        f"  (ffkpi: --max-rps {max_rps:g} --concurrency {args.concurrency})"
+        f"[{profile}] N={args.subscriptions:,}  latency={args.latency_ms:g} ms  rate limit="
+        f"{args.rate_limit:g}/s  (ffkpi: --max-rps {max_rps:g} --concurrency {args.concurrency})"
     )
-    print(f"floor (pages / R)     : {floor:8.2f} s  ({pages} subscription pages)")
     print(
-        f"ffkpi fetch + compute : {ours['seconds']:8.2f} s  = {ours['seconds'] / floor:.2f}x the "
-        f"floor, {ours['requests']:.0f} requests, peak RSS {ours['peak_rss_mb']:,.0f} MB"
+        f"floor (needed / R)    : {floor:8.2f} s  ({pages} subscription pages + "
+        f"{ours['side_requests']:.0f} other requests)"
+    )
+    print(
+        f"ffkpi fetch + compute : {ours['seconds']:8.2f} s  = {ratio:.2f}x the floor plus "
+        f"{startup:g} s start-up; {ours['requests']:.0f} requests ({ours['requests'] - needed:.0f}"
+        f" beyond those needed), peak RSS {ours['peak_rss_mb']:,.0f} MB"
     )
     print(f"  whole process       : {ours['wall']:8.2f} s  (with Python start-up and imports)")
     if plain:
         print(f"plain auto_paging_iter: {plain[0]:8.2f} s  ({plain[1]:,} SDK objects)")
         print(f"speed-up              : {plain[0] / ours['seconds']:8.1f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscriptions", type=int, default=20_000)
+    parser.add_argument("--latency-ms", type=float, default=300)
+    parser.add_argument("--rate-limit", type=float, default=25)
+    parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)
+    parser.add_argument(
+        "--profile",
+        choices=PROFILES,
+        action="append",
+        help="creation-time profile(s) to run (default: both)",
+    )
+    parser.add_argument(
+        "--plain",
+        choices=(*PROFILES, "none"),
+        default="uniform",
+        help="which profile also times the plain approach (it is slow: minutes at 20,000)",
+    )
+    parser.add_argument(
+        "--share", type=float, default=0.98, help="ffkpi's --max-rps as a share of the limit"
+    )
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+    max_rps = args.rate_limit * args.share  # just under the limit, as Stripe asks bulk readers
+    for profile in args.profile or PROFILES:
+        measure(args, profile, max_rps)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import bisect
 import copy
 import gc
 import json
+import math
 import random
 import sys
 import threading
@@ -550,12 +551,39 @@ class FakeStripe:
             return [entry for entry in self.log if entry.path.startswith(path_prefix)]
 
 
+BULK = 500  # subscriptions a bulk import creates in one second
+
+
+def growing(subscriptions: list[Json], now: int, seed: int = 7) -> None:
+    """Creation times of a growing business: sign-ups doubling every six months over
+    four years, so most subscriptions are recent, and a bulk import of BULK in one
+    second a month ago (a migration from another billing system)."""
+    rng = random.Random(seed)
+    year = 365 * 86_400
+    bulk_second = now - 30 * 86_400
+    for n, sub in enumerate(subscriptions):
+        if n < BULK:
+            sub["created"] = bulk_second
+            continue
+        age = rng.expovariate(math.log(2) / (year / 2))
+        while age >= 4 * year:
+            age = rng.expovariate(math.log(2) / (year / 2))
+        sub["created"] = now - 86_400 - int(age)
+    subscriptions.sort(key=lambda sub: (-sub["created"], sub["id"]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Run the fake Stripe on 127.0.0.1.")
     parser.add_argument("--subscriptions", type=int, default=1000)
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--rate-limit", type=float, default=None)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument(
+        "--profile",
+        choices=("uniform", "growing"),
+        default="uniform",
+        help="creation times: even over two years, or a growing business's (see growing())",
+    )
     parser.add_argument("--bundle-out", type=Path, help="also write the data as a bundle")
     parser.add_argument(
         "--prerender",
@@ -571,6 +599,8 @@ def main() -> None:
     builder = make_demo.Builder(seed=11)
     for n in range(args.subscriptions):
         builder.subscription(n, builder.kind())
+    if args.profile == "growing":
+        growing(builder.subscriptions, make_demo.NOW)
     bundle = {
         "subscriptions": builder.subscriptions,
         "prices": make_demo.TIERED_PRICES,

@@ -46,6 +46,7 @@ DAY = 86_400
 # The first windows, as ages before `until`: recent days are read as their own windows,
 # since a growing business created most of its objects recently.
 FIRST_SPANS = (DAY, 4 * DAY, 16 * DAY, 64 * DAY, 256 * DAY, 1024 * DAY)
+RESERVE = 2  # windows queued beyond the slots, so a freed slot never waits
 MIN_PAGES = 2.0  # a window split off is expected to hold at least this many pages
 
 
@@ -138,12 +139,15 @@ class Windows:
         window.read += len(created)
         window.oldest = created[-1]
         window.expected = window.estimate()
-        share = max(MIN_PAGES, sum(w.expected for w in self.open) / max(1, self.slots()))
+        slots = max(1, self.slots())
+        share = max(MIN_PAGES, sum(w.expected for w in self.open) / slots)
+        parts = max(1 + slots + RESERVE - len(self.open), 2 if window.expected > 2 * share else 1)
         bulk = created[0] == created[-1]  # a bulk import: a second only a cursor can read
-        if window.expected > 2 * share or (bulk and window.oldest > window.gte):
-            parts = _split(window, math.ceil(window.expected / share), bulk=bulk)
-            self.open.update(parts)
-            self.queued.extend(parts)
+        parts = min(parts, int(window.expected / MIN_PAGES))
+        if parts > 1 or (bulk and window.oldest > window.gte):
+            new = _split(window, parts, share, bulk=bulk)
+            self.open.update(new)
+            self.queued.extend(new)
         return [window, *self._take(free - 1)]
 
     def _take(self, free: int) -> list[Window]:
@@ -156,27 +160,34 @@ class Windows:
         return taken[::-1]
 
 
-def _split(window: Window, parts: int, *, bulk: bool = False) -> list[Window]:
-    """Cut the unread rest of `window` into `parts` windows of equal expected size.
+def _split(window: Window, parts: int, share: float, *, bulk: bool = False) -> list[Window]:
+    """Cut the unread rest of `window` into `parts` windows, each twice as long as the
+    one after it.
 
     Everything still to read was created at or before its oldest object read: the
-    window keeps the newest part (and its cursor), new windows take the older ones.
-    In a bulk second the window keeps that second alone, read page after page while
-    the others read what is older.
+    window keeps the newest part (and its cursor), about MIN_PAGES pages at the density
+    it has shown, and new windows take the older parts, each twice as long as the one
+    before, the last down to the window's start. Near the cursor, where the density is
+    known, the parts are the size it says; further back they grow, so an old, sparse or
+    empty past (a growing business's, or the years before the account existed) costs a
+    few requests, not one per part. In a bulk second the window keeps that second alone.
     """
     assert window.oldest is not None
     top = window.oldest + 1
-    span = (top - window.gte) / max(1, parts)
-    wanted = {top - math.ceil(span * k) for k in range(1, parts)}
+    density = window.read / max(1, window.lt - window.oldest)
+    base = max(1, math.ceil(min(share, window.expected / max(1, parts)) * PAGE / density))
+    wanted = {top - base * (2**k - 1) for k in range(1, parts)}
     if bulk:
         wanted = {window.oldest, *(cut for cut in wanted if cut < window.oldest)}
     cuts = sorted((cut for cut in wanted if window.gte < cut <= window.oldest), reverse=True)
     if not cuts:
         return []
-    each = window.expected / (len(cuts) + 1)
     floor, window.gte = window.gte, cuts[0]
-    window.expected = each
-    return [Window(low, high, expected=each) for high, low in itertools.pairwise([*cuts, floor])]
+    window.expected = density * (top - window.gte) / PAGE
+    return [
+        Window(low, high, expected=density * (high - low) / PAGE)
+        for high, low in itertools.pairwise([*cuts, floor])
+    ]
 
 
 def _empty_page(seen: int, what: str) -> int:

@@ -1,0 +1,64 @@
+"""Window planning for created-window reads: pure, against lists held in memory."""
+
+import bisect
+import itertools
+from collections import deque
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ffkpi.stripe.paging import EARLIEST, PAGE, Window, Windows
+
+UNTIL = 1_800_000_000
+
+
+def read_all(created: list[int], slots: int) -> tuple[list[int], int]:
+    """Read a list (creation times, newest first) as Stripe would serve the windows the
+    plan asks for, one page per request in the order asked: what was read, and how
+    many requests it took."""
+    ascending = [-c for c in created]
+    plan = Windows(EARLIEST, UNTIL, lambda: slots)
+    asked: deque[Window] = deque(plan.first())
+    read: list[int] = []
+    requests = 0
+    while asked:
+        window = asked.popleft()
+        requests += 1
+        low = bisect.bisect_left(ascending, -(window.lt - 1))
+        high = bisect.bisect_right(ascending, -window.gte)
+        start = low if window.cursor is None else max(low, int(window.cursor) + 1)
+        page = list(range(start, min(high, start + PAGE)))
+        read += page
+        times = [created[i] for i in page]
+        last = str(page[-1]) if page else None
+        asked.extend(plan.returned(window, times, last, start + PAGE < high, len(asked)))
+    return read, requests
+
+
+def test_the_first_windows_cover_all_time_without_overlap() -> None:
+    windows = Windows(EARLIEST, UNTIL, lambda: 8).first()
+    assert windows[0].lt == UNTIL
+    assert windows[-1].gte == EARLIEST
+    assert all(a.gte == b.lt for a, b in itertools.pairwise(windows))
+    assert len(windows) == 7
+
+
+def test_a_bulk_second_is_read_by_its_own_window() -> None:
+    created = [UNTIL - 10] * 450 + [UNTIL - 86_400 * k for k in range(1, 3000)]
+    read, _ = read_all(created, slots=8)
+    assert sorted(read) == list(range(len(created)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    ages=st.lists(st.integers(0, 3 * 365 * 86_400), max_size=3000),
+    bulk=st.integers(0, 400),
+    slots=st.integers(1, 16),
+)
+def test_every_object_is_read_exactly_once(ages: list[int], bulk: int, slots: int) -> None:
+    created = sorted([UNTIL - 1 - age for age in ages] + [UNTIL - 5000] * bulk, reverse=True)
+    read, requests = read_all(created, slots)
+    assert sorted(read) == list(range(len(created)))
+    # Part-empty pages stay few: at most a page per window the plan may hold open.
+    pages = -(-len(created) // PAGE)
+    assert requests <= pages + 3 * (slots + 8) + pages // 2
