@@ -62,3 +62,12 @@ def test_every_object_is_read_exactly_once(ages: list[int], bulk: int, slots: in
     # Part-empty pages stay few: at most a page per window the plan may hold open.
     pages = -(-len(created) // PAGE)
     assert requests <= pages + 3 * (slots + 8) + pages // 2
+
+
+def test_objects_created_in_batches_cost_few_extra_requests() -> None:
+    """An account whose imports stamp every object of a day with one second."""
+    created = [UNTIL - 86_400 * (1 + day) for day in range(140) for _ in range(143)]
+    read, requests = read_all(created, slots=11)
+    assert sorted(read) == list(range(len(created)))
+    pages = -(-len(created) // PAGE)
+    assert requests <= pages * 1.1 + 11

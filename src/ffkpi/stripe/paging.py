@@ -142,10 +142,9 @@ class Windows:
         slots = max(1, self.slots())
         share = max(MIN_PAGES, sum(w.expected for w in self.open) / slots)
         parts = max(1 + slots + RESERVE - len(self.open), 2 if window.expected > 2 * share else 1)
-        bulk = created[0] == created[-1]  # a bulk import: a second only a cursor can read
         parts = min(parts, int(window.expected / MIN_PAGES))
-        if parts > 1 or (bulk and window.oldest > window.gte):
-            new = _split(window, parts, share, bulk=bulk)
+        if parts > 1:
+            new = _split(window, parts, share)
             self.open.update(new)
             self.queued.extend(new)
         return [window, *self._take(free - 1)]
@@ -160,7 +159,7 @@ class Windows:
         return taken[::-1]
 
 
-def _split(window: Window, parts: int, share: float, *, bulk: bool = False) -> list[Window]:
+def _split(window: Window, parts: int, share: float) -> list[Window]:
     """Cut the unread rest of `window` into `parts` windows, each twice as long as the
     one after it.
 
@@ -170,15 +169,14 @@ def _split(window: Window, parts: int, share: float, *, bulk: bool = False) -> l
     before, the last down to the window's start. Near the cursor, where the density is
     known, the parts are the size it says; further back they grow, so an old, sparse or
     empty past (a growing business's, or the years before the account existed) costs a
-    few requests, not one per part. In a bulk second the window keeps that second alone.
+    few requests, not one per part. Objects created in one second (a bulk import) can
+    only be read with a cursor: the window that reached them keeps them.
     """
     assert window.oldest is not None
     top = window.oldest + 1
     density = window.read / max(1, window.lt - window.oldest)
     base = max(1, math.ceil(min(share, window.expected / max(1, parts)) * PAGE / density))
     wanted = {top - base * (2**k - 1) for k in range(1, parts)}
-    if bulk:
-        wanted = {window.oldest, *(cut for cut in wanted if cut < window.oldest)}
     cuts = sorted((cut for cut in wanted if window.gte < cut <= window.oldest), reverse=True)
     if not cuts:
         return []
