@@ -300,7 +300,7 @@ class TestEveryExitCode:
         script = cli_env / "bug.py"
         script.write_text(
             "import os, sys\n"
-            "import ffkpi.cli as cli\n"
+            "import ffkpi.cli.commands as cli\n"
             "def broken(*args):\n"
             "    key = os.environ['PLANTED']  # a key held in a local, as at run time\n"
             "    raise RuntimeError('a bug')\n"

@@ -9,7 +9,8 @@ from builders import config, coupon, discount, item, price, sub
 from ffkpi.errors import ConfigError, InputError
 from ffkpi.model import Dataset, InvoiceLine
 from ffkpi.money import format_money
-from ffkpi.mrr import Report, compute_report, end_of_day, latest_metered
+from ffkpi.mrr import Report, compute_report, end_of_day
+from ffkpi.pricing import latest_metered
 
 AS_OF = date(2026, 11, 22)
 CUTOFF = end_of_day(AS_OF)

@@ -227,8 +227,8 @@ def test_init_on_a_terminal_asks_for_tiers_and_rules(cli_env: Path) -> None:
     out, err = child.communicate(timeout=60)
     os.close(master)
     assert child.returncode == 0, err.decode()
-    assert out.decode().endswith("ffkpi.toml\n")
-    assert "Tier for Priority Support (prod_TdSupport000001) [Other]" in out.decode()
+    assert out.decode() == "ffkpi.toml\n"  # stdout carries the file name alone
+    assert "Tier for Priority Support (prod_TdSupport000001) [Other]" in err.decode()
     assert "answer net or list_price" in err.decode()
     config = load_config(cli_env / "ffkpi.toml")
     tiers = {t.name: (t.rule, sorted(p.name or "" for p in t.products)) for t in config.tiers}

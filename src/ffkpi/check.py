@@ -1,19 +1,23 @@
 """`ffkpi check`: does the config agree with the account? Findings, each ok/warning/error.
 
-Pure: the caller reads the config, the key and the data; this module judges them.
+The caller reads the config, the key and the data (through the callables it passes);
+this module judges them.
 """
 
 import difflib
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Literal
 
 from ffkpi.config import Config
+from ffkpi.errors import ConfigError, ExitCode, StripeAuthError
 from ffkpi.model import Dataset
 from ffkpi.money import format_money
-from ffkpi.mrr import Report
+from ffkpi.mrr import Report, compute_report
 
 Level = Literal["ok", "warning", "error"]
 
@@ -136,25 +140,10 @@ def check_report(report: Report, config: Config) -> list[Finding]:
     excluded = report.excluded
     for status, count in excluded.statuses.items():
         findings.append(Finding("ok", "skipped", f"{count} subscriptions {status}: count 0"))
-    counted: list[tuple[int, Level, str]] = [
-        (excluded.scheduled_cancellation, "ok", "subscriptions scheduled to cancel: count 0"),
-        (excluded.paused_collection, "ok", "subscriptions with collection paused: count 0"),
-        (excluded.zero_mrr, "ok", "subscriptions at 0 after discounts and trials"),
-        (excluded.trialing_items, "ok", "items in a trial of their own: count 0"),
-        (
-            excluded.metered_items,
-            "warning",
-            'metered items left out (policy metered = "exclude"; "last_invoice" counts them)',
-        ),
-        (
-            excluded.metered_items_without_invoice,
-            "warning",
-            "metered items with no finalized invoice yet: count 0",
-        ),
-    ]
-    for count, level, text in counted:
+    for reason, count in excluded.counts():
         if count:
-            findings.append(Finding(level, "skipped", f"{count} {text}"))
+            level: Level = "warning" if reason.warn else "ok"
+            findings.append(Finding(level, "skipped", f"{count} {reason.finding}"))
     return findings
 
 
@@ -164,3 +153,37 @@ def with_placeholder_rates(config: Config, missing: Mapping[str, int]) -> Config
         return config
     fx = {**config.fx, **{currency: Decimal(1) for currency in missing}}
     return config.model_copy(update={"fx": fx})
+
+
+def run_checks(
+    config: Callable[[], tuple[Config, Path | None]],
+    data: Callable[[Config, list[Finding]], Dataset | None],
+    as_of: date,
+) -> list[Finding]:
+    """Every finding: the config, then what `data` finds about the key (and the data it
+    reads, None when the key cannot read it all), then the data against the config."""
+    findings: list[Finding] = []
+    try:
+        cfg, path = config()
+        where = str(path) if path else "the demo config (config.example.toml)"
+        findings.append(Finding("ok", "config", f"{where} is valid"))
+        dataset = data(cfg, findings)
+    except ConfigError as err:
+        return [*findings, Finding("error", "config", err.message)]
+    except StripeAuthError as err:
+        return [*findings, Finding("error", "key", err.message)]
+    if dataset is None:
+        return findings
+    findings += check_products(cfg, dataset)
+    missing = missing_rates(cfg, dataset)
+    findings += check_currencies(missing, cfg)
+    report = compute_report(dataset, with_placeholder_rates(cfg, missing), as_of)
+    return findings + check_report(report, cfg)
+
+
+def exit_code(findings: list[Finding]) -> ExitCode:
+    """4 when the key is at fault, else 3 when anything is, else 0."""
+    errors = {f.topic for f in findings if f.level == "error"}
+    if "key" in errors:
+        return ExitCode.STRIPE_AUTH
+    return ExitCode.INVALID if errors else ExitCode.OK

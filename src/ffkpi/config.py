@@ -7,7 +7,7 @@ import sys
 import tomllib
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -158,6 +158,12 @@ def parse_config(text: str, origin: str) -> Config:
             f"{origin} holds an api_key; ffkpi never reads keys from its config",
             "remove it and set STRIPE_API_KEY or pass --api-key-file",
         )
+    return build_config(data, origin, text)
+
+
+def build_config(data: dict[str, Any], origin: str, text: str = "") -> Config:
+    """The one place a Config is made: what fails validation is a ConfigError naming
+    `origin` and, where `text` is its TOML, the line."""
     try:
         return Config.model_validate(data)
     except ValidationError as err:

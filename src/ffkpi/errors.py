@@ -11,6 +11,7 @@ class ExitCode(IntEnum):
     STRIPE_AUTH = 4
     STRIPE_UNAVAILABLE = 5
     STORAGE = 6
+    INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
 
 
 class FfkpiError(Exception):

@@ -1,4 +1,4 @@
-"""The rules of spec/mrr-rules.md: subscriptions + config + as-of date -> one Report.
+"""The rules of docs/mrr-rules.md: subscriptions + config + as-of date -> one Report.
 
 Pure: no I/O, no clock, no environment. Amounts stay Decimal at full precision; rounding
 happens only where a report is rendered or stored.
@@ -6,21 +6,20 @@ happens only where a report is rendered or stored.
 
 import calendar
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal, localcontext
-from typing import Any, Literal
+from typing import Literal
 
-from ffkpi.config import Config, Policy
+from ffkpi.config import Config
 from ffkpi.errors import ConfigError, InputError
-from ffkpi.model import Coupon, Dataset, Discount, InvoiceLine, Price, PriceAmount, Subscription
-from ffkpi.money import format_money, to_major
+from ffkpi.model import Dataset, Price, Subscription
+from ffkpi.money import to_major
+from ffkpi.pricing import ZERO, charge, latest_metered, net_amounts, per_month
 
 Rule = Literal["net", "list_price"]
-ZERO = Decimal(0)
 TWELVE = Decimal(12)
-FINALIZED = frozenset({"open", "paid"})
 PRECISION = 34  # significant digits while computing: decimal128, well past any cent
 
 
@@ -55,7 +54,8 @@ class TierReport:
 class Exclusions:
     """Subscriptions (and items) that count 0, and why: what the report leaves out.
 
-    Counted up while computing, read-only once in a Report.
+    Counted up while computing, read-only once in a Report. Each count but `statuses`
+    is one of REASONS.
     """
 
     statuses: dict[str, int] = field(default_factory=dict)
@@ -65,6 +65,61 @@ class Exclusions:
     trialing_items: int = 0
     metered_items: int = 0
     metered_items_without_invoice: int = 0
+
+    def counts(self) -> list[tuple["Reason", int]]:
+        """Each reason with its count, in REASONS' order (zeros included)."""
+        return [(reason, getattr(self, reason.key)) for reason in REASONS]
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why a subscription or an item counts 0, in the words of each place that says it."""
+
+    key: str  # the Exclusions field, and the key under "excluded" in JSON and snapshots
+    item: bool  # an item of a subscription that counts, not the subscription
+    caption: str  # the report table's caption: "<count> <caption>"
+    finding: str  # `ffkpi check`: "<count> <finding>"
+    warn: bool = False  # a warning in `ffkpi check`: money the report may be missing
+
+
+STATUS_REASON = "status"  # not a Reason: its count goes to Exclusions.statuses
+REASONS = (
+    Reason(
+        "scheduled_cancellation",
+        False,
+        "scheduled to cancel",
+        "subscriptions scheduled to cancel: count 0",
+    ),
+    Reason(
+        "paused_collection",
+        False,
+        "with collection paused",
+        "subscriptions with collection paused: count 0",
+    ),
+    Reason(
+        "zero_mrr",
+        False,
+        "at 0 after discounts and trials",
+        "subscriptions at 0 after discounts and trials",
+    ),
+    Reason(
+        "trialing_items", True, "in a trial of their own", "items in a trial of their own: count 0"
+    ),
+    Reason(
+        "metered_items",
+        True,
+        'metered (policy metered = "exclude")',
+        'metered items left out (policy metered = "exclude"; "last_invoice" counts them)',
+        warn=True,
+    ),
+    Reason(
+        "metered_items_without_invoice",
+        True,
+        "metered with no finalized invoice yet",
+        "metered items with no finalized invoice yet: count 0",
+        warn=True,
+    ),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,148 +140,6 @@ class Report:
 def end_of_day(as_of: date) -> int:
     """The instant (Unix seconds, UTC) the as-of day ends: the report describes that moment."""
     return calendar.timegm((as_of + timedelta(days=1)).timetuple())
-
-
-def per_month(amount: Decimal, interval: str, count: int) -> Decimal:
-    """An amount charged every `count` intervals, normalised to one month."""
-    if interval == "month":
-        return amount / count
-    if interval == "year":
-        return amount / (12 * count)
-    if interval == "week":
-        return amount * 52 / (12 * count)
-    return amount * 365 / (12 * count)  # day
-
-
-def charge(price: Price, amount: PriceAmount, quantity: int) -> Decimal:
-    """What one billing period of `price` costs at `quantity`, in minor units."""
-    if price.divide_by:
-        whole, rest = divmod(quantity, price.divide_by)
-        quantity = whole + 1 if rest and price.round_up else whole
-    if price.billing_scheme == "per_unit":
-        return (amount.unit_amount or ZERO) * quantity
-    tiers = amount.tiers or ()
-    if quantity <= 0:
-        return ZERO  # no units, no tier touched: nothing is billed
-    if price.tiers_mode == "volume":
-        for tier in tiers:
-            if tier.up_to is None or quantity <= tier.up_to:
-                return tier.unit_amount * quantity + tier.flat_amount
-        return ZERO
-    total = ZERO
-    billed = 0
-    for tier in tiers:
-        top = quantity if tier.up_to is None else min(quantity, tier.up_to)
-        if top <= billed:
-            break
-        total += tier.unit_amount * (top - billed) + tier.flat_amount
-        billed = top
-    return total
-
-
-@dataclass(frozen=True, slots=True)
-class Metered:
-    """What a metered item was last billed: the amount and the quantity on that invoice."""
-
-    amount: Decimal
-    quantity: int
-
-
-def latest_metered(lines: Iterable[InvoiceLine]) -> dict[str, Metered]:
-    """Each subscription item's line on its newest finalized invoice (by line period end).
-
-    Drafts and voided invoices never count; lines of the newest period are added up.
-    """
-    best: dict[str, tuple[int, int, int]] = {}
-    for line in lines:
-        if line.invoice_status not in FINALIZED:
-            continue
-        seen = best.get(line.subscription_item)
-        if seen is None or line.period_end > seen[0]:
-            best[line.subscription_item] = (line.period_end, line.amount, line.quantity)
-        elif line.period_end == seen[0]:
-            best[line.subscription_item] = (
-                seen[0],
-                seen[1] + line.amount,
-                seen[2] + line.quantity,
-            )
-    return {item: Metered(Decimal(amount), qty) for item, (_, amount, qty) in best.items()}
-
-
-def _discount_applies(discount: Discount, policy: Policy, cutoff: int) -> bool:
-    if discount.end is not None and discount.end <= cutoff:
-        return False
-    if policy.discounts == "none":
-        return False
-    return discount.coupon.duration == "forever" or policy.discounts == "all"
-
-
-def _amount_off(coupon: Coupon, currency: str) -> int | None:
-    if coupon.amount_off is None:
-        return None
-    if coupon.currency == currency:
-        return coupon.amount_off
-    return coupon.amount_off_options.get(currency)  # another currency with no option: no effect
-
-
-def _apply(
-    amounts: list[Decimal],
-    indices: Sequence[int],
-    coupon: Coupon,
-    currency: str,
-    interval: str,
-    interval_count: int,
-) -> None:
-    """Reduce amounts[indices] by one discount, spread in proportion to their amounts."""
-    subtotal = sum((amounts[i] for i in indices), ZERO)
-    if subtotal <= 0:
-        return
-    if coupon.percent_off is not None:
-        keep = max(ZERO, 1 - coupon.percent_off / 100)
-        for i in indices:
-            amounts[i] *= keep
-        return
-    off = _amount_off(coupon, currency)
-    if off is None:
-        return
-    # amount_off is per billing period: normalise it like the price it discounts.
-    reduction = per_month(Decimal(off), interval, interval_count)
-    if reduction >= subtotal:
-        for i in indices:
-            amounts[i] = ZERO  # a subscription's MRR floors at 0
-        return
-    for i in indices:
-        amounts[i] -= reduction * amounts[i] / subtotal
-
-
-def _net(sub: Subscription, listed: list[Decimal], policy: Policy, cutoff: int) -> list[Decimal]:
-    amounts = list(listed)
-    for i, item in enumerate(sub.items):
-        for discount in item.discounts:
-            coupon = discount.coupon
-            if _discount_applies(discount, policy, cutoff) and (
-                coupon.applies_to is None or item.price.product_id in coupon.applies_to
-            ):
-                price = item.price
-                _apply(amounts, (i,), coupon, sub.currency, price.interval, price.interval_count)
-    if not sub.discounts:
-        return amounts
-    licensed = [i for i, item in enumerate(sub.items) if not item.price.metered]
-    if not licensed:
-        return amounts
-    # Every item of a subscription bills on one interval; amount_off follows it.
-    first = sub.items[licensed[0]].price
-    for discount in sub.discounts:
-        if not _discount_applies(discount, policy, cutoff):
-            continue
-        coupon = discount.coupon
-        targets = (
-            licensed
-            if coupon.applies_to is None
-            else [i for i in licensed if sub.items[i].price.product_id in coupon.applies_to]
-        )
-        _apply(amounts, targets, coupon, sub.currency, first.interval, first.interval_count)
-    return amounts
 
 
 @dataclass(slots=True)
@@ -306,83 +219,120 @@ def _factor(config: Config, sub: Subscription) -> Decimal:
 
 
 def compute_report(data: Dataset, config: Config, as_of: date) -> Report:
-    """Apply the MRR rules to every subscription; see spec/mrr-rules.md."""
+    """Apply the MRR rules to every subscription; see docs/mrr-rules.md."""
     with localcontext(prec=PRECISION):
-        return _compute(data, config, as_of)
+        run = _Run(config, data, as_of)
+        seen: set[str] = set()
+        for sub in data.subscriptions:
+            if sub.id in seen:
+                raise InputError(
+                    f"subscription {sub.id} appears twice in the input",
+                    "remove the duplicate, or fetch the data again",
+                )
+            seen.add(sub.id)
+            run.count(sub)
+        return run.report()
 
 
-def _compute(data: Dataset, config: Config, as_of: date) -> Report:
-    policy = config.policy
-    cutoff = end_of_day(as_of)
-    listing = _resolve(config, data.product_names)
-    rules: list[Rule] = [tier.rule for tier in config.tiers]
-    statuses = frozenset(policy.statuses)
-    metered = latest_metered(data.invoice_lines) if policy.metered == "last_invoice" else {}
-    products: dict[str, _Bucket] = {}
-    tier_subscriptions = [0] * len(config.tiers)
-    customers: dict[str, Decimal] = {}
-    counts = Exclusions()
-    seen: set[str] = set()
-    tier_of = listing.tier_of
-    at_list_price = {p for p, t in tier_of.items() if rules[t] == "list_price"}
-    # Many subscriptions share a price and quantity, and every currency one rate.
-    monthly: dict[tuple[str, str, int], Decimal] = {}
-    monthly_get = monthly.get
-    factors: dict[str, Decimal] = {}
+class _Run:
+    """One report being computed: the config resolved once, and the totals so far."""
 
-    for sub in data.subscriptions:
-        if sub.id in seen:
-            raise InputError(
-                f"subscription {sub.id} appears twice in the input",
-                "remove the duplicate, or fetch the data again",
-            )
-        seen.add(sub.id)
-        if sub.status not in statuses:
-            counts.statuses[sub.status] = counts.statuses.get(sub.status, 0) + 1
-            continue
+    def __init__(self, config: Config, data: Dataset, as_of: date) -> None:
+        self.config = config
+        self.policy = config.policy
+        self.as_of = as_of
+        self.cutoff = end_of_day(as_of)
+        self.names = data.product_names
+        self.listing = _resolve(config, data.product_names)
+        self.statuses = frozenset(self.policy.statuses)
+        self.metered = (
+            latest_metered(data.invoice_lines) if self.policy.metered == "last_invoice" else {}
+        )
+        rules = [tier.rule for tier in config.tiers]
+        self.tier_of = self.listing.tier_of
+        self.at_list_price = {p for p, t in self.tier_of.items() if rules[t] == "list_price"}
+        self.products: dict[str, _Bucket] = {}
+        self.tier_subscriptions = [0] * len(config.tiers)
+        self.customers: dict[str, Decimal] = {}
+        self.excluded = Exclusions()
+        # Many subscriptions share a price and quantity, and every currency one rate.
+        self._monthly: dict[tuple[str, str, int], Decimal] = {}
+        self._factors: dict[str, Decimal] = {}
+
+    def count(self, sub: Subscription) -> None:
+        """Add one subscription to the totals, or to the exclusions with its one reason."""
+        reason = self._excluded(sub)
+        if reason is not None:
+            excluded = self.excluded
+            if reason == STATUS_REASON:
+                excluded.statuses[sub.status] = excluded.statuses.get(sub.status, 0) + 1
+            else:
+                setattr(excluded, reason, getattr(excluded, reason) + 1)
+            return
+        listed, quantities, discounted = self._listed(sub)
+        net = net_amounts(sub, listed, self.policy, self.cutoff) if discounted else listed
+        per_product = self._per_product(sub, listed, net, quantities)
+        for amount, _ in per_product.values():
+            if amount > 0:
+                self._add(sub, per_product)
+                return
+        self.excluded.zero_mrr += 1
+
+    def _excluded(self, sub: Subscription) -> str | None:
+        """Why the whole subscription counts 0 (a Reason's key, or STATUS_REASON)."""
+        if sub.status not in self.statuses:
+            return STATUS_REASON
         if sub.cancel_at_period_end or sub.cancel_at is not None:
-            ended = sub.cancel_at is not None and sub.cancel_at <= cutoff
-            if policy.scheduled_cancellations == "exclude" or ended:
-                counts.scheduled_cancellation += 1
-                continue
-        if sub.pause_collection and policy.paused_collection == "exclude":
-            counts.paused_collection += 1
-            continue
+            ended = sub.cancel_at is not None and sub.cancel_at <= self.cutoff
+            if self.policy.scheduled_cancellations == "exclude" or ended:
+                return "scheduled_cancellation"
+        if sub.pause_collection and self.policy.paused_collection == "exclude":
+            return "paused_collection"
+        return None
 
+    def _listed(self, sub: Subscription) -> tuple[list[Decimal], list[int], bool]:
+        """Each item's monthly amount at list price (minor units) and its quantity, and
+        whether any discount is attached."""
         listed: list[Decimal] = []
         quantities: list[int] = []
         discounted = bool(sub.discounts)
+        cutoff = self.cutoff
+        monthly = self._monthly
         for item in sub.items:
             price = item.price
             quantity = item.quantity
             discounted = discounted or bool(item.discounts)
             if item.trial_end is not None and item.trial_end > cutoff:
-                counts.trialing_items += 1
+                self.excluded.trialing_items += 1
                 amount = ZERO
             elif price.metered:
-                billed = metered.get(item.id)
+                billed = self.metered.get(item.id)
                 if billed is not None:
                     # Stripe has no quantity for a metered item: use the invoiced one.
                     quantity = billed.quantity
                     amount = per_month(billed.amount, price.interval, price.interval_count)
                 else:
                     amount = ZERO
-                    if policy.metered == "last_invoice":
-                        counts.metered_items_without_invoice += 1
+                    if self.policy.metered == "last_invoice":
+                        self.excluded.metered_items_without_invoice += 1
                     else:
-                        counts.metered_items += 1
+                        self.excluded.metered_items += 1
             else:
                 key = (price.id, sub.currency, quantity)
-                cached = monthly_get(key)
+                cached = monthly.get(key)
                 if cached is None:
                     cached = monthly[key] = _monthly(sub, price, quantity)
                 amount = cached
             listed.append(amount)
             quantities.append(quantity)
+        return listed, quantities, discounted
 
-        net = _net(sub, listed, policy, cutoff) if discounted else listed
-
+    def _per_product(
+        self, sub: Subscription, listed: list[Decimal], net: list[Decimal], quantities: list[int]
+    ) -> dict[str, tuple[Decimal, int]]:
+        """The subscription's amount and quantity per product, by each product's rule."""
         per_product: dict[str, tuple[Decimal, int]] = {}
+        at_list_price = self.at_list_price
         for i, item in enumerate(sub.items):
             product_id = item.price.product_id
             amount = listed[i] if product_id in at_list_price else net[i]
@@ -391,16 +341,15 @@ def _compute(data: Dataset, config: Config, as_of: date) -> Report:
                 so_far + amount,
                 quantity + (quantities[i] if amount > 0 else 0),
             )
+        return per_product
 
-        for amount, _ in per_product.values():
-            if amount > 0:
-                break
-        else:
-            counts.zero_mrr += 1
-            continue
-        factor = factors.get(sub.currency)
+    def _add(self, sub: Subscription, per_product: dict[str, tuple[Decimal, int]]) -> None:
+        """Add a counted subscription to its products, tiers and customer."""
+        factor = self._factors.get(sub.currency)
         if factor is None:
-            factor = factors[sub.currency] = _factor(config, sub)
+            factor = self._factors[sub.currency] = _factor(self.config, sub)
+        products = self.products
+        tier_of = self.tier_of
         counted_tiers: set[int] = set()
         in_tiers = ZERO
         for product, (amount, quantity) in per_product.items():
@@ -418,83 +367,53 @@ def _compute(data: Dataset, config: Config, as_of: date) -> Report:
                 counted_tiers.add(t)
                 in_tiers += major
         for t in counted_tiers:
-            tier_subscriptions[t] += 1
+            self.tier_subscriptions[t] += 1
         if in_tiers > 0:
+            customers = self.customers
             customers[sub.customer] = customers.get(sub.customer, ZERO) + in_tiers
 
-    tiers: list[TierReport] = []
-    for t, tier in enumerate(config.tiers):
-        rows = tuple(
-            _row(listed_id, name, products.get(listed_id) if listed_id else None)
-            for listed_id, name in listing.rows[t]
-        )
-        tiers.append(
-            TierReport(
-                name=tier.name,
-                rule=tier.rule,
-                mrr=sum((row.mrr for row in rows), ZERO),
-                subscriptions=tier_subscriptions[t],
-                quantity=sum(row.quantity for row in rows),
-                products=rows,
+    def report(self) -> Report:
+        tiers: list[TierReport] = []
+        for t, tier in enumerate(self.config.tiers):
+            rows = tuple(
+                _row(listed_id, name, self.products.get(listed_id) if listed_id else None)
+                for listed_id, name in self.listing.rows[t]
             )
+            tiers.append(
+                TierReport(
+                    name=tier.name,
+                    rule=tier.rule,
+                    mrr=sum((row.mrr for row in rows), ZERO),
+                    subscriptions=self.tier_subscriptions[t],
+                    quantity=sum(row.quantity for row in rows),
+                    products=rows,
+                )
+            )
+        unlisted = sorted(
+            (
+                _row(product_id, self.names.get(product_id, product_id), bucket)
+                for product_id, bucket in self.products.items()
+                if product_id not in self.tier_of
+            ),
+            key=lambda row: (-row.mrr, row.name),
         )
-    unlisted = sorted(
-        (
-            _row(product_id, data.product_names.get(product_id, product_id), bucket)
-            for product_id, bucket in products.items()
-            if product_id not in listing.tier_of
-        ),
-        key=lambda row: (-row.mrr, row.name),
-    )
-    return Report(
-        as_of=as_of,
-        currency=config.currency,
-        mrr=sum((tier.mrr for tier in tiers), ZERO),
-        tiers=tuple(tiers),
-        unlisted=tuple(unlisted),
-        customers=customers,
-        excluded=dataclasses.replace(counts, statuses=dict(sorted(counts.statuses.items()))),
-    )
+        excluded = dataclasses.replace(
+            self.excluded, statuses=dict(sorted(self.excluded.statuses.items()))
+        )
+        return Report(
+            as_of=self.as_of,
+            currency=self.config.currency,
+            mrr=sum((tier.mrr for tier in tiers), ZERO),
+            tiers=tuple(tiers),
+            unlisted=tuple(unlisted),
+            customers=self.customers,
+            excluded=dataclasses.replace(
+                excluded, statuses=dict(sorted(excluded.statuses.items()))
+            ),
+        )
 
 
 def _row(product_id: str | None, name: str, bucket: _Bucket | None) -> ProductRow:
     if bucket is None:
         return ProductRow(product_id, name, ZERO, 0, 0)
     return ProductRow(product_id, name, bucket.mrr, bucket.subscriptions, bucket.quantity)
-
-
-def _row_document(row: ProductRow, currency: str) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "name": row.name,
-        "mrr": format_money(row.mrr, currency),
-        "arr": format_money(row.arr, currency),
-        "subscriptions": row.subscriptions,
-        "quantity": row.quantity,
-    }
-
-
-def report_document(report: Report) -> dict[str, Any]:
-    """The report as plain data, money rounded to the currency's digits: what JSON output
-    and snapshot files hold."""
-    cur = report.currency
-    return {
-        "as_of": report.as_of,
-        "currency": cur,
-        "mrr": format_money(report.mrr, cur),
-        "arr": format_money(report.arr, cur),
-        "tiers": [
-            {
-                "name": tier.name,
-                "rule": tier.rule,
-                "mrr": format_money(tier.mrr, cur),
-                "arr": format_money(tier.arr, cur),
-                "subscriptions": tier.subscriptions,
-                "quantity": tier.quantity,
-                "products": [_row_document(row, cur) for row in tier.products],
-            }
-            for tier in report.tiers
-        ],
-        "unlisted": [_row_document(row, cur) for row in report.unlisted],
-        "excluded": dataclasses.asdict(report.excluded),
-    }

@@ -1,6 +1,8 @@
-"""`ffkpi init`: suggest tiers from product names, and write a config with its comments.
+"""`ffkpi init`: from an account's data to a config file with its comments.
 
-Pure: names in, suggestions and TOML text out.
+Pure: the data, the user's answers (through an Asker) and the example config in; the
+decisions (reporting currency, rates still needed, tiers from product names) and TOML
+text out.
 """
 
 import re
@@ -8,10 +10,79 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Protocol
 
 import tomli_w
 
+from ffkpi.config import Config, build_config, parse_config
+from ffkpi.errors import UsageError
+from ffkpi.model import Dataset
+
 OTHER = "Other"
+RULES = ("net", "list_price")
+
+
+class Asker(Protocol):
+    """The user's answers, on a terminal; each answer is valid when it returns."""
+
+    def rate(self, currency: str, reporting: str) -> Decimal: ...
+
+    def tier(self, product_id: str, name: str, suggested: str) -> str: ...
+
+    def rule(self, tier: str) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Setup:
+    """What the config will say before its tiers: currency and rates, and the products."""
+
+    currency: str
+    rates: Mapping[str, Decimal]
+    names: Mapping[str, str]  # recurring products in use, id -> name, sorted by name
+
+    def listing(self) -> Config:
+        """Every product in one net tier, Stripe's policy: each product's MRR as Stripe
+        counts it, to show before asking about tiers."""
+        products = [{"id": p} for p in sorted(self.names)]
+        tiers = [{"name": "All", "rule": "net", "products": products}]
+        return build_config(
+            {"currency": self.currency, "fx": dict(self.rates), "tiers": tiers},
+            "--currency and --fx",
+        )
+
+
+def prepare(
+    data: Dataset, currency: str | None, rates: Mapping[str, Decimal], ask: Asker | None
+) -> Setup:
+    """The reporting currency (default: the one most counted subscriptions use) and a rate
+    for every other currency they use: given, asked for, or an error without a terminal."""
+    used = {item.price.product_id for sub in data.subscriptions for item in sub.items}
+    names = dict(sorted(((p, data.product_names.get(p, p)) for p in used), key=lambda e: e[1]))
+    counted = Counter(s.currency for s in data.subscriptions if s.status in ("active", "past_due"))
+    reporting = (currency or (counted.most_common(1)[0][0] if counted else "usd")).lower()
+    rates = dict(rates)
+    for code in sorted(set(counted) - {reporting} - set(rates)):
+        if ask is None:
+            raise UsageError(
+                f"subscriptions are billed in {code.upper()} and there is no rate for it",
+                f"pass --fx {code}=RATE (1 {code.upper()} in {reporting.upper()})",
+            )
+        rates[code] = ask.rate(code, reporting)
+    setup = Setup(reporting, rates, names)
+    setup.listing()  # a currency or rate the config would refuse fails here, before any prompt
+    return setup
+
+
+def plan_tiers(names: Mapping[str, str], ask: Asker | None) -> list["TierPlan"]:
+    """Tiers suggested from the names; on a terminal each product's tier and each
+    tier's rule are asked, the suggestion as the default."""
+    suggestion = suggest_tiers(names)
+    if ask is None:
+        return group(suggestion, names, {})
+    for product_id, name in names.items():
+        suggestion[product_id] = ask.tier(product_id, name, suggestion[product_id])
+    rules = {plan.name: ask.rule(plan.name) for plan in group(suggestion, names, {})}
+    return group(suggestion, names, rules)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +144,15 @@ def group(
     ]
 
 
+def header(source: str) -> str:
+    return (
+        f"ffkpi configuration, written by `ffkpi init` from {source}.\n"
+        "Move products between tiers and pick each tier's rule as the company counts\n"
+        "them; `ffkpi check` tells whether this file agrees with the account.\n\n"
+        "Never put an API key here: ffkpi reads it from STRIPE_API_KEY or --api-key-file."
+    )
+
+
 def config_text(
     example: str,
     currency: str,
@@ -115,3 +195,10 @@ def config_text(
         ]
     }
     return "\n".join(out).rstrip("\n") + "\n" + tomli_w.dumps(document)
+
+
+def config_file(example: str, setup: Setup, plans: Sequence[TierPlan], origin: str) -> bytes:
+    """The config file init writes; never one ffkpi would refuse."""
+    text = config_text(example, setup.currency, setup.rates, plans, header(origin))
+    parse_config(text, "the config written by ffkpi init")
+    return text.encode()

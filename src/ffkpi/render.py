@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Literal
 
 from rich import box
@@ -19,9 +20,10 @@ from rich.table import Table
 from rich.text import Text
 
 from ffkpi.check import Finding
+from ffkpi.documents import report_document
 from ffkpi.money import format_money
-from ffkpi.mrr import Exclusions, ProductRow, Report, report_document
-from ffkpi.snapshots import Week, format_rate, weeks_between
+from ffkpi.mrr import Exclusions, ProductRow, Report
+from ffkpi.snapshots import History, Saved, Week, format_rate, weeks_between
 
 REPORT_SCHEMA = "ffkpi.report/1"
 RULE_LABELS = {"list_price": "list price", "net": "net of discounts"}
@@ -85,23 +87,32 @@ def report_csv(report: Report) -> str:
     return out.getvalue()
 
 
+def show_report(report: Report, fmt: str, lead: Lead) -> None:
+    """A report on stdout as `fmt` says: table, json or csv."""
+    if fmt == "json":
+        write(report_json(report))
+    elif fmt == "csv":
+        write(report_csv(report))
+    else:
+        report_table(report, lead=lead)
+
+
+def show_snapshot(report: Report, saved: Saved, *, as_json: bool) -> None:
+    """The snapshot's path, or with --format json the report and where it went."""
+    if as_json:
+        document = report_dict(report)
+        document["snapshot"] = {"path": str(saved.path), "written": not saved.kept}
+        write(to_json(document))
+    else:
+        write(f"{saved.path}\n")
+
+
 def _exclusions_note(excluded: Exclusions) -> str:
     subs = [f"{count} {status}" for status, count in excluded.statuses.items()]
-    for count, label in (
-        (excluded.scheduled_cancellation, "scheduled to cancel"),
-        (excluded.paused_collection, "with collection paused"),
-        (excluded.zero_mrr, "at 0 after discounts and trials"),
-    ):
+    items: list[str] = []
+    for reason, count in excluded.counts():
         if count:
-            subs.append(f"{count} {label}")
-    items = []
-    for count, label in (
-        (excluded.trialing_items, "in a trial of their own"),
-        (excluded.metered_items, 'metered (policy metered = "exclude")'),
-        (excluded.metered_items_without_invoice, "metered with no finalized invoice yet"),
-    ):
-        if count:
-            items.append(f"{count} {label}")
+            (items if reason.item else subs).append(f"{count} {reason.caption}")
     notes = []
     if subs:
         notes.append(f"Subscriptions not counted: {', '.join(subs)}.")
@@ -298,6 +309,17 @@ def history_table(
         console.print(_chart(weeks, target), end="")
 
 
+def show_history(shown: History, fmt: str, *, chart: bool, folder: Path) -> None:
+    if fmt == "json":
+        write(history_json(shown.weeks, shown.target, shown.tiers))
+    elif fmt == "csv":
+        write(history_csv(shown.weeks, shown.tiers))
+    elif not shown.weeks:
+        note(f"no snapshots in {folder} yet (run `ffkpi snapshot` once a week)")
+    else:
+        history_table(shown.weeks, shown.target, by_tier=shown.tiers, chart=chart)
+
+
 @contextlib.contextmanager
 def fetch_progress(enabled: bool) -> Iterator[Callable[[str], None]]:
     """A live line on stderr while reading Stripe, told what is being read."""
@@ -318,6 +340,13 @@ def fetch_progress(enabled: bool) -> Iterator[Callable[[str], None]]:
 
 CHECK_SCHEMA = "ffkpi.check/1"
 LEVEL_STYLES = {"ok": "green", "warning": "yellow", "error": "bold red"}
+
+
+def show_findings(findings: list[Finding], *, as_json: bool) -> None:
+    if as_json:
+        write(findings_json(findings))
+    else:
+        findings_table(findings)
 
 
 def findings_json(findings: list[Finding]) -> str:

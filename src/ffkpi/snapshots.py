@@ -23,12 +23,15 @@ from typing import Any
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ffkpi.config import Config, Growth
+from ffkpi.documents import report_document
 from ffkpi.errors import StorageError
 from ffkpi.money import format_money
-from ffkpi.mrr import Report, report_document
-from ffkpi.storage import write_atomically
+from ffkpi.mrr import Report
+from ffkpi.storage import cannot_write, replacing
 
 SCHEMA = "ffkpi.snapshot/1"
+DEFAULT_FOLDER = Path("snapshots")
 LOCK_NAME = ".ffkpi.lock"
 RATE_DIGITS = Decimal("0.0001")
 
@@ -95,9 +98,9 @@ def _locked(folder: Path) -> Iterator[None]:
 
 
 @dataclass(frozen=True, slots=True)
-class Written:
+class Saved:
     path: Path
-    written: bool  # False: the week already had a snapshot, left untouched
+    kept: bool  # the week already had a snapshot, left untouched
 
 
 def write_snapshot(
@@ -108,14 +111,14 @@ def write_snapshot(
     created_at: datetime,
     version: str,
     force: bool = False,
-) -> Written:
+) -> Saved:
     week = week_of(report.as_of)
     path = folder / f"{week}.toml"
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with _locked(folder):
             if path.exists() and not force:
-                return Written(path, written=False)
+                return Saved(path, kept=True)
             customers = _customers_bytes(report)
             digest = hashlib.sha256(customers).hexdigest()
             # Named by content, so a replaced week's old TOML never points at new data.
@@ -128,9 +131,9 @@ def write_snapshot(
                 customers=f"{sidecar.name} sha256:{digest}",
             )
             existed = sidecar.exists()
-            write_atomically(sidecar, customers)
+            _write(sidecar, customers)
             try:
-                write_atomically(path, tomli_w.dumps(document).encode())
+                _write(path, tomli_w.dumps(document).encode())
             except BaseException:
                 if not existed:
                     with contextlib.suppress(OSError):
@@ -141,25 +144,27 @@ def write_snapshot(
                     with contextlib.suppress(OSError):
                         stale.unlink()
     except OSError as err:
-        raise StorageError(
-            f"cannot write the snapshot {path}: {err.strerror or err}",
-            "check the folder exists, is writable and has space, or pass --dir",
-        ) from None
-    return Written(path, written=True)
+        raise cannot_write(path, err, what="the snapshot ", hint=", or pass --dir") from None
+    return Saved(path, kept=False)
 
 
-class _Stored(BaseModel):
+def _write(path: Path, data: bytes) -> None:
+    with replacing(path) as out:
+        out.write(data)
+
+
+class _FileModel(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
-class StoredTier(_Stored):
+class SnapshotTier(_FileModel):
     name: str
     rule: str
     mrr: Decimal
     arr: Decimal
 
 
-class Snapshot(_Stored):
+class Snapshot(_FileModel):
     schema_version: str = Field(alias="schema")
     week: str
     as_of: date
@@ -167,7 +172,7 @@ class Snapshot(_Stored):
     currency: str
     mrr: Decimal
     arr: Decimal
-    tiers: tuple[StoredTier, ...] = ()
+    tiers: tuple[SnapshotTier, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,12 +182,14 @@ class Skipped:
 
 
 @dataclass(frozen=True, slots=True)
-class Stored:
+class Folder:
+    """What a snapshot folder holds."""
+
     snapshots: tuple[Snapshot, ...]  # oldest first
     skipped: tuple[Skipped, ...]
 
 
-def read_snapshots(folder: Path) -> Stored:
+def read_snapshots(folder: Path) -> Folder:
     """Every snapshot in the folder, oldest first; unreadable files are skipped with why."""
     if not folder.is_dir():
         raise StorageError(
@@ -209,7 +216,7 @@ def read_snapshots(folder: Path) -> Stored:
             where = ".".join(str(part) for part in first["loc"])
             skipped.append(Skipped(path, f"{where}: {first['msg']}"))
     snapshots.sort(key=lambda snapshot: snapshot.as_of)
-    return Stored(tuple(snapshots), tuple(skipped))
+    return Folder(tuple(snapshots), tuple(skipped))
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,3 +298,52 @@ def format_rate(rate: Decimal | None) -> str | None:
     if rate is None:
         return None
     return f"{rate.quantize(RATE_DIGITS, rounding=ROUND_HALF_UP):f}"
+
+
+def snapshot_folder(directory: Path | None, config: Config | None, path: Path | None) -> Path:
+    """--dir, else the config's snapshots_dir (relative to the config file), else
+    ./snapshots."""
+    if directory is not None:
+        return directory
+    if config is not None and config.snapshots_dir:
+        base = path.parent if path is not None else Path.cwd()
+        return base / config.snapshots_dir
+    return DEFAULT_FOLDER
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    weeks: list[Week]
+    tiers: dict[str, list[Week]] | None  # with --by-tier: each tier's weeks
+    target: Decimal
+    skipped: tuple[Skipped, ...]  # files in the folder that are not snapshots
+
+
+def load_history(
+    folder: Path, config: Config | None, *, last: int | None, by_tier: bool, strict: bool
+) -> History:
+    """The folder's weeks (the last `last`), measured against the config's target.
+
+    Without a config, the newest snapshot's tiers are listed; `strict` makes a file
+    that is not a snapshot an error rather than a warning.
+    """
+    stored = read_snapshots(folder)
+    if strict and stored.skipped:
+        skipped = stored.skipped[0]
+        raise StorageError(
+            f"{skipped.path} is not a readable snapshot: {skipped.reason}",
+            "move it out of the snapshot folder, or drop --strict to skip it",
+        )
+    target = (config.growth if config is not None else Growth()).weekly_target
+    latest = stored.snapshots[-1] if stored.snapshots else None
+    digest = config.digest if config is not None else latest.config_digest if latest else None
+    start = -(last or 0)
+    weeks = growth_weeks(stored.snapshots, target, digest=digest)[start:]
+    tiers = None
+    if by_tier:
+        names = [t.name for t in (config.tiers if config else latest.tiers if latest else ())]
+        tiers = {
+            name: growth_weeks(stored.snapshots, target, digest=digest, tier=name)[start:]
+            for name in names
+        }
+    return History(weeks, tiers, target, stored.skipped)

@@ -17,24 +17,30 @@ def _umask() -> int:
     return mask
 
 
+def cannot_write(path: Path, err: OSError, *, what: str = "", hint: str = "") -> StorageError:
+    """The one wording of a failure to write (folder missing or read-only, disk full)."""
+    return StorageError(
+        f"cannot write {what}{path}: {err.strerror or err}",
+        f"check the folder exists, is writable and has space{hint}",
+    )
+
+
 @contextlib.contextmanager
 def atomic_file(path: Path) -> Iterator[BinaryIO]:
     """Write `path` whole or not at all: readers see the old file or the new one.
 
-    A failure to write (folder missing or read-only, disk full) is a StorageError.
+    A failure to write is a StorageError.
     """
     try:
-        with _atomic(path) as out:
+        with replacing(path) as out:
             yield out
     except OSError as err:
-        raise StorageError(
-            f"cannot write {path}: {err.strerror or err}",
-            "check the folder exists, is writable and has space",
-        ) from None
+        raise cannot_write(path, err) from None
 
 
 @contextlib.contextmanager
-def _atomic(path: Path) -> Iterator[BinaryIO]:
+def replacing(path: Path) -> Iterator[BinaryIO]:
+    """atomic_file's mechanism, for callers that translate OSError themselves."""
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         if sys.platform != "win32":
