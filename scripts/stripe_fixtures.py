@@ -3,6 +3,7 @@ the benchmarks and the tests. Every field the API returns is present, so that pa
 costs what it costs on real payloads.
 """
 
+import copy
 from typing import Any
 
 Json = dict[str, Any]
@@ -59,8 +60,10 @@ def price(
     transform_quantity: Json | None = None,
     created: int = 1_700_000_000,
     nickname: str | None = None,
+    unit_amount_decimal: str | None = None,
 ) -> Json:
-    """A price as a subscription item embeds it: `tiers` only when given (expanded)."""
+    """A price as a subscription item embeds it: `tiers` only when given (expanded);
+    `unit_amount_decimal` for a fractional amount (then `unit_amount` is None)."""
     body: Json = {
         "id": price_id,
         "object": "price",
@@ -86,7 +89,7 @@ def price(
         "transform_quantity": transform_quantity,
         "type": "recurring",
         "unit_amount": unit_amount,
-        "unit_amount_decimal": None if unit_amount is None else str(unit_amount),
+        "unit_amount_decimal": (unit_amount_decimal if unit_amount is None else str(unit_amount)),
     }
     if currency_options:
         body["currency_options"] = {
@@ -280,6 +283,39 @@ def subscription(
         "trial_settings": {"end_behavior": {"missing_payment_method": "create_invoice"}},
         "trial_start": None if trial_end is None else created,
     }
+
+
+def subscription_of(
+    subscription_id: str,
+    customer: str,
+    *prices: tuple[Json, int | None],
+    created: int = 1_790_000_000,
+    period_start: int | None = None,
+    item_discounts: dict[int, list[Json | str]] | None = None,
+    **options: Any,
+) -> Json:
+    """A subscription of (price, quantity) items in their first 30-day period: what most
+    tests need. `item_discounts` by item position; other options as subscription()."""
+    start = created if period_start is None else period_start
+    key = subscription_id.removeprefix("sub_")
+    items = [
+        subscription_item(
+            f"si_{key}_{position}",
+            subscription_id,
+            copy.deepcopy(body),
+            quantity=quantity,
+            period_start=start,
+            period_end=start + 30 * 86_400,
+            created=start,
+            discounts=(item_discounts or {}).get(position),
+        )
+        for position, (body, quantity) in enumerate(prices)
+    ]
+    return subscription(subscription_id, customer, items, created=created, **options)
+
+
+def list_page(objects: list[Json], has_more: bool = False, url: str = "/v1/subscriptions") -> Json:
+    return {"object": "list", "data": objects, "has_more": has_more, "url": url}
 
 
 def invoice_line(

@@ -5,9 +5,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from fake_stripe import FakeStripe
+from ffkpi.cli import app
 from ffkpi.config import ENV_CONFIG
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,9 +27,19 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+Ffkpi = Callable[..., Result]
+
+
 @pytest.fixture
-def runner(cli_env: Path) -> CliRunner:
-    return CliRunner()
+def ffkpi(cli_env: Path) -> Ffkpi:
+    """Runs `ffkpi ARGS...` in cli_env's clean place: the result has the exit code,
+    stdout and stderr apart. `env` sets variables for that one run."""
+    runner = CliRunner()
+
+    def run(*args: str, env: dict[str, str] | None = None) -> Result:
+        return runner.invoke(app, list(args), env=env)
+
+    return run
 
 
 @pytest.fixture

@@ -6,11 +6,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from conftest import ROOT
+import stripe_fixtures as sf
+from conftest import ROOT, Ffkpi
 from ffkpi import __version__
-from ffkpi.cli import app
 from ffkpi.errors import ExitCode
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -21,52 +20,16 @@ name = "Self-service"
 rule = "net"
 products = [{ id = "prod_a" }]
 """
-SUBS = {
-    "object": "list",
-    "has_more": False,
-    "data": [
-        {
-            "id": "sub_1",
-            "object": "subscription",
-            "customer": "cus_1",
-            "status": "active",
-            "currency": "usd",
-            "discounts": [],
-            "items": {
-                "object": "list",
-                "has_more": False,
-                "data": [
-                    {
-                        "id": "si_1",
-                        "quantity": 3,
-                        "price": {
-                            "id": "price_1",
-                            "product": "prod_a",
-                            "currency": "usd",
-                            "unit_amount": 1999,
-                            "recurring": {
-                                "interval": "month",
-                                "interval_count": 1,
-                                "usage_type": "licensed",
-                            },
-                        },
-                    },
-                    {
-                        "id": "si_2",
-                        "quantity": 1,
-                        "price": {
-                            "id": "price_2",
-                            "product": "prod_z",
-                            "currency": "usd",
-                            "unit_amount": 5000,
-                            "recurring": {"interval": "year", "interval_count": 1},
-                        },
-                    },
-                ],
-            },
-        }
-    ],
-}
+SUBS = sf.list_page(
+    [
+        sf.subscription_of(
+            "sub_1",
+            "cus_1",
+            (sf.price("price_1", "prod_a", 1999), 3),
+            (sf.price("price_2", "prod_z", 5000, interval="year"), 1),
+        )
+    ]
+)
 
 
 @pytest.fixture
@@ -76,8 +39,8 @@ def files(cli_env: Path) -> Path:
     return cli_env
 
 
-def test_demo_table_is_exactly_the_golden_output(runner: CliRunner) -> None:
-    result = runner.invoke(app, ["mrr", "--demo"])
+def test_demo_table_is_exactly_the_golden_output(ffkpi: Ffkpi) -> None:
+    result = ffkpi("mrr", "--demo")
     assert (result.exit_code, result.stderr) == (0, "")
     assert result.stdout == (GOLDEN / "demo_mrr.txt").read_text()
 
@@ -88,8 +51,8 @@ def test_readme_shows_the_demo_output_literally() -> None:
     assert f"```console\n$ uv run ffkpi mrr --demo\n{golden}```" in readme
 
 
-def test_arr_leads_with_arr(runner: CliRunner) -> None:
-    result = runner.invoke(app, ["arr", "--demo"])
+def test_arr_leads_with_arr(ffkpi: Ffkpi) -> None:
+    result = ffkpi("arr", "--demo")
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert lines[0].strip() == "ARR by tier and product, as of 2026-11-17 (USD)"
@@ -98,8 +61,8 @@ def test_arr_leads_with_arr(runner: CliRunner) -> None:
     assert total.split()[1:] == ["1,376,595.97", "114,716.33"]
 
 
-def test_json_is_one_document_on_stdout(runner: CliRunner, files: Path) -> None:
-    result = runner.invoke(app, ["mrr", "-i", "subs.json", "--as-of", "2026-11-22", "-f", "json"])
+def test_json_is_one_document_on_stdout(ffkpi: Ffkpi, files: Path) -> None:
+    result = ffkpi("mrr", "-i", "subs.json", "--as-of", "2026-11-22", "-f", "json")
     assert (result.exit_code, result.stderr) == (0, "")
     assert json.loads(result.stdout) == {
         "schema": "ffkpi.report/1",
@@ -149,8 +112,8 @@ def test_json_is_one_document_on_stdout(runner: CliRunner, files: Path) -> None:
     }
 
 
-def test_csv_has_a_row_per_product(runner: CliRunner, files: Path) -> None:
-    result = runner.invoke(app, ["mrr", "--input", "subs.json", "--format", "csv"])
+def test_csv_has_a_row_per_product(ffkpi: Ffkpi, files: Path) -> None:
+    result = ffkpi("mrr", "--input", "subs.json", "--format", "csv")
     assert result.exit_code == 0
     assert result.stdout == (
         "tier,product_id,name,subscriptions,quantity,mrr,arr\n"
@@ -159,9 +122,9 @@ def test_csv_has_a_row_per_product(runner: CliRunner, files: Path) -> None:
     )
 
 
-def test_demo_with_another_config(runner: CliRunner, files: Path) -> None:
+def test_demo_with_another_config(ffkpi: Ffkpi, files: Path) -> None:
     (files / "other.toml").write_text(CONFIG + '[fx]\neur = "1.1"\n')
-    result = runner.invoke(app, ["mrr", "--demo", "--config", "other.toml", "-f", "json"])
+    result = ffkpi("mrr", "--demo", "--config", "other.toml", "-f", "json")
     assert result.exit_code == 0
     report = json.loads(result.stdout)
     assert [tier["name"] for tier in report["tiers"]] == ["Self-service"]
@@ -170,26 +133,24 @@ def test_demo_with_another_config(runner: CliRunner, files: Path) -> None:
     assert len(report["unlisted"]) == 9
 
 
-def test_config_from_the_environment(runner: CliRunner, files: Path) -> None:
+def test_config_from_the_environment(ffkpi: Ffkpi, files: Path) -> None:
     (files / "ffkpi.toml").rename(files / "elsewhere.toml")
-    result = runner.invoke(
-        app, ["mrr", "-i", "subs.json", "-f", "csv"], env={"FFKPI_CONFIG": "elsewhere.toml"}
-    )
+    result = ffkpi("mrr", "-i", "subs.json", "-f", "csv", env={"FFKPI_CONFIG": "elsewhere.toml"})
     assert result.exit_code == 0
     assert "Self-service,prod_a" in result.stdout
 
 
-def test_version(runner: CliRunner) -> None:
-    result = runner.invoke(app, ["--version"])
+def test_version(ffkpi: Ffkpi) -> None:
+    result = ffkpi("--version")
     assert (result.exit_code, result.stdout) == (0, f"ffkpi {__version__}\n")
 
 
-def test_every_command_has_help_with_an_example(runner: CliRunner) -> None:
+def test_every_command_has_help_with_an_example(ffkpi: Ffkpi) -> None:
     commands = ["mrr", "arr", "snapshot", "history", "fetch", "init", "check"]
-    listing = runner.invoke(app, ["--help"]).stdout
+    listing = ffkpi("--help").stdout
     for command in commands:
         assert command in listing
-        result = runner.invoke(app, [command, "--help"])
+        result = ffkpi(command, "--help")
         assert result.exit_code == 0
         assert "Example:" in result.stdout
         assert f"ffkpi {command}" in result.stdout.split("Example:")[1]
@@ -237,17 +198,17 @@ def test_every_command_has_help_with_an_example(runner: CliRunner) -> None:
     ids=["missing input", "two sources", "missing config", "no key", "bad json", "bad config"],
 )
 def test_errors_are_one_line_on_stderr_with_their_exit_code(
-    runner: CliRunner, files: Path, args: list[str], code: int, stderr: str
+    ffkpi: Ffkpi, files: Path, args: list[str], code: int, stderr: str
 ) -> None:
     (files / "bad.json").write_text("{")
     (files / "broken.toml").write_text(CONFIG.replace('"net"', '"gross"'))
-    result = runner.invoke(app, args)
+    result = ffkpi(*args)
     assert (result.exit_code, result.stdout, result.stderr) == (code, "", stderr)
 
 
-def test_no_config_anywhere_says_where_it_looked(runner: CliRunner, cli_env: Path) -> None:
+def test_no_config_anywhere_says_where_it_looked(ffkpi: Ffkpi, cli_env: Path) -> None:
     (cli_env / "subs.json").write_text(json.dumps(SUBS))
-    result = runner.invoke(app, ["mrr", "--input", "subs.json"])
+    result = ffkpi("mrr", "--input", "subs.json")
     assert result.exit_code == ExitCode.USAGE
     assert result.stdout == ""
     assert result.stderr == (
@@ -256,21 +217,21 @@ def test_no_config_anywhere_says_where_it_looked(runner: CliRunner, cli_env: Pat
     )
 
 
-def test_bad_date_is_a_usage_error(runner: CliRunner) -> None:
-    result = runner.invoke(app, ["mrr", "--demo", "--as-of", "22/11/2026"])
+def test_bad_date_is_a_usage_error(ffkpi: Ffkpi) -> None:
+    result = ffkpi("mrr", "--demo", "--as-of", "22/11/2026")
     assert result.exit_code == ExitCode.USAGE
     assert result.stdout == ""
     assert "Invalid value for '--as-of'" in result.stderr
     assert "Traceback" not in result.stderr
 
 
-def test_missing_exchange_rate_exits_3_naming_the_currency(runner: CliRunner, files: Path) -> None:
+def test_missing_exchange_rate_exits_3_naming_the_currency(ffkpi: Ffkpi, files: Path) -> None:
     eur = json.loads(json.dumps(SUBS))
     eur["data"][0]["currency"] = "eur"
     for entry in eur["data"][0]["items"]["data"]:
         entry["price"]["currency"] = "eur"
     (files / "eur.json").write_text(json.dumps(eur))
-    result = runner.invoke(app, ["mrr", "--input", "eur.json"])
+    result = ffkpi("mrr", "--input", "eur.json")
     assert (result.exit_code, result.stdout) == (ExitCode.INVALID, "")
     assert result.stderr == (
         "ffkpi: error: no exchange rate for EUR (subscription sub_1 is billed in EUR) "
@@ -293,8 +254,8 @@ def test_runs_as_a_module() -> None:
 class TestEveryExitCode:
     """One scenario per documented exit code; on every error stdout stays empty."""
 
-    def test_0_ok(self, runner: CliRunner) -> None:
-        assert runner.invoke(app, ["mrr", "--demo"]).exit_code == ExitCode.OK
+    def test_0_ok(self, ffkpi: Ffkpi) -> None:
+        assert ffkpi("mrr", "--demo").exit_code == ExitCode.OK
 
     def test_1_unexpected_shows_a_traceback_without_locals(self, cli_env: Path) -> None:
         script = cli_env / "bug.py"
@@ -321,26 +282,30 @@ class TestEveryExitCode:
         assert "RuntimeError: a bug" in result.stderr
         assert planted not in result.stderr
 
-    def test_2_usage(self, runner: CliRunner) -> None:
-        result = runner.invoke(app, ["mrr", "--demo", "--format", "yaml"])
+    def test_2_usage(self, ffkpi: Ffkpi) -> None:
+        result = ffkpi("mrr", "--demo", "--format", "yaml")
         assert (result.exit_code, result.stdout) == (ExitCode.USAGE, "")
         assert "Invalid value for '--format'" in result.stderr
 
-    def test_3_invalid_config_or_input(self, runner: CliRunner, files: Path) -> None:
+    def test_3_invalid_config_or_input(self, ffkpi: Ffkpi, files: Path) -> None:
         (files / "subs.json").write_text('{"object": "list", "data": [{"id": "sub_1"}]}')
-        result = runner.invoke(app, ["mrr", "-i", "subs.json"])
+        result = ffkpi("mrr", "-i", "subs.json")
         assert (result.exit_code, result.stdout) == (ExitCode.INVALID, "")
         assert result.stderr.startswith("ffkpi: error: subs.json: subscription sub_1: ")
 
-    def test_4_stripe_authentication(self, runner: CliRunner, files: Path) -> None:
-        result = runner.invoke(app, ["mrr", "--api-key-file", "missing.key"])
+    def test_4_stripe_authentication(self, ffkpi: Ffkpi, files: Path) -> None:
+        result = ffkpi("mrr", "--api-key-file", "missing.key")
         assert (result.exit_code, result.stdout) == (ExitCode.STRIPE_AUTH, "")
         assert result.stderr.startswith("ffkpi: error: cannot read the API key file missing.key")
 
-    def test_5_stripe_unreachable(self, runner: CliRunner, files: Path) -> None:
-        result = runner.invoke(
-            app,
-            ["--verbose", "mrr", "--api-base", "http://127.0.0.1:9", "--retry-for", "0.3"],
+    def test_5_stripe_unreachable(self, ffkpi: Ffkpi, files: Path) -> None:
+        result = ffkpi(
+            "--verbose",
+            "mrr",
+            "--api-base",
+            "http://127.0.0.1:9",
+            "--retry-for",
+            "0.3",
             env={"STRIPE_API_KEY": "sk_live_51UnreachableKeyValue"},
         )
         assert (result.exit_code, result.stdout) == (ExitCode.STRIPE_UNAVAILABLE, "")
@@ -349,10 +314,10 @@ class TestEveryExitCode:
         assert lines[1].startswith("ffkpi: detail: GET /v1/")
         assert "UnreachableKeyValue" not in result.stderr
 
-    def test_6_storage(self, runner: CliRunner, files: Path) -> None:
+    def test_6_storage(self, ffkpi: Ffkpi, files: Path) -> None:
         (files / "snapshots").mkdir()
         (files / "snapshots" / "2026-W01.toml").write_text("not = [toml")
-        result = runner.invoke(app, ["history", "--strict"])
+        result = ffkpi("history", "--strict")
         assert (result.exit_code, result.stdout) == (ExitCode.STORAGE, "")
         assert result.stderr.startswith("ffkpi: error: snapshots/2026-W01.toml is not a readable")
 

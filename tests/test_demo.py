@@ -102,10 +102,3 @@ def test_starter_tier_matches_an_independent_count(bundle: dict[str, Any], repor
     starter = report.tiers[0]
     assert starter.name == "Starter"
     assert format_money(starter.mrr, "usd") == format_money(total, "usd")
-
-
-def test_docs_carry_the_shared_mrr_rules() -> None:
-    shared = ROOT.parent / "shared" / "spec" / "mrr-rules.md"
-    if not shared.is_file():
-        pytest.skip("the shared spec is not beside this checkout")
-    assert (ROOT / "docs" / "mrr-rules.md").read_text() == shared.read_text()

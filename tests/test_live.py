@@ -8,12 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 import make_demo
-from conftest import DEMO, ROOT
+from conftest import DEMO, ROOT, Ffkpi
 from fake_stripe import ALL_PERMISSIONS, SECRET_KEY, FakeStripe, Faults
-from ffkpi.cli import app
 from ffkpi.errors import ExitCode, StripeUnavailableError
 from ffkpi.stripe.account import AccountReader
 from ffkpi.stripe.http import RetryPolicy, StripeHttp, scrub
@@ -29,8 +27,8 @@ def live_env(cli_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return cli_env
 
 
-def offline_demo(runner: CliRunner) -> dict[str, Any]:
-    result = runner.invoke(app, ["mrr", "--demo", "-f", "json"])
+def offline_demo(ffkpi: Ffkpi) -> dict[str, Any]:
+    result = ffkpi("mrr", "--demo", "-f", "json")
     report: dict[str, Any] = json.loads(result.stdout)
     return report
 
@@ -43,12 +41,12 @@ LIVE = ["mrr", "--as-of", "2026-11-17", "-f", "json", "--max-rps", "500", "-q"]
 
 
 def test_live_totals_equal_the_offline_engine(
-    runner: CliRunner, live_env: Path, start_fake: Callable[..., tuple[FakeStripe, str]]
+    ffkpi: Ffkpi, live_env: Path, start_fake: Callable[..., tuple[FakeStripe, str]]
 ) -> None:
     fake, url = start_fake()
-    result = runner.invoke(app, [*LIVE, "--api-base", url])
+    result = ffkpi(*LIVE, "--api-base", url)
     assert result.exit_code == 0, result.stderr
-    assert figures(json.loads(result.stdout)) == figures(offline_demo(runner))
+    assert figures(json.loads(result.stdout)) == figures(offline_demo(ffkpi))
     assert result.stderr == (
         "ffkpi: test mode: this key reads Stripe's test data, not live revenue\n"
     )
@@ -135,12 +133,12 @@ def test_requests_stay_under_max_rps(start_fake: Callable[..., tuple[FakeStripe,
 
 
 def test_exhausted_retries_exit_5_and_write_nothing(
-    runner: CliRunner, live_env: Path, start_fake: Callable[..., tuple[FakeStripe, str]]
+    ffkpi: Ffkpi, live_env: Path, start_fake: Callable[..., tuple[FakeStripe, str]]
 ) -> None:
     _, url = start_fake(faults=Faults(always_fail=True))
     common = ["--api-base", url, "--retry-for", "1", "-q"]
-    fetch = runner.invoke(app, ["fetch", "--output", "bundle.json", *common])
-    snapshot = runner.invoke(app, ["snapshot", *common])
+    fetch = ffkpi("fetch", "--output", "bundle.json", *common)
+    snapshot = ffkpi("snapshot", *common)
     for result in (fetch, snapshot):
         assert (result.exit_code, result.stdout) == (ExitCode.STRIPE_UNAVAILABLE, "")
         last = result.stderr.splitlines()[-1]
@@ -153,12 +151,12 @@ def test_exhausted_retries_exit_5_and_write_nothing(
 
 
 def test_a_subscription_ffkpi_cannot_read_exits_3_naming_the_field(
-    runner: CliRunner, live_env: Path, start_fake: Callable[..., tuple[FakeStripe, str]]
+    ffkpi: Ffkpi, live_env: Path, start_fake: Callable[..., tuple[FakeStripe, str]]
 ) -> None:
     subscriptions = copy.deepcopy(DEMO["subscriptions"])
     subscriptions[0]["currency"] = 840
     _, url = start_fake({**DEMO, "subscriptions": subscriptions})
-    result = runner.invoke(app, [*LIVE, "--api-base", url])
+    result = ffkpi(*LIVE, "--api-base", url)
     assert (result.exit_code, result.stdout) == (ExitCode.INVALID, "")
     assert re.fullmatch(
         r"ffkpi: error: Stripe sent subscriptions ffkpi cannot read: data\[\d+\]\.currency: "
@@ -168,20 +166,18 @@ def test_a_subscription_ffkpi_cannot_read_exits_3_naming_the_field(
     )
 
 
-def test_unreachable_stripe_exits_5(runner: CliRunner, live_env: Path) -> None:
-    result = runner.invoke(
-        app, ["mrr", "--api-base", "http://127.0.0.1:9", "--retry-for", "0.5", "-q"]
-    )
+def test_unreachable_stripe_exits_5(ffkpi: Ffkpi, live_env: Path) -> None:
+    result = ffkpi("mrr", "--api-base", "http://127.0.0.1:9", "--retry-for", "0.5", "-q")
     assert (result.exit_code, result.stdout) == (ExitCode.STRIPE_UNAVAILABLE, "")
     assert "connection failed" in result.stderr
 
 
 def test_wrong_key_exits_4_and_never_shows_the_key(
-    runner: CliRunner, live_env: Path, start_fake: Callable[..., tuple[FakeStripe, str]]
+    ffkpi: Ffkpi, live_env: Path, start_fake: Callable[..., tuple[FakeStripe, str]]
 ) -> None:
     _, url = start_fake()
     wrong = "sk_live_51WrongKeyThatMustNeverBePrinted"
-    result = runner.invoke(app, ["mrr", "--api-base", url], env={"STRIPE_API_KEY": wrong})
+    result = ffkpi("mrr", "--api-base", url, env={"STRIPE_API_KEY": wrong})
     assert (result.exit_code, result.stdout) == (ExitCode.STRIPE_AUTH, "")
     assert result.stderr.startswith("ffkpi: error: Stripe rejected the API key: ")
     assert result.stderr.endswith("(check STRIPE_API_KEY or the file given to --api-key-file)\n")
@@ -190,11 +186,11 @@ def test_wrong_key_exits_4_and_never_shows_the_key(
 
 
 def test_restricted_key_without_coupons_exits_4_naming_what_it_lacks(
-    runner: CliRunner, live_env: Path, start_fake: Callable[..., tuple[FakeStripe, str]]
+    ffkpi: Ffkpi, live_env: Path, start_fake: Callable[..., tuple[FakeStripe, str]]
 ) -> None:
     key = "rk_test_51RestrictedWithoutCoupons"
     _, url = start_fake(restricted={key: ALL_PERMISSIONS - {"rak_coupon_read"}})
-    result = runner.invoke(app, ["mrr", "--api-base", url, "-q"], env={"STRIPE_API_KEY": key})
+    result = ffkpi("mrr", "--api-base", url, "-q", env={"STRIPE_API_KEY": key})
     assert (result.exit_code, result.stdout) == (ExitCode.STRIPE_AUTH, "")
     assert result.stderr.splitlines()[-1] == (
         "ffkpi: error: the restricted key has no read access to Coupons (GET /v1/coupons) "
@@ -204,25 +200,28 @@ def test_restricted_key_without_coupons_exits_4_naming_what_it_lacks(
 
 
 def test_restricted_key_with_every_permission_works(
-    runner: CliRunner, live_env: Path, start_fake: Callable[..., tuple[FakeStripe, str]]
+    ffkpi: Ffkpi, live_env: Path, start_fake: Callable[..., tuple[FakeStripe, str]]
 ) -> None:
     key = "rk_test_51RestrictedReadOnly"
     _, url = start_fake(restricted={key: ALL_PERMISSIONS})
-    result = runner.invoke(app, [*LIVE, "--api-base", url], env={"STRIPE_API_KEY": key})
+    result = ffkpi(*LIVE, "--api-base", url, env={"STRIPE_API_KEY": key})
     assert result.exit_code == 0, result.stderr
-    assert figures(json.loads(result.stdout)) == figures(offline_demo(runner))
+    assert figures(json.loads(result.stdout)) == figures(offline_demo(ffkpi))
 
 
 def test_key_from_a_file_and_a_warning_when_others_can_read_it(
-    runner: CliRunner, live_env: Path, start_fake: Callable[..., tuple[FakeStripe, str]]
+    ffkpi: Ffkpi, live_env: Path, start_fake: Callable[..., tuple[FakeStripe, str]]
 ) -> None:
     _, url = start_fake()
     key_file = live_env / "stripe.key"
     key_file.write_text(SECRET_KEY + "\n# a comment line is never read\n")
     key_file.chmod(0o644)
-    result = runner.invoke(
-        app,
-        [*LIVE, "--api-base", url, "--api-key-file", "stripe.key"],
+    result = ffkpi(
+        *LIVE,
+        "--api-base",
+        url,
+        "--api-key-file",
+        "stripe.key",
         env={"STRIPE_API_KEY": "sk_test_notthisone"},
     )
     assert result.exit_code == 0, result.stderr
@@ -230,28 +229,24 @@ def test_key_from_a_file_and_a_warning_when_others_can_read_it(
         "ffkpi: warning: stripe.key is readable by others; restrict it with chmod 600 stripe.key"
     )
     key_file.chmod(0o600)
-    quiet = runner.invoke(app, [*LIVE, "--api-base", url, "--api-key-file", "stripe.key"])
+    quiet = ffkpi(*LIVE, "--api-base", url, "--api-key-file", "stripe.key")
     assert "warning" not in quiet.stderr
 
 
 def test_fetched_bundle_gives_the_same_numbers_offline(
-    runner: CliRunner, live_env: Path, start_fake: Callable[..., tuple[FakeStripe, str]]
+    ffkpi: Ffkpi, live_env: Path, start_fake: Callable[..., tuple[FakeStripe, str]]
 ) -> None:
     _, url = start_fake(items_per_subscription=2)
-    fetch = runner.invoke(
-        app, ["fetch", "-o", "bundle.json", "--api-base", url, "--max-rps", "500", "-q"]
-    )
+    fetch = ffkpi("fetch", "-o", "bundle.json", "--api-base", url, "--max-rps", "500", "-q")
     assert fetch.exit_code == 0, fetch.stderr
     assert fetch.stdout == "bundle.json\n"
     assert "subscriptions written to bundle.json" in fetch.stderr
     text = (live_env / "bundle.json").read_text()
     assert SECRET_KEY not in text
-    offline = runner.invoke(
-        app, ["mrr", "--input", "bundle.json", "--as-of", "2026-11-17", "-f", "json"]
-    )
-    live = runner.invoke(app, [*LIVE, "--api-base", url])
+    offline = ffkpi("mrr", "--input", "bundle.json", "--as-of", "2026-11-17", "-f", "json")
+    live = ffkpi(*LIVE, "--api-base", url)
     assert figures(json.loads(offline.stdout)) == figures(json.loads(live.stdout))
-    assert figures(json.loads(live.stdout)) == figures(offline_demo(runner))
+    assert figures(json.loads(live.stdout)) == figures(offline_demo(ffkpi))
 
 
 def test_the_fake_rejects_expansions_deeper_than_four_levels(
@@ -284,3 +279,32 @@ def test_empty_pages_forever_give_up_with_exit_5(
     _, url = start_fake(faults=Faults(empty_page_rate=1.0))
     with pytest.raises(StripeUnavailableError, match="kept returning empty pages"):
         read_live(url)
+
+
+def test_ctrl_c_stops_at_once_with_one_line_and_no_file(
+    live_env: Path, start_fake: Callable[..., tuple[FakeStripe, str]]
+) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    # Every answer takes a minute: without stopping at once, ffkpi would wait for them.
+    fake, url = start_fake(faults=Faults(latency_ms=60_000))
+    child = subprocess.Popen(
+        [sys.executable, "-m", "ffkpi", "fetch", "-o", "bundle.json", "--api-base", url, "-q"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=live_env,
+        env={"PATH": "", "NO_COLOR": "1", "STRIPE_API_KEY": SECRET_KEY},
+    )
+    assert child.stderr is not None
+    first = child.stderr.readline()  # the test-mode notice: the read starts right after it
+    assert b"test mode" in first
+    time.sleep(1.5)  # requests are in flight, each waiting out its minute
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=20)  # far less than the minute a request takes
+    assert (child.returncode, out) == (ExitCode.INTERRUPTED, b"")
+    assert err.decode() == "ffkpi: error: interrupted; nothing was written\n"
+    assert fake.requests() == []  # no request had been answered yet
+    assert list(live_env.glob("*bundle.json*")) == []

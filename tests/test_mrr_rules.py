@@ -1,4 +1,4 @@
-"""Rules of spec/mrr-rules.md beyond its worked cases: one behaviour per test."""
+"""Rules of docs/mrr-rules.md beyond its worked cases: one behaviour per test."""
 
 from datetime import date
 from decimal import Decimal

@@ -1,4 +1,4 @@
-"""The worked cases of spec/mrr-rules.md, one test row each."""
+"""The worked cases of docs/mrr-rules.md, one test row each."""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field

@@ -5,11 +5,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
-from typer.testing import CliRunner
-
-from conftest import DEMO, ROOT
+from conftest import DEMO, ROOT, Ffkpi
 from fake_stripe import ALL_PERMISSIONS, SECRET_KEY, FakeStripe
-from ffkpi.cli import app
 from ffkpi.config import load_config
 from ffkpi.errors import ExitCode
 from ffkpi.onboarding import suggest_tiers
@@ -34,8 +31,8 @@ def test_tiers_are_suggested_from_the_names_alone() -> None:
     }
 
 
-def test_init_writes_a_valid_commented_config(runner: CliRunner, cli_env: Path) -> None:
-    result = runner.invoke(app, ["init", "--demo", "--yes"])
+def test_init_writes_a_valid_commented_config(ffkpi: Ffkpi, cli_env: Path) -> None:
+    result = ffkpi("init", "--demo", "--yes")
     assert (result.exit_code, result.stdout) == (0, "ffkpi.toml\n")
     assert "Recurring products, as of 2026-11-17 (USD)" in result.stderr
     assert "FlowFuse Team Platform - Cloud" in result.stderr
@@ -48,54 +45,57 @@ def test_init_writes_a_valid_commented_config(runner: CliRunner, cli_env: Path) 
         ("Team", 5),
         ("Other", 2),
     ]
-    mrr = runner.invoke(app, ["mrr", "--demo", "-f", "json"])
+    mrr = ffkpi("mrr", "--demo", "-f", "json")
     assert mrr.exit_code == 0
     assert json.loads(mrr.stdout)["unlisted"] == []
 
 
-def test_init_never_overwrites_without_force(runner: CliRunner, cli_env: Path) -> None:
+def test_init_never_overwrites_without_force(ffkpi: Ffkpi, cli_env: Path) -> None:
     (cli_env / "ffkpi.toml").write_text("# mine\n")
-    result = runner.invoke(app, ["init", "--demo", "--yes"])
+    result = ffkpi("init", "--demo", "--yes")
     assert (result.exit_code, result.stdout) == (ExitCode.USAGE, "")
     assert result.stderr == (
         "ffkpi: error: ffkpi.toml already exists (pass --force to replace it, or --output)\n"
     )
     assert (cli_env / "ffkpi.toml").read_text() == "# mine\n"
-    forced = runner.invoke(app, ["init", "--demo", "--yes", "--force"])
+    forced = ffkpi("init", "--demo", "--yes", "--force")
     assert forced.exit_code == 0
     assert "[[tiers]]" in (cli_env / "ffkpi.toml").read_text()
 
 
-def test_init_asks_for_a_rate_it_cannot_guess(runner: CliRunner, cli_env: Path) -> None:
+def test_init_asks_for_a_rate_it_cannot_guess(ffkpi: Ffkpi, cli_env: Path) -> None:
     (cli_env / "bundle.json").write_text(json.dumps(DEMO))
-    result = runner.invoke(app, ["init", "--input", "bundle.json", "--yes"])
+    result = ffkpi("init", "--input", "bundle.json", "--yes")
     assert (result.exit_code, result.stdout) == (ExitCode.USAGE, "")
     assert result.stderr == (
         "ffkpi: error: subscriptions are billed in EUR and there is no rate for it "
         "(pass --fx eur=RATE (1 EUR in USD))\n"
     )
-    given = runner.invoke(app, ["init", "--input", "bundle.json", "--yes", "--fx", "eur=1.1"])
+    given = ffkpi("init", "--input", "bundle.json", "--yes", "--fx", "eur=1.1")
     assert given.exit_code == 0, given.stderr
     assert load_config(cli_env / "ffkpi.toml").fx == {"eur": Decimal("1.1")}
 
 
 def test_init_from_live_stripe(
-    runner: CliRunner, cli_env: Path, start_fake: Callable[..., tuple[FakeStripe, str]]
+    ffkpi: Ffkpi, cli_env: Path, start_fake: Callable[..., tuple[FakeStripe, str]]
 ) -> None:
     _, url = start_fake()
-    result = runner.invoke(
-        app,
-        ["init", "--yes", "--fx", "eur=1.08", "--api-base", url, "-q"],
+    result = ffkpi(
+        "init",
+        "--yes",
+        "--fx",
+        "eur=1.08",
+        "--api-base",
+        url,
+        "-q",
         env={"STRIPE_API_KEY": SECRET_KEY},
     )
     assert result.exit_code == 0, result.stderr
     assert len(load_config(cli_env / "ffkpi.toml").tiers) == 3
 
 
-def test_check_on_the_demo_lists_what_the_report_leaves_out(
-    runner: CliRunner, cli_env: Path
-) -> None:
-    result = runner.invoke(app, ["check", "--demo", "--format", "json"])
+def test_check_on_the_demo_lists_what_the_report_leaves_out(ffkpi: Ffkpi, cli_env: Path) -> None:
+    result = ffkpi("check", "--demo", "--format", "json")
     assert result.exit_code == 0, result.stderr
     document = json.loads(result.stdout)
     assert document["schema"] == "ffkpi.check/1"
@@ -119,7 +119,7 @@ def test_check_on_the_demo_lists_what_the_report_leaves_out(
 
 
 def test_check_finds_missing_products_near_misses_and_shared_names(
-    runner: CliRunner, cli_env: Path
+    ffkpi: Ffkpi, cli_env: Path
 ) -> None:
     text = (ROOT / "config.example.toml").read_text()
     text = text.replace("prod_TdTeamLarge0001", "prod_TdTeamLarge0011")
@@ -129,7 +129,7 @@ def test_check_finds_missing_products_near_misses_and_shared_names(
     )
     text = text.replace('[fx]\neur = "1.08"', "[fx]")
     (cli_env / "ffkpi.toml").write_text(text)
-    result = runner.invoke(app, ["check", "--demo", "-f", "json"])
+    result = ffkpi("check", "--demo", "-f", "json")
     assert result.exit_code == ExitCode.INVALID
     errors = [f["message"] for f in json.loads(result.stdout)["findings"] if f["level"] == "error"]
     assert errors == [
@@ -142,16 +142,16 @@ def test_check_finds_missing_products_near_misses_and_shared_names(
     ]
 
 
-def test_check_with_an_invalid_config_is_one_error(runner: CliRunner, cli_env: Path) -> None:
+def test_check_with_an_invalid_config_is_one_error(ffkpi: Ffkpi, cli_env: Path) -> None:
     (cli_env / "ffkpi.toml").write_text("currency = 5\n")
-    result = runner.invoke(app, ["check", "--demo"])
+    result = ffkpi("check", "--demo")
     assert result.exit_code == ExitCode.INVALID
     assert any(line.split()[:2] == ["error", "config"] for line in result.stdout.splitlines())
     assert "1 errors, 0 warnings, 0 ok" in result.stdout
 
 
 def test_check_restricted_key_permissions(
-    runner: CliRunner, cli_env: Path, start_fake: Callable[..., tuple[FakeStripe, str]]
+    ffkpi: Ffkpi, cli_env: Path, start_fake: Callable[..., tuple[FakeStripe, str]]
 ) -> None:
     (cli_env / "ffkpi.toml").write_text((ROOT / "config.example.toml").read_text())
     lacking = "rk_live_51NoInvoicesNoCoupons"
@@ -162,9 +162,7 @@ def test_check_restricted_key_permissions(
             full: ALL_PERMISSIONS,
         }
     )
-    result = runner.invoke(
-        app, ["check", "-f", "json", "--api-base", url, "-q"], env={"STRIPE_API_KEY": lacking}
-    )
+    result = ffkpi("check", "-f", "json", "--api-base", url, "-q", env={"STRIPE_API_KEY": lacking})
     assert result.exit_code == ExitCode.STRIPE_AUTH
     findings = json.loads(result.stdout)["findings"]
     keys = [(f["level"], f["message"]) for f in findings if f["topic"] == "key"]
@@ -178,9 +176,7 @@ def test_check_restricted_key_permissions(
         "a key that has it)",
     ]
     assert lacking not in result.stdout + result.stderr
-    good = runner.invoke(
-        app, ["check", "-f", "json", "--api-base", url, "-q"], env={"STRIPE_API_KEY": full}
-    )
+    good = ffkpi("check", "-f", "json", "--api-base", url, "-q", env={"STRIPE_API_KEY": full})
     assert good.exit_code == 0, good.stdout
     messages = [f["message"] for f in json.loads(good.stdout)["findings"]]
     assert (
@@ -190,13 +186,11 @@ def test_check_restricted_key_permissions(
 
 
 def test_check_with_a_wrong_key(
-    runner: CliRunner, cli_env: Path, start_fake: Callable[..., tuple[FakeStripe, str]]
+    ffkpi: Ffkpi, cli_env: Path, start_fake: Callable[..., tuple[FakeStripe, str]]
 ) -> None:
     (cli_env / "ffkpi.toml").write_text((ROOT / "config.example.toml").read_text())
     _, url = start_fake()
-    result = runner.invoke(
-        app, ["check", "--api-base", url, "-q"], env={"STRIPE_API_KEY": "sk_live_51Wrong"}
-    )
+    result = ffkpi("check", "--api-base", url, "-q", env={"STRIPE_API_KEY": "sk_live_51Wrong"})
     assert result.exit_code == ExitCode.STRIPE_AUTH
     assert "Stripe rejected the API key" in result.stdout
     assert "sk_live_51Wrong" not in result.stdout + result.stderr
@@ -245,3 +239,44 @@ def test_init_on_a_terminal_asks_for_tiers_and_rules(cli_env: Path) -> None:
         ],
     )
     assert tiers["Other"] == ("net", ["FlowFuse Enterprise - Self-Hosted"])
+
+
+def test_init_on_a_terminal_asks_again_for_a_bad_exchange_rate(cli_env: Path) -> None:
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    (cli_env / "bundle.json").write_text(json.dumps(DEMO))  # some subscriptions bill in EUR
+    master, slave = pty.openpty()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "ffkpi", "init", "--input", "bundle.json"],
+        stdin=slave,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=cli_env,
+        env={"PATH": os.environ.get("PATH", ""), "NO_COLOR": "1", "HOME": str(cli_env)},
+    )
+    os.close(slave)
+    # Two bad rates, a good one, then the suggested tier and rule for everything.
+    os.write(master, ("abc\n-1\n1.1\n" + "\n" * 20).encode())
+    out, err = child.communicate(timeout=60)
+    os.close(master)
+    assert (child.returncode, out.decode()) == (0, "ffkpi.toml\n"), err.decode()
+    assert "Traceback" not in err.decode()
+    assert err.decode().count("1 EUR is how many USD?") == 3
+    assert err.decode().count("ffkpi: warning: answer a positive number, such as 1.08") == 2
+    assert load_config(cli_env / "ffkpi.toml").fx == {"eur": Decimal("1.1")}
+
+
+def test_init_with_a_bad_currency_or_rate_code_is_one_line_exit_3(
+    ffkpi: Ffkpi, cli_env: Path
+) -> None:
+    bad_rate = ffkpi("init", "--demo", "--yes", "--fx", "e1r=1")
+    bad_currency = ffkpi("init", "--demo", "--yes", "--currency", "xx")
+    for result, value in ((bad_rate, "'e1r'"), (bad_currency, "'xx'")):
+        assert (result.exit_code, result.stdout) == (ExitCode.INVALID, "")
+        assert len(result.stderr.splitlines()) == 1
+        assert result.stderr.startswith("ffkpi: error: --currency and --fx: ")
+        assert f"{value} is not a three-letter currency code" in result.stderr
+    assert not (cli_env / "ffkpi.toml").exists()

@@ -11,9 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import Result
 
-from ffkpi.cli import app
+import stripe_fixtures as sf
+from conftest import Ffkpi
 from ffkpi.errors import ExitCode
 
 CONFIG = """
@@ -31,37 +32,16 @@ products = [{ id = "prod_e" }]
 
 def subscriptions(*amounts: str, product: str = "prod_a") -> dict[str, object]:
     """One monthly subscription per amount (in cents, may be fractional)."""
-    return {
-        "object": "list",
-        "has_more": False,
-        "data": [
-            {
-                "id": f"sub_{n}",
-                "object": "subscription",
-                "customer": f"cus_{n}",
-                "status": "active",
-                "currency": "usd",
-                "items": {
-                    "object": "list",
-                    "has_more": False,
-                    "data": [
-                        {
-                            "id": f"si_{n}",
-                            "quantity": 1,
-                            "price": {
-                                "id": f"price_{n}",
-                                "product": product,
-                                "currency": "usd",
-                                "unit_amount_decimal": amount,
-                                "recurring": {"interval": "month", "interval_count": 1},
-                            },
-                        }
-                    ],
-                },
-            }
+    return sf.list_page(
+        [
+            sf.subscription_of(
+                f"sub_{n}",
+                f"cus_{n}",
+                (sf.price(f"price_{n}", product, None, unit_amount_decimal=amount), 1),
+            )
             for n, amount in enumerate(amounts)
-        ],
-    }
+        ]
+    )
 
 
 # MRR by week: 100.00, then +10 %, then +5 %, then two weeks later +21 % (10 % a week).
@@ -81,21 +61,19 @@ def workdir(cli_env: Path) -> Path:
     return cli_env
 
 
-def snapshot(runner: CliRunner, as_of: str, *extra: str) -> object:
-    return runner.invoke(app, ["snapshot", "-i", f"{as_of}.json", "--as-of", as_of, *extra])
+def snapshot(ffkpi: Ffkpi, as_of: str, *extra: str) -> Result:
+    return ffkpi("snapshot", "-i", f"{as_of}.json", "--as-of", as_of, *extra)
 
 
-def take_all(runner: CliRunner) -> None:
+def take_all(ffkpi: Ffkpi) -> None:
     for as_of, week, _ in WEEKS:
-        result = snapshot(runner, as_of)
-        assert result.exit_code == 0, result.stderr  # type: ignore[attr-defined]
-        assert result.stdout == f"snapshots/{week}.toml\n"  # type: ignore[attr-defined]
+        result = snapshot(ffkpi, as_of)
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout == f"snapshots/{week}.toml\n"
 
 
-def test_snapshot_file_holds_the_report_and_each_customers_mrr(
-    runner: CliRunner, workdir: Path
-) -> None:
-    take_all(runner)
+def test_snapshot_file_holds_the_report_and_each_customers_mrr(ffkpi: Ffkpi, workdir: Path) -> None:
+    take_all(ffkpi)
     stored = tomllib.loads((workdir / "snapshots" / "2026-W49.toml").read_text())
     assert stored["schema"] == "ffkpi.snapshot/1"
     assert str(stored["as_of"]) == "2026-12-01"
@@ -125,9 +103,9 @@ def _umask() -> int:
     return mask
 
 
-def test_history_growth_is_checked_by_hand(runner: CliRunner, workdir: Path) -> None:
-    take_all(runner)
-    result = runner.invoke(app, ["history", "--format", "json"])
+def test_history_growth_is_checked_by_hand(ffkpi: Ffkpi, workdir: Path) -> None:
+    take_all(ffkpi)
+    result = ffkpi("history", "--format", "json")
     assert (result.exit_code, result.stderr) == (0, "")
     history = json.loads(result.stdout)
     assert history["schema"] == "ffkpi.history/1"
@@ -145,9 +123,9 @@ def test_history_growth_is_checked_by_hand(runner: CliRunner, workdir: Path) -> 
     ]
 
 
-def test_history_table_and_chart(runner: CliRunner, workdir: Path) -> None:
-    take_all(runner)
-    result = runner.invoke(app, ["history", "--weeks", "2"])
+def test_history_table_and_chart(ffkpi: Ffkpi, workdir: Path) -> None:
+    take_all(ffkpi)
+    result = ffkpi("history", "--weeks", "2")
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert lines[0].strip() == "MRR week over week (target 10.00 % a week)"
@@ -164,13 +142,13 @@ def test_history_table_and_chart(runner: CliRunner, workdir: Path) -> None:
     assert lines[5].split()[4:7] == ["10.00", "%", "yes"]
     assert "MRR against the 10.00 % weekly target path" in result.stdout
     assert "2026-W45" not in result.stdout
-    no_chart = runner.invoke(app, ["history", "--no-chart"])
+    no_chart = ffkpi("history", "--no-chart")
     assert "target path" not in no_chart.stdout
 
 
-def test_history_by_tier_and_csv(runner: CliRunner, workdir: Path) -> None:
-    take_all(runner)
-    result = runner.invoke(app, ["history", "--by-tier", "--format", "csv", "--weeks", "1"])
+def test_history_by_tier_and_csv(ffkpi: Ffkpi, workdir: Path) -> None:
+    take_all(ffkpi)
+    result = ffkpi("history", "--by-tier", "--format", "csv", "--weeks", "1")
     assert result.exit_code == 0
     assert result.stdout == (
         "scope,week,as_of,mrr,arr,growth,met_target,next_week_mrr,config_changed\n"
@@ -180,22 +158,22 @@ def test_history_by_tier_and_csv(runner: CliRunner, workdir: Path) -> None:
     )
 
 
-def test_snapshots_made_with_another_config_are_marked(runner: CliRunner, workdir: Path) -> None:
-    take_all(runner)
+def test_snapshots_made_with_another_config_are_marked(ffkpi: Ffkpi, workdir: Path) -> None:
+    take_all(ffkpi)
     (workdir / "ffkpi.toml").write_text(CONFIG.replace('rule = "net"', 'rule = "list_price"', 1))
-    result = runner.invoke(app, ["history", "--format", "json"])
+    result = ffkpi("history", "--format", "json")
     assert all(week["config_changed"] for week in json.loads(result.stdout)["weeks"])
-    table = runner.invoke(app, ["history", "--no-chart"])
+    table = ffkpi("history", "--no-chart")
     assert "2026-W45*" in table.stdout
     assert "* made with a different config than the one in use now" in table.stdout
 
 
-def test_existing_week_is_left_untouched_and_exits_0(runner: CliRunner, workdir: Path) -> None:
-    take_all(runner)
+def test_existing_week_is_left_untouched_and_exits_0(ffkpi: Ffkpi, workdir: Path) -> None:
+    take_all(ffkpi)
     path = workdir / "snapshots" / "2026-W47.toml"
     before = path.read_bytes()
     (workdir / "changed.json").write_text(json.dumps(subscriptions("99900")))
-    result = runner.invoke(app, ["snapshot", "-i", "changed.json", "--as-of", "2026-11-18"])
+    result = ffkpi("snapshot", "-i", "changed.json", "--as-of", "2026-11-18")
     assert (result.exit_code, result.stdout) == (0, "snapshots/2026-W47.toml\n")
     assert result.stderr == (
         "ffkpi: 2026-W47 already has a snapshot, left untouched (pass --force to replace it)\n"
@@ -203,12 +181,10 @@ def test_existing_week_is_left_untouched_and_exits_0(runner: CliRunner, workdir:
     assert path.read_bytes() == before
 
 
-def test_force_replaces_the_week(runner: CliRunner, workdir: Path) -> None:
-    take_all(runner)
+def test_force_replaces_the_week(ffkpi: Ffkpi, workdir: Path) -> None:
+    take_all(ffkpi)
     (workdir / "changed.json").write_text(json.dumps(subscriptions("99900")))
-    result = runner.invoke(
-        app, ["snapshot", "-i", "changed.json", "--as-of", "2026-11-18", "--force"]
-    )
+    result = ffkpi("snapshot", "-i", "changed.json", "--as-of", "2026-11-18", "--force")
     assert (result.exit_code, result.stderr) == (0, "")
     stored = tomllib.loads((workdir / "snapshots" / "2026-W47.toml").read_text())
     assert (stored["mrr"], str(stored["as_of"])) == ("999.00", "2026-11-18")
@@ -219,44 +195,47 @@ def test_force_replaces_the_week(runner: CliRunner, workdir: Path) -> None:
     assert stored["customers"].startswith(week[0] + " sha256:")
 
 
-def test_json_format_prints_the_report_too(runner: CliRunner, workdir: Path) -> None:
-    result = snapshot(runner, "2026-11-03", "--format", "json")
-    document = json.loads(result.stdout)  # type: ignore[attr-defined]
+def test_json_format_prints_the_report_too(ffkpi: Ffkpi, workdir: Path) -> None:
+    result = snapshot(ffkpi, "2026-11-03", "--format", "json")
+    document = json.loads(result.stdout)
     assert document["schema"] == "ffkpi.report/1"
     assert document["mrr"] == "100.00"
     assert document["snapshot"] == {"path": "snapshots/2026-W45.toml", "written": True}
 
 
-def test_folder_from_the_config_is_relative_to_the_config_file(
-    runner: CliRunner, workdir: Path
-) -> None:
+def test_folder_from_the_config_is_relative_to_the_config_file(ffkpi: Ffkpi, workdir: Path) -> None:
     (workdir / "conf").mkdir()
     (workdir / "conf" / "ffkpi.toml").write_text('snapshots_dir = "kpi"\n' + CONFIG)
-    result = runner.invoke(
-        app,
-        ["snapshot", "-c", "conf/ffkpi.toml", "-i", "2026-11-03.json", "--as-of", "2026-11-03"],
+    result = ffkpi(
+        "snapshot",
+        "-c",
+        "conf/ffkpi.toml",
+        "-i",
+        "2026-11-03.json",
+        "--as-of",
+        "2026-11-03",
     )
     assert result.stdout == "conf/kpi/2026-W45.toml\n"
-    history = runner.invoke(app, ["history", "-c", "conf/ffkpi.toml", "-f", "json"])
+    history = ffkpi("history", "-c", "conf/ffkpi.toml", "-f", "json")
     assert [w["week"] for w in json.loads(history.stdout)["weeks"]] == ["2026-W45"]
 
 
-def test_failure_before_the_write_leaves_nothing(runner: CliRunner, workdir: Path) -> None:
-    take_all(runner)
+def test_failure_before_the_write_leaves_nothing(ffkpi: Ffkpi, workdir: Path) -> None:
+    take_all(ffkpi)
     before = {p.name: p.read_bytes() for p in (workdir / "snapshots").iterdir()}
     (workdir / "broken.json").write_text('{"object": "list", "data": [{"id": "sub_x"}]}')
-    result = runner.invoke(app, ["snapshot", "-i", "broken.json", "--as-of", "2026-12-08"])
+    result = ffkpi("snapshot", "-i", "broken.json", "--as-of", "2026-12-08")
     assert (result.exit_code, result.stdout) == (ExitCode.INVALID, "")
     assert {p.name: p.read_bytes() for p in (workdir / "snapshots").iterdir()} == before
 
 
-def test_corrupt_and_foreign_files_are_skipped_by_name(runner: CliRunner, workdir: Path) -> None:
-    take_all(runner)
+def test_corrupt_and_foreign_files_are_skipped_by_name(ffkpi: Ffkpi, workdir: Path) -> None:
+    take_all(ffkpi)
     folder = workdir / "snapshots"
     (folder / "2026-W50.toml").write_text("mrr = [unterminated\n")
     (folder / "notes.toml").write_text('title = "not a snapshot"\n')
     (folder / "2027-W01.toml").write_text('schema = "ffkpi.snapshot/9"\n')
-    result = runner.invoke(app, ["history", "-f", "json"])
+    result = ffkpi("history", "-f", "json")
     assert result.exit_code == 0
     assert len(json.loads(result.stdout)["weeks"]) == 4
     assert result.stderr.splitlines() == [
@@ -265,22 +244,22 @@ def test_corrupt_and_foreign_files_are_skipped_by_name(runner: CliRunner, workdi
         "ffkpi: warning: skipped snapshots/2027-W01.toml: unknown schema 'ffkpi.snapshot/9'",
         "ffkpi: warning: skipped snapshots/notes.toml: not an ffkpi snapshot",
     ]
-    strict = runner.invoke(app, ["history", "--strict"])
+    strict = ffkpi("history", "--strict")
     assert (strict.exit_code, strict.stdout) == (ExitCode.STORAGE, "")
     assert strict.stderr.startswith(
         "ffkpi: error: snapshots/2026-W50.toml is not a readable snapshot"
     )
 
 
-def test_history_without_snapshots(runner: CliRunner, workdir: Path) -> None:
-    missing = runner.invoke(app, ["history"])
+def test_history_without_snapshots(ffkpi: Ffkpi, workdir: Path) -> None:
+    missing = ffkpi("history")
     assert (missing.exit_code, missing.stdout) == (ExitCode.STORAGE, "")
     assert missing.stderr == (
         "ffkpi: error: snapshot folder snapshots does not exist "
         "(run `ffkpi snapshot` first, or pass --dir)\n"
     )
     (workdir / "snapshots").mkdir()
-    empty = runner.invoke(app, ["history"])
+    empty = ffkpi("history")
     assert (empty.exit_code, empty.stdout) == (0, "")
     assert "no snapshots in snapshots yet" in empty.stderr
 
@@ -319,25 +298,38 @@ def full_dir(workdir: Path) -> Iterator[Path]:
     yield from _mount(workdir / "full", "size=8k")
 
 
-def test_read_only_folder_exits_6(runner: CliRunner, read_only_dir: Path) -> None:
-    result = snapshot(runner, "2026-11-03", "--dir", str(read_only_dir))
-    assert (result.exit_code, result.stdout) == (ExitCode.STORAGE, "")  # type: ignore[attr-defined]
-    assert result.stderr.startswith(  # type: ignore[attr-defined]
+def test_read_only_folder_exits_6(ffkpi: Ffkpi, read_only_dir: Path) -> None:
+    result = snapshot(ffkpi, "2026-11-03", "--dir", str(read_only_dir))
+    assert (result.exit_code, result.stdout) == (ExitCode.STORAGE, "")
+    assert result.stderr.startswith(
         f"ffkpi: error: cannot write the snapshot {read_only_dir}/2026-W45.toml: "
     )
-    assert "(check the folder exists, is writable and has space, or pass --dir)" in (
-        result.stderr  # type: ignore[attr-defined]
-    )
+    assert "(check the folder exists, is writable and has space, or pass --dir)" in result.stderr
+
+
+def test_every_failure_to_write_a_snapshot_gives_the_same_advice(
+    ffkpi: Ffkpi, workdir: Path, read_only_dir: Path
+) -> None:
+    """Whether the folder cannot be made, locked or written in, one wording says so."""
+    (workdir / "a-file").write_text("")
+    not_a_folder = snapshot(ffkpi, "2026-11-03", "--dir", "a-file/snapshots")
+    read_only = snapshot(ffkpi, "2026-11-03", "--dir", str(read_only_dir))
+    for result, folder in ((not_a_folder, "a-file/snapshots"), (read_only, str(read_only_dir))):
+        assert (result.exit_code, result.stdout) == (ExitCode.STORAGE, "")
+        assert result.stderr.startswith(
+            f"ffkpi: error: cannot write the snapshot {folder}/2026-W45.toml: "
+        )
+        assert result.stderr.endswith(
+            "(check the folder exists, is writable and has space, or pass --dir)\n"
+        )
 
 
 def test_full_disk_exits_6_and_leaves_no_partial_file(
-    runner: CliRunner, workdir: Path, full_dir: Path
+    ffkpi: Ffkpi, workdir: Path, full_dir: Path
 ) -> None:
     big = json.dumps(subscriptions(*["1000"] * 3000))
     (workdir / "big.json").write_text(big)
-    result = runner.invoke(
-        app, ["snapshot", "-i", "big.json", "--as-of", "2026-11-03", "--dir", str(full_dir)]
-    )
+    result = ffkpi("snapshot", "-i", "big.json", "--as-of", "2026-11-03", "--dir", str(full_dir))
     assert result.exit_code == ExitCode.STORAGE
     assert "No space left on device" in result.stderr
     assert sorted(p.name for p in full_dir.iterdir()) == [".ffkpi.lock"]
@@ -368,15 +360,21 @@ def test_two_concurrent_runs_leave_one_whole_file(workdir: Path) -> None:
 
 
 def test_failed_force_leaves_the_earlier_snapshot_whole(
-    runner: CliRunner, workdir: Path, full_dir: Path
+    ffkpi: Ffkpi, workdir: Path, full_dir: Path
 ) -> None:
-    first = snapshot(runner, "2026-11-03", "--dir", str(full_dir))
-    assert first.exit_code == 0  # type: ignore[attr-defined]
+    first = snapshot(ffkpi, "2026-11-03", "--dir", str(full_dir))
+    assert first.exit_code == 0
     before = {p.name: p.read_bytes() for p in full_dir.iterdir()}
     (workdir / "big.json").write_text(json.dumps(subscriptions(*["1000"] * 3000)))
-    result = runner.invoke(
-        app,
-        ["snapshot", "-i", "big.json", "--as-of", "2026-11-03", "--dir", str(full_dir), "--force"],
+    result = ffkpi(
+        "snapshot",
+        "-i",
+        "big.json",
+        "--as-of",
+        "2026-11-03",
+        "--dir",
+        str(full_dir),
+        "--force",
     )
     assert result.exit_code == ExitCode.STORAGE
     assert {p.name: p.read_bytes() for p in full_dir.iterdir()} == before

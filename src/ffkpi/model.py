@@ -12,20 +12,10 @@ hundreds of thousands of them.
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, get_args
 
 Interval = Literal["day", "week", "month", "year"]
 Duration = Literal["forever", "once", "repeating"]
-STATUSES = (
-    "active",
-    "past_due",
-    "trialing",
-    "unpaid",
-    "incomplete",
-    "incomplete_expired",
-    "paused",
-    "canceled",
-)
 Status = Literal[
     "active",
     "past_due",
@@ -36,6 +26,7 @@ Status = Literal[
     "paused",
     "canceled",
 ]
+STATUSES: tuple[Status, ...] = get_args(Status)
 
 
 @dataclass(frozen=True, slots=True)

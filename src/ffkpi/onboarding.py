@@ -61,6 +61,7 @@ def prepare(
     counted = Counter(s.currency for s in data.subscriptions if s.status in ("active", "past_due"))
     reporting = (currency or (counted.most_common(1)[0][0] if counted else "usd")).lower()
     rates = dict(rates)
+    Setup(reporting, rates, names).listing()  # a currency or rate the config would refuse
     for code in sorted(set(counted) - {reporting} - set(rates)):
         if ask is None:
             raise UsageError(
@@ -68,9 +69,7 @@ def prepare(
                 f"pass --fx {code}=RATE (1 {code.upper()} in {reporting.upper()})",
             )
         rates[code] = ask.rate(code, reporting)
-    setup = Setup(reporting, rates, names)
-    setup.listing()  # a currency or rate the config would refuse fails here, before any prompt
-    return setup
+    return Setup(reporting, rates, names)
 
 
 def plan_tiers(names: Mapping[str, str], ask: Asker | None) -> list["TierPlan"]:

@@ -62,6 +62,8 @@ def parse_input(raw: bytes, origin: str) -> Dataset:
             raw = gzip.decompress(raw)
         except (OSError, EOFError, zlib.error) as err:
             raise InputError(f"{origin}: broken gzip data: {err}", "fetch the file again") from None
+    if not raw.strip():
+        raise InputError(f"{origin} is empty", f"give it {FORMATS}")
     try:
         documents = [msgspec.json.decode(raw, type=_Document)]
     except msgspec.ValidationError as err:
@@ -70,8 +72,6 @@ def parse_input(raw: bytes, origin: str) -> Dataset:
         if "trailing characters" not in str(err):
             raise _not_json(err, origin) from None
         documents = _json_lines(raw, origin)
-    if not documents:
-        raise InputError(f"{origin} is empty", f"give it {FORMATS}")
 
     subscriptions: list[StripeSubscription] = []
     prices: list[StripePrice] = []
