@@ -16,7 +16,7 @@ import msgspec
 from ffkpi.model import Dataset, Subscription
 from ffkpi.stripe.bundle import Recorder
 from ffkpi.stripe.http import Counters, StripeHttp
-from ffkpi.stripe.paging import Answer, Identified, Lister, parse
+from ffkpi.stripe.paging import Answer, Lister, parse
 from ffkpi.stripe.payloads import (
     Page,
     StripeCoupon,
@@ -29,7 +29,6 @@ from ffkpi.stripe.payloads import (
 )
 from ffkpi.stripe.resolve import Resolver, bulk_allocation, invoice_lines
 
-ListedT = TypeVar("ListedT", bound=Identified)
 PageT = TypeVar("PageT", bound=Page[Any])
 
 SUBSCRIPTION_EXPAND = ["data.discounts.source.coupon", "data.items.data.discounts"]
@@ -86,9 +85,11 @@ class _Run:
     def read(self, invoices_for: frozenset[str] | None, canceled: bool) -> Dataset:
         # Side data is read alongside the first subscription pages, not before them.
         lists: dict[str, Future[list[Answer[Any]]]] = {
-            "prices": self._list("/v1/prices", {"expand": ["data.tiers"]}, StripePrice),
-            "coupons": self._list("/v1/coupons", {"expand": ["data.applies_to"]}, StripeCoupon),
-            "products": self._list("/v1/products", {}, StripeProduct),
+            "prices": self._list("/v1/prices", {"expand": ["data.tiers"]}, Page[StripePrice]),
+            "coupons": self._list(
+                "/v1/coupons", {"expand": ["data.applies_to"]}, Page[StripeCoupon]
+            ),
+            "products": self._list("/v1/products", {}, Page[StripeProduct]),
         }
         resolver: Resolver | None = None
         subscriptions: dict[str, Subscription] = {}
@@ -131,10 +132,10 @@ class _Run:
         return Dataset(domain, product_names=resolver.product_names, invoice_lines=tuple(lines))
 
     def _list(
-        self, path: str, params: Mapping[str, Any], model: type[ListedT]
+        self, path: str, params: Mapping[str, Any], model: type[Page[Any]]
     ) -> "Future[list[Answer[Any]]]":
-        what = path.removeprefix("/v1/")
-        return self.pool.submit(self.lister.all, path, params, Page[model], what)  # type: ignore[valid-type]
+        """Every page of a list, read on the pool while the subscriptions are."""
+        return self.pool.submit(self.lister.all, path, params, model, path.removeprefix("/v1/"))
 
     def _subscription_pages(self, canceled: bool) -> Iterator[Answer[StripeSubscription]]:
         params: dict[str, Any] = {"expand": SUBSCRIPTION_EXPAND}

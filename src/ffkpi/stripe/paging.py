@@ -97,12 +97,13 @@ class Windows:
     """Where the windows of a read fall: the plan, told of each page as it returns.
 
     It starts with windows of growing age (a day, four, sixteen, ... before `until`,
-    then the rest), as many as there are slots. Each page tells the density of its
-    window; a window expected to hold more than twice its share of what is left
-    (the pages left over the slots) is cut, its older parts queued, and a slot that
-    frees up takes the largest queued window at once. So every slot stays busy to the
-    end, no window is left to read alone at the end, and few pages come back
-    part-empty (a window is never cut below MIN_PAGES pages).
+    then the rest), one per slot at most. Each page tells the density of its window.
+    While fewer windows are open than slots (plus RESERVE), and whenever a window is
+    expected to hold more than twice its share of what is left (the pages left over
+    the slots), the window whose page came back is cut and its older parts queued; a
+    slot that frees up takes the largest queued window at once. So every slot stays
+    busy to the end, no window is left to read alone at the end, and few pages come
+    back part-empty (a window is never cut below MIN_PAGES pages).
     """
 
     def __init__(self, earliest: int, until: int, slots: Callable[[], int]) -> None:
@@ -135,6 +136,7 @@ class Windows:
             what = f"objects created in [{window.gte}, {window.lt})"
             window.empty_pages = _empty_page(window.empty_pages, what)
             return [window, *self._take(free - 1)]
+        window.empty_pages = 0
         window.cursor = last_id
         window.read += len(created)
         window.oldest = created[-1]
@@ -160,13 +162,13 @@ class Windows:
 
 
 def _split(window: Window, parts: int, share: float) -> list[Window]:
-    """Cut the unread rest of `window` into `parts` windows, each twice as long as the
-    one after it.
+    """Cut the unread rest of `window` into `parts` windows, each older one twice as
+    long as the one before it.
 
     Everything still to read was created at or before its oldest object read: the
-    window keeps the newest part (and its cursor), about MIN_PAGES pages at the density
-    it has shown, and new windows take the older parts, each twice as long as the one
-    before, the last down to the window's start. Near the cursor, where the density is
+    window keeps the newest part (and its cursor), its share of what is left at the
+    density it has shown, and new windows take the older parts, each twice as long as
+    the one before, the last down to the window's start. Near the cursor, where the density is
     known, the parts are the size it says; further back they grow, so an old, sparse or
     empty past (a growing business's, or the years before the account existed) costs a
     few requests, not one per part. Objects created in one second (a bulk import) can
