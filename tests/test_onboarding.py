@@ -1,6 +1,10 @@
 """ffkpi init and ffkpi check: from a key to a config, and whether to trust the numbers."""
 
 import json
+import os
+import pty
+import subprocess
+import sys
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -196,34 +200,36 @@ def test_check_with_a_wrong_key(
     assert "sk_live_51Wrong" not in result.stdout + result.stderr
 
 
+def on_a_terminal(folder: Path, answers: str, *args: str) -> tuple[int, str, str]:
+    """Runs `ffkpi ARGS` with a real pseudo-terminal as stdin, typing `answers`: its exit
+    code, stdout and stderr."""
+    master, slave = pty.openpty()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "ffkpi", *args],
+        stdin=slave,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=folder,
+        env={"PATH": os.environ.get("PATH", ""), "NO_COLOR": "1", "HOME": str(folder)},
+    )
+    os.close(slave)
+    os.write(master, answers.encode())
+    out, err = child.communicate(timeout=60)
+    os.close(master)
+    return child.returncode, out.decode(), err.decode()
+
+
 def test_init_on_a_terminal_asks_for_tiers_and_rules(cli_env: Path) -> None:
     """A real pseudo-terminal: init sees a TTY, prompts, and writes the answers."""
-    import os
-    import pty
-    import subprocess
-    import sys
-
     # Products in name order: move Priority Support to Team, keep the rest.
     products = ["", "", "", "Team", "", "", "", "", "", ""]
     # Tiers as the config lists them: Starter, Team (a wrong answer first), Other.
     rules = ["list_price", "gross", "net", ""]
-    master, slave = pty.openpty()
-    child = subprocess.Popen(
-        [sys.executable, "-m", "ffkpi", "init", "--demo"],
-        stdin=slave,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=cli_env,
-        env={"PATH": os.environ.get("PATH", ""), "NO_COLOR": "1", "HOME": str(cli_env)},
-    )
-    os.close(slave)
-    os.write(master, ("\n".join(products + rules) + "\n").encode())
-    out, err = child.communicate(timeout=60)
-    os.close(master)
-    assert child.returncode == 0, err.decode()
-    assert out.decode() == "ffkpi.toml\n"  # stdout carries the file name alone
-    assert "Tier for Priority Support (prod_TdSupport000001) [Other]" in err.decode()
-    assert "answer net or list_price" in err.decode()
+    code, out, err = on_a_terminal(cli_env, "\n".join(products + rules) + "\n", "init", "--demo")
+    assert code == 0, err
+    assert out == "ffkpi.toml\n"  # stdout carries the file name alone
+    assert "Tier for Priority Support (prod_TdSupport000001) [Other]" in err
+    assert "answer net or list_price" in err
     config = load_config(cli_env / "ffkpi.toml")
     tiers = {t.name: (t.rule, sorted(p.name or "" for p in t.products)) for t in config.tiers}
     assert tiers["Starter"][0] == "list_price"
@@ -242,30 +248,14 @@ def test_init_on_a_terminal_asks_for_tiers_and_rules(cli_env: Path) -> None:
 
 
 def test_init_on_a_terminal_asks_again_for_a_bad_exchange_rate(cli_env: Path) -> None:
-    import os
-    import pty
-    import subprocess
-    import sys
-
     (cli_env / "bundle.json").write_text(json.dumps(DEMO))  # some subscriptions bill in EUR
-    master, slave = pty.openpty()
-    child = subprocess.Popen(
-        [sys.executable, "-m", "ffkpi", "init", "--input", "bundle.json"],
-        stdin=slave,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=cli_env,
-        env={"PATH": os.environ.get("PATH", ""), "NO_COLOR": "1", "HOME": str(cli_env)},
-    )
-    os.close(slave)
     # Two bad rates, a good one, then the suggested tier and rule for everything.
-    os.write(master, ("abc\n-1\n1.1\n" + "\n" * 20).encode())
-    out, err = child.communicate(timeout=60)
-    os.close(master)
-    assert (child.returncode, out.decode()) == (0, "ffkpi.toml\n"), err.decode()
-    assert "Traceback" not in err.decode()
-    assert err.decode().count("1 EUR is how many USD?") == 3
-    assert err.decode().count("ffkpi: warning: answer a positive number, such as 1.08") == 2
+    answers = "abc\n-1\n1.1\n" + "\n" * 20
+    code, out, err = on_a_terminal(cli_env, answers, "init", "--input", "bundle.json")
+    assert (code, out) == (0, "ffkpi.toml\n"), err
+    assert "Traceback" not in err
+    assert err.count("1 EUR is how many USD?") == 3
+    assert err.count("ffkpi: warning: answer a positive number, such as 1.08") == 2
     assert load_config(cli_env / "ffkpi.toml").fx == {"eur": Decimal("1.1")}
 
 
