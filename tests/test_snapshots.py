@@ -128,7 +128,7 @@ def test_history_table_and_chart(ffkpi: Ffkpi, workdir: Path) -> None:
     result = ffkpi("history", "--weeks", "2")
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
-    assert lines[0].strip() == "MRR week over week (target 10.00 % a week)"
+    assert lines[0].strip() == "MRR week over week (USD) (target 10.00 % a week)"
     assert lines[4].split() == [
         "2026-W47",
         "2026-11-17",
@@ -140,7 +140,7 @@ def test_history_table_and_chart(ffkpi: Ffkpi, workdir: Path) -> None:
         "127.05",
     ]
     assert lines[5].split()[4:7] == ["10.00", "%", "yes"]
-    assert "MRR against the 10.00 % weekly target path" in result.stdout
+    assert "MRR (USD) against the 10.00 % weekly target path" in result.stdout
     assert "2026-W45" not in result.stdout
     no_chart = ffkpi("history", "--no-chart")
     assert "target path" not in no_chart.stdout
@@ -151,10 +151,10 @@ def test_history_by_tier_and_csv(ffkpi: Ffkpi, workdir: Path) -> None:
     result = ffkpi("history", "--by-tier", "--format", "csv", "--weeks", "1")
     assert result.exit_code == 0
     assert result.stdout == (
-        "scope,week,as_of,mrr,arr,growth,met_target,next_week_mrr,config_changed\n"
-        "total,2026-W49,2026-12-01,139.76,1677.06,0.1000,true,153.74,false\n"
-        "Self-service,2026-W49,2026-12-01,139.76,1677.06,0.1000,true,153.74,false\n"
-        "Enterprise,2026-W49,2026-12-01,0.00,0.00,,,0.00,false\n"
+        "scope,week,as_of,mrr,arr,growth,met_target,next_week_mrr,config_changed,currency\n"
+        "total,2026-W49,2026-12-01,139.76,1677.06,0.1000,true,153.74,false,usd\n"
+        "Self-service,2026-W49,2026-12-01,139.76,1677.06,0.1000,true,153.74,false,usd\n"
+        "Enterprise,2026-W49,2026-12-01,0.00,0.00,,,0.00,false,usd\n"
     )
 
 

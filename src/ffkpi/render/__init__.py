@@ -1,0 +1,119 @@
+"""What ffkpi shows: reports as terminal tables, JSON or CSV, and messages. The only
+package that imports rich.
+
+stdout carries data only; messages go to stderr. JSON and CSV never pass through Rich,
+and outside text (names, ids, quoted messages) passes through ffkpi.text before it
+reaches a terminal or a spreadsheet.
+"""
+
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from ffkpi.check import Finding
+from ffkpi.mrr import Report
+from ffkpi.render.formats import (
+    REPORT_SCHEMA,
+    findings_json,
+    report_csv,
+    report_dict,
+    report_json,
+    to_json,
+)
+from ffkpi.render.history import history_csv, history_json, history_table
+from ffkpi.render.tables import Lead, findings_table, product_listing, report_table
+from ffkpi.snapshots import History, Saved
+from ffkpi.text import one_line
+
+__all__ = [
+    "REPORT_SCHEMA",
+    "error",
+    "fetch_progress",
+    "note",
+    "product_listing",
+    "report_dict",
+    "report_json",
+    "show_findings",
+    "show_history",
+    "show_report",
+    "show_snapshot",
+    "warning",
+    "write",
+]
+
+
+def error(message: str) -> None:
+    sys.stderr.write(f"ffkpi: error: {one_line(message)}\n")
+
+
+def warning(message: str) -> None:
+    sys.stderr.write(f"ffkpi: warning: {one_line(message)}\n")
+
+
+def note(message: str) -> None:
+    sys.stderr.write(f"ffkpi: {one_line(message)}\n")
+
+
+def write(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def show_report(report: Report, fmt: str, lead: Lead) -> None:
+    """A report on stdout as `fmt` says: table, json or csv."""
+    if fmt == "json":
+        write(report_json(report))
+    elif fmt == "csv":
+        write(report_csv(report))
+    else:
+        report_table(report, lead=lead)
+
+
+def show_snapshot(report: Report, saved: Saved, *, as_json: bool) -> None:
+    """The snapshot's path, or with --format json the report and where it went."""
+    if as_json:
+        document = report_dict(report)
+        document["snapshot"] = {"path": str(saved.path), "written": not saved.kept}
+        write(to_json(document))
+    else:
+        write(f"{saved.path}\n")
+
+
+def show_history(shown: History, fmt: str, *, chart: bool, folder: Path) -> None:
+    if fmt == "json":
+        write(history_json(shown.weeks, shown.target, shown.tiers))
+    elif fmt == "csv":
+        write(history_csv(shown.weeks, shown.tiers))
+    elif not shown.weeks:
+        note(f"no snapshots in {folder} yet (run `ffkpi snapshot` once a week)")
+    else:
+        history_table(shown.weeks, shown.target, by_tier=shown.tiers, chart=chart)
+
+
+def show_findings(findings: list[Finding], *, as_json: bool) -> None:
+    if as_json:
+        write(findings_json(findings))
+    else:
+        findings_table(findings)
+
+
+@contextlib.contextmanager
+def fetch_progress(enabled: bool) -> Iterator[Callable[[str], None]]:
+    """A live line on stderr while reading Stripe, told what is being read."""
+    if not enabled:
+        yield lambda description: None
+        return
+    console = Console(stderr=True)
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("reading Stripe", total=None)
+        yield lambda description: progress.update(task, description=description)

@@ -1,0 +1,186 @@
+"""The growth history: a table per scope, a chart, JSON and CSV.
+
+Weeks in different reporting currencies are never compared: growth starts again at a
+change (snapshots.growth_weeks), the table shows each week's currency, and the chart
+draws the newest currency's weeks only.
+"""
+
+from decimal import Decimal
+from typing import Any
+
+from rich import box
+from rich.console import Console, JustifyMethod
+from rich.table import Table
+from rich.text import Text
+
+from ffkpi.money import format_money
+from ffkpi.render.formats import csv_text, to_json
+from ffkpi.render.tables import outside, print_table
+from ffkpi.snapshots import Week, format_rate, weeks_between
+from ffkpi.text import csv_cell
+
+HISTORY_SCHEMA = "ffkpi.history/1"
+CHART_WIDTH = 40
+JUSTIFY: dict[str, JustifyMethod] = {
+    "Week": "left",
+    "As of": "left",
+    "Currency": "left",
+    "Met": "center",
+}
+# currency last, after the columns CSV had before it showed it
+COLUMNS = [
+    "week",
+    "as_of",
+    "mrr",
+    "arr",
+    "growth",
+    "met_target",
+    "next_week_mrr",
+    "config_changed",
+    "currency",
+]
+
+
+def _percent(rate: Decimal | None) -> str:
+    text = format_rate(None if rate is None else rate * 100)
+    return "" if text is None else f"{Decimal(text):.2f} %"
+
+
+def _week_dict(week: Week) -> dict[str, Any]:
+    cur = week.currency
+    return {
+        "week": week.week,
+        "as_of": week.as_of.isoformat(),
+        "currency": cur,
+        "mrr": format_money(week.mrr, cur),
+        "arr": format_money(week.arr, cur),
+        "growth": format_rate(week.growth),
+        "met_target": week.met_target,
+        "next_week_mrr": format_money(week.next_week_mrr, cur),
+        "config_changed": week.config_changed,
+    }
+
+
+def history_json(
+    weeks: list[Week], target: Decimal, by_tier: dict[str, list[Week]] | None = None
+) -> str:
+    document: dict[str, Any] = {
+        "schema": HISTORY_SCHEMA,
+        "target": format_rate(target),
+        "weeks": [_week_dict(week) for week in weeks],
+    }
+    if by_tier is not None:
+        document["tiers"] = [
+            {"name": name, "weeks": [_week_dict(week) for week in tier_weeks]}
+            for name, tier_weeks in by_tier.items()
+        ]
+    return to_json(document)
+
+
+def history_csv(weeks: list[Week], by_tier: dict[str, list[Week]] | None = None) -> str:
+    rows: list[list[object]] = [["scope", *COLUMNS]]
+    for scope, scope_weeks in [("total", weeks), *(by_tier or {}).items()]:
+        for week in scope_weeks:
+            row = _week_dict(week)
+            rows.append([csv_cell(scope), *(_cell(row[c]) for c in COLUMNS)])
+    return csv_text(rows)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _history_table(weeks: list[Week], target: Decimal, title: Text) -> Table:
+    currencies = {week.currency for week in weeks}
+    if len(currencies) == 1:
+        title.append(f" ({next(iter(currencies)).upper()})")
+    title.append(f" (target {_percent(target)} a week)")
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    labels = ["Week", "As of", "MRR", "ARR", "Growth", "Met", "Next week needs"]
+    if len(currencies) > 1:
+        labels.insert(2, "Currency")
+    for label in labels:
+        table.add_column(label, justify=JUSTIFY.get(label, "right"), no_wrap=True)
+    for week in weeks:
+        cells = [
+            week.week + ("*" if week.config_changed else ""),
+            week.as_of.isoformat(),
+            format_money(week.mrr, week.currency, grouping=True),
+            format_money(week.arr, week.currency, grouping=True),
+            _percent(week.growth),
+            {True: "yes", False: "no", None: ""}[week.met_target],
+            format_money(week.next_week_mrr, week.currency, grouping=True),
+        ]
+        if len(currencies) > 1:
+            cells.insert(2, week.currency.upper())
+        table.add_row(*cells, style={True: "green", False: "red", None: None}[week.met_target])
+    notes = []
+    if any(week.config_changed for week in weeks):
+        notes.append("* made with a different config than the one in use now")
+    if len(currencies) > 1:
+        notes.append("Weeks in different currencies are not compared: growth restarts.")
+    if notes:
+        table.caption = "\n".join(notes)
+        table.caption_justify = "left"
+    return table
+
+
+def _chart(weeks: list[Week], target: Decimal) -> Text:
+    """MRR as bars, with the target path (the first week's MRR grown at the target) as │.
+
+    Only the weeks since the last change of reporting currency: bars of different
+    currencies on one scale would compare them."""
+    newest = weeks[-1].currency
+    start = len(weeks)
+    while start > 0 and weeks[start - 1].currency == newest:
+        start -= 1
+    shown = weeks[start:]
+    first = shown[0]
+    paths = [first.mrr * (1 + target) ** weeks_between(first.week, week.week) for week in shown]
+    scale = max(*(week.mrr for week in shown), *paths) or Decimal(1)
+    chart = Text()
+    chart.append(
+        f"MRR ({newest.upper()}) against the {_percent(target)} weekly target path\n",
+        style="bold",
+    )
+    if start:
+        chart.append(f"(from {first.week}: earlier weeks are in another currency)\n")
+    for week, path in zip(shown, paths, strict=True):
+        bar = int(week.mrr / scale * CHART_WIDTH)
+        mark = min(int(path / scale * CHART_WIDTH), CHART_WIDTH)
+        cells = ["█" if i < bar else " " for i in range(CHART_WIDTH + 1)]
+        style = {True: "green", False: "red", None: "blue"}[week.met_target]
+        chart.append(f"{week.week} ")
+        for i, cell in enumerate(cells):
+            if i == mark:
+                chart.append("│", style="yellow")
+            else:
+                chart.append(cell, style=style)
+        chart.append(f" {format_money(week.mrr, week.currency, grouping=True)}\n")
+    chart.append("█ MRR (green: met the target, red: missed)  │ target path\n", style="dim")
+    return chart
+
+
+def history_table(
+    weeks: list[Week],
+    target: Decimal,
+    *,
+    by_tier: dict[str, list[Week]] | None = None,
+    chart: bool = True,
+    console: Console | None = None,
+) -> None:
+    console = console or Console(highlight=False)
+    print_table(_history_table(weeks, target, Text("MRR week over week")), console=console)
+    console.print()
+    for name, tier_weeks in (by_tier or {}).items():
+        if tier_weeks:
+            title = outside(name)
+            title.append(": MRR week over week")
+            print_table(_history_table(tier_weeks, target, title), console=console)
+            console.print()
+    if chart and weeks:
+        console.print(_chart(weeks, target), end="")

@@ -1,0 +1,147 @@
+"""Reports, findings and product listings as terminal tables.
+
+Outside text goes into cells as rich Text, which is never read as markup, after
+ffkpi.text.printable. Figures are never cut: the name column wraps, and when even that
+is not enough the table is printed wider than the terminal.
+"""
+
+from decimal import Decimal
+from typing import Literal
+
+from rich import box
+from rich.cells import cell_len
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ffkpi.check import Finding
+from ffkpi.money import format_money
+from ffkpi.mrr import Exclusions, ProductRow, Report
+from ffkpi.text import printable
+
+RULE_LABELS = {"list_price": "list price", "net": "net of discounts"}
+LEVEL_STYLES = {"ok": "green", "warning": "yellow", "error": "bold red"}
+NAME_WIDTH = 16  # the narrowest a wrapping name column gets
+Lead = Literal["mrr", "arr"]
+
+
+def outside(text: str, style: str = "") -> Text:
+    """Text from Stripe or a file, as a cell: shown as it is, never as markup."""
+    return Text(printable(text), style=style)
+
+
+def print_table(table: Table, *, stderr: bool = False, console: Console | None = None) -> None:
+    """Print `table` whole: its first column wraps (names), the others never shrink.
+
+    Rich shrinks every column of a table wider than the terminal, figures included
+    ("6,490…"); so the console is made as wide as the unwrappable columns need.
+    """
+    console = console or Console(highlight=False, stderr=stderr)
+    fixed = sum(
+        max(cell_len(str(cell)) for cell in [column.header, *column.cells])
+        for column in table.columns[1:]
+    )
+    needed = fixed + NAME_WIDTH + 3 * len(table.columns)  # padding and separators
+    if console.width < needed:
+        console = Console(highlight=False, stderr=stderr, width=needed)
+    console.print(table)
+
+
+def _exclusions_note(excluded: Exclusions) -> str:
+    subs = [f"{count} {status}" for status, count in excluded.statuses.items()]
+    items: list[str] = []
+    for reason, count in excluded.counts():
+        if count:
+            (items if reason.item else subs).append(f"{count} {reason.caption}")
+    notes = []
+    if subs:
+        notes.append(f"Subscriptions not counted: {', '.join(subs)}.")
+    if items:
+        notes.append(f"Items at 0: {', '.join(items)}.")
+    return " ".join(notes)
+
+
+def report_table(report: Report, lead: Lead = "mrr", console: Console | None = None) -> None:
+    cur = report.currency
+    labels = ("ARR", "MRR") if lead == "arr" else ("MRR", "ARR")
+    table = Table(
+        title=f"{lead.upper()} by tier and product, as of {report.as_of} ({cur.upper()})",
+        box=box.SIMPLE_HEAD,
+        caption=_exclusions_note(report.excluded) or None,
+        caption_justify="left",
+        pad_edge=False,
+    )
+    table.add_column("Tier / product", overflow="fold")
+    table.add_column("Subs", justify="right", no_wrap=True)
+    table.add_column("Qty", justify="right", no_wrap=True)
+    for label in labels:
+        table.add_column(label, justify="right", no_wrap=True)
+
+    def money(mrr: Decimal, arr: Decimal) -> list[str]:
+        cells = [format_money(mrr, cur, grouping=True), format_money(arr, cur, grouping=True)]
+        return cells[::-1] if lead == "arr" else cells
+
+    def cells(row: ProductRow) -> list[str | Text]:
+        return [
+            outside(f"  {row.name}"),
+            str(row.subscriptions),
+            str(row.quantity),
+            *money(row.mrr, row.arr),
+        ]
+
+    for tier in report.tiers:
+        table.add_row(
+            outside(f"{tier.name} ({RULE_LABELS[tier.rule]})"),
+            str(tier.subscriptions),
+            str(tier.quantity),
+            *money(tier.mrr, tier.arr),
+            style="bold",
+        )
+        for row in tier.products:
+            table.add_row(*cells(row))
+        table.add_section()
+    table.add_row("Total", "", "", *money(report.mrr, report.arr), style="bold")
+    if report.unlisted:
+        table.add_section()
+        table.add_row("Unlisted (outside the total)", style="italic")
+        for row in report.unlisted:
+            table.add_row(*cells(row))
+    print_table(table, console=console)
+
+
+def findings_table(findings: list[Finding], console: Console | None = None) -> None:
+    console = console or Console(highlight=False)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    table.add_column("Level", no_wrap=True)
+    table.add_column("Topic", no_wrap=True)
+    table.add_column("Finding")
+    for finding in findings:
+        table.add_row(
+            Text(finding.level, style=LEVEL_STYLES[finding.level]),
+            finding.topic,
+            outside(finding.message),
+        )
+    console.print(table)
+    counts = {level: sum(f.level == level for f in findings) for level in LEVEL_STYLES}
+    console.print(f"{counts['error']} errors, {counts['warning']} warnings, {counts['ok']} ok")
+
+
+def product_listing(report: Report) -> None:
+    """The account's products with subscriptions and MRR, on stderr (init's guidance)."""
+    table = Table(
+        title=f"Recurring products, as of {report.as_of} ({report.currency.upper()})",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    table.add_column("Product", overflow="fold")
+    table.add_column("Id", no_wrap=True)
+    table.add_column("Subs", justify="right", no_wrap=True)
+    table.add_column("MRR", justify="right", no_wrap=True)
+    for row in sorted(report.tiers[0].products, key=lambda r: (-r.mrr, r.name)):
+        table.add_row(
+            outside(row.name),
+            outside(row.id or ""),
+            str(row.subscriptions),
+            format_money(row.mrr, report.currency, grouping=True),
+        )
+    print_table(table, stderr=True)
