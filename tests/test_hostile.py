@@ -153,3 +153,32 @@ def test_history_never_compares_weeks_of_two_currencies(ffkpi: Ffkpi, write_acco
         ("usd", None),
         ("eur", None),
     ]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["mrr", "--demo"], ["mrr", "--demo", "-f", "json"], ["snapshot", "-i", "bundle.json"]],
+    ids=["table", "json", "snapshot"],
+)
+def test_a_closed_pipe_ends_quietly(write_account: Any, args: list[str]) -> None:
+    """Item 5: `ffkpi mrr | head -1`, or a reader that is gone before ffkpi writes."""
+    import subprocess
+    import sys
+
+    folder = write_account("Pro")
+    if "--demo" in args:
+        (folder / "ffkpi.toml").unlink()  # the demo's own config
+    child = subprocess.Popen(
+        [sys.executable, "-m", "ffkpi", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=folder,
+        env={"PATH": "", "NO_COLOR": "1"},
+    )
+    assert child.stdout is not None
+    assert child.stderr is not None
+    child.stdout.close()  # the reader is gone
+    err = child.stderr.read()
+    assert (child.wait(timeout=60), err) == (0, b"")
+    if args[0] == "snapshot":
+        assert list((folder / "snapshots").glob("*.toml"))  # the snapshot was written

@@ -65,6 +65,11 @@ class Commands(TyperGroup):
         except KeyboardInterrupt:
             render.error("interrupted; nothing was written")
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        except BrokenPipeError:
+            # The reader stopped reading (`| head -1`): what it wanted, it has. Later
+            # writes, and Python's own flush at exit, go nowhere instead of failing.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(int(ExitCode.OK)) from None
 
 
 app = typer.Typer(

@@ -11,7 +11,6 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ffkpi.check import Finding
@@ -25,7 +24,7 @@ from ffkpi.render.formats import (
     to_json,
 )
 from ffkpi.render.history import history_csv, history_json, history_table
-from ffkpi.render.tables import Lead, findings_table, product_listing, report_table
+from ffkpi.render.tables import Lead, Terminal, findings_table, product_listing, report_table
 from ffkpi.snapshots import History, Saved
 from ffkpi.text import one_line
 
@@ -107,7 +106,7 @@ def fetch_progress(enabled: bool) -> Iterator[Callable[[str], None]]:
     if not enabled:
         yield lambda description: None
         return
-    console = Console(stderr=True)
+    console = Terminal(stderr=True)
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),

@@ -15,7 +15,7 @@ from rich.text import Text
 
 from ffkpi.money import format_money
 from ffkpi.render.formats import csv_text, to_json
-from ffkpi.render.tables import outside, print_table
+from ffkpi.render.tables import Terminal, outside, print_table
 from ffkpi.snapshots import Week, format_rate, weeks_between
 from ffkpi.text import csv_cell
 
@@ -173,7 +173,7 @@ def history_table(
     chart: bool = True,
     console: Console | None = None,
 ) -> None:
-    console = console or Console(highlight=False)
+    console = console or Terminal()
     print_table(_history_table(weeks, target, Text("MRR week over week")), console=console)
     console.print()
     for name, tier_weeks in (by_tier or {}).items():

@@ -25,6 +25,17 @@ NAME_WIDTH = 16  # the narrowest a wrapping name column gets
 Lead = Literal["mrr", "arr"]
 
 
+class Terminal(Console):
+    """Rich's console, but a closed pipe is left to ffkpi's one handler of it (Rich's
+    own exits 1, the code for bugs)."""
+
+    def __init__(self, *, stderr: bool = False, width: int | None = None) -> None:
+        super().__init__(highlight=False, stderr=stderr, width=width)
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError
+
+
 def outside(text: str, style: str = "") -> Text:
     """Text from Stripe or a file, as a cell: shown as it is, never as markup."""
     return Text(printable(text), style=style)
@@ -36,14 +47,14 @@ def print_table(table: Table, *, stderr: bool = False, console: Console | None =
     Rich shrinks every column of a table wider than the terminal, figures included
     ("6,490…"); so the console is made as wide as the unwrappable columns need.
     """
-    console = console or Console(highlight=False, stderr=stderr)
+    console = console or Terminal(stderr=stderr)
     fixed = sum(
         max(cell_len(str(cell)) for cell in [column.header, *column.cells])
         for column in table.columns[1:]
     )
     needed = fixed + NAME_WIDTH + 3 * len(table.columns)  # padding and separators
     if console.width < needed:
-        console = Console(highlight=False, stderr=stderr, width=needed)
+        console = Terminal(stderr=stderr, width=needed)
     console.print(table)
 
 
@@ -110,7 +121,7 @@ def report_table(report: Report, lead: Lead = "mrr", console: Console | None = N
 
 
 def findings_table(findings: list[Finding], console: Console | None = None) -> None:
-    console = console or Console(highlight=False)
+    console = console or Terminal()
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     table.add_column("Level", no_wrap=True)
     table.add_column("Topic", no_wrap=True)
