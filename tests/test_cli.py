@@ -310,8 +310,9 @@ class TestEveryExitCode:
         )
         assert (result.exit_code, result.stdout) == (ExitCode.STRIPE_UNAVAILABLE, "")
         lines = result.stderr.splitlines()
-        assert lines[0].startswith("ffkpi: error: GET /v1/")
-        assert lines[1].startswith("ffkpi: detail: GET /v1/")
+        assert lines[0] == "ffkpi: requests go to http://127.0.0.1:9, not to Stripe's API"
+        assert lines[1].startswith("ffkpi: error: GET /v1/")
+        assert lines[2].startswith("ffkpi: detail: GET /v1/")
         assert "UnreachableKeyValue" not in result.stderr
 
     def test_6_storage(self, ffkpi: Ffkpi, files: Path) -> None:

@@ -7,14 +7,17 @@ unsafe, nothing half-written is left, customer data is not handed to other users
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import stripe_fixtures as sf
-from conftest import Ffkpi
+from conftest import ROOT, Ffkpi
+from fake_stripe import SECRET_KEY, FakeStripe
 from ffkpi.errors import ExitCode
+from ffkpi.stripe.http import StripeHttp, check_api_base
 
 ESCAPES = "\x1b]0;pwned\x07\x1b[2J\u202e"
 
@@ -182,3 +185,129 @@ def test_a_closed_pipe_ends_quietly(write_account: Any, args: list[str]) -> None
     assert (child.wait(timeout=60), err) == (0, b"")
     if args[0] == "snapshot":
         assert list((folder / "snapshots").glob("*.toml"))  # the snapshot was written
+
+
+class TestTheKey:
+    """Item 6: the exact key in use is masked everywhere; a malformed one is refused."""
+
+    @pytest.mark.parametrize(
+        ("key", "kind"),
+        [
+            ("sk_live_51Abc\nTailOfTheKey", "a line break at character 14"),
+            ("sk_live_51Abc TailOfTheKey", "a space at character 14"),
+            ("\ufeffsk_live_51AbcTailOfTheKey", "a byte order mark at character 1"),
+            ("sk_live_51Abc\x1b[2JTailOfTheKey", "the character U+001B at character 14"),
+        ],
+        ids=["newline", "space", "bom", "control"],
+    )
+    def test_a_malformed_key_is_refused_at_once(
+        self, ffkpi: Ffkpi, cli_env: Path, key: str, kind: str
+    ) -> None:
+        (cli_env / "ffkpi.toml").write_text(account("x")["config"])
+        result = ffkpi("mrr", "--api-base", "http://127.0.0.1:9", env={"STRIPE_API_KEY": key})
+        assert (result.exit_code, result.stdout) == (ExitCode.STRIPE_AUTH, "")
+        assert result.stderr == (
+            f"ffkpi: error: the key is malformed: STRIPE_API_KEY holds {kind} (copy the key "
+            "again from the Stripe Dashboard (Developers > API keys), on one line)\n"
+        )
+        assert "TailOfTheKey" not in result.stderr
+
+    def test_a_malformed_key_in_a_file_names_the_file(self, ffkpi: Ffkpi, cli_env: Path) -> None:
+        (cli_env / "ffkpi.toml").write_text(account("x")["config"])
+        key_file = cli_env / "stripe.key"
+        key_file.write_bytes("\ufeffsk_live_51AbcTailOfTheKey\n".encode())
+        key_file.chmod(0o600)
+        result = ffkpi("mrr", "--api-key-file", "stripe.key")
+        assert result.exit_code == ExitCode.STRIPE_AUTH
+        assert "the key is malformed: the first line of stripe.key holds a byte order mark" in (
+            result.stderr
+        )
+
+    def test_the_key_in_use_is_masked_whatever_its_form(self) -> None:
+        from ffkpi.text import keep_secret, one_line, scrub
+
+        assert scrub("request req_sk_live_51GluedToAWord") == "request req_sk_live_***"
+        keep_secret("a-key-of-no-known-shape-1234")
+        assert one_line("sent a-key-of-no-known-shape-1234 twice") == "sent *** twice"
+
+    def test_the_sdk_log_never_prints(
+        self, cli_env: Path, start_fake: Callable[..., tuple[FakeStripe, str]]
+    ) -> None:
+        import subprocess
+        import sys
+
+        folder = cli_env
+        (folder / "ffkpi.toml").write_text((ROOT / "config.example.toml").read_text())
+        _, url = start_fake()
+        result = subprocess.run(
+            [sys.executable, "-m", "ffkpi", "mrr", "--api-base", url, "-q", "-f", "json"],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=folder,
+            env={"PATH": "", "NO_COLOR": "1", "STRIPE_LOG": "debug", "STRIPE_API_KEY": SECRET_KEY},
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stderr == (
+            f"ffkpi: requests go to {url}, not to Stripe's API\n"
+            "ffkpi: test mode: this key reads Stripe's test data, not live revenue\n"
+        )
+
+
+class TestTheApiBase:
+    """Item 7: the key never crosses a network in clear text; a bad base fails at once."""
+
+    @pytest.fixture
+    def no_request(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Fails the test if any request would be sent: refusals happen before any."""
+
+        def sent(*args: Any) -> None:
+            raise AssertionError("a request was sent")
+
+        monkeypatch.setattr(StripeHttp, "_attempt", sent)
+
+    @pytest.mark.parametrize(
+        "base", ["http://api.example.com", "http://192.0.2.1:8080", "http://[2001:db8::1]"]
+    )
+    def test_plain_http_off_this_machine_is_refused(
+        self, ffkpi: Ffkpi, cli_env: Path, no_request: None, base: str
+    ) -> None:
+        (cli_env / "ffkpi.toml").write_text(account("x")["config"])
+        result = ffkpi("mrr", "--api-base", base, env={"STRIPE_API_KEY": "sk_live_51Abc"})
+        assert (result.exit_code, result.stdout) == (ExitCode.USAGE, "")
+        assert result.stderr == (
+            f"ffkpi: error: --api-base / $STRIPE_API_BASE '{base}' is plain HTTP: the API key "
+            "would cross the network unencrypted (use https://, or http:// only to this "
+            "machine (localhost, 127.0.0.1, ::1))\n"
+        )
+
+    @pytest.mark.parametrize(
+        "base", ["http://localhost:8080", "http://127.0.0.2", "http://[::1]:9", "https://x.test"]
+    )
+    def test_https_anywhere_and_http_to_this_machine_are_taken(self, base: str) -> None:
+        assert check_api_base(base + "/") == base
+
+    @pytest.mark.parametrize("base", ["not a url", "api.stripe.com", "https://", "https://h:x/"])
+    def test_a_malformed_base_is_a_usage_error(
+        self, ffkpi: Ffkpi, cli_env: Path, no_request: None, base: str
+    ) -> None:
+        (cli_env / "ffkpi.toml").write_text(account("x")["config"])
+        result = ffkpi("mrr", env={"STRIPE_API_KEY": "sk_live_51Abc", "STRIPE_API_BASE": base})
+        assert (result.exit_code, result.stdout) == (ExitCode.USAGE, "")
+        assert result.stderr.startswith(f"ffkpi: error: --api-base / $STRIPE_API_BASE {base!r}")
+        assert "is not a URL" in result.stderr
+
+    def test_a_base_that_is_not_stripes_is_announced(self, ffkpi: Ffkpi, cli_env: Path) -> None:
+        (cli_env / "ffkpi.toml").write_text(account("x")["config"])
+        result = ffkpi(
+            "mrr",
+            "--api-base",
+            "https://127.0.0.1:9/",
+            "--retry-for",
+            "0",
+            env={"STRIPE_API_KEY": "sk_live_51Abc"},
+        )
+        assert result.exit_code == ExitCode.STRIPE_UNAVAILABLE
+        assert result.stderr.splitlines()[0] == (
+            "ffkpi: requests go to https://127.0.0.1:9, not to Stripe's API"
+        )

@@ -14,7 +14,8 @@ from conftest import DEMO, ROOT, Ffkpi
 from fake_stripe import ALL_PERMISSIONS, SECRET_KEY, FakeStripe, Faults
 from ffkpi.errors import ExitCode, StripeUnavailableError
 from ffkpi.stripe.account import AccountReader
-from ffkpi.stripe.http import RetryPolicy, StripeHttp, scrub
+from ffkpi.stripe.http import RetryPolicy, StripeHttp
+from ffkpi.text import scrub
 
 # The real policy's shape (8 tries, doubling delays), ten times quicker.
 FAST_RETRY = RetryPolicy(attempts=8, base_delay=0.05, max_delay=1.6, max_total=30)
@@ -48,6 +49,7 @@ def test_live_totals_equal_the_offline_engine(
     assert result.exit_code == 0, result.stderr
     assert figures(json.loads(result.stdout)) == figures(offline_demo(ffkpi))
     assert result.stderr == (
+        f"ffkpi: requests go to {url}, not to Stripe's API\n"
         "ffkpi: test mode: this key reads Stripe's test data, not live revenue\n"
     )
     log = fake.requests()
@@ -179,7 +181,9 @@ def test_wrong_key_exits_4_and_never_shows_the_key(
     wrong = "sk_live_51WrongKeyThatMustNeverBePrinted"
     result = ffkpi("mrr", "--api-base", url, env={"STRIPE_API_KEY": wrong})
     assert (result.exit_code, result.stdout) == (ExitCode.STRIPE_AUTH, "")
-    assert result.stderr.startswith("ffkpi: error: Stripe rejected the API key: ")
+    notice, error = result.stderr.splitlines()
+    assert notice == f"ffkpi: requests go to {url}, not to Stripe's API"
+    assert error.startswith("ffkpi: error: Stripe rejected the API key: ")
     assert result.stderr.endswith("(check STRIPE_API_KEY or the file given to --api-key-file)\n")
     assert "WrongKeyThatMustNeverBePrinted" not in result.stderr
     assert "test mode" not in result.stderr
@@ -299,12 +303,13 @@ def test_ctrl_c_stops_at_once_with_one_line_and_no_file(
         env={"PATH": "", "NO_COLOR": "1", "STRIPE_API_KEY": SECRET_KEY},
     )
     assert child.stderr is not None
-    first = child.stderr.readline()  # the test-mode notice: the read starts right after it
-    assert b"test mode" in first
+    child.stderr.readline()  # the notice of a base that is not Stripe's
+    test_mode = child.stderr.readline()  # the read starts right after this notice
+    assert b"test mode" in test_mode
     time.sleep(1.5)  # requests are in flight, each waiting out its minute
     child.send_signal(signal.SIGINT)
     out, err = child.communicate(timeout=20)  # far less than the minute a request takes
     assert (child.returncode, out) == (ExitCode.INTERRUPTED, b"")
-    assert err.decode() == "ffkpi: error: interrupted; nothing was written\n"
+    assert err == b"ffkpi: error: interrupted; nothing was written\n"
     assert fake.requests() == []  # no request had been answered yet
     assert list(live_env.glob("*bundle.json*")) == []

@@ -228,16 +228,35 @@ def read_api_key(key_file: Path | None) -> tuple[str, list[str]]:
             warnings.append(
                 f"{key_file} is readable by others; restrict it with chmod 600 {key_file}"
             )
-        key = text.splitlines()[0].strip() if text.strip() else ""
+        key = text.splitlines()[0].strip(" \t\r\n") if text.strip() else ""
         if not key:
             raise StripeAuthError(
                 f"the API key file {key_file} is empty", "put the key on its first line"
             )
-        return key, warnings
-    key = os.environ.get(ENV_API_KEY, "").strip()
+        return _well_formed(key, f"the first line of {key_file}"), warnings
+    key = os.environ.get(ENV_API_KEY, "").strip(" \t\r\n")
     if not key:
         raise StripeAuthError(
             "no Stripe API key",
             f"set {ENV_API_KEY}, or pass --api-key-file PATH with the key on its first line",
         )
-    return key, warnings
+    return _well_formed(key, ENV_API_KEY), warnings
+
+
+def _well_formed(key: str, where: str) -> str:
+    """The key, if it is one: Stripe's keys are letters, digits and underscores.
+
+    A key with a line break (a wrapped paste), a space, a control character or a byte
+    order mark would be sent as it is and fail as "Stripe is unreachable" after minutes
+    of retries, printing its tail on the way; say so at once instead, without it.
+    """
+    bad = next((ch for ch in key if not (ch.isascii() and (ch.isalnum() or ch == "_"))), None)
+    if bad is None:
+        return key
+    kind = {"\n": "a line break", "\r": "a line break", "\ufeff": "a byte order mark"}.get(
+        bad, "a space" if bad.isspace() else f"the character U+{ord(bad):04X}"
+    )
+    raise StripeAuthError(
+        f"the key is malformed: {where} holds {kind} at character {key.index(bad) + 1}",
+        "copy the key again from the Stripe Dashboard (Developers > API keys), on one line",
+    )

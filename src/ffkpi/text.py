@@ -1,10 +1,12 @@
 """Outside text made safe to show: names and ids from Stripe or files, and messages
 that quote them, are data, never markup or terminal control.
 
-`printable` is the one place that decides what reaches a terminal; `csv_cell` keeps a
+`printable` is the one place that decides what reaches a terminal, `scrub` the one
+that masks secrets, and every message passes both (`one_line`); `csv_cell` keeps a
 spreadsheet from taking a cell for a formula.
 """
 
+import re
 import unicodedata
 
 # Characters a terminal or a bidi algorithm acts on: C0 and C1 controls (escape
@@ -30,9 +32,28 @@ def printable(text: str) -> str:
     )
 
 
+# Any Stripe secret or restricted key, wherever it stands (also glued to other words).
+KEY_PATTERN = re.compile(r"([sr]k)_(live|test)_[0-9A-Za-z]+")
+_secrets: set[str] = set()
+
+
+def keep_secret(value: str) -> None:
+    """Mask `value` (the API key in use) in every message from now on, whatever its form."""
+    if value:
+        _secrets.add(value)
+
+
+def scrub(text: str) -> str:
+    """`text` with the key in use and anything shaped like a Stripe key masked."""
+    for secret in _secrets:
+        text = text.replace(secret, "***")
+    return KEY_PATTERN.sub(lambda m: f"{m.group(1)}_{m.group(2)}_***", text)
+
+
 def one_line(message: str) -> str:
-    """A message on one line (quoted text can span several), printable."""
-    return printable(" ".join(message.split()))
+    """A message as it may be shown: secrets masked, on one line (quoted text can span
+    several), printable."""
+    return printable(" ".join(scrub(message).split()))
 
 
 def csv_cell(value: str) -> str:

@@ -45,7 +45,6 @@ from ffkpi.sources.demo import demo_config, example_config_text
 from ffkpi.sources.files import write_bundle
 from ffkpi.storage import write_atomically
 from ffkpi.stripe.bundle import Recorder
-from ffkpi.stripe.http import scrub
 
 VERBOSE = threading.Event()  # set by --verbose for this run
 
@@ -58,9 +57,9 @@ class Commands(TyperGroup):
         try:
             return super().invoke(ctx)
         except FfkpiError as err:
-            render.error(scrub(err.message))  # no key ever reaches the screen
+            render.error(err.message)
             if VERBOSE.is_set() and err.detail:
-                render.note(f"detail: {scrub(err.detail)}")
+                render.note(f"detail: {err.detail}")
             raise typer.Exit(int(err.exit_code)) from None
         except KeyboardInterrupt:
             render.error("interrupted; nothing was written")

@@ -17,7 +17,14 @@ from ffkpi.sources.demo import DEMO_AS_OF, demo_config, load_demo
 from ffkpi.sources.files import read_input
 from ffkpi.stripe.account import AccountReader
 from ffkpi.stripe.bundle import Recorder
-from ffkpi.stripe.http import PERMISSIONS, RetryPolicy, StripeHttp, is_test_key, missing_permissions
+from ffkpi.stripe.http import (
+    PERMISSIONS,
+    STRIPE_API,
+    RetryPolicy,
+    StripeHttp,
+    is_test_key,
+    missing_permissions,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,14 +90,17 @@ def connect(live: Live) -> StripeHttp:
     for message in warnings:
         render.warning(message)
     test_mode = is_test_key(key)
-    if test_mode:
-        render.note("test mode: this key reads Stripe's test data, not live revenue")
-    return StripeHttp(
+    http = StripeHttp(
         key,
         api_base=live.api_base,
         max_rps=live.max_rps or (10 if test_mode else 20),
         retry=RetryPolicy(max_total=live.retry_for),
     )
+    if http.base != STRIPE_API:
+        render.note(f"requests go to {http.base}, not to Stripe's API")
+    if test_mode:
+        render.note("test mode: this key reads Stripe's test data, not live revenue")
+    return http
 
 
 def read_stripe(

@@ -7,23 +7,28 @@ responses still go through the SDK, so its typed errors are what ffkpi handles. 
 the only module that touches the SDK's internals.
 """
 
+import ipaddress
 import random
-import re
 import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import stripe
+from stripe import _util as stripe_util
 
+from ffkpi.config import ENV_API_BASE
 from ffkpi.errors import (
     FfkpiError,
     MissingPermissionError,
     StripeAuthError,
     StripeUnavailableError,
+    UsageError,
 )
 from ffkpi.stripe.payloads import API_VERSION
+from ffkpi.text import keep_secret, scrub
 
 # What a restricted key needs per endpoint, in the Dashboard's words.
 PERMISSIONS = {
@@ -34,12 +39,41 @@ PERMISSIONS = {
     "/v1/products": "Products",
     "/v1/invoices": "Invoices",
 }
-KEY_PATTERN = re.compile(r"\b([sr]k)_(live|test)_[0-9A-Za-z]+")
+STRIPE_API = "https://api.stripe.com"
 
 
-def scrub(text: str) -> str:
-    """Text with every Stripe secret or restricted key masked."""
-    return KEY_PATTERN.sub(lambda m: f"{m.group(1)}_{m.group(2)}_***", text)
+def check_api_base(base: str) -> str:
+    """The base URL every request goes to, once it is safe to send the key there.
+
+    The key travels in every request's Authorization header: over plain HTTP only to
+    this machine (a test double or a local proxy), never across a network.
+    """
+    try:
+        parts = urlsplit(base)
+        host, _ = parts.hostname, parts.port  # a port that is not a number raises
+    except ValueError:
+        host = None
+    if parts.scheme not in ("http", "https") or not host or base != base.strip() or " " in base:
+        raise UsageError(
+            f"--api-base / ${ENV_API_BASE} {base!r} is not a URL",
+            f"give a base URL such as {STRIPE_API}, or unset {ENV_API_BASE}",
+        )
+    if parts.scheme == "http" and not _loopback(host):
+        raise UsageError(
+            f"--api-base / ${ENV_API_BASE} {base!r} is plain HTTP: the API key would cross "
+            "the network unencrypted",
+            "use https://, or http:// only to this machine (localhost, 127.0.0.1, ::1)",
+        )
+    return base.rstrip("/")
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def is_test_key(key: str) -> bool:
@@ -129,11 +163,17 @@ class StripeHttp:
         timeout: float = 30,
     ) -> None:
         stripe.enable_telemetry = False  # no telemetry id written or sent
+        # The SDK's own log (STRIPE_LOG=debug, read when it is imported) prints requests
+        # and answers past ffkpi's messages; ffkpi's errors say what went wrong.
+        stripe_util.STRIPE_LOG = None
+        stripe.log = None
+        keep_secret(api_key)
         self.key = api_key
+        self.base = check_api_base(api_base) if api_base else STRIPE_API
         self.client = stripe.StripeClient(
             api_key,
             stripe_version=API_VERSION,
-            base_addresses={"api": api_base} if api_base else None,
+            base_addresses={"api": self.base},
             max_network_retries=0,  # retries are ours: the SDK's skip most 429s
             http_client=stripe.RequestsClient(timeout=timeout),
         )
