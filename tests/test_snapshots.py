@@ -295,7 +295,7 @@ def read_only_dir(workdir: Path) -> Iterator[Path]:
 def full_dir(workdir: Path) -> Iterator[Path]:
     if os.geteuid() != 0:
         pytest.skip("filling a disk needs a tmpfs mount, which needs root")
-    yield from _mount(workdir / "full", "size=8k")
+    yield from _mount(workdir / "full", "size=12k")  # the lock, a sidecar and a TOML file
 
 
 def test_read_only_folder_exits_6(ffkpi: Ffkpi, read_only_dir: Path) -> None:

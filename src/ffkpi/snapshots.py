@@ -11,28 +11,25 @@ import contextlib
 import gzip
 import hashlib
 import json
-import sys
 import tomllib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ffkpi.config import Config, Growth
 from ffkpi.documents import report_document
 from ffkpi.errors import StorageError
 from ffkpi.money import format_money
 from ffkpi.mrr import Report
-from ffkpi.storage import cannot_write, replacing
+from ffkpi.storage import cannot_write, folder_lock, replacing
 
 SCHEMA = "ffkpi.snapshot/1"
 DEFAULT_FOLDER = Path("snapshots")
-LOCK_NAME = ".ffkpi.lock"
 RATE_DIGITS = Decimal("0.0001")
 
 
@@ -73,30 +70,6 @@ def _customers_bytes(report: Report) -> bytes:
     return gzip.compress(text, compresslevel=6, mtime=0)
 
 
-@contextlib.contextmanager
-def _locked(folder: Path) -> Iterator[None]:
-    """An exclusive lock on the folder, so two runs (cron and a retry) never interleave."""
-    with (folder / LOCK_NAME).open("a+b") as handle:
-        if sys.platform == "win32":
-            import msvcrt
-
-            handle.seek(0)
-            msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)
-            try:
-                yield
-            finally:
-                handle.seek(0)
-                msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
-        else:
-            import fcntl
-
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
 @dataclass(frozen=True, slots=True)
 class Saved:
     path: Path
@@ -111,12 +84,15 @@ def write_snapshot(
     created_at: datetime,
     version: str,
     force: bool = False,
+    lock_timeout: float = 600,
 ) -> Saved:
     week = week_of(report.as_of)
     path = folder / f"{week}.toml"
+    if path.exists() and not force:
+        return Saved(path, kept=True)  # even in a folder this run cannot write to
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        with _locked(folder):
+        with folder_lock(folder, lock_timeout):
             if path.exists() and not force:
                 return Saved(path, kept=True)
             customers = _customers_bytes(report)
@@ -173,6 +149,13 @@ class Snapshot(_FileModel):
     mrr: Decimal
     arr: Decimal
     tiers: tuple[SnapshotTier, ...] = ()
+    customers: str | None = None  # "<sidecar file name> sha256:<hex digest>"
+
+    @model_validator(mode="after")
+    def _week_of_as_of(self) -> Self:
+        if self.week != week_of(self.as_of):
+            raise ValueError(f"week {self.week!r} is not the ISO week of as_of {self.as_of}")
+        return self
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +169,8 @@ class Folder:
     """What a snapshot folder holds."""
 
     snapshots: tuple[Snapshot, ...]  # oldest first
-    skipped: tuple[Skipped, ...]
+    skipped: tuple[Skipped, ...]  # files that are not snapshots
+    damaged: tuple[Skipped, ...] = ()  # snapshots whose customer file is gone or altered
 
 
 def read_snapshots(folder: Path) -> Folder:
@@ -198,6 +182,7 @@ def read_snapshots(folder: Path) -> Folder:
         )
     snapshots: list[Snapshot] = []
     skipped: list[Skipped] = []
+    damaged: list[Skipped] = []
     for path in sorted(folder.glob("*.toml")):
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -210,13 +195,35 @@ def read_snapshots(folder: Path) -> Folder:
             skipped.append(Skipped(path, reason))
             continue
         try:
-            snapshots.append(Snapshot.model_validate(data))
+            snapshot = Snapshot.model_validate(data)
         except ValidationError as err:
             first = err.errors(include_url=False)[0]
             where = ".".join(str(part) for part in first["loc"])
-            skipped.append(Skipped(path, f"{where}: {first['msg']}"))
+            message = first["msg"].removeprefix("Value error, ")
+            skipped.append(Skipped(path, f"{where}: {message}" if where else message))
+            continue
+        snapshots.append(snapshot)
+        problem = _sidecar_problem(folder, snapshot)
+        if problem:
+            damaged.append(Skipped(path, problem))
     snapshots.sort(key=lambda snapshot: snapshot.as_of)
-    return Folder(tuple(snapshots), tuple(skipped))
+    return Folder(tuple(snapshots), tuple(skipped), tuple(damaged))
+
+
+def _sidecar_problem(folder: Path, snapshot: Snapshot) -> str | None:
+    """What is wrong with a snapshot's customer file, checked against its SHA-256."""
+    name, _, digest = (snapshot.customers or "").partition(" sha256:")
+    if not name or not digest or "/" in name or "\\" in name:
+        return f"it names no customer file ({snapshot.customers!r})"
+    try:
+        body = (folder / name).read_bytes()
+    except FileNotFoundError:
+        return f"its customer file {name} is missing"
+    except OSError as err:
+        return f"its customer file {name} cannot be read: {err.strerror}"
+    if hashlib.sha256(body).hexdigest() != digest:
+        return f"its customer file {name} does not match its SHA-256 (altered or replaced)"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,6 +324,7 @@ class History:
     tiers: dict[str, list[Week]] | None  # with --by-tier: each tier's weeks
     target: Decimal
     skipped: tuple[Skipped, ...]  # files in the folder that are not snapshots
+    damaged: tuple[Skipped, ...]  # snapshots whose customer file is gone or altered
 
 
 def load_history(
@@ -334,6 +342,13 @@ def load_history(
             f"{skipped.path} is not a readable snapshot: {skipped.reason}",
             "move it out of the snapshot folder, or drop --strict to skip it",
         )
+    if strict and stored.damaged:
+        damaged = stored.damaged[0]
+        raise StorageError(
+            f"{damaged.path}: {damaged.reason}",
+            "restore the file from a backup, or take the week again with "
+            "`ffkpi snapshot --force --as-of DATE`",
+        )
     target = (config.growth if config is not None else Growth()).weekly_target
     latest = stored.snapshots[-1] if stored.snapshots else None
     digest = config.digest if config is not None else latest.config_digest if latest else None
@@ -346,4 +361,4 @@ def load_history(
             name: growth_weeks(stored.snapshots, target, digest=digest, tier=name)[start:]
             for name in names
         }
-    return History(weeks, tiers, target, stored.skipped)
+    return History(weeks, tiers, target, stored.skipped, stored.damaged)

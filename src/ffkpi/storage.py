@@ -1,9 +1,17 @@
-"""Atomic file writing: a temp file in the same folder, fsync, rename over the target."""
+"""Atomic file writing: a temp file in the same folder, fsync, rename over the target.
+
+Temp files carry the writing process's id (`.<name>.ffkpi-<pid>.<random>.tmp`): a run
+killed mid-write leaves one behind, and the next write in that folder removes it once
+that process is gone.
+"""
 
 import contextlib
 import os
+import re
+import stat
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -25,26 +33,45 @@ def cannot_write(path: Path, err: OSError, *, what: str = "", hint: str = "") ->
     )
 
 
+SHARED = 0o666  # less the umask: reports and snapshots, read by the team
+PRIVATE = 0o600  # customer names, emails and addresses: the user alone
+_TEMP = re.compile(r"\..+\.ffkpi-(\d+)\.[^.]+\.tmp")
+STALE_AFTER = 24 * 3600  # a temp file this old is stale whoever wrote it (another host)
+
+
 @contextlib.contextmanager
-def atomic_file(path: Path) -> Iterator[BinaryIO]:
+def atomic_file(path: Path, mode: int = SHARED) -> Iterator[BinaryIO]:
     """Write `path` whole or not at all: readers see the old file or the new one.
 
     A failure to write is a StorageError.
     """
     try:
-        with replacing(path) as out:
+        with replacing(path, mode) as out:
             yield out
     except OSError as err:
         raise cannot_write(path, err) from None
 
 
 @contextlib.contextmanager
-def replacing(path: Path) -> Iterator[BinaryIO]:
-    """atomic_file's mechanism, for callers that translate OSError themselves."""
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def replacing(path: Path, mode: int = SHARED) -> Iterator[BinaryIO]:
+    """atomic_file's mechanism, for callers that translate OSError themselves.
+
+    Never renames over what is not a regular file (a link, a device such as
+    /dev/stdout, a folder): that is a StorageError.
+    """
+    with contextlib.suppress(FileNotFoundError):
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            raise StorageError(
+                f"{path} exists and is not a regular file (a link, a device or a folder)",
+                "write to another path",
+            )
+    remove_stale_temps(path.parent)
+    fd, temp = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.ffkpi-{os.getpid()}.", suffix=".tmp"
+    )
     try:
         if sys.platform != "win32":
-            os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; these files are shared
+            os.fchmod(fd, mode & ~_umask())
         with os.fdopen(fd, "wb") as out:
             yield out
             out.flush()
@@ -65,3 +92,103 @@ def replacing(path: Path) -> Iterator[BinaryIO]:
 def write_atomically(path: Path, data: bytes) -> None:
     with atomic_file(path) as out:
         out.write(data)
+
+
+def remove_stale_temps(folder: Path) -> None:
+    """Remove ffkpi's temp files in `folder` whose writer is gone (or that are a day
+    old): what a run killed mid-write left, some of it customer data."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        match = _TEMP.fullmatch(name)
+        if match is None:
+            continue
+        temp = folder / name
+        with contextlib.suppress(OSError):
+            if not _alive(int(match[1])) or time.time() - temp.stat().st_mtime > STALE_AFTER:
+                temp.unlink()
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid() or sys.platform == "win32":  # Windows: os.kill would end it
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # another user's process: alive
+    return True
+
+
+LOCK_NAME = ".ffkpi.lock"
+LOCK_POLL = 0.2  # seconds between tries while another run holds the lock
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path, timeout: float) -> Iterator[None]:
+    """An exclusive lock on `folder`, so two runs (cron and a retry) never interleave.
+
+    Waits at most `timeout` seconds for another run to release it, then fails naming
+    the lock and the process holding it (its id is written in the lock file). A lock
+    file another user owns is opened read-only: that locks as well.
+    """
+    lock = folder / LOCK_NAME
+    if lock.is_dir():
+        raise StorageError(f"{lock} is a folder, not ffkpi's lock file", f"remove {lock}")
+    handle: BinaryIO
+    try:
+        handle = lock.open("a+b")
+    except PermissionError:
+        handle = lock.open("rb")
+    with handle:
+        deadline = time.monotonic() + timeout
+        while not _try_lock(handle.fileno()):
+            if time.monotonic() >= deadline:
+                handle.seek(0)
+                holder = handle.read(32).decode("ascii", "replace").strip() or "unknown"
+                raise StorageError(
+                    f"{lock} is held by another ffkpi run (process {holder}) and was not "
+                    f"released within {timeout:g} s",
+                    "wait for that run to finish or stop it, or pass --lock-timeout SECONDS",
+                )
+            time.sleep(LOCK_POLL)
+        with contextlib.suppress(OSError):  # a read-only handle cannot say who holds it
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"{os.getpid()}\n".encode())
+            handle.flush()
+        try:
+            yield
+        finally:
+            _unlock(handle.fileno())
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        if sys.platform == "win32":
+            import msvcrt
+
+            os.lseek(fd, 0, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # BlockingIOError, or Windows' "locked" PermissionError
+        return False
+    return True
+
+
+def _unlock(fd: int) -> None:
+    if sys.platform == "win32":
+        import msvcrt
+
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_UN)

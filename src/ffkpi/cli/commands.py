@@ -149,6 +149,16 @@ def snapshot(
     fmt: Annotated[
         TextFormat, typer.Option("--format", "-f", help="text: the path; json: the report too.")
     ] = TextFormat.text,
+    lock_timeout: Annotated[
+        float,
+        typer.Option(
+            "--lock-timeout",
+            min=0,
+            max=86_400,
+            metavar="SECONDS",
+            help="How long to wait for another run writing to the folder (then exit 6).",
+        ),
+    ] = 600,
 ) -> None:
     """Write this week's snapshot of the report, for the growth history (run it from cron).
 
@@ -168,6 +178,7 @@ def snapshot(
         created_at=datetime.now(UTC),
         version=__version__,
         force=force,
+        lock_timeout=lock_timeout,
     )
     if saved.kept:
         render.note(
@@ -196,6 +207,9 @@ def history(
     Example:
 
         ffkpi history --weeks 12 --by-tier
+
+    A snapshot whose customer file is missing or fails its SHA-256 is named in a
+    warning (with --strict, exit 6).
     """
     path = find_config(config)
     cfg = load_config(path) if path is not None else None
@@ -203,6 +217,8 @@ def history(
     shown = load_history(folder, cfg, last=weeks, by_tier=by_tier, strict=strict)
     for skipped in shown.skipped:
         render.warning(f"skipped {skipped.path}: {skipped.reason}")
+    for damaged in shown.damaged:
+        render.warning(f"{damaged.path}: {damaged.reason} (its totals are shown)")
     render.show_history(shown, fmt, chart=chart, folder=folder)
 
 
@@ -213,17 +229,19 @@ def fetch(
     output: Annotated[
         Path, typer.Option("--output", "-o", dir_okay=False, help="The bundle file to write.")
     ],
+    force: ForceOption = False,
 ) -> None:
     """Save everything ffkpi reads from Stripe as one bundle file, to run offline later.
 
     `ffkpi mrr --input FILE` on the bundle gives the same figures as the live run; it is
-    also the file to attach to a bug report. Written atomically: a failed fetch leaves
-    no file.
+    also the file to attach to a bug report. Written atomically (a failed fetch leaves
+    no file) and readable by you alone: it holds customer names and emails.
 
     Example:
 
         ffkpi fetch --output stripe-2026-11-24.json
     """
+    refuse_existing(output, force)
     recorder = Recorder()
     read_stripe(live, invoices_for=frozenset(STATUSES), canceled=True, recorder=recorder)
     write_bundle(output, recorder.bundle)
@@ -301,8 +319,7 @@ def init(
     """
     source = Source(input_file=input_file, demo=demo)
     one_source(input_file, demo)
-    if output.exists() and not force:
-        raise UsageError(f"{output} already exists", "pass --force to replace it, or --output")
+    refuse_existing(output, force)
     data = load_data(source, live, None)
     ask = None if yes or not sys.stdin.isatty() else Prompts()
     rates = {**(demo_config().fx if demo else {}), **parse_rates(fx or [])}
@@ -315,6 +332,12 @@ def init(
         f"wrote {len(plans)} tiers with {len(setup.names)} products; check them with ffkpi check"
     )
     render.write(f"{output}\n")
+
+
+def refuse_existing(output: Path, force: bool) -> None:
+    """A file is replaced only when asked to (-o ffkpi.toml must not destroy a config)."""
+    if (output.exists() or output.is_symlink()) and not force:
+        raise UsageError(f"{output} already exists", "pass --force to replace it, or --output")
 
 
 def main() -> None:

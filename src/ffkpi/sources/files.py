@@ -10,7 +10,7 @@ import msgspec
 
 from ffkpi.errors import InputError
 from ffkpi.model import Dataset
-from ffkpi.storage import atomic_file
+from ffkpi.storage import PRIVATE, atomic_file
 from ffkpi.stripe.bundle import Bundle
 from ffkpi.stripe.payloads import (
     Payload,
@@ -151,8 +151,9 @@ def _explain(err: msgspec.ValidationError, raw: bytes, origin: str, line: int | 
 
 
 def write_bundle(path: Path, bundle: Bundle) -> None:
-    """The bundle format `read_input` takes, streamed to disk and committed atomically."""
-    with atomic_file(path) as out:
+    """The bundle format `read_input` takes, streamed to disk and committed atomically,
+    readable by the user alone: it holds customer names, emails and addresses."""
+    with atomic_file(path, PRIVATE) as out:
         out.write(b'{"subscriptions":[')
         for position, text in enumerate(bundle.subscriptions.values()):
             out.write(b"," if position else b"")
