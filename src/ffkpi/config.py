@@ -20,16 +20,21 @@ from pydantic import (
 
 from ffkpi.errors import ConfigError, StripeAuthError
 from ffkpi.model import Status
+from ffkpi.money import ISO_4217
+from ffkpi.storage import read_limited
 
 ENV_CONFIG = "FFKPI_CONFIG"
 ENV_API_KEY = "STRIPE_API_KEY"
 ENV_API_BASE = "STRIPE_API_BASE"
 LOCAL_CONFIG = Path("ffkpi.toml")
+MAX_RATE = Decimal("1e9")
 
 
 def _currency(value: str) -> str:
     if len(value) != 3 or not value.isalpha() or not value.isascii():
         raise ValueError(f'{value!r} is not a three-letter currency code such as "usd"')
+    if value.lower() not in ISO_4217:
+        raise ValueError(f"{value!r} is not an ISO 4217 currency code (a typo?)")
     return value.lower()
 
 
@@ -66,13 +71,14 @@ class TierConfig(_Model):
 
 
 class Growth(_Model):
-    weekly_target: Decimal = Field(default=Decimal("0.10"), ge=0)
+    weekly_target: Decimal = Field(default=Decimal("0.10"), ge=0, le=10)  # up to 1000 %
 
 
 class Config(_Model):
     currency: Currency = "usd"
     policy: Policy = Policy()
-    fx: dict[Currency, Annotated[Decimal, Field(gt=0)]] = {}
+    # 1 unit of a currency in the reporting one: positive, at most a billion
+    fx: dict[Currency, Annotated[Decimal, Field(gt=0, le=MAX_RATE)]] = {}
     growth: Growth = Growth()
     snapshots_dir: str | None = None  # relative to the config file
     tiers: tuple[TierConfig, ...] = Field(min_length=1)
@@ -99,6 +105,12 @@ class Config(_Model):
         """Identifies what the config means, whatever its layout and comments."""
         canonical = self.model_dump_json(exclude={"snapshots_dir"})
         return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+    def warnings(self) -> list[str]:
+        """What is valid but almost surely not meant."""
+        if not self.policy.statuses:
+            return ["policy.statuses is empty, so no subscription counts: every MRR is 0"]
+        return []
 
     def rate(self, currency: str) -> Decimal | None:
         """Reporting-currency units per unit of `currency`; None when no rate is set."""
@@ -131,9 +143,13 @@ def find_config(explicit: Path | None) -> Path | None:
     return None
 
 
+MAX_CONFIG = 1024 * 1024
+MAX_KEY_FILE = 64 * 1024
+
+
 def load_config(path: Path) -> Config:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_limited(path, MAX_CONFIG).decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(
             f"config file {path} does not exist",
@@ -141,7 +157,7 @@ def load_config(path: Path) -> Config:
         ) from None
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(
-            f"cannot read config file {path}: {err}", "make it a readable UTF-8 text file"
+            f"cannot read config file {path}: {_why(err)}", "make it a readable UTF-8 text file"
         ) from None
     return parse_config(text, str(path))
 
@@ -192,21 +208,32 @@ def _explain(err: ValidationError, origin: str, text: str) -> tuple[str, str]:
 
 
 def _line_of(text: str, loc: tuple[int | str, ...]) -> int | None:
-    """Best-effort line of the key at loc: follows [[table]] indices, stops at inline arrays."""
+    """Best-effort line of the key at loc: follows [[table]] indices and [table] headers,
+    searching only inside the table found, so a key missing from one tier points at
+    that tier's header, never into the next one. Stops at inline arrays."""
     lines = [line.strip() for line in text.splitlines()]
+
+    def block_end(header: int) -> int:
+        return next(
+            (n for n in range(header + 1, len(lines)) if lines[n].startswith("[")), len(lines)
+        )
+
     found: int | None = None
-    start = 0
+    start, end = 0, len(lines)
     for position, part in enumerate(loc):
         if not isinstance(part, str):
             continue
         index = loc[position + 1] if position + 1 < len(loc) else None
-        headers = [n for n in range(start, len(lines)) if lines[n] == f"[[{part}]]"]
+        headers = [n for n in range(start, end) if lines[n] == f"[[{part}]]"]
         if isinstance(index, int) and index < len(headers):
             found = start = headers[index]
+            end = block_end(start)
             continue
-        for number in range(start, len(lines)):
+        for number in range(start, end):
             if re.match(rf"(\[)?{re.escape(part)}\s*(=|\])", lines[number]):
                 found = start = number
+                if lines[number].startswith("["):
+                    end = block_end(number)
                 break
         else:
             break
@@ -218,10 +245,10 @@ def read_api_key(key_file: Path | None) -> tuple[str, list[str]]:
     warnings = []
     if key_file is not None:
         try:
-            text = key_file.read_text(encoding="utf-8")
+            text = read_limited(key_file, MAX_KEY_FILE).decode("utf-8")
         except (OSError, UnicodeDecodeError) as err:
             raise StripeAuthError(
-                f"cannot read the API key file {key_file}: {getattr(err, 'strerror', err)}",
+                f"cannot read the API key file {key_file}: {_why(err)}",
                 "check the path and its permissions",
             ) from None
         if sys.platform != "win32" and key_file.stat().st_mode & 0o077:
@@ -241,6 +268,14 @@ def read_api_key(key_file: Path | None) -> tuple[str, list[str]]:
             f"set {ENV_API_KEY}, or pass --api-key-file PATH with the key on its first line",
         )
     return _well_formed(key, ENV_API_KEY), warnings
+
+
+def _why(err: OSError | UnicodeDecodeError) -> str:
+    if isinstance(err, IsADirectoryError):
+        return "it is a folder"
+    if isinstance(err, UnicodeDecodeError):
+        return f"it is not UTF-8 text (byte 0x{err.object[err.start]:02x} at {err.start})"
+    return err.strerror or str(err)
 
 
 def _well_formed(key: str, where: str) -> str:

@@ -13,6 +13,21 @@ WHOLE_UNITS_IN_TWO_DECIMAL_API = frozenset({"isk"})
 
 ROUNDING = ROUND_HALF_UP
 
+# ISO 4217 codes in use, and the withdrawn ones Stripe still lists (hrk, mro, std, vef):
+# a reporting currency or [fx] code outside them is a typo, refused rather than used.
+_ISO_CODES = (
+    "aed afn all amd ang aoa ars aud awg azn bam bbd bdt bgn bhd bif bmd bnd bob bov brl "
+    "bsd btn bwp byn bzd cad cdf che chf chw clf clp cny cop cou crc cuc cup cve czk djf "
+    "dkk dop dzd egp ern etb eur fjd fkp gbp gel ghs gip gmd gnf gtq gyd hkd hnl hrk htg "
+    "huf idr ils inr iqd irr isk jmd jod jpy kes kgs khr kmf kpw krw kwd kyd kzt lak lbp "
+    "lkr lrd lsl lyd mad mdl mga mkd mmk mnt mop mro mru mur mvr mwk mxn mxv myr mzn nad "
+    "ngn nio nok npr nzd omr pab pen pgk php pkr pln pyg qar ron rsd rub rwf sar sbd scr "
+    "sdg sek sgd shp sle sll sos srd ssp std stn svc syp szl thb tjs tmt tnd top try ttd "
+    "twd tzs uah ugx usd usn uyi uyu uyw uzs ved vef ves vnd vuv wst xaf xcd xcg xof xpf "
+    "yer zar zmw zwg zwl"
+)
+ISO_4217 = frozenset(_ISO_CODES.split())
+
 
 def api_exponent(currency: str) -> int:
     """How many decimal places Stripe's integer amounts carry for this currency."""

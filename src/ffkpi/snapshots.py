@@ -11,6 +11,7 @@ import contextlib
 import gzip
 import hashlib
 import json
+import os
 import tomllib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -90,6 +91,11 @@ def write_snapshot(
     path = folder / f"{week}.toml"
     if path.exists() and not force:
         return Saved(path, kept=True)  # even in a folder this run cannot write to
+    if folder.is_symlink() and not folder.exists():
+        raise StorageError(
+            f"snapshot folder {folder} is a link to {os.readlink(folder)}, which does not exist",
+            "create that folder, or pass --dir",
+        )
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with folder_lock(folder, lock_timeout):

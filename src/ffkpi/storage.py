@@ -33,6 +33,20 @@ def cannot_write(path: Path, err: OSError, *, what: str = "", hint: str = "") ->
     )
 
 
+class TooLarge(OSError):
+    """A file larger than what it could hold (a device such as /dev/zero, or the wrong
+    file)."""
+
+
+def read_limited(path: Path, limit: int) -> bytes:
+    """At most `limit` bytes of `path`: TooLarge past that, never a read without end."""
+    with path.open("rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise TooLarge(f"it is larger than {limit // 1024:,} kB")
+    return data
+
+
 SHARED = 0o666  # less the umask: reports and snapshots, read by the team
 PRIVATE = 0o600  # customer names, emails and addresses: the user alone
 _TEMP = re.compile(r"\..+\.ffkpi-(\d+)\.[^.]+\.tmp")

@@ -3,11 +3,13 @@
 import os
 import sys
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer._click.exceptions import ClickException  # typer's own click
 from typer.core import TyperGroup
 
 from ffkpi import __version__, onboarding, render
@@ -23,6 +25,7 @@ from ffkpi.cli.options import (
     Live,
     Source,
     TextFormat,
+    finite,
     grouped,
 )
 from ffkpi.cli.runs import (
@@ -51,7 +54,31 @@ VERBOSE = threading.Event()  # set by --verbose for this run
 
 class Commands(TyperGroup):
     """Every command runs inside the one place that turns an FfkpiError into
-    `ffkpi: error: <what> (<how to fix>)` and its exit code, and Ctrl-C into one line."""
+    `ffkpi: error: <what> (<how to fix>)` and its exit code, and Ctrl-C into one line;
+    the option parser's own errors become one such line too (exit 2)."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        try:
+            code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        except ClickException as err:
+            if not standalone_mode:
+                raise
+            if type(err).__name__ == "NoArgsIsHelpError":  # plain `ffkpi`: the help
+                err.show()
+                sys.exit(err.exit_code)
+            render.error(_usage_message(err))
+            sys.exit(ExitCode.USAGE)
+        if not standalone_mode:
+            return code
+        sys.exit(code if isinstance(code, int) else ExitCode.OK)
 
     def invoke(self, ctx: Any) -> Any:  # a click Context, from the group typer builds
         try:
@@ -155,6 +182,7 @@ def snapshot(
             "--lock-timeout",
             min=0,
             max=86_400,
+            callback=finite,
             metavar="SECONDS",
             help="How long to wait for another run writing to the folder (then exit 6).",
         ),
@@ -332,6 +360,14 @@ def init(
         f"wrote {len(plans)} tiers with {len(setup.names)} products; check them with ffkpi check"
     )
     render.write(f"{output}\n")
+
+
+def _usage_message(err: ClickException) -> str:
+    """The parser's complaint in one line, with where to read the command's options."""
+    message = err.format_message().replace("Value error, ", "")
+    context = getattr(err, "ctx", None)
+    command = context.command_path if context is not None else "ffkpi"
+    return f"{message} (see {command} --help)"
 
 
 def refuse_existing(output: Path, force: bool) -> None:

@@ -7,6 +7,7 @@ the group's fields out as the command's options and gathers them back.
 import dataclasses
 import functools
 import inspect
+import math
 import typing
 from collections.abc import Callable
 from datetime import datetime
@@ -34,11 +35,28 @@ class TextFormat(StrEnum):
     json = "json"
 
 
+EARLIEST_AS_OF = datetime(2000, 1, 1)
+LATEST_AS_OF = datetime(2999, 12, 31)
+
+
+def finite(value: float | None) -> float | None:
+    """Refuse nan and inf, which pass a range check (every comparison with nan fails)."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a number of seconds or requests")
+    return value
+
+
+def plausible_day(value: datetime | None) -> datetime | None:
+    if value is not None and not EARLIEST_AS_OF <= value <= LATEST_AS_OF:
+        raise typer.BadParameter(
+            f"{value.date()} is outside {EARLIEST_AS_OF.date()} to {LATEST_AS_OF.date()}"
+        )
+    return value
+
+
 InputOption = Annotated[
     Path | None,
-    typer.Option(
-        "--input", "-i", dir_okay=False, help="Read subscriptions from a Stripe JSON file."
-    ),
+    typer.Option("--input", "-i", help="Read subscriptions from a Stripe JSON file."),
 ]
 DemoOption = Annotated[bool, typer.Option("--demo", help="Use the bundled demo account.")]
 ConfigOption = Annotated[
@@ -46,7 +64,6 @@ ConfigOption = Annotated[
     typer.Option(
         "--config",
         "-c",
-        dir_okay=False,
         help="Config file (default: $FFKPI_CONFIG, ./ffkpi.toml, then the user config dir).",
     ),
 ]
@@ -77,6 +94,7 @@ class Source:
             "--as-of",
             formats=["%Y-%m-%d"],
             metavar="YYYY-MM-DD",
+            callback=plausible_day,
             help="Evaluate trials, coupons and cancellations at the end of this day (UTC). "
             "Default: today.",
         ),
@@ -91,7 +109,6 @@ class Live:
         Path | None,
         typer.Option(
             "--api-key-file",
-            dir_okay=False,
             help="Read the Stripe API key from this file's first line (default: $STRIPE_API_KEY).",
         ),
     ] = None
@@ -103,6 +120,8 @@ class Live:
         typer.Option(
             "--max-rps",
             min=0.1,
+            max=10_000,
+            callback=finite,
             help="Stripe requests per second at most (default 20, or 10 with a test-mode key).",
         ),
     ] = None
@@ -114,6 +133,8 @@ class Live:
         typer.Option(
             "--retry-for",
             min=0,
+            max=86_400,
+            callback=finite,
             metavar="SECONDS",
             help="How long to keep retrying a failing Stripe request before giving up (exit 5).",
         ),

@@ -10,7 +10,7 @@ from pathlib import Path
 from ffkpi import onboarding, render
 from ffkpi.check import Finding
 from ffkpi.cli.options import Live, Source
-from ffkpi.config import Config, find_config, load_config, read_api_key
+from ffkpi.config import MAX_RATE, Config, find_config, load_config, read_api_key
 from ffkpi.errors import UsageError
 from ffkpi.model import Dataset
 from ffkpi.sources.demo import DEMO_AS_OF, demo_config, load_demo
@@ -51,7 +51,10 @@ def run_config(source: Source) -> tuple[Config, Path | None]:
     """The config in force and the file it came from (None: the demo's own)."""
     path = find_config(source.config)
     if path is not None:
-        return load_config(path), path
+        config = load_config(path)
+        for message in config.warnings():
+            render.warning(f"{path}: {message}")
+        return config, path
     if source.demo:
         return demo_config(), None
     raise UsageError(
@@ -148,8 +151,11 @@ def parse_rates(entries: list[str]) -> dict[str, Decimal]:
             value = Decimal(rate.strip())
         except InvalidOperation:
             value = Decimal(0)
-        if not code.strip() or not value.is_finite() or value <= 0:
-            raise UsageError(f"--fx {entry!r} is not CURRENCY=RATE", "write it like --fx eur=1.08")
+        if not code.strip() or not value.is_finite() or not 0 < value <= MAX_RATE:
+            raise UsageError(
+                f"--fx {entry!r} is not CURRENCY=RATE with a positive rate up to {MAX_RATE:,f}",
+                "write it like --fx eur=1.08",
+            )
         rates[code.strip().lower()] = value
     return rates
 

@@ -1,10 +1,9 @@
 """Stripe JSON files: a list page, JSON lines of pages or subscriptions, or a bundle."""
 
-import gzip
 import json
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -44,34 +43,90 @@ class _Document(Payload, frozen=True):
     invoices: list[StripeInvoice] = []
 
 
+HEAD = 64 * 1024  # read first, to refuse what cannot be Stripe JSON before reading on
+GZIP = b"\x1f\x8b"
+# Stripe JSON compresses about 30x; far more is a crafted file, not an export.
+MAX_RATIO = 100
+MAX_UNPACKED_EXTRA = 32 * 1024 * 1024
+
+
 def read_input(path: Path) -> Dataset:
+    """The one place an input file is read: its first bytes must be able to start Stripe
+    JSON (a device such as /dev/zero, or a binary file, is refused there, before it fills
+    memory)."""
+    origin = str(path)
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            raw = handle.read(HEAD)
+            _check_start(raw, origin)
+            raw += handle.read()
     except FileNotFoundError:
         raise InputError(f"input file {path} does not exist", "check the path") from None
+    except IsADirectoryError:
+        raise InputError(f"input file {path} is a folder", "give the path of a file") from None
     except OSError as err:
         raise InputError(
             f"cannot read input file {path}: {err.strerror}", "check the path and its permissions"
         ) from None
-    return parse_input(raw, str(path))
+    return parse_input(raw, origin)
 
 
-def parse_input(raw: bytes, origin: str) -> Dataset:
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as err:
-            raise InputError(f"{origin}: broken gzip data: {err}", "fetch the file again") from None
+def _check_start(raw: bytes | bytearray, origin: str) -> None:
+    if raw[:2] == GZIP:
+        return
+    first = raw.lstrip()[:1]
+    if first and first not in b"{[":
+        shown = repr(first.decode("latin-1")) if first.isascii() else f"byte 0x{first[0]:02x}"
+        raise InputError(
+            f"{origin} is not Stripe JSON: it starts with {shown}", f"give it {FORMATS}"
+        )
+
+
+def _gunzip(raw: bytes | bytearray, origin: str) -> bytearray:
+    """Every member of a gzip file, unpacked to at most MAX_RATIO times its size (plus
+    MAX_UNPACKED_EXTRA), into one buffer: never more than that in memory."""
+    limit = MAX_RATIO * len(raw) + MAX_UNPACKED_EXTRA
+    unpacked = bytearray()
+    rest = raw
+    try:
+        while rest:
+            unpacker = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            while rest:
+                unpacked += unpacker.decompress(rest, limit - len(unpacked) + 1)
+                if len(unpacked) > limit:
+                    raise InputError(
+                        f"{origin} unpacks to more than {limit // 2**20:,} MB from "
+                        f"{len(raw) / 1024:,.0f} kB: not a Stripe export (a gzip bomb?)",
+                        "give it the file ffkpi fetch wrote, or the JSON unpacked",
+                    )
+                rest = unpacker.unconsumed_tail
+            if not unpacker.eof:
+                raise EOFError("the file ends inside the compressed data")
+            rest = unpacker.unused_data.lstrip(b"\0")
+    except (zlib.error, EOFError) as err:
+        raise InputError(f"{origin}: broken gzip data: {err}", "fetch the file again") from None
+    return unpacked
+
+
+def parse_input(raw: bytes | bytearray, origin: str) -> Dataset:
+    if raw[:2] == GZIP:
+        raw = _gunzip(raw, origin)
+        _check_start(raw, origin)
     if not raw.strip():
         raise InputError(f"{origin} is empty", f"give it {FORMATS}")
     try:
-        documents = [msgspec.json.decode(raw, type=_Document)]
-    except msgspec.ValidationError as err:
-        raise _explain(err, raw, origin, line=None) from None
-    except msgspec.DecodeError as err:
-        if "trailing characters" not in str(err):
-            raise _not_json(err, origin) from None
-        documents = _json_lines(raw, origin)
+        documents = _documents(raw, origin)
+    except UnicodeDecodeError as err:
+        raise InputError(
+            f"{origin} is not UTF-8 (it holds the byte 0x{err.object[err.start]:02x} in a text):"
+            " Stripe JSON is UTF-8, so it was saved in another encoding",
+            "save it as UTF-8, or fetch it again with ffkpi fetch",
+        ) from None
+    except RecursionError:
+        raise InputError(
+            f"{origin} nests objects more deeply than Stripe JSON ever does",
+            f"give it {FORMATS}",
+        ) from None
 
     subscriptions: list[StripeSubscription] = []
     prices: list[StripePrice] = []
@@ -101,9 +156,22 @@ def parse_input(raw: bytes, origin: str) -> Dataset:
         raise InputError(f"{origin}: {err.what}", err.fix) from None
 
 
-def _json_lines(raw: bytes, origin: str) -> list[_Document]:
+def _documents(raw: bytes | bytearray, origin: str) -> list[_Document]:
+    """One document, or JSON lines of them."""
+    try:
+        return [msgspec.json.decode(raw, type=_Document)]
+    except msgspec.ValidationError as err:
+        raise _explain(err, raw, origin, line=None) from None
+    except msgspec.DecodeError as err:
+        if "trailing characters" not in str(err):
+            raise _not_json(err, origin) from None
+    return _json_lines(raw, origin)
+
+
+def _json_lines(raw: bytes | bytearray, origin: str) -> list[_Document]:
     documents = []
-    for number, line in enumerate(raw.splitlines(), start=1):
+    lines = cast("list[bytes]", raw.splitlines())  # bytearray lines act the same
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
@@ -123,13 +191,15 @@ def _not_json(err: msgspec.DecodeError, where: str) -> InputError:
     return InputError(f"{where} is not valid JSON: {malformed(err)}", f"give it {FORMATS}")
 
 
-def _explain(err: msgspec.ValidationError, raw: bytes, origin: str, line: int | None) -> InputError:
+def _explain(
+    err: msgspec.ValidationError, raw: bytes | bytearray, origin: str, line: int | None
+) -> InputError:
     where = origin if line is None else f"{origin}, line {line}"
     loc, message = error_location(err)
     # Name the subscription (or other object) the bad field belongs to, by its id.
     try:
         node: Any = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         node = None
     owner = None
     for depth, part in enumerate([*loc, None]):

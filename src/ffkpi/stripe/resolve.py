@@ -31,6 +31,20 @@ from ffkpi.stripe.payloads import (
     StripeTier,
 )
 
+# Bounds of what Stripe accepts, well past any real price: beyond them a number is
+# a broken or crafted file, refused naming the object rather than counted.
+MAX_AMOUNT = Decimal(10**12)  # minor units per unit (unit_amount_decimal: 12 digits)
+MAX_QUANTITY = 10**9
+
+
+def _in_range(value: Decimal | int | None, high: Decimal | int, what: str, fix: str) -> None:
+    """Refuse a number that is not finite or lies outside [0, high]."""
+    if value is None:
+        return
+    number = Decimal(value)
+    if not number.is_finite() or not 0 <= number <= high:
+        raise InputError(f"{what} is {value}, outside 0 to {high:,}", fix)
+
 
 def _decimal(exact: Decimal | None, whole: int | None) -> Decimal | None:
     if exact is not None:
@@ -49,6 +63,10 @@ def _tiers(tiers: list[StripeTier] | None) -> tuple[Tier, ...] | None:
         )
         for tier in tiers
     )
+
+
+def _tier_amounts(tiers: tuple[Tier, ...] | None) -> list[Decimal]:
+    return [value for tier in tiers or () for value in (tier.unit_amount, tier.flat_amount)]
 
 
 class Resolver:
@@ -88,6 +106,12 @@ class Resolver:
         )
 
     def _item(self, item: StripeItem, sub_id: str) -> Item:
+        _in_range(
+            item.quantity,
+            MAX_QUANTITY,
+            f"subscription {sub_id}, item {item.id}: quantity",
+            "check the input is the subscription as Stripe returns it",
+        )
         price = self._prices.get(item.price.id)
         if price is None:
             price = self._price(item.price, f"subscription {sub_id}, item {item.id}")
@@ -126,6 +150,14 @@ class Resolver:
                     _tiers(option.tiers),
                 ),
             )
+        for amount in amounts.values():
+            for value in (amount.unit_amount, *_tier_amounts(amount.tiers)):
+                _in_range(
+                    value,
+                    MAX_AMOUNT,
+                    f"{where}: price {price.id}: an amount",
+                    "check the input is the price as Stripe returns it",
+                )
         if tiered and any(amount.tiers is None for amount in amounts.values()):
             raise InputError(
                 f"{where}: price {price.id} is tiered but its tiers are missing",
@@ -186,6 +218,13 @@ class Resolver:
                     "add the coupon to the bundle's coupons, or expand it",
                 )
             coupon = embedded
+        fix = "check the input is the coupon as Stripe returns it"
+        _in_range(coupon.percent_off, 100, f"{where}: coupon {coupon_id}: percent_off", fix)
+        for amount_off in (
+            coupon.amount_off,
+            *(option.amount_off for option in (coupon.currency_options or {}).values()),
+        ):
+            _in_range(amount_off, MAX_AMOUNT, f"{where}: coupon {coupon_id}: amount_off", fix)
         if coupon.percent_off is None and coupon.amount_off is None:
             raise InputError(
                 f"{where}: coupon {coupon_id} has neither percent_off nor amount_off",
