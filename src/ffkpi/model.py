@@ -111,7 +111,53 @@ class InvoiceLine:
 
 
 @dataclass(frozen=True, slots=True)
+class Lifetime:
+    """What Stripe keeps of a subscription's own past: when it started, trialed, was
+    canceled (or asked to be) and ended. Timestamps in Unix seconds."""
+
+    start: int
+    ended_at: int | None = None
+    canceled_at: int | None = None
+    trial_start: int | None = None
+    trial_end: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BilledLine:
+    """A line of an invoice, or a pending invoice item, that a subscription item made:
+    what the item was (price and quantity) over [start, end)."""
+
+    item: str  # the subscription item's id
+    price: Price
+    quantity: int
+    amount: int  # minor units; a proration credit is negative
+    start: int
+    end: int
+    proration: bool = False
+    discounts: tuple[Discount, ...] = ()  # the item-level discounts it was billed with
+
+
+@dataclass(frozen=True, slots=True)
+class BilledInvoice:
+    """An invoice of a subscription, with the lines its items made. Pending invoice
+    items (not on an invoice yet) come as one with status "pending"."""
+
+    id: str
+    subscription: str
+    status: str  # draft, open, paid, uncollectible, void, or pending
+    billing_reason: str | None
+    lines: tuple[BilledLine, ...]
+    discounts: tuple[Discount, ...] = ()  # the subscription-level discounts it carried
+    created: int = 0
+    paid_at: int | None = None
+    marked_uncollectible_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Dataset:
     subscriptions: tuple[Subscription, ...]
     product_names: Mapping[str, str] = field(default_factory=dict)
     invoice_lines: tuple[InvoiceLine, ...] = ()
+    # What past weeks are rebuilt from: empty for a source read without history.
+    lifetimes: Mapping[str, Lifetime] = field(default_factory=dict)
+    invoices: tuple[BilledInvoice, ...] = ()
