@@ -407,3 +407,52 @@ def invoice(
         "subtotal": total,
         "total": total,
     }
+
+
+def invoice_item(
+    item_id: str,
+    *,
+    amount: int,
+    currency: str,
+    customer: str,
+    subscription_id: str,
+    subscription_item_id: str,
+    price_id: str,
+    product_id: str,
+    quantity: int,
+    period: tuple[int, int],
+    proration: bool = True,
+    invoice_id: str | None = None,
+) -> Json:
+    """An invoice item as GET /v1/invoiceitems returns it; pending while `invoice` is null."""
+    return {
+        "id": item_id,
+        "object": "invoiceitem",
+        "amount": amount,
+        "currency": currency,
+        "customer": customer,
+        "date": period[0],
+        "description": None,
+        "discountable": not proration,
+        "discounts": [],
+        "invoice": invoice_id,
+        "livemode": LIVEMODE,
+        "metadata": {},
+        "parent": {
+            "subscription_details": {
+                "subscription": subscription_id,
+                "subscription_item": subscription_item_id,
+            },
+            "type": "subscription_details",
+        },
+        "period": {"end": period[1], "start": period[0]},
+        "pricing": {
+            "price_details": {"price": price_id, "product": product_id},
+            "type": "price_details",
+            "unit_amount_decimal": str(amount // quantity) if quantity else "0",
+        },
+        "proration": proration,
+        "quantity": quantity,
+        "tax_rates": [],
+        "test_clock": None,
+    }

@@ -339,3 +339,84 @@ def test_the_order_of_invoices_and_lines_never_changes_a_week() -> None:
             for i in rng.sample(invoices, len(invoices))
         ]
         assert weekly(rng.sample(subs, 2), life, shuffled, days) == expected
+
+
+class TestFromStripeJson:
+    """The billed history as a bundle holds it, in Stripe's own shapes."""
+
+    @staticmethod
+    def bundle(line_price: str = "price_1") -> dict[str, Any]:
+        import stripe_fixtures as sf
+
+        ten = sf.price("price_1", "prod_a", 1000)
+        start, change, end = at("2026-03-01"), at("2026-03-18 12:00"), at("2026-04-01")
+        subscription = sf.subscription_of(
+            "sub_1", "cus_1", (ten, 8), created=start, period_start=start
+        )
+        item_id = subscription["items"]["data"][0]["id"]
+        billed = {
+            "amount": 5000,
+            "currency": "usd",
+            "subscription_id": "sub_1",
+            "subscription_item_id": item_id,
+            "price_id": line_price,
+            "product_id": "prod_a",
+            "quantity": 5,
+            "period": (start, end),
+        }
+        first = sf.invoice(
+            "in_1",
+            customer="cus_1",
+            subscription_id="sub_1",
+            status="paid",
+            currency="usd",
+            lines=[sf.invoice_line("il_1", "in_1", **billed)],
+            created=start,
+        )
+        change_lines = [
+            {**billed, "amount": -2177, "period": (change, end)},
+            {**billed, "amount": 3484, "quantity": 8, "period": (change, end)},
+        ]
+        pending = [
+            sf.invoice_item(f"ii_{n}", customer="cus_1", **fields)
+            for n, fields in enumerate(change_lines)
+        ]
+        return {"subscriptions": [subscription], "invoices": [first], "invoice_items": pending}
+
+    def test_case_1_from_a_bundle(self) -> None:
+        import json
+
+        from ffkpi.sources.files import parse_input
+
+        data = parse_input(json.dumps(self.bundle()).encode(), "in.json", history=True)
+        days = [date(2026, 3, 16), date(2026, 3, 23)]
+        reports = rebuild_weeks(data, config(), days)
+        assert [format_money(r.mrr, "usd") for r in reports] == ["50.00", "80.00"]
+
+    def test_a_price_the_data_does_not_hold_is_named(self) -> None:
+        import json
+
+        from ffkpi.errors import InputError
+        from ffkpi.sources.files import parse_input
+
+        raw = json.dumps(self.bundle(line_price="price_gone")).encode()
+        with pytest.raises(InputError) as raised:
+            parse_input(raw, "in.json", history=True)
+        assert raised.value.message == (
+            "in.json: invoice in_1: price price_gone is not in the data (fetch again with "
+            "ffkpi fetch --since, which saves every price)"
+        )
+
+    def test_a_bundle_without_invoices_says_how_to_fetch_one(self) -> None:
+        import json
+
+        from ffkpi.errors import InputError
+        from ffkpi.sources.files import parse_input
+
+        raw = json.dumps({**self.bundle(), "invoices": []}).encode()
+        with pytest.raises(InputError) as raised:
+            parse_input(raw, "in.json", history=True)
+        assert raised.value.message == (
+            "in.json: it holds no invoices, so past weeks cannot be rebuilt from it (fetch it "
+            "with ffkpi fetch --since YYYY-MM-DD, which saves them)"
+        )

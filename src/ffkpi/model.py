@@ -161,3 +161,4 @@ class Dataset:
     # What past weeks are rebuilt from: empty for a source read without history.
     lifetimes: Mapping[str, Lifetime] = field(default_factory=dict)
     invoices: tuple[BilledInvoice, ...] = ()
+    unknown_discounts: int = 0  # left out of the history: an id only, or a coupon gone

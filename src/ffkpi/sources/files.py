@@ -10,11 +10,13 @@ import msgspec
 from ffkpi.errors import InputError
 from ffkpi.model import Dataset
 from ffkpi.storage import PRIVATE, atomic_file
+from ffkpi.stripe.billed import build_history_dataset
 from ffkpi.stripe.bundle import Bundle
 from ffkpi.stripe.payloads import (
     Payload,
     StripeCoupon,
     StripeInvoice,
+    StripeInvoiceItem,
     StripePrice,
     StripeProduct,
     StripeSubscription,
@@ -41,6 +43,7 @@ class _Document(Payload, frozen=True):
     coupons: list[StripeCoupon] = []
     products: list[StripeProduct] = []
     invoices: list[StripeInvoice] = []
+    invoice_items: list[StripeInvoiceItem] = []  # pending ones, in a bundle fetched --since
 
 
 HEAD = 64 * 1024  # read first, to refuse what cannot be Stripe JSON before reading on
@@ -50,7 +53,7 @@ MAX_RATIO = 100
 MAX_UNPACKED_EXTRA = 32 * 1024 * 1024
 
 
-def read_input(path: Path) -> Dataset:
+def read_input(path: Path, *, history: bool = False) -> Dataset:
     """The one place an input file is read: its first bytes must be able to start Stripe
     JSON (a device such as /dev/zero, or a binary file, is refused there, before it fills
     memory)."""
@@ -68,7 +71,7 @@ def read_input(path: Path) -> Dataset:
         raise InputError(
             f"cannot read input file {path}: {err.strerror}", "check the path and its permissions"
         ) from None
-    return parse_input(raw, origin)
+    return parse_input(raw, origin, history=history)
 
 
 def _check_start(raw: bytes | bytearray, origin: str) -> None:
@@ -108,7 +111,8 @@ def _gunzip(raw: bytes | bytearray, origin: str) -> bytearray:
     return unpacked
 
 
-def parse_input(raw: bytes | bytearray, origin: str) -> Dataset:
+def parse_input(raw: bytes | bytearray, origin: str, *, history: bool = False) -> Dataset:
+    """The data of a Stripe JSON file; with `history`, its billed history too."""
     if raw[:2] == GZIP:
         raw = _gunzip(raw, origin)
         _check_start(raw, origin)
@@ -133,6 +137,7 @@ def parse_input(raw: bytes | bytearray, origin: str) -> Dataset:
     coupons: list[StripeCoupon] = []
     products: list[StripeProduct] = []
     invoices: list[StripeInvoice] = []
+    pending: list[StripeInvoiceItem] = []
     for number, document in enumerate(documents, start=1):
         if document.object == "list" and document.data is not None:
             subscriptions.extend(document.data)
@@ -150,8 +155,16 @@ def parse_input(raw: bytes | bytearray, origin: str) -> Dataset:
         coupons.extend(document.coupons)
         products.extend(document.products)
         invoices.extend(document.invoices)
+        pending.extend(document.invoice_items)
     try:
-        return build_dataset(subscriptions, prices, coupons, products, invoices)
+        if not history:
+            return build_dataset(subscriptions, prices, coupons, products, invoices)
+        if not invoices:
+            raise InputError(
+                "it holds no invoices, so past weeks cannot be rebuilt from it",
+                "fetch it with ffkpi fetch --since YYYY-MM-DD, which saves them",
+            )
+        return build_history_dataset(subscriptions, prices, coupons, products, invoices, pending)
     except InputError as err:
         raise InputError(f"{origin}: {err.what}", err.fix) from None
 

@@ -141,6 +141,12 @@ class StripeSubscription(Payload, frozen=True):
     cancel_at: int | None = None
     pause_collection: dict[str, Any] | None = None
     created: int = 0
+    # What history is rebuilt from (history-rules.md, rules 1 and 2).
+    start_date: int | None = None
+    ended_at: int | None = None
+    canceled_at: int | None = None
+    trial_start: int | None = None
+    trial_end: int | None = None
 
 
 class StripePeriod(Payload, frozen=True):
@@ -149,6 +155,7 @@ class StripePeriod(Payload, frozen=True):
 
 
 class StripeItemDetails(Payload, frozen=True):
+    subscription: str | None = None
     subscription_item: str | None = None
     proration: bool = False
 
@@ -157,12 +164,36 @@ class StripeLineParent(Payload, frozen=True):
     subscription_item_details: StripeItemDetails | None = None
 
 
+class StripePriceDetails(Payload, frozen=True):
+    price: str | None = None  # an id: the price is not embedded in a line
+
+
+class StripePricing(Payload, frozen=True):
+    price_details: StripePriceDetails | None = None
+
+
 class StripeLine(Payload, frozen=True):
     id: str
     amount: int
     period: StripePeriod
     quantity: int | None = None
     parent: StripeLineParent | None = None
+    pricing: StripePricing | None = None
+    discounts: list[str | StripeDiscount] = []  # the item-level ones, ids unless expanded
+
+
+class StripeTransitions(Payload, frozen=True):
+    paid_at: int | None = None
+    marked_uncollectible_at: int | None = None
+
+
+class StripeSubscriptionDetails(Payload, frozen=True):
+    subscription: str | None = None
+    subscription_item: str | None = None  # on an invoice item
+
+
+class StripeInvoiceParent(Payload, frozen=True):
+    subscription_details: StripeSubscriptionDetails | None = None
 
 
 class StripeInvoice(Payload, frozen=True):
@@ -170,6 +201,25 @@ class StripeInvoice(Payload, frozen=True):
     status: str | None
     lines: Page[StripeLine]
     created: int = 0
+    billing_reason: str | None = None
+    discounts: list[str | StripeDiscount] = []  # the subscription-level ones
+    status_transitions: StripeTransitions | None = None
+    parent: StripeInvoiceParent | None = None
+
+
+class StripeInvoiceItem(Payload, frozen=True):
+    """A pending invoice item (GET /v1/invoiceitems?pending=true): a line not yet billed."""
+
+    id: str
+    amount: int
+    period: StripePeriod
+    quantity: int = 1
+    proration: bool = False
+    pricing: StripePricing | None = None
+    parent: StripeInvoiceParent | None = None
+    invoice: str | None = None
+    discounts: list[str | StripeDiscount] = []
+    date: int = 0
 
 
 _PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+|\.\.\.)\]")

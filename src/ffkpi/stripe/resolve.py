@@ -204,6 +204,33 @@ class Resolver:
             )
         return tuple(result)
 
+    def price_by_id(self, price_id: str, where: str) -> Price | None:
+        """A price an invoice line names by id: one a subscription embeds, or the
+        account's list; None when the data holds neither."""
+        known = self._prices.get(price_id)
+        if known is not None:
+            return known
+        listed = self.full_prices.get(price_id)
+        return None if listed is None else self._price(listed, where)
+
+    def known_discounts(
+        self, discounts: Sequence[str | StripeDiscount], where: str
+    ) -> tuple[tuple[Discount, ...], int]:
+        """The discounts an invoice carried, and how many could not be known: given
+        only by id, or with a coupon that no longer exists (history-rules.md rule 5:
+        left out and counted, never guessed)."""
+        known: list[Discount] = []
+        unknown = 0
+        for discount in discounts:
+            coupon = None if isinstance(discount, str) else discount.source.coupon
+            if isinstance(discount, str) or (
+                isinstance(coupon, str) and coupon not in self.full_coupons
+            ):
+                unknown += 1
+            elif coupon is not None:
+                known.append(Discount(discount.id, self._coupon(coupon, where), discount.end))
+        return tuple(known), unknown
+
     def _coupon(self, embedded: str | StripeCoupon, where: str) -> Coupon:
         coupon_id = embedded if isinstance(embedded, str) else embedded.id
         cached = self._coupons.get(coupon_id)
@@ -299,10 +326,13 @@ def build_dataset(
     coupons: Iterable[StripeCoupon] = (),
     products: Iterable[StripeProduct] = (),
     invoices: Iterable[StripeInvoice] = (),
+    resolver: Resolver | None = None,
 ) -> Dataset:
-    """Domain values from payloads; `subscriptions` may be a generator parsing pages."""
+    """Domain values from payloads; `subscriptions` may be a generator parsing pages.
+    A `resolver` given is used (and keeps what it resolved) instead of one of
+    `prices`, `coupons` and `products`."""
     with bulk_allocation():
-        resolver = Resolver(prices, coupons, products)
+        resolver = resolver or Resolver(prices, coupons, products)
         subs = tuple(resolver.subscription(sub) for sub in subscriptions)
         return Dataset(
             subscriptions=subs,

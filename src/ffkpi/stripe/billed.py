@@ -1,0 +1,201 @@
+"""Stripe's invoices, pending invoice items and subscription dates -> the billed
+history past weeks are rebuilt from (model.Lifetime, BilledInvoice, BilledLine)."""
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from ffkpi.errors import InputError
+from ffkpi.model import BilledInvoice, BilledLine, Dataset, Lifetime
+from ffkpi.stripe.payloads import (
+    StripeCoupon,
+    StripeDiscount,
+    StripeInvoice,
+    StripeInvoiceItem,
+    StripeLine,
+    StripePrice,
+    StripePricing,
+    StripeProduct,
+    StripeSubscription,
+)
+from ffkpi.stripe.resolve import Resolver, build_dataset, bulk_allocation
+
+PENDING = "pending"  # the status of the invoice that gathers pending invoice items
+
+
+@dataclass(frozen=True, slots=True)
+class Billed:
+    lifetimes: dict[str, Lifetime]
+    invoices: tuple[BilledInvoice, ...]
+    unknown_discounts: int  # discounts left out: an id only, or a coupon that is gone
+
+
+def lifetime(sub: StripeSubscription) -> Lifetime:
+    return Lifetime(
+        start=sub.start_date if sub.start_date is not None else sub.created,
+        ended_at=sub.ended_at,
+        canceled_at=sub.canceled_at,
+        trial_start=sub.trial_start,
+        trial_end=sub.trial_end,
+    )
+
+
+def _price_id(pricing: StripePricing | None) -> str | None:
+    details = pricing.price_details if pricing else None
+    return details.price if details else None
+
+
+class _Builder:
+    def __init__(self, resolver: Resolver) -> None:
+        self.resolver = resolver
+        self.unknown = 0
+
+    def line(
+        self,
+        where: str,
+        item: str,
+        price_id: str | None,
+        quantity: int,
+        amount: int,
+        period: tuple[int, int],
+        proration: bool,
+        discounts: Sequence[str | StripeDiscount],
+    ) -> BilledLine:
+        if price_id is None:
+            raise InputError(
+                f"{where}: the line of item {item} names no price",
+                "fetch invoices as Stripe returns them (pricing.price_details.price)",
+            )
+        price = self.resolver.price_by_id(price_id, where)
+        if price is None:
+            raise InputError(
+                f"{where}: price {price_id} is not in the data",
+                "fetch again with ffkpi fetch --since, which saves every price",
+            )
+        known, unknown = self.resolver.known_discounts(discounts, where)
+        self.unknown += unknown
+        return BilledLine(
+            item=item,
+            price=price,
+            quantity=quantity,
+            amount=amount,
+            start=period[0],
+            end=period[1],
+            proration=proration,
+            discounts=known,
+        )
+
+    def invoice(self, invoice: StripeInvoice) -> BilledInvoice | None:
+        details = invoice.parent.subscription_details if invoice.parent else None
+        if details is None or details.subscription is None:
+            return None  # a one-off invoice: never recurring revenue
+        if invoice.lines.has_more:
+            raise InputError(
+                f"invoice {invoice.id}: lines.has_more is true, so some of its lines are missing",
+                "add the rest of its lines to lines.data",
+            )
+        where = f"invoice {invoice.id}"
+        lines = tuple(
+            self._invoice_line(where, item, line)
+            for line in invoice.lines.data
+            if (item := _item_of(line)) is not None
+        )
+        discounts, unknown = self.resolver.known_discounts(invoice.discounts, where)
+        self.unknown += unknown
+        transitions = invoice.status_transitions
+        return BilledInvoice(
+            id=invoice.id,
+            subscription=details.subscription,
+            status=invoice.status or "draft",
+            billing_reason=invoice.billing_reason,
+            lines=lines,
+            discounts=discounts,
+            created=invoice.created,
+            paid_at=transitions.paid_at if transitions else None,
+            marked_uncollectible_at=transitions.marked_uncollectible_at if transitions else None,
+        )
+
+    def _invoice_line(self, where: str, item: str, line: StripeLine) -> BilledLine:
+        details = line.parent.subscription_item_details if line.parent else None
+        return self.line(
+            where,
+            item,
+            _price_id(line.pricing),
+            line.quantity or 0,
+            line.amount,
+            (line.period.start, line.period.end),
+            bool(details and details.proration),
+            line.discounts,
+        )
+
+    def pending(self, items: Iterable[StripeInvoiceItem]) -> list[BilledInvoice]:
+        """Pending invoice items of subscription items, one "pending" invoice per
+        subscription: they read like lines (history-rules.md)."""
+        by_subscription: dict[str, list[BilledLine]] = {}
+        for entry in items:
+            details = entry.parent.subscription_details if entry.parent else None
+            if entry.invoice is not None or details is None or details.subscription is None:
+                continue  # billed already (it is an invoice's line), or not a subscription's
+            if details.subscription_item is None:
+                continue
+            line = self.line(
+                f"invoice item {entry.id}",
+                details.subscription_item,
+                _price_id(entry.pricing),
+                entry.quantity,
+                entry.amount,
+                (entry.period.start, entry.period.end),
+                entry.proration,
+                entry.discounts,
+            )
+            by_subscription.setdefault(details.subscription, []).append(line)
+        return [
+            BilledInvoice(f"pending_{sub_id}", sub_id, PENDING, None, tuple(lines))
+            for sub_id, lines in sorted(by_subscription.items())
+        ]
+
+
+def _item_of(line: StripeLine) -> str | None:
+    details = line.parent.subscription_item_details if line.parent else None
+    return details.subscription_item if details else None
+
+
+def billed_history(
+    subscriptions: Iterable[StripeSubscription],
+    invoices: Iterable[StripeInvoice],
+    invoice_items: Iterable[StripeInvoiceItem],
+    resolver: Resolver,
+) -> Billed:
+    """The billed history of the data: every subscription's dates, every invoice of a
+    subscription with its lines, and the pending items as one invoice each."""
+    builder = _Builder(resolver)
+    billed = [b for invoice in invoices if (b := builder.invoice(invoice)) is not None]
+    billed += builder.pending(invoice_items)
+    return Billed(
+        lifetimes={sub.id: lifetime(sub) for sub in subscriptions},
+        invoices=tuple(billed),
+        unknown_discounts=builder.unknown,
+    )
+
+
+def build_history_dataset(
+    subscriptions: Iterable[StripeSubscription],
+    prices: Iterable[StripePrice],
+    coupons: Iterable[StripeCoupon],
+    products: Iterable[StripeProduct],
+    invoices: Iterable[StripeInvoice],
+    invoice_items: Iterable[StripeInvoiceItem],
+) -> Dataset:
+    """build_dataset's Dataset with the billed history as well: every price an
+    invoice names must then be in the data."""
+    resolver = Resolver(prices, coupons, products)
+    subs, invoices = list(subscriptions), list(invoices)
+    dataset = build_dataset(subs, invoices=invoices, resolver=resolver)
+    with bulk_allocation():
+        billed = billed_history(subs, invoices, invoice_items, resolver)
+    return dataclasses.replace(
+        dataset,
+        lifetimes=billed.lifetimes,
+        invoices=billed.invoices,
+        unknown_discounts=billed.unknown_discounts,
+    )
