@@ -73,6 +73,18 @@ def invoice(
     )
 
 
+def change_5_to_8(sub_id: str, item_id: str, p: Price) -> BilledInvoice:
+    """Worked case 1's change on Wed Mar 18 12:00, 5 seats to 8, as pending prorations."""
+    change, end = "2026-03-18 12:00", "2026-04-01"
+    return invoice(
+        sub_id,
+        line(item_id, p, change, end, quantity=5, amount=-2177, proration=True),
+        line(item_id, p, change, end, quantity=8, amount=3484, proration=True),
+        status="pending",
+        reason=None,
+    )
+
+
 def monthly(sub_id: str, item_id: str, p: Price, months: list[str], **kw: Any) -> list[Any]:
     """A cycle invoice per month: the first day of each given month to the next."""
     invoices = []
@@ -105,29 +117,7 @@ def test_case_1_a_quantity_change_with_prorations_counts_the_new_quantity() -> N
     s = sub(item(TEN, 8, item_id="si_1"), sub_id="sub_1")
     invoices = [
         invoice("sub_1", line("si_1", TEN, "2026-03-01", "2026-04-01", quantity=5)),
-        invoice(
-            "sub_1",
-            line(
-                "si_1",
-                TEN,
-                "2026-03-18 12:00",
-                "2026-04-01",
-                quantity=5,
-                amount=-2177,
-                proration=True,
-            ),
-            line(
-                "si_1",
-                TEN,
-                "2026-03-18 12:00",
-                "2026-04-01",
-                quantity=8,
-                amount=3484,
-                proration=True,
-            ),
-            status="pending",
-            reason=None,
-        ),
+        change_5_to_8("sub_1", "si_1", TEN),
     ]
     life = {"sub_1": Lifetime(at("2026-03-01"))}
     assert weekly([s], life, invoices, ["2026-03-16", "2026-03-23"]) == ["50.00", "80.00"]
@@ -309,23 +299,7 @@ def test_the_order_of_invoices_and_lines_never_changes_a_week() -> None:
             line("si_a", addon, "2026-03-01", "2026-04-01"),
             reason="subscription_create",
         ),
-        invoice(
-            "sub_x",
-            line(
-                "si_x",
-                x,
-                "2026-03-18 12:00",
-                "2026-04-01",
-                quantity=5,
-                amount=-2177,
-                proration=True,
-            ),
-            line(
-                "si_x", x, "2026-03-18 12:00", "2026-04-01", quantity=8, amount=3484, proration=True
-            ),
-            status="pending",
-            reason=None,
-        ),
+        change_5_to_8("sub_x", "si_x", x),
         invoice("sub_x", line("si_x", x, "2026-04-01", "2026-05-01", quantity=8)),
         *monthly("sub_y", "si_y", y, ["2026-03-05", "2026-04-05", "2026-05-05"]),
     ]
