@@ -38,6 +38,7 @@ RESOURCE_OF = {
     "coupons": ("rak_coupon_read", "Coupons"),
     "products": ("rak_product_read", "Products"),
     "invoices": ("rak_invoice_read", "Invoices"),
+    "invoiceitems": ("rak_invoice_read", "Invoices"),
 }
 ALL_PERMISSIONS = frozenset(p for p, _ in RESOURCE_OF.values())
 
@@ -75,6 +76,7 @@ class Store:
     discounts: dict[str, Json] = field(default_factory=dict)
     products: dict[str, Json] = field(default_factory=dict)
     invoices: list[Json] = field(default_factory=list)  # newest first
+    invoice_items: list[Json] = field(default_factory=list)  # newest first
     position: dict[str, int] = field(default_factory=dict)  # subscription id -> list index
     negated_created: list[int] = field(default_factory=list)  # ascending, for bisect
 
@@ -136,6 +138,9 @@ def load(bundle: Json) -> Store:
     store.invoices = sorted(
         bundle.get("invoices", []), key=lambda i: (i["created"], i["id"]), reverse=True
     )
+    store.invoice_items = sorted(
+        bundle.get("invoice_items", []), key=lambda i: (i["date"], i["id"]), reverse=True
+    )
     return store
 
 
@@ -161,6 +166,17 @@ def _parse_query(query: str) -> dict[str, Any]:
         else:
             params[key] = value
     return params
+
+
+def _created_bounds(params: dict[str, Any]) -> tuple[int, int]:
+    """created[gte|gt|lt|lte] (or created=N) as inclusive bounds."""
+    created = params.get("created", {})
+    if isinstance(created, str):
+        created = {"gte": created, "lte": created}
+    bounds = {op: int(value) for op, value in created.items()}
+    newest = min(bounds.get("lt", 2**62) - 1, bounds.get("lte", 2**62))
+    oldest = max(bounds.get("gte", -(2**62)), bounds.get("gt", -(2**62)) + 1)
+    return oldest, newest
 
 
 class FakeStripe:
@@ -331,6 +347,14 @@ class FakeStripe:
             return self._simple(self.store.products, rest, params, expand, "product")
         if resource == "invoices":
             return self._invoices(rest, params)
+        if resource == "invoiceitems" and not rest:
+            pending = params.get("pending")
+            chosen = [
+                i
+                for i in self.store.invoice_items
+                if pending is None or (i["invoice"] is None) == (pending == "true")
+            ]
+            return self._page(chosen, params, "/v1/invoiceitems")
         raise StripeError(404, f"Unrecognized request URL (GET: {path}).")
 
     def _limit(self, params: dict[str, Any]) -> int:
@@ -365,12 +389,7 @@ class FakeStripe:
     def _list_subscriptions(self, params: dict[str, Any], expand: list[str]) -> str:
         store = self.store
         status = params.get("status")
-        created = params.get("created", {})
-        if isinstance(created, str):
-            created = {"gte": created, "lte": created}
-        bounds = {op: int(value) for op, value in created.items()}
-        newest = min(bounds.get("lt", 2**62) - 1, bounds.get("lte", 2**62))  # inclusive upper bound
-        oldest = max(bounds.get("gte", -(2**62)), bounds.get("gt", -(2**62)) + 1)
+        oldest, newest = _created_bounds(params)
         # The list is newest first: the created range is one slice of it.
         low = bisect.bisect_left(store.negated_created, -newest)
         high = bisect.bisect_right(store.negated_created, -oldest)
@@ -526,11 +545,15 @@ class FakeStripe:
             if rest[1:] == ["lines"]:
                 return self._page(invoice["lines"]["data"], params, f"/v1/invoices/{rest[0]}/lines")
             return json.dumps(self._invoice(invoice))
+        low, high = _created_bounds(params)
         chosen = [
             self._invoice(i)
             for i in self.store.invoices
-            if "subscription" not in params
-            or i["parent"]["subscription_details"]["subscription"] == params["subscription"]
+            if low <= i["created"] <= high
+            and (
+                "subscription" not in params
+                or i["parent"]["subscription_details"]["subscription"] == params["subscription"]
+            )
         ]
         return self._page(chosen, params, "/v1/invoices")
 

@@ -387,10 +387,11 @@ class TestFromStripeJson:
         from ffkpi.errors import InputError
         from ffkpi.sources.files import parse_input
 
-        raw = json.dumps({**self.bundle(), "invoices": []}).encode()
+        plain = {k: v for k, v in self.bundle().items() if k != "invoice_items"}
         with pytest.raises(InputError) as raised:
-            parse_input(raw, "in.json", history=True)
+            parse_input(json.dumps(plain).encode(), "in.json", history=True)
         assert raised.value.message == (
-            "in.json: it holds no invoices, so past weeks cannot be rebuilt from it (fetch it "
-            "with ffkpi fetch --since YYYY-MM-DD, which saves them)"
+            "in.json: it holds no billed history (invoices and pending invoice items), so past "
+            "weeks cannot be rebuilt from it (fetch it with ffkpi fetch --since YYYY-MM-DD, "
+            "which saves them)"
         )

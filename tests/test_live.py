@@ -313,3 +313,47 @@ def test_ctrl_c_stops_at_once_with_one_line_and_no_file(
     assert err == b"ffkpi: error: interrupted; nothing was written\n"
     assert fake.requests() == []  # no request had been answered yet
     assert list(live_env.glob("*bundle.json*")) == []
+
+
+def test_fetch_since_saves_the_billed_history_past_weeks_are_rebuilt_from(
+    ffkpi: Ffkpi, live_env: Path, start_fake: Callable[..., tuple[FakeStripe, str]]
+) -> None:
+    from datetime import date
+
+    from ffkpi.config import load_config
+    from ffkpi.history import rebuild_weeks
+    from ffkpi.money import format_money
+    from ffkpi.sources.files import read_input
+    from test_history_spec import TestFromStripeJson
+
+    bundle = TestFromStripeJson.bundle()
+    old = copy.deepcopy(bundle["invoices"][0])
+    old["id"], old["created"] = "in_old", 1_600_000_000  # 2020: before --since less a year
+    bundle["invoices"].append(old)
+    fake, url = start_fake(bundle, lines_per_invoice=0)  # every line past the embedded ones
+    result = ffkpi(
+        "fetch",
+        "-o",
+        "history.json",
+        "--since",
+        "2026-03-01",
+        "--api-base",
+        url,
+        "-q",
+        "--max-rps",
+        "500",
+    )
+    assert result.exit_code == 0, result.stderr
+    saved = json.loads((live_env / "history.json").read_text())
+    assert [i["id"] for i in saved["invoices"]] == ["in_1"]
+    assert len(saved["invoices"][0]["lines"]["data"]) == 1
+    assert sorted(i["id"] for i in saved["invoice_items"]) == ["ii_0", "ii_1"]
+    assert [p["id"] for p in saved["prices"]] == ["price_1"]  # per unit, kept for history
+    assert fake.requests("/v1/invoices/in_1/lines")
+    windows = [e.params for e in fake.requests("/v1/invoices") if e.path == "/v1/invoices"]
+    assert all(w["expand"] == ["data.discounts", "data.lines.data.discounts"] for w in windows)
+    data = read_input(live_env / "history.json", history=True)
+    config = load_config(live_env / "ffkpi.toml")
+    weeks = rebuild_weeks(data, config, [date(2026, 3, 16), date(2026, 3, 23)])
+    assert [format_money(w.mrr, "usd") for w in weeks] == ["0.00", "0.00"]  # prod_a: no tier
+    assert [format_money(w.unlisted[0].mrr, "usd") for w in weeks] == ["50.00", "80.00"]

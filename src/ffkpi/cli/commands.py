@@ -1,5 +1,6 @@
 """The ffkpi commands: each reads its options, makes one library call, renders once."""
 
+import calendar
 import os
 import sys
 import threading
@@ -27,6 +28,7 @@ from ffkpi.cli.options import (
     TextFormat,
     finite,
     grouped,
+    plausible_day,
 )
 from ffkpi.cli.runs import (
     Prompts,
@@ -258,6 +260,17 @@ def fetch(
         Path, typer.Option("--output", "-o", dir_okay=False, help="The bundle file to write.")
     ],
     force: ForceOption = False,
+    since: Annotated[
+        datetime | None,
+        typer.Option(
+            "--since",
+            formats=["%Y-%m-%d"],
+            metavar="YYYY-MM-DD",
+            callback=plausible_day,
+            help="Also save the invoices and pending invoice items past weeks from this day "
+            "on are rebuilt from.",
+        ),
+    ] = None,
 ) -> None:
     """Save everything ffkpi reads from Stripe as one bundle file, to run offline later.
 
@@ -268,10 +281,18 @@ def fetch(
     Example:
 
         ffkpi fetch --output stripe-2026-11-24.json
+
+        ffkpi fetch --since 2024-11-25 --output stripe-history.json
     """
     refuse_existing(output, force)
     recorder = Recorder()
-    read_stripe(live, invoices_for=frozenset(STATUSES), canceled=True, recorder=recorder)
+    read_stripe(
+        live,
+        invoices_for=frozenset(STATUSES),
+        canceled=True,
+        recorder=recorder,
+        history_from=None if since is None else calendar.timegm(since.timetuple()),
+    )
     write_bundle(output, recorder.bundle)
     render.note(f"{len(recorder.bundle.subscriptions):,} subscriptions written to {output}")
     render.write(f"{output}\n")

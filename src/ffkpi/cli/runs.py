@@ -113,13 +113,19 @@ def read_stripe(
     canceled: bool = False,
     recorder: Recorder | None = None,
     http: StripeHttp | None = None,
+    history_from: int | None = None,
 ) -> Dataset:
     http = http or connect(live)
     with render.fetch_progress(not live.quiet and sys.stderr.isatty()) as progress:
         reader = AccountReader(
             http, concurrency=live.concurrency, on_progress=lambda c: progress(c.describe())
         )
-        return reader.read(invoices_for=invoices_for, canceled=canceled, recorder=recorder)
+        return reader.read(
+            invoices_for=invoices_for,
+            canceled=canceled,
+            recorder=recorder,
+            history_from=history_from,
+        )
 
 
 def stripe_findings(live: Live, config: Config, findings: list[Finding]) -> Dataset | None:

@@ -43,7 +43,8 @@ class _Document(Payload, frozen=True):
     coupons: list[StripeCoupon] = []
     products: list[StripeProduct] = []
     invoices: list[StripeInvoice] = []
-    invoice_items: list[StripeInvoiceItem] = []  # pending ones, in a bundle fetched --since
+    # Pending invoice items: a bundle fetched with --since has the key, even if empty.
+    invoice_items: list[StripeInvoiceItem] | None = None
 
 
 HEAD = 64 * 1024  # read first, to refuse what cannot be Stripe JSON before reading on
@@ -137,7 +138,7 @@ def parse_input(raw: bytes | bytearray, origin: str, *, history: bool = False) -
     coupons: list[StripeCoupon] = []
     products: list[StripeProduct] = []
     invoices: list[StripeInvoice] = []
-    pending: list[StripeInvoiceItem] = []
+    pending: list[StripeInvoiceItem] | None = None
     for number, document in enumerate(documents, start=1):
         if document.object == "list" and document.data is not None:
             subscriptions.extend(document.data)
@@ -155,13 +156,15 @@ def parse_input(raw: bytes | bytearray, origin: str, *, history: bool = False) -
         coupons.extend(document.coupons)
         products.extend(document.products)
         invoices.extend(document.invoices)
-        pending.extend(document.invoice_items)
+        if document.invoice_items is not None:
+            pending = [*(pending or []), *document.invoice_items]
     try:
         if not history:
             return build_dataset(subscriptions, prices, coupons, products, invoices)
-        if not invoices:
+        if pending is None:
             raise InputError(
-                "it holds no invoices, so past weeks cannot be rebuilt from it",
+                "it holds no billed history (invoices and pending invoice items), so past "
+                "weeks cannot be rebuilt from it",
                 "fetch it with ffkpi fetch --since YYYY-MM-DD, which saves them",
             )
         return build_history_dataset(subscriptions, prices, coupons, products, invoices, pending)
@@ -242,7 +245,9 @@ def write_bundle(path: Path, bundle: Bundle) -> None:
             out.write(b"," if position else b"")
             out.write(text.encode())
         out.write(b"]")
-        for name in ("prices", "coupons", "products", "invoices"):
-            objects = list(getattr(bundle, name).values())
-            out.write(f',"{name}":{json.dumps(objects, separators=(",", ":"))}'.encode())
+        for name in ("prices", "coupons", "products", "invoices", "invoice_items"):
+            table = getattr(bundle, name)
+            if table is not None:
+                objects = json.dumps(list(table.values()), separators=(",", ":"))
+                out.write(f',"{name}":{objects}'.encode())
         out.write(b"}\n")

@@ -21,6 +21,7 @@ from ffkpi.stripe.payloads import (
     Page,
     StripeCoupon,
     StripeInvoice,
+    StripeInvoiceItem,
     StripeItem,
     StripeLine,
     StripePrice,
@@ -32,6 +33,10 @@ from ffkpi.stripe.resolve import Resolver, bulk_allocation, invoice_lines
 PageT = TypeVar("PageT", bound=Page[Any])
 
 SUBSCRIPTION_EXPAND = ["data.discounts.source.coupon", "data.items.data.discounts"]
+# An invoice's own discounts and its lines' (four levels with data.: Stripe's limit).
+INVOICE_EXPAND = ["data.discounts", "data.lines.data.discounts"]
+WEEK = 7 * 86_400
+PERIOD_DAYS = {"day": 1, "week": 7, "month": 31, "year": 366}  # at their longest
 DEFAULT_CONCURRENCY = 12
 
 
@@ -57,12 +62,15 @@ class AccountReader:
         invoices_for: frozenset[str] | None,
         canceled: bool = False,
         recorder: Recorder | None = None,
+        history_from: int | None = None,
     ) -> Dataset:
         """`invoices_for`: statuses of subscriptions whose metered items need invoices;
-        `canceled`: read canceled subscriptions too; `recorder`: keeps Stripe's JSON."""
+        `canceled`: read canceled subscriptions too; `recorder`: keeps Stripe's JSON;
+        `history_from`: the first instant past weeks will be rebuilt from, for which the
+        recorder keeps every invoice, pending invoice item and price needed."""
         pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="ffkpi")
         try:
-            run = _Run(self, Lister(self.http, pool, self.concurrency), recorder)
+            run = _Run(self, Lister(self.http, pool, self.concurrency), recorder, history_from)
             dataset = run.read(invoices_for, canceled)
         except BaseException:
             self.http.cancelled.set()  # requests in flight or backing off stop now
@@ -75,7 +83,15 @@ class AccountReader:
 class _Run:
     """One read: the reader's settings, the lister, and what is being kept."""
 
-    def __init__(self, reader: AccountReader, lister: Lister, recorder: Recorder | None) -> None:
+    def __init__(
+        self,
+        reader: AccountReader,
+        lister: Lister,
+        recorder: Recorder | None,
+        history_from: int | None = None,
+    ) -> None:
+        self.history_from = history_from
+        self.longest_interval = 0  # seconds: the longest billing period of any price
         self.reader = reader
         self.lister = lister
         self.pool = lister.pool
@@ -121,6 +137,8 @@ class _Run:
             for sub in completed:
                 subscriptions[sub.id] = resolver.subscription(sub)
         domain = tuple(subscriptions.values())
+        if self.history_from is not None:
+            self._billed_history(self.history_from)
         lines = []
         if invoices_for is not None:
             metered = [
@@ -153,9 +171,12 @@ class _Run:
         answers = {name: future.result() for name, future in lists.items()}
         prices: list[StripePrice] = _objects(answers["prices"])
         tiered = {p.id for p in prices if p.billing_scheme == "tiered"}
+        self.longest_interval = max(map(_period_seconds, prices), default=0)
         if self.recorder is not None:
             bodies = {name: [a.body for a in pages] for name, pages in answers.items()}
-            self.recorder.listed("prices", bodies["prices"], lambda p: p["id"] in tiered)
+            # Past invoices name prices no subscription embeds any more: keep them all.
+            every = self.history_from is not None
+            self.recorder.listed("prices", bodies["prices"], lambda p: every or p["id"] in tiered)
             self.recorder.listed("coupons", bodies["coupons"])
             self.recorder.listed("products", bodies["products"])
         return Resolver(
@@ -163,6 +184,43 @@ class _Run:
             _objects(answers["coupons"]),
             _objects(answers["products"]),
         )
+
+    def _billed_history(self, history_from: int) -> None:
+        """Every invoice since `history_from` less the longest billing period and a week
+        (an annual line covering the first week is there), with all its lines, and the
+        pending invoice items, for the recorder (history-rules.md, "What is read")."""
+        since = history_from - self.longest_interval - WEEK
+        self._phase("history", 0)
+        incomplete: list[str] = []
+        for answer in self.lister.windows(
+            "/v1/invoices",
+            {"expand": INVOICE_EXPAND},
+            Page[StripeInvoice],
+            "invoices",
+            since=since,
+            until=self.reader.now + 86_400,
+        ):
+            if self.recorder is not None:
+                self.recorder.listed("invoices", [answer.body])
+            incomplete += [i.id for i in answer.page.data if i.lines.has_more]
+            self._advance()
+        pages = self.pool.map(
+            lambda invoice: self.lister.all(
+                f"/v1/invoices/{invoice}/lines",
+                {"expand": ["data.discounts"]},
+                Page[StripeLine],
+                "invoice lines",
+            ),
+            incomplete,
+        )
+        for invoice_id, answers in zip(incomplete, pages, strict=True):
+            if self.recorder is not None:
+                self.recorder.completed("invoices", invoice_id, "lines", (a.body for a in answers))
+        pending = self.lister.all(
+            "/v1/invoiceitems", {"pending": "true"}, Page[StripeInvoiceItem], "invoice items"
+        )
+        if self.recorder is not None:
+            self.recorder.listed("invoice_items", (a.body for a in pending))
 
     def _phase(self, phase: str, total: int) -> None:
         counters = self.http.counters
@@ -264,3 +322,10 @@ def _objects(answers: list[Answer[Any]]) -> list[Any]:
 def _whole(listed: PageT, answers: list[Answer[Any]]) -> PageT:
     """A list object that said has_more, with every page's objects in it."""
     return msgspec.structs.replace(listed, data=_objects(answers), has_more=False)
+
+
+def _period_seconds(price: StripePrice) -> int:
+    recurring = price.recurring
+    if recurring is None:
+        return 0
+    return PERIOD_DAYS[recurring.interval] * recurring.interval_count * 86_400

@@ -20,6 +20,9 @@ class Bundle:
     coupons: dict[str, Json] = field(default_factory=dict)
     products: dict[str, Json] = field(default_factory=dict)
     invoices: dict[str, Json] = field(default_factory=dict)
+    # Pending invoice items: only in a bundle fetched with --since, which therefore says
+    # it holds the billed history.
+    invoice_items: dict[str, Json] | None = None
 
 
 def _objects(body: bytes) -> list[Json]:
@@ -43,7 +46,9 @@ class Recorder:
     def listed(
         self, kind: str, bodies: Iterable[bytes], keep: Callable[[Json], bool] = lambda _: True
     ) -> None:
-        """Objects of list pages: prices, coupons, products or invoices."""
+        """Objects of list pages: prices, coupons, products, invoices, invoice items."""
+        if kind == "invoice_items" and self.bundle.invoice_items is None:
+            self.bundle.invoice_items = {}
         table: dict[str, Json] = getattr(self.bundle, kind)
         for body in bodies:
             for entry in _objects(body):

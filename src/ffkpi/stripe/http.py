@@ -129,7 +129,7 @@ class Counters:
     requests: int = 0
     pages: int = 0
     subscriptions: int = 0
-    phase: str = "subscriptions"  # or "items", "invoices": what the run is reading now
+    phase: str = "subscriptions"  # or "items", "history", "invoices": what is read now
     done: int = 0  # objects of that phase read so far
     total: int = 0  # and how many there are
     started: float = field(default_factory=time.monotonic)
@@ -141,6 +141,8 @@ class Counters:
             doing = f"{self.subscriptions:,} subscriptions, {self.pages:,} pages"
         elif self.phase == "items":
             doing = f"items of large subscriptions: {self.done:,}/{self.total:,}"
+        elif self.phase == "history":
+            doing = f"invoices for the history: {self.done:,} pages"
         else:
             doing = f"invoices of metered items: {self.done:,}/{self.total:,}"
         return f"{doing}, {rate}"
