@@ -287,7 +287,9 @@ class TestTheApiBase:
     def test_https_anywhere_and_http_to_this_machine_are_taken(self, base: str) -> None:
         assert check_api_base(base + "/") == base
 
-    @pytest.mark.parametrize("base", ["not a url", "api.stripe.com", "https://", "https://h:x/"])
+    @pytest.mark.parametrize(
+        "base", ["not a url", "api.stripe.com", "https://", "https://h:x/", "http://[::1"]
+    )
     def test_a_malformed_base_is_a_usage_error(
         self, ffkpi: Ffkpi, cli_env: Path, no_request: None, base: str
     ) -> None:

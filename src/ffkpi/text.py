@@ -22,14 +22,14 @@ def printable(text: str) -> str:
     \\u202e), so what it is stays visible and nothing acts on the terminal."""
     if text.isprintable():
         return text  # the common case, checked in C
-    return "".join(
-        f"\\x{ord(ch):02x}"
-        if ord(ch) < 0x100 and unicodedata.category(ch) in _UNSAFE
-        else f"\\u{ord(ch):04x}"
-        if unicodedata.category(ch) in _UNSAFE
-        else ch
-        for ch in text
-    )
+    return "".join(_shown(ch) for ch in text)
+
+
+def _shown(ch: str) -> str:
+    if unicodedata.category(ch) not in _UNSAFE:
+        return ch
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 # Any Stripe secret or restricted key, wherever it stands (also glued to other words).

@@ -26,9 +26,9 @@ from ffkpi.cli.options import (
     Live,
     Source,
     TextFormat,
+    day_option,
     finite,
     grouped,
-    plausible_day,
 )
 from ffkpi.cli.runs import (
     Prompts,
@@ -262,13 +262,10 @@ def fetch(
     force: ForceOption = False,
     since: Annotated[
         datetime | None,
-        typer.Option(
+        day_option(
             "--since",
-            formats=["%Y-%m-%d"],
-            metavar="YYYY-MM-DD",
-            callback=plausible_day,
-            help="Also save the invoices and pending invoice items past weeks from this day "
-            "on are rebuilt from.",
+            "Also save the invoices and pending invoice items past weeks from this day on "
+            "are rebuilt from.",
         ),
     ] = None,
 ) -> None:

@@ -54,6 +54,13 @@ def plausible_day(value: datetime | None) -> datetime | None:
     return value
 
 
+def day_option(name: str, help: str) -> Any:
+    """A YYYY-MM-DD option, within EARLIEST_AS_OF and LATEST_AS_OF."""
+    return typer.Option(
+        name, formats=["%Y-%m-%d"], metavar="YYYY-MM-DD", callback=plausible_day, help=help
+    )
+
+
 InputOption = Annotated[
     Path | None,
     typer.Option("--input", "-i", help="Read subscriptions from a Stripe JSON file."),
@@ -90,12 +97,9 @@ class Source:
     config: ConfigOption = None
     as_of: Annotated[
         datetime | None,
-        typer.Option(
+        day_option(
             "--as-of",
-            formats=["%Y-%m-%d"],
-            metavar="YYYY-MM-DD",
-            callback=plausible_day,
-            help="Evaluate trials, coupons and cancellations at the end of this day (UTC). "
+            "Evaluate trials, coupons and cancellations at the end of this day (UTC). "
             "Default: today.",
         ),
     ] = None

@@ -50,15 +50,15 @@ def check_api_base(base: str) -> str:
     """
     try:
         parts = urlsplit(base)
-        host, _ = parts.hostname, parts.port  # a port that is not a number raises
-    except ValueError:
-        host = None
-    if parts.scheme not in ("http", "https") or not host or base != base.strip() or " " in base:
+        scheme, host, _ = parts.scheme, parts.hostname, parts.port  # a bad port raises
+    except ValueError:  # an unclosed [IPv6] bracket, a port that is not a number
+        scheme, host = "", None
+    if scheme not in ("http", "https") or not host or base != base.strip() or " " in base:
         raise UsageError(
             f"--api-base / ${ENV_API_BASE} {base!r} is not a URL",
             f"give a base URL such as {STRIPE_API}, or unset {ENV_API_BASE}",
         )
-    if parts.scheme == "http" and not _loopback(host):
+    if scheme == "http" and not _loopback(host):
         raise UsageError(
             f"--api-base / ${ENV_API_BASE} {base!r} is plain HTTP: the API key would cross "
             "the network unencrypted",
