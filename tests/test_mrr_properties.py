@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from builders import config, coupon, discount, item, price, sub
 from ffkpi.model import Dataset, Item, Subscription
-from ffkpi.mrr import PRECISION, Report, compute_report, end_of_day
+from ffkpi.mrr import EXACT, Report, compute_report, end_of_day
 from ffkpi.render import report_dict
 
 AS_OF = date(2026, 11, 22)
@@ -120,7 +120,7 @@ def test_tiers_add_up_to_mrr_and_products_to_their_tier(
     subs: list[Subscription], policy: dict
 ) -> None:
     report = compute(subs, **policy)
-    with localcontext(prec=PRECISION):
+    with localcontext(EXACT):  # sums are exact, not rounded
         assert sum(tier.mrr for tier in report.tiers) == report.mrr
         for tier in report.tiers:
             assert sum(row.mrr for row in tier.products) == tier.mrr
@@ -134,11 +134,11 @@ def test_whole_is_the_sum_of_each_subscription_alone(
 ) -> None:
     whole = compute(subs, **policy)
     alone = [compute([s], **policy) for s in subs]
-    assert abs(whole.mrr - sum((r.mrr for r in alone), Decimal(0))) <= TOLERANCE
-    unlisted = sum((row.mrr for row in whole.unlisted), Decimal(0))
-    unlisted_alone = sum((row.mrr for r in alone for row in r.unlisted), Decimal(0))
-    assert abs(unlisted - unlisted_alone) <= TOLERANCE
-    assert abs(sum(whole.customers.values(), Decimal(0)) - whole.mrr) <= TOLERANCE
+    with localcontext(EXACT):  # sums are exact: the whole is the sum of its parts
+        assert whole.mrr == sum((r.mrr for r in alone), Decimal(0))
+        unlisted = sum((row.mrr for row in whole.unlisted), Decimal(0))
+        assert unlisted == sum((row.mrr for r in alone for row in r.unlisted), Decimal(0))
+        assert sum(whole.customers.values(), Decimal(0)) == whole.mrr
     assert whole.tiers[1].subscriptions == sum(r.tiers[1].subscriptions for r in alone)
 
 

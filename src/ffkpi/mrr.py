@@ -5,18 +5,18 @@ happens only where a report is rendered or stored.
 """
 
 import calendar
-import dataclasses
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal, localcontext
+from decimal import Context, Decimal, localcontext
 from typing import Literal
 
 from ffkpi.config import Config
 from ffkpi.errors import ConfigError, InputError
-from ffkpi.model import Dataset, Price, Subscription
+from ffkpi.exclusions import REASONS, STATUS_REASON, Exclusions
+from ffkpi.model import Dataset, InvoiceLine, Price, Subscription
 from ffkpi.money import to_major
-from ffkpi.pricing import ZERO, charge, latest_metered, net_amounts, per_month
+from ffkpi.pricing import ZERO, Metered, charge, latest_metered, net_amounts, per_month
 
 Rule = Literal["net", "list_price"]
 TWELVE = Decimal(12)
@@ -50,78 +50,6 @@ class TierReport:
         return self.mrr * TWELVE
 
 
-@dataclass(slots=True)
-class Exclusions:
-    """Subscriptions (and items) that count 0, and why: what the report leaves out.
-
-    Counted up while computing, read-only once in a Report. Each count but `statuses`
-    is one of REASONS.
-    """
-
-    statuses: dict[str, int] = field(default_factory=dict)
-    scheduled_cancellation: int = 0
-    paused_collection: int = 0
-    zero_mrr: int = 0
-    trialing_items: int = 0
-    metered_items: int = 0
-    metered_items_without_invoice: int = 0
-
-    def counts(self) -> list[tuple["Reason", int]]:
-        """Each reason with its count, in REASONS' order (zeros included)."""
-        return [(reason, getattr(self, reason.key)) for reason in REASONS]
-
-
-@dataclass(frozen=True, slots=True)
-class Reason:
-    """Why a subscription or an item counts 0, in the words of each place that says it."""
-
-    key: str  # the Exclusions field, and the key under "excluded" in JSON and snapshots
-    item: bool  # an item of a subscription that counts, not the subscription
-    caption: str  # the report table's caption: "<count> <caption>"
-    finding: str  # `ffkpi check`: "<count> <finding>"
-    warn: bool = False  # a warning in `ffkpi check`: money the report may be missing
-
-
-STATUS_REASON = "status"  # not a Reason: its count goes to Exclusions.statuses
-REASONS = (
-    Reason(
-        "scheduled_cancellation",
-        False,
-        "scheduled to cancel",
-        "subscriptions scheduled to cancel: count 0",
-    ),
-    Reason(
-        "paused_collection",
-        False,
-        "with collection paused",
-        "subscriptions with collection paused: count 0",
-    ),
-    Reason(
-        "zero_mrr",
-        False,
-        "at 0 after discounts and trials",
-        "subscriptions at 0 after discounts and trials",
-    ),
-    Reason(
-        "trialing_items", True, "in a trial of their own", "items in a trial of their own: count 0"
-    ),
-    Reason(
-        "metered_items",
-        True,
-        'metered (policy metered = "exclude")',
-        'metered items left out (policy metered = "exclude"; "last_invoice" counts them)',
-        warn=True,
-    ),
-    Reason(
-        "metered_items_without_invoice",
-        True,
-        "metered with no finalized invoice yet",
-        "metered items with no finalized invoice yet: count 0",
-        warn=True,
-    ),
-)
-
-
 @dataclass(frozen=True, slots=True)
 class Report:
     as_of: date
@@ -129,24 +57,23 @@ class Report:
     mrr: Decimal
     tiers: tuple[TierReport, ...]
     unlisted: tuple[ProductRow, ...]
-    customers: Mapping[str, Decimal]  # each customer's MRR within the tiers
+    # Each customer's MRR within each tier (config order), customers with MRR > 0 only.
+    customer_tiers: Mapping[str, tuple[Decimal, ...]]
     excluded: Exclusions
 
     @property
     def arr(self) -> Decimal:
         return self.mrr * TWELVE
 
+    @property
+    def customers(self) -> dict[str, Decimal]:
+        """Each customer's MRR within the tiers."""
+        return {customer: _sum(tiers) for customer, tiers in self.customer_tiers.items()}
+
 
 def end_of_day(as_of: date) -> int:
     """The instant (Unix seconds, UTC) the as-of day ends: the report describes that moment."""
     return calendar.timegm((as_of + timedelta(days=1)).timetuple())
-
-
-@dataclass(slots=True)
-class _Bucket:
-    mrr: Decimal = ZERO
-    subscriptions: int = 0
-    quantity: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,103 +147,116 @@ def _factor(config: Config, sub: Subscription) -> Decimal:
 
 def compute_report(data: Dataset, config: Config, as_of: date) -> Report:
     """Apply the MRR rules to every subscription; see docs/mrr-rules.md."""
-    with localcontext(prec=PRECISION):
-        run = _Run(config, data, as_of)
-        seen: set[str] = set()
-        for sub in data.subscriptions:
-            if sub.id in seen:
-                raise InputError(
-                    f"subscription {sub.id} appears twice in the input",
-                    "remove the duplicate, or fetch the data again",
-                )
-            seen.add(sub.id)
-            run.count(sub)
-        return run.report()
+    rules = Rules(config, data.product_names, data.invoice_lines)
+    totals = Totals(rules)
+    cutoff = end_of_day(as_of)
+    seen: set[str] = set()
+    for sub in data.subscriptions:
+        if sub.id in seen:
+            raise InputError(
+                f"subscription {sub.id} appears twice in the input",
+                "remove the duplicate, or fetch the data again",
+            )
+        seen.add(sub.id)
+        totals.add(rules.count(sub, cutoff))
+    return totals.report(as_of)
 
 
-class _Run:
-    """One report being computed: the config resolved once, and the totals so far."""
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """What one subscription adds to a report. Computed once, it can be added to any
+    number of reports (the weeks a rebuilt subscription stays the same)."""
 
-    def __init__(self, config: Config, data: Dataset, as_of: date) -> None:
+    status: str
+    customer: str
+    reason: str | None  # a Reason's key, STATUS_REASON or "zero_mrr"; None: it counts
+    items_excluded: tuple[str, ...] = ()  # an item-level Reason's key per item at 0
+    products: tuple[tuple[str, Decimal, int], ...] = ()  # id, MRR, quantity; MRR > 0
+    tiers: tuple[tuple[int, Decimal], ...] = ()  # tier index, MRR within it; MRR > 0
+
+
+class Rules:
+    """The config resolved once against the data's products: counts one subscription
+    at a time, in the reporting currency at full precision."""
+
+    def __init__(
+        self,
+        config: Config,
+        product_names: Mapping[str, str],
+        invoice_lines: Iterable[InvoiceLine] = (),
+    ) -> None:
         self.config = config
         self.policy = config.policy
-        self.as_of = as_of
-        self.cutoff = end_of_day(as_of)
-        self.names = data.product_names
-        self.listing = _resolve(config, data.product_names)
+        self.names = product_names
+        self.listing = _resolve(config, product_names)
         self.statuses = frozenset(self.policy.statuses)
-        self.metered = (
-            latest_metered(data.invoice_lines) if self.policy.metered == "last_invoice" else {}
-        )
+        self.last_invoice = self.policy.metered == "last_invoice"
+        self.metered = latest_metered(invoice_lines) if self.last_invoice else {}
         rules = [tier.rule for tier in config.tiers]
         self.tier_of = self.listing.tier_of
         self.at_list_price = {p for p, t in self.tier_of.items() if rules[t] == "list_price"}
-        self.products: dict[str, _Bucket] = {}
-        self.tier_subscriptions = [0] * len(config.tiers)
-        self.customers: dict[str, Decimal] = {}
-        self.excluded = Exclusions()
         # Many subscriptions share a price and quantity, and every currency one rate.
         self._monthly: dict[tuple[str, str, int], Decimal] = {}
         self._factors: dict[str, Decimal] = {}
 
-    def count(self, sub: Subscription) -> None:
-        """Add one subscription to the totals, or to the exclusions with its one reason."""
-        reason = self._excluded(sub)
-        if reason is not None:
-            excluded = self.excluded
-            if reason == STATUS_REASON:
-                excluded.statuses[sub.status] = excluded.statuses.get(sub.status, 0) + 1
-            else:
-                setattr(excluded, reason, getattr(excluded, reason) + 1)
-            return
-        listed, quantities, discounted = self._listed(sub)
-        net = net_amounts(sub, listed, self.policy, self.cutoff) if discounted else listed
-        per_product = self._per_product(sub, listed, net, quantities)
-        for amount, _ in per_product.values():
-            if amount > 0:
-                self._add(sub, per_product)
-                return
-        self.excluded.zero_mrr += 1
+    def count(
+        self, sub: Subscription, cutoff: int, metered: Mapping[str, Metered] | None = None
+    ) -> Counted:
+        """What `sub` adds to a report whose as-of day ends at `cutoff`; `metered`: the
+        latest metered lines to use instead of the data's."""
+        with localcontext(prec=PRECISION):
+            reason = self._excluded(sub, cutoff)
+            if reason is not None:
+                return Counted(sub.status, sub.customer, reason)
+            listed, quantities, discounted, items_excluded = self._listed(
+                sub, cutoff, self.metered if metered is None else metered
+            )
+            net = net_amounts(sub, listed, self.policy, cutoff) if discounted else listed
+            per_product = self._per_product(sub, listed, net, quantities)
+            if all(amount <= 0 for amount, _ in per_product.values()):
+                return Counted(sub.status, sub.customer, "zero_mrr", items_excluded)
+            return self._counted(sub, per_product, items_excluded)
 
-    def _excluded(self, sub: Subscription) -> str | None:
+    def _excluded(self, sub: Subscription, cutoff: int) -> str | None:
         """Why the whole subscription counts 0 (a Reason's key, or STATUS_REASON)."""
         if sub.status not in self.statuses:
             return STATUS_REASON
         if sub.cancel_at_period_end or sub.cancel_at is not None:
-            ended = sub.cancel_at is not None and sub.cancel_at <= self.cutoff
+            ended = sub.cancel_at is not None and sub.cancel_at <= cutoff
             if self.policy.scheduled_cancellations == "exclude" or ended:
                 return "scheduled_cancellation"
         if sub.pause_collection and self.policy.paused_collection == "exclude":
             return "paused_collection"
         return None
 
-    def _listed(self, sub: Subscription) -> tuple[list[Decimal], list[int], bool]:
-        """Each item's monthly amount at list price (minor units) and its quantity, and
-        whether any discount is attached."""
+    def _listed(
+        self, sub: Subscription, cutoff: int, metered: Mapping[str, Metered]
+    ) -> tuple[list[Decimal], list[int], bool, tuple[str, ...]]:
+        """Each item's monthly amount at list price (minor units) and its quantity,
+        whether any discount is attached, and the items that count 0 and why."""
         listed: list[Decimal] = []
         quantities: list[int] = []
+        excluded: list[str] = []
         discounted = bool(sub.discounts)
-        cutoff = self.cutoff
         monthly = self._monthly
         for item in sub.items:
             price = item.price
             quantity = item.quantity
             discounted = discounted or bool(item.discounts)
             if item.trial_end is not None and item.trial_end > cutoff:
-                self.excluded.trialing_items += 1
+                excluded.append("trialing_items")
                 amount = ZERO
             elif price.metered:
-                billed = self.metered.get(item.id)
+                billed = metered.get(item.id)
                 if billed is not None:
                     # Stripe has no quantity for a metered item: use the invoiced one.
                     quantity = billed.quantity
                     amount = per_month(billed.amount, price.interval, price.interval_count)
                 else:
                     amount = ZERO
-                    if self.policy.metered == "last_invoice":
-                        self.excluded.metered_items_without_invoice += 1
-                    else:
-                        self.excluded.metered_items += 1
+                    excluded.append(
+                        "metered_items_without_invoice" if self.last_invoice else "metered_items"
+                    )
             else:
                 key = (price.id, sub.currency, quantity)
                 cached = monthly.get(key)
@@ -325,7 +265,7 @@ class _Run:
                 amount = cached
             listed.append(amount)
             quantities.append(quantity)
-        return listed, quantities, discounted
+        return listed, quantities, discounted, tuple(excluded)
 
     def _per_product(
         self, sub: Subscription, listed: list[Decimal], net: list[Decimal], quantities: list[int]
@@ -343,74 +283,155 @@ class _Run:
             )
         return per_product
 
-    def _add(self, sub: Subscription, per_product: dict[str, tuple[Decimal, int]]) -> None:
-        """Add a counted subscription to its products, tiers and customer."""
+    def _counted(
+        self,
+        sub: Subscription,
+        per_product: dict[str, tuple[Decimal, int]],
+        items_excluded: tuple[str, ...],
+    ) -> Counted:
+        """A counted subscription's products and tiers, in the reporting currency."""
         factor = self._factors.get(sub.currency)
         if factor is None:
             factor = self._factors[sub.currency] = _factor(self.config, sub)
-        products = self.products
-        tier_of = self.tier_of
-        counted_tiers: set[int] = set()
-        in_tiers = ZERO
+        products: list[tuple[str, Decimal, int]] = []
+        tiers: dict[int, Decimal] = {}
         for product, (amount, quantity) in per_product.items():
             if amount <= 0:
                 continue
             major = amount * factor
+            products.append((product, major, quantity))
+            t = self.tier_of.get(product)
+            if t is not None:
+                tiers[t] = EXACT.add(tiers.get(t, ZERO), major)
+        return Counted(
+            sub.status,
+            sub.customer,
+            None,
+            items_excluded,
+            tuple(products),
+            tuple(sorted(tiers.items())),
+        )
+
+
+# Sums are exact: a contribution added and later taken away leaves no residue, so a
+# week rebuilt from differences equals one summed directly. Every MRR has at most 34
+# significant digits within the bounds of amounts, quantities and rates (a span of
+# about 90 digits), so 200 digits never round.
+EXACT = Context(prec=200)
+
+
+@dataclass(slots=True)
+class _Bucket:
+    mrr: Decimal = ZERO
+    subscriptions: int = 0
+    quantity: int = 0
+
+
+class Totals:
+    """A report being summed: Counted contributions added (or, with sign -1, taken
+    away again)."""
+
+    def __init__(self, rules: Rules) -> None:
+        self.rules = rules
+        self.products: dict[str, _Bucket] = {}
+        self.tier_subscriptions = [0] * len(rules.config.tiers)
+        self.customers: dict[str, tuple[Decimal, ...]] = {}
+        self.statuses: dict[str, int] = {}
+        self.reasons: dict[str, int] = {}
+
+    def copy(self) -> "Totals":
+        other = Totals(self.rules)
+        other.products = {
+            k: _Bucket(b.mrr, b.subscriptions, b.quantity) for k, b in self.products.items()
+        }
+        other.tier_subscriptions = list(self.tier_subscriptions)
+        other.customers = dict(self.customers)
+        other.statuses = dict(self.statuses)
+        other.reasons = dict(self.reasons)
+        return other
+
+    def add(self, counted: Counted, sign: int = 1) -> None:
+        reasons = self.reasons
+        for key in counted.items_excluded:
+            reasons[key] = reasons.get(key, 0) + sign
+        if counted.reason == STATUS_REASON:
+            self.statuses[counted.status] = self.statuses.get(counted.status, 0) + sign
+            return
+        if counted.reason is not None:
+            reasons[counted.reason] = reasons.get(counted.reason, 0) + sign
+            return
+        add = EXACT.add if sign > 0 else EXACT.subtract
+        products = self.products
+        for product, mrr, quantity in counted.products:
             bucket = products.get(product)
             if bucket is None:
                 bucket = products[product] = _Bucket()
-            bucket.mrr += major
-            bucket.subscriptions += 1
-            bucket.quantity += quantity
-            t = tier_of.get(product)
-            if t is not None:
-                counted_tiers.add(t)
-                in_tiers += major
-        for t in counted_tiers:
-            self.tier_subscriptions[t] += 1
-        if in_tiers > 0:
-            customers = self.customers
-            customers[sub.customer] = customers.get(sub.customer, ZERO) + in_tiers
+            bucket.mrr = add(bucket.mrr, mrr)
+            bucket.subscriptions += sign
+            bucket.quantity += sign * quantity
+        if not counted.tiers:
+            return
+        for t, _ in counted.tiers:
+            self.tier_subscriptions[t] += sign
+        customers = self.customers
+        values = list(customers.get(counted.customer, ()) or [ZERO] * len(self.tier_subscriptions))
+        for t, mrr in counted.tiers:
+            values[t] = add(values[t], mrr)
+        if any(values):
+            customers[counted.customer] = tuple(values)
+        else:
+            del customers[counted.customer]
 
-    def report(self) -> Report:
+    def report(self, as_of: date) -> Report:
+        config = self.rules.config
+        listing = self.rules.listing
+        products = {k: b for k, b in self.products.items() if b.subscriptions}
         tiers: list[TierReport] = []
-        for t, tier in enumerate(self.config.tiers):
+        for t, tier in enumerate(config.tiers):
             rows = tuple(
-                _row(listed_id, name, self.products.get(listed_id) if listed_id else None)
-                for listed_id, name in self.listing.rows[t]
+                _row(listed_id, name, products.get(listed_id) if listed_id else None)
+                for listed_id, name in listing.rows[t]
             )
             tiers.append(
                 TierReport(
                     name=tier.name,
                     rule=tier.rule,
-                    mrr=sum((row.mrr for row in rows), ZERO),
+                    mrr=_sum(row.mrr for row in rows),
                     subscriptions=self.tier_subscriptions[t],
                     quantity=sum(row.quantity for row in rows),
                     products=rows,
                 )
             )
+        names = self.rules.names
         unlisted = sorted(
             (
-                _row(product_id, self.names.get(product_id, product_id), bucket)
-                for product_id, bucket in self.products.items()
-                if product_id not in self.tier_of
+                _row(product_id, names.get(product_id, product_id), bucket)
+                for product_id, bucket in products.items()
+                if product_id not in listing.tier_of
             ),
             key=lambda row: (-row.mrr, row.name),
         )
-        excluded = dataclasses.replace(
-            self.excluded, statuses=dict(sorted(self.excluded.statuses.items()))
+        reasons = self.reasons
+        excluded = Exclusions(
+            statuses={k: n for k, n in sorted(self.statuses.items()) if n},
+            **{reason.key: reasons.get(reason.key, 0) for reason in REASONS},
         )
         return Report(
-            as_of=self.as_of,
-            currency=self.config.currency,
-            mrr=sum((tier.mrr for tier in tiers), ZERO),
+            as_of=as_of,
+            currency=config.currency,
+            mrr=_sum(tier.mrr for tier in tiers),
             tiers=tuple(tiers),
             unlisted=tuple(unlisted),
-            customers=self.customers,
-            excluded=dataclasses.replace(
-                excluded, statuses=dict(sorted(excluded.statuses.items()))
-            ),
+            customer_tiers=dict(self.customers),
+            excluded=excluded,
         )
+
+
+def _sum(values: Iterable[Decimal]) -> Decimal:
+    total = ZERO
+    for value in values:
+        total = EXACT.add(total, value)
+    return total
 
 
 def _row(product_id: str | None, name: str, bucket: _Bucket | None) -> ProductRow:
