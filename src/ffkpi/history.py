@@ -14,6 +14,7 @@ from datetime import date
 
 from ffkpi.config import Config
 from ffkpi.model import (
+    PENDING,
     BilledInvoice,
     BilledLine,
     Dataset,
@@ -24,7 +25,8 @@ from ffkpi.model import (
     Status,
     Subscription,
 )
-from ffkpi.mrr import Report, compute_report, end_of_day
+from ffkpi.mrr import Counted, Report, Rules, Totals, end_of_day
+from ffkpi.pricing import latest_metered
 
 CREDIT, REGULAR, DEBIT = 0, 1, 2  # on equal starts a debit wins over a regular line,
 # which wins over a credit (rule 3)
@@ -78,6 +80,7 @@ class Timeline:
     ) -> None:
         self.sub = sub
         self.life = life
+        self.invoices = invoices
         self.items = _segments(invoices)
         self.starts = sorted(s.start for segments in self.items.values() for s in segments)
         self.last_end = max((s.end for seg in self.items.values() for s in seg), default=None)
@@ -96,6 +99,74 @@ class Timeline:
         bases.sort(key=lambda entry: entry[:3])
         self.base_starts = [entry[0] for entry in bases]
         self.bases = [entry[3] for entry in bases]
+
+    def points(self) -> tuple[list[int], list[int], list[int]]:
+        """The instants at which what the subscription counts can change: of its state
+        (between two of them `at` gives the same subscription), of its discounts'
+        ends (compared with a week's cutoff), and of its metered lines' ends."""
+        life = self.life
+        points = {
+            moment
+            for moment in (
+                life.start,
+                life.ended_at,
+                life.canceled_at,
+                life.trial_start,
+                life.trial_end,
+                self.last_end,
+            )
+            if moment is not None
+        }
+        ends: set[int] = set()
+        metered: set[int] = set()
+        for segments in self.items.values():
+            for segment in segments:
+                points.update((segment.start, segment.end))
+                ends.update(d.end for d in segment.line.discounts if d.end is not None)
+                if segment.line.price.metered:
+                    metered.add(segment.end)
+        for invoice in self.invoices:
+            for moment in (invoice.paid_at, invoice.marked_uncollectible_at):
+                if moment is not None:
+                    points.add(moment)
+            ends.update(d.end for d in invoice.discounts if d.end is not None)
+        return sorted(points), sorted(ends), sorted(metered)
+
+    def count(
+        self,
+        rules: Rules,
+        instants: Sequence[int],
+        cutoffs: Sequence[int],
+        changes: list[list[tuple[Counted, int]]],
+    ) -> None:
+        """Add to `changes` what this subscription adds to (sign 1) or takes from (-1)
+        each week, where that changes."""
+        points, ends, metered = self.points()
+        right = bisect.bisect_right
+        current: Counted | None = None
+        seen: tuple[int, int, int] | None = None
+        signature: tuple[Subscription | None, int, int] | None = None
+        state: Subscription | None = None
+        for week, (t, cutoff) in enumerate(zip(instants, cutoffs, strict=True)):
+            key = (right(points, t), right(ends, cutoff), right(metered, t) if metered else 0)
+            if key == seen:
+                continue
+            if seen is None or key[0] != seen[0]:
+                state = self.at(t)
+            seen = key
+            if (state, key[1], key[2]) == signature:
+                continue
+            signature = (state, key[1], key[2])
+            counted = None
+            if state is not None:
+                lines = latest_metered(metered_lines(self.invoices, t)) if metered else {}
+                counted = rules.count(state, cutoff, lines)
+            if counted != current:
+                if current is not None:
+                    changes[week].append((current, -1))
+                if counted is not None:
+                    changes[week].append((counted, 1))
+                current = counted
 
     def exists(self, t: int) -> bool:
         """Rule 1: from start_date until ended_at."""
@@ -116,9 +187,16 @@ class Timeline:
         if last.kind == CREDIT:
             return None
         # Another segment of the subscription that started after this one ended (and by
-        # t) is a newer invoice that left the item out: it has stopped.
-        later = bisect.bisect_left(self.starts, last.end)
-        if later < len(self.starts) and self.starts[later] <= t:
+        # t) is a newer invoice that left the item out: it has stopped. Metered usage is
+        # billed in arrears, on the invoice that opens the next period: only a renewal
+        # after that one, billing no usage of the item, shows it gone.
+        if last.line.price.metered:
+            starts = self.base_starts
+            later = bisect.bisect_right(starts, last.end)
+        else:
+            starts = self.starts
+            later = bisect.bisect_left(starts, last.end)
+        if later < len(starts) and starts[later] <= t:
             return None
         return last
 
@@ -132,16 +210,18 @@ class Timeline:
             if (segment := self._item_at(segments, t)) is not None
         ]
         base = self._base(t)
+        status, scheduled, paused = self._status(t, [segment for _, segment in present])
         items = tuple(
             Item(
                 id=item_id,
                 price=segment.line.price,
                 quantity=segment.line.quantity,
                 discounts=self._item_discounts(item_id, segment, base),
+                # In a trial of the whole subscription, its $0 lines are that trial's.
+                trial_end=None if status == "trialing" else _trial_end(segment),
             )
             for item_id, segment in present
         )
-        status, scheduled, paused = self._status(t, [segment for _, segment in present])
         return Subscription(
             id=self.sub.id,
             customer=self.sub.customer,
@@ -186,18 +266,42 @@ class Timeline:
             return "active", True, False
         if current == "paused" and self.last_end is not None and t >= self.last_end:
             return "paused", False, False  # paused at the end of its last billed period
-        licensed = [s.invoice for s in present if not s.line.price.metered]
+        # Pending items are on no invoice yet: the next one decides how they are paid.
+        licensed = [
+            s.invoice for s in present if not s.line.price.metered and s.invoice.status != PENDING
+        ]
         for invoice in licensed:
             uncollectible = invoice.marked_uncollectible_at
             if uncollectible is not None and uncollectible <= t:
                 return "unpaid", False, False
         for invoice in licensed:
-            if invoice.status == "open" or (
-                invoice.status == "paid" and invoice.paid_at is not None and invoice.paid_at > t
-            ):
+            if _unpaid_at(invoice, t):
                 return "past_due", False, False
         paused = bool(licensed) and all(invoice.status == "void" for invoice in licensed)
         return "active", False, paused
+
+
+def _trial_end(segment: Segment) -> int | None:
+    """An item on a trial of its own: a regular line billing nothing for a price that
+    costs something (line amounts are before discounts, so a coupon never makes one).
+    Where the spec is silent, this follows how Stripe bills an item-level trial."""
+    line = segment.line
+    if line.proration or line.amount != 0 or line.price.metered:
+        return None
+    amounts = line.price.amounts.values()
+    if all((a.unit_amount or 0) == 0 and not a.tiers for a in amounts):
+        return None  # a free price: nothing to try
+    return line.end
+
+
+def _unpaid_at(invoice: BilledInvoice, t: int) -> bool:
+    """Whether a finalized invoice was open at t: still open, or paid or marked
+    uncollectible only later."""
+    if invoice.status == "open":
+        return True
+    if invoice.status == "paid":
+        return invoice.paid_at is not None and invoice.paid_at > t
+    return invoice.status == "uncollectible"  # marked after t, else unpaid already
 
 
 def timelines(data: Dataset) -> list[Timeline]:
@@ -223,8 +327,15 @@ def metered_lines(invoices: Iterable[BilledInvoice], t: int) -> list[InvoiceLine
     ]
 
 
+def instant_of(day: date, read_at: int | None) -> int:
+    """The instant a week is rebuilt at: the end of its as-of day, or the moment the data
+    was read if that came first (nothing after it is known)."""
+    end = end_of_day(day)
+    return end if read_at is None else min(end, read_at)
+
+
 def dataset_at(data: Dataset, lines: Sequence[Timeline], t: int) -> Dataset:
-    """Every subscription as it stood at t, for compute_report."""
+    """Every subscription as it stood at t, as a Dataset compute_report can count."""
     subscriptions = tuple(sub for timeline in lines if (sub := timeline.at(t)) is not None)
     return dataclasses.replace(
         data,
@@ -234,8 +345,26 @@ def dataset_at(data: Dataset, lines: Sequence[Timeline], t: int) -> Dataset:
 
 
 def rebuild_weeks(data: Dataset, config: Config, as_of: Sequence[date]) -> list[Report]:
-    """The report of each as-of day, as `ffkpi mrr --as-of` would have computed it then."""
-    indexed = timelines(data)
-    return [
-        compute_report(dataset_at(data, indexed, end_of_day(day)), config, day) for day in as_of
-    ]
+    """The report of each as-of day (oldest first), as `ffkpi mrr --as-of` would have
+    computed it then from the account as it stood.
+
+    Each subscription is counted only where its state can have changed (a line, a
+    payment, a date of its own between two weeks), and the weeks are summed from the
+    differences: exact, since report sums never round (mrr.EXACT).
+    """
+    days = list(as_of)
+    if days != sorted(days):
+        raise ValueError("as-of days must be in order")
+    rules = Rules(config, data.product_names)
+    instants = [instant_of(day, data.read_at) for day in days]
+    cutoffs = [end_of_day(day) for day in days]
+    changes: list[list[tuple[Counted, int]]] = [[] for _ in days]
+    for timeline in timelines(data):
+        timeline.count(rules, instants, cutoffs, changes)
+    totals = Totals(rules)
+    reports = []
+    for day, delta in zip(days, changes, strict=True):
+        for counted, sign in delta:
+            totals.add(counted, sign)
+        reports.append(totals.report(day))
+    return reports

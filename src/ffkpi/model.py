@@ -137,6 +137,9 @@ class BilledLine:
     discounts: tuple[Discount, ...] = ()  # the item-level discounts it was billed with
 
 
+PENDING = "pending"  # the status of the invoice that gathers pending invoice items
+
+
 @dataclass(frozen=True, slots=True)
 class BilledInvoice:
     """An invoice of a subscription, with the lines its items made. Pending invoice
@@ -162,3 +165,4 @@ class Dataset:
     lifetimes: Mapping[str, Lifetime] = field(default_factory=dict)
     invoices: tuple[BilledInvoice, ...] = ()
     unknown_discounts: int = 0  # left out of the history: an id only, or a coupon gone
+    read_at: int | None = None  # when the data was read from Stripe, if known

@@ -15,8 +15,10 @@ DEMO_AS_OF = date(2026, 11, 17)
 _DATA = files("ffkpi") / "data"
 
 
-def load_demo() -> Dataset:
-    return parse_input(_DATA.joinpath("demo.json.gz").read_bytes(), "the demo data")
+def load_demo(*, history: bool = False) -> Dataset:
+    """The demo account; with `history`, its two years of invoices as well."""
+    raw = _DATA.joinpath("demo.json.gz").read_bytes()
+    return parse_input(raw, "the demo data", history=history)
 
 
 def example_config_text() -> str:

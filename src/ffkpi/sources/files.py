@@ -1,5 +1,6 @@
 """Stripe JSON files: a list page, JSON lines of pages or subscriptions, or a bundle."""
 
+import dataclasses
 import json
 import zlib
 from pathlib import Path
@@ -45,6 +46,7 @@ class _Document(Payload, frozen=True):
     invoices: list[StripeInvoice] = []
     # Pending invoice items: a bundle fetched with --since has the key, even if empty.
     invoice_items: list[StripeInvoiceItem] | None = None
+    fetched_at: int | None = None  # when `ffkpi fetch` began reading (Unix seconds)
 
 
 HEAD = 64 * 1024  # read first, to refuse what cannot be Stripe JSON before reading on
@@ -139,6 +141,7 @@ def parse_input(raw: bytes | bytearray, origin: str, *, history: bool = False) -
     products: list[StripeProduct] = []
     invoices: list[StripeInvoice] = []
     pending: list[StripeInvoiceItem] | None = None
+    read_at: int | None = None
     for number, document in enumerate(documents, start=1):
         if document.object == "list" and document.data is not None:
             subscriptions.extend(document.data)
@@ -158,16 +161,20 @@ def parse_input(raw: bytes | bytearray, origin: str, *, history: bool = False) -
         invoices.extend(document.invoices)
         if document.invoice_items is not None:
             pending = [*(pending or []), *document.invoice_items]
+        if document.fetched_at is not None:
+            read_at = max(read_at or 0, document.fetched_at)
     try:
         if not history:
-            return build_dataset(subscriptions, prices, coupons, products, invoices)
+            data = build_dataset(subscriptions, prices, coupons, products, invoices)
+            return dataclasses.replace(data, read_at=read_at)
         if pending is None:
             raise InputError(
                 "it holds no billed history (invoices and pending invoice items), so past "
                 "weeks cannot be rebuilt from it",
                 "fetch it with ffkpi fetch --since YYYY-MM-DD, which saves them",
             )
-        return build_history_dataset(subscriptions, prices, coupons, products, invoices, pending)
+        data = build_history_dataset(subscriptions, prices, coupons, products, invoices, pending)
+        return dataclasses.replace(data, read_at=read_at)
     except InputError as err:
         raise InputError(f"{origin}: {err.what}", err.fix) from None
 
@@ -240,7 +247,10 @@ def write_bundle(path: Path, bundle: Bundle) -> None:
     """The bundle format `read_input` takes, streamed to disk and committed atomically,
     readable by the user alone: it holds customer names, emails and addresses."""
     with atomic_file(path, PRIVATE) as out:
-        out.write(b'{"subscriptions":[')
+        if bundle.fetched_at is not None:
+            out.write(f'{{"fetched_at":{bundle.fetched_at},"subscriptions":['.encode())
+        else:
+            out.write(b'{"subscriptions":[')
         for position, text in enumerate(bundle.subscriptions.values()):
             out.write(b"," if position else b"")
             out.write(text.encode())

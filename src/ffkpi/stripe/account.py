@@ -99,6 +99,8 @@ class _Run:
         self.recorder = recorder
 
     def read(self, invoices_for: frozenset[str] | None, canceled: bool) -> Dataset:
+        if self.recorder is not None:
+            self.recorder.bundle.fetched_at = self.reader.now
         # Side data is read alongside the first subscription pages, not before them.
         lists: dict[str, Future[list[Answer[Any]]]] = {
             "prices": self._list("/v1/prices", {"expand": ["data.tiers"]}, Page[StripePrice]),

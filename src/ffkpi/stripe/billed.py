@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ffkpi.errors import InputError
-from ffkpi.model import BilledInvoice, BilledLine, Dataset, Lifetime
+from ffkpi.model import PENDING, BilledInvoice, BilledLine, Dataset, Lifetime
 from ffkpi.stripe.payloads import (
     StripeCoupon,
     StripeDiscount,
@@ -19,8 +19,6 @@ from ffkpi.stripe.payloads import (
     StripeSubscription,
 )
 from ffkpi.stripe.resolve import Resolver, build_dataset, bulk_allocation
-
-PENDING = "pending"  # the status of the invoice that gathers pending invoice items
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ class Bundle:
     # Pending invoice items: only in a bundle fetched with --since, which therefore says
     # it holds the billed history.
     invoice_items: dict[str, Json] | None = None
+    fetched_at: int | None = None  # when the read began (Unix seconds)
 
 
 def _objects(body: bytes) -> list[Json]:
