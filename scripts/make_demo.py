@@ -9,6 +9,7 @@ Deterministic: the same bytes on every run. Run: uv run python scripts/make_demo
 """
 
 import calendar
+import dataclasses
 import gzip
 import json
 import random
@@ -20,6 +21,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent))
 
 import stripe_fixtures as sf
+from billing_sim import Account, Odds, Plan, add_months, growing
+
+Json = dict[str, Any]
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "ffkpi" / "data" / "demo.json.gz"
 AS_OF = date(2026, 11, 17)  # keep in step with ffkpi.sources.demo.DEMO_AS_OF
@@ -284,16 +288,108 @@ class Builder:
             )
 
 
+TODAY = 8
+SIGNUPS = 560  # new customers over the two years; returns and second subscriptions add more
+YEARS_BACK = 730 * DAY
+
+
+def plan(rng: random.Random) -> Plan:
+    """What a new subscription starts with, and how it may change."""
+    kind = rng.choices(["starter", "team", "enterprise", "support"], [55, 35, 6, 4])[0]
+    tiered = {p["id"]: p for p in TIERED_PRICES}
+    if kind == "enterprise":
+        return Plan([(P["enterprise"], 1)])
+    if kind == "support":
+        return Plan([(P["support"], 1)])
+    coupon = rng.choices(
+        [None, "launch", "welcome", "quarter", "partner", "nonprofit"],
+        [72, 9, 7, 5, 5 if kind == "team" else 0, 2],
+    )[0]
+    chosen = C[coupon] if coupon else None
+    if coupon == "partner":
+        chosen = BUNDLE_COUPONS[list(C).index("partner")]
+    if kind == "starter":
+        yearly = rng.random() < 0.15
+        items: list[tuple[Json, int | None]] = [(P["starter_y" if yearly else "starter_m"], 1)]
+        if rng.random() < 0.3:
+            items.append((P["starter_small"], rng.randint(1, 2)))
+        if not yearly and rng.random() < 0.15:
+            items.append((P["starter_remote"], rng.randint(1, 3)))
+        return Plan(
+            items,
+            coupon=chosen,
+            upgrade_to=None if yearly else P["team_m"],
+            add_ons=[] if yearly else [P["starter_small"], P["starter_remote"]],
+        )
+    currency = "eur" if rng.random() < 0.1 else "usd"
+    yearly = currency == "usd" and rng.random() < 0.15
+    items = [(P["team_y" if yearly else "team_m"], 1)]
+    item_coupon = None
+    if rng.random() < 0.7:
+        items.append((P["team_small_y" if yearly else "team_small"], rng.randint(1, 6)))
+        if not yearly and rng.random() < 0.12:
+            item_coupon = (1, C["addon"])
+    add_ons: list[Json] = []
+    if currency == "usd" and not yearly:
+        add_ons = [P["team_small"], tiered[P["team_medium"]["id"]], tiered[P["team_large"]["id"]]]
+        if rng.random() < 0.35:
+            items.append((tiered[P["team_medium"]["id"]], rng.randint(1, 9)))
+        if rng.random() < 0.2:
+            items.append((tiered[P["team_large"]["id"]], rng.randint(1, 4)))
+        if rng.random() < 0.4:
+            items.append((P["team_remote"], None))
+    return Plan(items, currency, chosen, item_coupon, add_ons=add_ons)
+
+
+def demo_account() -> Account:
+    """Two years of a growing business: sign-ups doubling every eight months."""
+    account = Account(NOW, seed=2026, odds=Odds(unknowable=0.4))
+    rng = account.rng
+    customers: list[str] = []
+    for n in range(SIGNUPS):
+        created = growing(rng, NOW - YEARS_BACK, NOW, doubling_days=240)
+        if customers and rng.random() < 0.04:
+            customer = rng.choice(customers)  # a second subscription, same customer
+        else:
+            customer = f"cus_TdDemo{n:06d}"
+            customers.append(customer)
+        account.start(customer, created, plan(rng))
+    calm = Odds(trial=0, incomplete=0, change=0, add_on=0, drop_add_on=0, upgrade=0, cancel=0)
+    calm = dataclasses.replace(calm, late=0, failed=0, pause=0, come_back=0)
+    showcase = [
+        (NOW - 60 * DAY, Plan([(P["team_m"], 1)], coupon=C["nonprofit"])),  # 100 % off
+        (NOW - 3 * DAY, Plan([(P["team_m"], 1), (P["team_small"], 2)], item_trial_days=14)),
+        (NOW - 9 * DAY, Plan([(P["starter_m"], 1), (P["starter_small"], 1)], item_trial_days=14)),
+        # Renewed half an hour ago: its invoice is still a draft.
+        (add_months(NOW - 1800, -1), Plan([(P["starter_m"], 1)])),
+    ]
+    odds, account.odds = account.odds, calm
+    for n, (created, fixed) in enumerate(showcase, start=SIGNUPS + TODAY):
+        account.start(f"cus_TdDemo{n:06d}", created, fixed)
+    account.odds = odds
+    for n in range(SIGNUPS, SIGNUPS + TODAY):  # today's sign-ups: two not paid yet
+        created = NOW - rng.randint(1, 20) * 3600
+        account.odds.awaiting = 100 if n < SIGNUPS + 2 else 0
+        account.start(f"cus_TdDemo{n:06d}", created, plan(rng))
+    return account
+
+
 def demo_bundle() -> dict[str, Any]:
-    builder = Builder()
-    builder.build()
+    account = demo_account()
     return {
-        "subscriptions": builder.subscriptions,
-        "prices": TIERED_PRICES,
+        "fetched_at": NOW,
+        "subscriptions": sorted(account.subscriptions, key=lambda s: (-s["created"], s["id"])),
+        "prices": [{**body, **tiered} for body in P.values() for tiered in [_tiers(body)]],
         "coupons": BUNDLE_COUPONS,
         "products": PRODUCTS,
-        "invoices": builder.invoices,
+        "invoices": sorted(account.invoices, key=lambda i: (-i["created"], i["id"])),
+        "invoice_items": account.invoice_items,
     }
+
+
+def _tiers(price: Json) -> Json:
+    tiered = {p["id"]: p for p in TIERED_PRICES}
+    return {"tiers": tiered[price["id"]]["tiers"]} if price["id"] in tiered else {}
 
 
 def demo_bytes() -> bytes:

@@ -330,6 +330,8 @@ def invoice_line(
     product_id: str,
     quantity: int,
     period: tuple[int, int],
+    proration: bool = False,
+    discounts: list[Json | str] | None = None,
 ) -> Json:
     return {
         "id": line_id,
@@ -338,8 +340,8 @@ def invoice_line(
         "currency": currency,
         "description": None,
         "discount_amounts": [],
-        "discountable": True,
-        "discounts": [],
+        "discountable": not proration,
+        "discounts": discounts or [],
         "invoice": invoice_id,
         "livemode": LIVEMODE,
         "metadata": {},
@@ -347,7 +349,7 @@ def invoice_line(
             "invoice_item_details": None,
             "subscription_item_details": {
                 "invoice_item": None,
-                "proration": False,
+                "proration": proration,
                 "proration_details": {"credited_items": None},
                 "subscription": subscription_id,
                 "subscription_item": subscription_item_id,
@@ -375,19 +377,28 @@ def invoice(
     currency: str,
     lines: list[Json],
     created: int,
+    billing_reason: str = "subscription_cycle",
+    discounts: list[Json | str] | None = None,
+    paid_at: int | None = None,
+    marked_uncollectible_at: int | None = None,
+    voided_at: int | None = None,
 ) -> Json:
+    """An invoice with all its lines embedded (a list page embeds only the first ten:
+    the fake Stripe cuts them)."""
     total = sum(line["amount"] for line in lines)
+    finalized = None if status == "draft" else created + 3600
     return {
         "id": invoice_id,
         "object": "invoice",
         "amount_due": total,
         "amount_paid": total if status == "paid" else 0,
         "amount_remaining": 0 if status == "paid" else total,
-        "billing_reason": "subscription_cycle",
+        "billing_reason": billing_reason,
         "collection_method": "charge_automatically",
         "created": created,
         "currency": currency,
         "customer": customer,
+        "discounts": discounts or [],
         "lines": {
             "object": "list",
             "data": lines,
@@ -404,6 +415,12 @@ def invoice(
         "period_end": created,
         "period_start": created,
         "status": status,
+        "status_transitions": {
+            "finalized_at": finalized,
+            "marked_uncollectible_at": marked_uncollectible_at,
+            "paid_at": paid_at if paid_at is not None or status != "paid" else finalized,
+            "voided_at": voided_at,
+        },
         "subtotal": total,
         "total": total,
     }

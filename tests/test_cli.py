@@ -58,7 +58,7 @@ def test_arr_leads_with_arr(ffkpi: Ffkpi) -> None:
     assert lines[0].strip() == "ARR by tier and product, as of 2026-11-17 (USD)"
     assert lines[2].split()[-2:] == ["ARR", "MRR"]
     total = next(line for line in lines if line.strip().startswith("Total"))
-    assert total.split()[1:] == ["1,376,595.97", "114,716.33"]
+    assert total.split()[1:] == ["1,203,193.60", "100,266.13"]
 
 
 def test_json_is_one_document_on_stdout(ffkpi: Ffkpi, files: Path) -> None:
@@ -248,7 +248,7 @@ def test_runs_as_a_module() -> None:
         env={"PATH": "", "NO_COLOR": "1"},
     )
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["mrr"] == "114716.33"
+    assert json.loads(result.stdout)["mrr"] == "100266.13"
 
 
 class TestEveryExitCode:

@@ -69,6 +69,40 @@ def test_demo_exercises_every_rule(bundle: dict[str, Any]) -> None:
     assert {i["status"] for i in bundle["invoices"]} >= {"paid", "open", "draft", "void"}
 
 
+def test_demo_history_holds_two_years_of_every_kind_of_change(bundle: dict[str, Any]) -> None:
+    """What history-rules.md rebuilds from: trials, prorations, upgrades, failed payments,
+    pauses, churn and returns, over two years."""
+    invoices = bundle["invoices"]
+    created = [i["created"] for i in invoices]
+    assert max(created) - min(created) > 700 * 86_400
+    assert {i["status"] for i in invoices} >= {"uncollectible"}
+    assert {i["billing_reason"] for i in invoices} == {"subscription_create", "subscription_cycle"}
+    lines = [line for i in invoices for line in i["lines"]["data"]]
+    details = [line["parent"]["subscription_item_details"] for line in lines]
+    assert any(d["proration"] for d in details)
+    assert any(line["amount"] == 0 for line in lines)  # trials
+    assert any(
+        i["status_transitions"]["paid_at"] > i["created"] + 86_400
+        for i in invoices
+        if i["status"] == "paid"
+    )  # paid late
+    prices_of_item: dict[str, set[str]] = {}
+    for line, d in zip(lines, details, strict=True):
+        prices_of_item.setdefault(d["subscription_item"], set()).add(
+            line["pricing"]["price_details"]["price"]
+        )
+    assert any(len(prices) > 1 for prices in prices_of_item.values())  # upgrades
+    assert bundle["invoice_items"]  # prorations of the running period
+    by_customer: dict[str, list[dict[str, Any]]] = {}
+    for sub in bundle["subscriptions"]:
+        by_customer.setdefault(sub["customer"], []).append(sub)
+    assert any(  # a customer who churned and came back
+        any(s["ended_at"] for s in subs) and any(s["status"] == "active" for s in subs)
+        for subs in by_customer.values()
+    )
+    assert bundle["fetched_at"] == make_demo.NOW
+
+
 def test_demo_report_has_every_kind_of_exclusion(report: Report) -> None:
     excluded = report.excluded
     assert excluded.scheduled_cancellation > 0

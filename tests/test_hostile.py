@@ -96,8 +96,8 @@ class TestFiguresAreNeverCut:
         monkeypatch.setenv("COLUMNS", "40")
         result = ffkpi("mrr", "--demo")
         assert "…" not in result.stdout
-        assert "114,716.33" in result.stdout
-        assert "1,376,595.97" in result.stdout
+        assert "100,266.13" in result.stdout
+        assert "1,203,193.60" in result.stdout
 
 
 class TestNoEscapeReachesTheTerminal:

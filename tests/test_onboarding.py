@@ -111,15 +111,15 @@ def test_check_on_the_demo_lists_what_the_report_leaves_out(ffkpi: Ffkpi, cli_en
     assert {f["level"] for f in by_topic["products"]} == {"ok"}
     unlisted = [f["message"] for f in by_topic["unlisted"]]
     assert unlisted == [
-        "FlowFuse Enterprise - Self-Hosted (prod_TdEnterprise001): 32 subscriptions, MRR "
-        "40,000.00 USD in no tier, so outside the total",
-        "Priority Support (prod_TdSupport000001): 12 subscriptions, MRR 3,600.00 USD in no "
+        "FlowFuse Enterprise - Self-Hosted (prod_TdEnterprise001): 24 subscriptions, MRR "
+        "30,000.00 USD in no tier, so outside the total",
+        "Priority Support (prod_TdSupport000001): 17 subscriptions, MRR 5,100.00 USD in no "
         "tier, so outside the total",
     ]
     skipped = [f["message"] for f in by_topic["skipped"]]
-    assert "44 subscriptions trialing: count 0" in skipped
-    assert "17 subscriptions scheduled to cancel: count 0" in skipped
-    assert "21 items in a trial of their own: count 0" in skipped
+    assert "15 subscriptions trialing: count 0" in skipped
+    assert "13 subscriptions scheduled to cancel: count 0" in skipped
+    assert "2 items in a trial of their own: count 0" in skipped
 
 
 def test_check_finds_missing_products_near_misses_and_shared_names(
@@ -141,7 +141,7 @@ def test_check_finds_missing_products_near_misses_and_shared_names(
         "'Starter - Small Instance Add-On'?)",
         "Team: no product prod_TdTeamLarge0011 in the account (did you mean "
         "prod_TdTeamLarge0001 (Team - Large Instance Add-On)?)",
-        '18 subscriptions are billed in EUR and [fx] has no rate for it (add eur = "<rate>": '
+        '9 subscriptions are billed in EUR and [fx] has no rate for it (add eur = "<rate>": '
         "1 EUR in USD)",
     ]
 
