@@ -378,6 +378,7 @@ def demo_bundle() -> dict[str, Any]:
     account = demo_account()
     return {
         "fetched_at": NOW,
+        "history_from": NOW - YEARS_BACK,  # the business began then
         "subscriptions": sorted(account.subscriptions, key=lambda s: (-s["created"], s["id"])),
         "prices": [{**body, **tiered} for body in P.values() for tiered in [_tiers(body)]],
         "coupons": BUNDLE_COUPONS,

@@ -88,11 +88,15 @@ def test_snapshot_file_holds_the_report_and_each_customers_mrr(ffkpi: Ffkpi, wor
     sidecar_name, digest = stored["customers"].split(" sha256:")
     sidecar = (workdir / "snapshots" / sidecar_name).read_bytes()
     assert hashlib.sha256(sidecar).hexdigest() == digest
-    assert json.loads(gzip.decompress(sidecar))["customers"] == {
-        "cus_0": "60.00",
-        "cus_1": "55.50",
-        "cus_2": "24.26",
+    customers = json.loads(gzip.decompress(sidecar))
+    assert (customers["schema"], customers["currency"]) == ("ffkpi.customers/2", "usd")
+    assert customers["tiers"] == ["Self-service", "Enterprise"]
+    assert customers["customers"] == {  # per tier, at full precision: not rounded
+        "cus_0": ["60.00", "0"],
+        "cus_1": ["55.50", "0"],
+        "cus_2": ["24.255", "0"],
     }
+    assert stored["source"] == "snapshot"
     mode = (workdir / "snapshots" / "2026-W49.toml").stat().st_mode & 0o777
     assert mode == 0o666 & ~_umask()
 
@@ -151,10 +155,11 @@ def test_history_by_tier_and_csv(ffkpi: Ffkpi, workdir: Path) -> None:
     result = ffkpi("history", "--by-tier", "--format", "csv", "--weeks", "1")
     assert result.exit_code == 0
     assert result.stdout == (
-        "scope,week,as_of,mrr,arr,growth,met_target,next_week_mrr,config_changed,currency\n"
-        "total,2026-W49,2026-12-01,139.76,1677.06,0.1000,true,153.74,false,usd\n"
-        "Self-service,2026-W49,2026-12-01,139.76,1677.06,0.1000,true,153.74,false,usd\n"
-        "Enterprise,2026-W49,2026-12-01,0.00,0.00,,,0.00,false,usd\n"
+        "scope,week,as_of,mrr,arr,growth,met_target,next_week_mrr,config_changed,currency,"
+        "source\n"
+        "total,2026-W49,2026-12-01,139.76,1677.06,0.1000,true,153.74,false,usd,snapshot\n"
+        "Self-service,2026-W49,2026-12-01,139.76,1677.06,0.1000,true,153.74,false,usd,snapshot\n"
+        "Enterprise,2026-W49,2026-12-01,0.00,0.00,,,0.00,false,usd,snapshot\n"
     )
 
 

@@ -18,6 +18,7 @@ from ffkpi.errors import ConfigError, ExitCode, StripeAuthError
 from ffkpi.model import Dataset
 from ffkpi.money import format_money
 from ffkpi.mrr import Report, compute_report
+from ffkpi.reconcile import Reconciliation, reconcile
 
 Level = Literal["ok", "warning", "error"]
 
@@ -177,8 +178,49 @@ def run_checks(
     findings += check_products(cfg, dataset)
     missing = missing_rates(cfg, dataset)
     findings += check_currencies(missing, cfg)
-    report = compute_report(dataset, with_placeholder_rates(cfg, missing), as_of)
-    return findings + check_report(report, cfg)
+    placeholder = with_placeholder_rates(cfg, missing)
+    report = compute_report(dataset, placeholder, as_of)
+    findings += check_report(report, cfg)
+    if dataset.lifetimes:
+        findings += check_history(reconcile(dataset, placeholder, as_of))
+    return findings
+
+
+def check_history(reconciliation: Reconciliation) -> list[Finding]:
+    """Today's MRR rebuilt from invoices against the MRR of the read, with the causes
+    of any difference (history-rules.md)."""
+    cur = reconciliation.currency
+
+    def money(value: Decimal) -> str:
+        return format_money(value, cur, grouping=True)
+
+    rebuilt, live = money(reconciliation.rebuilt), money(reconciliation.live)
+    if rebuilt == live:
+        return [
+            Finding(
+                "ok",
+                "history",
+                f"today's MRR rebuilt from invoices equals the live MRR ({live} {cur.upper()})",
+            )
+        ]
+    findings = [
+        Finding(
+            "warning",
+            "history",
+            f"today's MRR rebuilt from invoices is {rebuilt}, the live MRR {live} {cur.upper()} "
+            f"(a difference of {money(reconciliation.difference)})",
+        )
+    ]
+    findings += [
+        Finding(
+            "warning",
+            "history",
+            f"{cause.subscriptions} subscription{'' if cause.subscriptions == 1 else 's'} "
+            f"{cause.what}, {money(cause.difference)}",
+        )
+        for cause in reconciliation.causes
+    ]
+    return findings
 
 
 def exit_code(findings: list[Finding]) -> ExitCode:

@@ -10,9 +10,10 @@ import bisect
 import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 from ffkpi.config import Config
+from ffkpi.errors import InputError
 from ffkpi.model import (
     PENDING,
     BilledInvoice,
@@ -344,7 +345,42 @@ def dataset_at(data: Dataset, lines: Sequence[Timeline], t: int) -> Dataset:
     )
 
 
-def rebuild_weeks(data: Dataset, config: Config, as_of: Sequence[date]) -> list[Report]:
+# What invoices cannot tell (history-rules.md), stated once in every history output.
+LIMITS = (
+    "a change made without prorations shows from the next invoice",
+    "a discount attached or removed mid-period shows from the next invoice",
+    "a cancellation requested and then revoked, or collection paused mid-period, leaves "
+    "no trace until the next invoice; only the latest trial is known",
+    "amounts in a price's other currencies are today's, and every week is converted at "
+    "today's [fx] rates",
+)
+ONCE_LIMIT = (
+    'under discounts = "all", a once coupon counts for the whole period of the invoice it was on'
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Rebuilt:
+    """Past weeks rebuilt from invoices, with what could not be known."""
+
+    reports: list[Report]  # oldest first
+    converted: list[int]  # per week: counted subscriptions in another currency
+    unknown_discounts: int  # discounts left out: a coupon that no longer exists
+    limits: tuple[str, ...]  # what invoices cannot tell, for every output to state
+
+
+def weeks_back(since: date, until: date) -> list[date]:
+    """Every 7th day back from `until` to `since`, oldest first: one weekday, so growth
+    compounds over whole weeks."""
+    days = []
+    day = until
+    while day >= since:
+        days.append(day)
+        day -= timedelta(days=7)
+    return days[::-1]
+
+
+def rebuild(data: Dataset, config: Config, as_of: Sequence[date]) -> Rebuilt:
     """The report of each as-of day (oldest first), as `ffkpi mrr --as-of` would have
     computed it then from the account as it stood.
 
@@ -352,9 +388,13 @@ def rebuild_weeks(data: Dataset, config: Config, as_of: Sequence[date]) -> list[
     payment, a date of its own between two weeks), and the weeks are summed from the
     differences: exact, since report sums never round (mrr.EXACT).
     """
-    days = list(as_of)
-    if days != sorted(days):
-        raise ValueError("as-of days must be in order")
+    days = sorted(set(as_of))
+    if days and data.history_from is not None and end_of_day(days[0]) < data.history_from:
+        first = datetime.fromtimestamp(data.history_from, UTC).date()
+        raise InputError(
+            f"the data holds invoices for weeks from {first} on, not {days[0]}",
+            f"start at {first} or later, or fetch again with an earlier --since",
+        )
     rules = Rules(config, data.product_names)
     instants = [instant_of(day, data.read_at) for day in days]
     cutoffs = [end_of_day(day) for day in days]
@@ -363,8 +403,19 @@ def rebuild_weeks(data: Dataset, config: Config, as_of: Sequence[date]) -> list[
         timeline.count(rules, instants, cutoffs, changes)
     totals = Totals(rules)
     reports = []
+    converted = []
+    foreign = 0
     for day, delta in zip(days, changes, strict=True):
         for counted, sign in delta:
             totals.add(counted, sign)
+            if counted.reason is None and counted.currency != config.currency:
+                foreign += sign
         reports.append(totals.report(day))
-    return reports
+        converted.append(foreign)
+    limits = LIMITS + ((ONCE_LIMIT,) if config.policy.discounts == "all" else ())
+    return Rebuilt(reports, converted, data.unknown_discounts, limits)
+
+
+def rebuild_weeks(data: Dataset, config: Config, as_of: Sequence[date]) -> list[Report]:
+    """rebuild's reports alone."""
+    return rebuild(data, config, as_of).reports

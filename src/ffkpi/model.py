@@ -166,3 +166,4 @@ class Dataset:
     invoices: tuple[BilledInvoice, ...] = ()
     unknown_discounts: int = 0  # left out of the history: an id only, or a coupon gone
     read_at: int | None = None  # when the data was read from Stripe, if known
+    history_from: int | None = None  # the first instant its invoices rebuild, if known

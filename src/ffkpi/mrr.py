@@ -169,6 +169,7 @@ class Counted:
 
     status: str
     customer: str
+    currency: str
     reason: str | None  # a Reason's key, STATUS_REASON or "zero_mrr"; None: it counts
     items_excluded: tuple[str, ...] = ()  # an item-level Reason's key per item at 0
     products: tuple[tuple[str, Decimal, int], ...] = ()  # id, MRR, quantity; MRR > 0
@@ -207,14 +208,14 @@ class Rules:
         with localcontext(prec=PRECISION):
             reason = self._excluded(sub, cutoff)
             if reason is not None:
-                return Counted(sub.status, sub.customer, reason)
+                return Counted(sub.status, sub.customer, sub.currency, reason)
             listed, quantities, discounted, items_excluded = self._listed(
                 sub, cutoff, self.metered if metered is None else metered
             )
             net = net_amounts(sub, listed, self.policy, cutoff) if discounted else listed
             per_product = self._per_product(sub, listed, net, quantities)
             if all(amount <= 0 for amount, _ in per_product.values()):
-                return Counted(sub.status, sub.customer, "zero_mrr", items_excluded)
+                return Counted(sub.status, sub.customer, sub.currency, "zero_mrr", items_excluded)
             return self._counted(sub, per_product, items_excluded)
 
     def _excluded(self, sub: Subscription, cutoff: int) -> str | None:
@@ -306,6 +307,7 @@ class Rules:
         return Counted(
             sub.status,
             sub.customer,
+            sub.currency,
             None,
             items_excluded,
             tuple(products),

@@ -15,21 +15,23 @@ import os
 import tomllib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+from decimal import Decimal
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ffkpi.config import Config, Growth
+from ffkpi.config import Config
 from ffkpi.documents import report_document
 from ffkpi.errors import StorageError
-from ffkpi.money import format_money
 from ffkpi.mrr import Report
 from ffkpi.storage import cannot_write, folder_lock, replacing
 
 SCHEMA = "ffkpi.snapshot/1"
+CUSTOMERS_SCHEMA = "ffkpi.customers/2"
+# A week taken by `ffkpi snapshot`, or rebuilt from invoices by `ffkpi backfill`.
+Source = Literal["snapshot", "reconstructed"]
 DEFAULT_FOLDER = Path("snapshots")
 RATE_DIGITS = Decimal("0.0001")
 
@@ -40,7 +42,14 @@ def week_of(day: date) -> str:
 
 
 def snapshot_document(
-    report: Report, *, config_digest: str, created_at: datetime, version: str, customers: str
+    report: Report,
+    *,
+    config_digest: str,
+    created_at: datetime,
+    version: str,
+    customers: str,
+    source: Source = "snapshot",
+    reconstruction: "Reconstruction | None" = None,
 ) -> dict[str, Any]:
     document = report_document(report)
     for row in [r for tier in document["tiers"] for r in tier["products"]] + document["unlisted"]:
@@ -50,25 +59,71 @@ def snapshot_document(
         "schema": SCHEMA,
         "week": week_of(report.as_of),
         "as_of": report.as_of,
+        "source": source,
         "created_at": created_at.astimezone(UTC).replace(microsecond=0),
         "ffkpi_version": version,
         "config_digest": config_digest,
         "customers": customers,
         **{key: value for key, value in document.items() if key != "as_of"},
+        **({"reconstruction": reconstruction.model_dump()} if reconstruction else {}),
     }
 
 
 def _customers_bytes(report: Report) -> bytes:
-    cur = report.currency
+    """Each customer's MRR within each tier, at full precision: what movements between
+    weeks are computed from."""
     body = {
-        "schema": "ffkpi.customers/1",
-        "currency": cur,
+        "schema": CUSTOMERS_SCHEMA,
+        "currency": report.currency,
+        "tiers": [tier.name for tier in report.tiers],
         "customers": {
-            customer: format_money(mrr, cur) for customer, mrr in sorted(report.customers.items())
+            customer: [f"{mrr:f}" for mrr in tiers]
+            for customer, tiers in sorted(report.customer_tiers.items())
         },
     }
     text = json.dumps(body, separators=(",", ":")).encode()
     return gzip.compress(text, compresslevel=6, mtime=0)
+
+
+@dataclass(frozen=True, slots=True)
+class Customers:
+    """A snapshot's customer file: each customer's MRR per tier (`tiers` names them),
+    or, in a file of schema 1, rounded to the cent for the total alone (`tiers` None)."""
+
+    currency: str
+    tiers: tuple[str, ...] | None
+    mrr: dict[str, tuple[Decimal, ...]]
+
+
+class _CustomersFile(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    schema_version: Literal["ffkpi.customers/1", "ffkpi.customers/2"] = Field(alias="schema")
+    currency: str
+    tiers: tuple[str, ...] | None = None
+    customers: dict[str, Decimal | tuple[Decimal, ...]]
+
+
+def read_customers(folder: Path, snapshot: "Snapshot") -> Customers:
+    """The customer file a snapshot names, checked against its SHA-256."""
+    problem = _sidecar_problem(folder, snapshot)
+    if problem is not None:
+        raise StorageError(
+            f"snapshot {snapshot.week}: {problem}",
+            "restore the file from a backup, or take the week again",
+        )
+    name = (snapshot.customers or "").partition(" sha256:")[0]
+    try:
+        body = _CustomersFile.model_validate_json(gzip.decompress((folder / name).read_bytes()))
+    except (OSError, EOFError, ValidationError) as err:
+        raise StorageError(
+            f"snapshot {snapshot.week}: its customer file {name} is not readable ({err})",
+            "restore the file from a backup, or take the week again",
+        ) from None
+    mrr = {
+        customer: value if isinstance(value, tuple) else (value,)
+        for customer, value in body.customers.items()
+    }
+    return Customers(body.currency, body.tiers, mrr)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +141,8 @@ def write_snapshot(
     version: str,
     force: bool = False,
     lock_timeout: float = 600,
+    source: Source = "snapshot",
+    reconstruction: "Reconstruction | None" = None,
 ) -> Saved:
     week = week_of(report.as_of)
     path = folder / f"{week}.toml"
@@ -111,6 +168,8 @@ def write_snapshot(
                 created_at=created_at,
                 version=version,
                 customers=f"{sidecar.name} sha256:{digest}",
+                source=source,
+                reconstruction=reconstruction,
             )
             existed = sidecar.exists()
             _write(sidecar, customers)
@@ -139,6 +198,13 @@ class _FileModel(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
+class Reconstruction(_FileModel):
+    """What a week rebuilt from invoices could not know, as far as ffkpi can see it."""
+
+    converted_subscriptions: int  # counted in another currency, at today's [fx] rates
+    unknown_discounts: int  # discounts of coupons that no longer exist: left out
+
+
 class SnapshotTier(_FileModel):
     name: str
     rule: str
@@ -150,12 +216,14 @@ class Snapshot(_FileModel):
     schema_version: str = Field(alias="schema")
     week: str
     as_of: date
+    source: Source = "snapshot"  # files written before backfill existed are real weeks
     config_digest: str
     currency: str
     mrr: Decimal
     arr: Decimal
     tiers: tuple[SnapshotTier, ...] = ()
     customers: str | None = None  # "<sidecar file name> sha256:<hex digest>"
+    reconstruction: Reconstruction | None = None  # for source = "reconstructed"
 
     @model_validator(mode="after")
     def _week_of_as_of(self) -> Self:
@@ -232,87 +300,6 @@ def _sidecar_problem(folder: Path, snapshot: Snapshot) -> str | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class Week:
-    week: str
-    as_of: date
-    currency: str
-    mrr: Decimal
-    arr: Decimal
-    growth: Decimal | None  # compounded weekly rate since the previous snapshot
-    met_target: bool | None
-    next_week_mrr: Decimal  # what next week needs to stay on target
-    config_changed: bool
-
-
-def weeks_between(earlier: str, later: str) -> int:
-    return (_monday(later) - _monday(earlier)).days // 7
-
-
-def _monday(week: str) -> date:
-    year, number = week.split("-W")
-    return date.fromisocalendar(int(year), int(number), 1)
-
-
-def weekly_growth(current: Decimal, previous: Decimal, weeks: int) -> Decimal | None:
-    """The weekly rate that compounds `previous` into `current` over `weeks` weeks."""
-    if previous <= 0 or weeks <= 0:
-        return None
-    with localcontext(prec=28):
-        try:
-            return (current / previous) ** (Decimal(1) / weeks) - 1
-        except InvalidOperation:
-            return None
-
-
-def growth_weeks(
-    snapshots: tuple[Snapshot, ...],
-    target: Decimal,
-    *,
-    digest: str | None,
-    tier: str | None = None,
-) -> list[Week]:
-    """Week-by-week MRR, ARR and growth against the target; one tier's if `tier` is given.
-
-    `digest` is the config in force now; snapshots made under another are marked.
-    """
-    weeks: list[Week] = []
-    previous: tuple[Snapshot, Decimal] | None = None
-    for snapshot in snapshots:
-        if tier is None:
-            mrr, arr = snapshot.mrr, snapshot.arr
-        else:
-            match = next((t for t in snapshot.tiers if t.name == tier), None)
-            if match is None:
-                continue
-            mrr, arr = match.mrr, match.arr
-        growth = None
-        if previous is not None and previous[0].currency == snapshot.currency:
-            gap = weeks_between(previous[0].week, snapshot.week)
-            growth = weekly_growth(mrr, previous[1], gap)
-        weeks.append(
-            Week(
-                week=snapshot.week,
-                as_of=snapshot.as_of,
-                currency=snapshot.currency,
-                mrr=mrr,
-                arr=arr,
-                growth=growth,
-                met_target=None if growth is None else growth >= target,
-                next_week_mrr=mrr * (1 + target),
-                config_changed=digest is not None and snapshot.config_digest != digest,
-            )
-        )
-        previous = (snapshot, mrr)
-    return weeks
-
-
-def format_rate(rate: Decimal | None) -> str | None:
-    if rate is None:
-        return None
-    return f"{rate.quantize(RATE_DIGITS, rounding=ROUND_HALF_UP):f}"
-
-
 def snapshot_folder(directory: Path | None, config: Config | None, path: Path | None) -> Path:
     """--dir, else the config's snapshots_dir (relative to the config file), else
     ./snapshots."""
@@ -322,49 +309,3 @@ def snapshot_folder(directory: Path | None, config: Config | None, path: Path | 
         base = path.parent if path is not None else Path.cwd()
         return base / config.snapshots_dir
     return DEFAULT_FOLDER
-
-
-@dataclass(frozen=True, slots=True)
-class History:
-    weeks: list[Week]
-    tiers: dict[str, list[Week]] | None  # with --by-tier: each tier's weeks
-    target: Decimal
-    skipped: tuple[Skipped, ...]  # files in the folder that are not snapshots
-    damaged: tuple[Skipped, ...]  # snapshots whose customer file is gone or altered
-
-
-def load_history(
-    folder: Path, config: Config | None, *, last: int | None, by_tier: bool, strict: bool
-) -> History:
-    """The folder's weeks (the last `last`), measured against the config's target.
-
-    Without a config, the newest snapshot's tiers are listed; `strict` makes a file
-    that is not a snapshot an error rather than a warning.
-    """
-    stored = read_snapshots(folder)
-    if strict and stored.skipped:
-        skipped = stored.skipped[0]
-        raise StorageError(
-            f"{skipped.path} is not a readable snapshot: {skipped.reason}",
-            "move it out of the snapshot folder, or drop --strict to skip it",
-        )
-    if strict and stored.damaged:
-        damaged = stored.damaged[0]
-        raise StorageError(
-            f"{damaged.path}: {damaged.reason}",
-            "restore the file from a backup, or take the week again with "
-            "`ffkpi snapshot --force --as-of DATE`",
-        )
-    target = (config.growth if config is not None else Growth()).weekly_target
-    latest = stored.snapshots[-1] if stored.snapshots else None
-    digest = config.digest if config is not None else latest.config_digest if latest else None
-    start = -(last or 0)
-    weeks = growth_weeks(stored.snapshots, target, digest=digest)[start:]
-    tiers = None
-    if by_tier:
-        names = [t.name for t in (config.tiers if config else latest.tiers if latest else ())]
-        tiers = {
-            name: growth_weeks(stored.snapshots, target, digest=digest, tier=name)[start:]
-            for name in names
-        }
-    return History(weeks, tiers, target, stored.skipped, stored.damaged)

@@ -106,6 +106,22 @@ class Source:
 
 
 @dataclasses.dataclass(frozen=True)
+class Past:
+    """Where past weeks are rebuilt from, and which."""
+
+    input_file: InputOption = None
+    demo: DemoOption = False
+    config: ConfigOption = None
+    since: Annotated[
+        datetime | None,
+        day_option("--since", "The first week to rebuild: its as-of day at the earliest."),
+    ] = None
+    until: Annotated[
+        datetime | None, day_option("--until", "The last week to rebuild: its as-of day.")
+    ] = None
+
+
+@dataclasses.dataclass(frozen=True)
 class Live:
     """How to reach Stripe when no file is given."""
 

@@ -1,7 +1,9 @@
 """From a command's option groups to what a run works on: the config, the data, the
 as-of date; and the live Stripe connection with its notices and progress line."""
 
+import calendar
 import sys
+import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -9,7 +11,7 @@ from pathlib import Path
 
 from ffkpi import onboarding, render
 from ffkpi.check import Finding
-from ffkpi.cli.options import Live, Source
+from ffkpi.cli.options import Live, Past, Source
 from ffkpi.config import MAX_RATE, Config, find_config, load_config, read_api_key
 from ffkpi.errors import UsageError
 from ffkpi.model import Dataset
@@ -47,7 +49,7 @@ def one_source(input_file: Path | None, demo: bool) -> None:
         raise UsageError("--input and --demo were both given", "pass one of them")
 
 
-def run_config(source: Source) -> tuple[Config, Path | None]:
+def run_config(source: Source | Past) -> tuple[Config, Path | None]:
     """The config in force and the file it came from (None: the demo's own)."""
     path = find_config(source.config)
     if path is not None:
@@ -77,14 +79,46 @@ def invoices_for(config: Config | None) -> frozenset[str] | None:
 
 
 def load_data(
-    source: Source, live: Live, config: Config | None, http: StripeHttp | None = None
+    source: Source,
+    live: Live,
+    config: Config | None,
+    http: StripeHttp | None = None,
+    *,
+    history: bool = False,
 ) -> Dataset:
+    """The data of a run; with `history`, the billed history of the current periods as
+    well where the source has it (live: the invoices they need)."""
     if source.demo:
-        return load_demo()
+        return load_demo(history=None if history else False)
     if source.input_file is not None:
-        return read_input(source.input_file)
+        return read_input(source.input_file, history=None if history else False)
     canceled = config is not None and "canceled" in config.policy.statuses
-    return read_stripe(live, invoices_for=invoices_for(config), canceled=canceled, http=http)
+    return read_stripe(
+        live,
+        invoices_for=invoices_for(config),
+        canceled=canceled,
+        http=http,
+        history_from=int(time.time()) if history else None,
+    )
+
+
+def load_past(past: Past, live: Live, config: Config) -> Dataset:
+    """The data with its billed history from `past.since` on (live: read from Stripe)."""
+    if past.demo:
+        return load_demo(history=True)
+    if past.input_file is not None:
+        return read_input(past.input_file, history=True)
+    if past.since is None:
+        raise UsageError(
+            "reading past weeks from Stripe needs --since",
+            "pass the first week to rebuild: --since YYYY-MM-DD",
+        )
+    return read_stripe(
+        live,
+        invoices_for=invoices_for(config),
+        canceled=True,  # subscriptions that ended since were counted in their weeks
+        history_from=calendar.timegm(past.since.timetuple()),
+    )
 
 
 def connect(live: Live) -> StripeHttp:
@@ -131,9 +165,9 @@ def read_stripe(
 def stripe_findings(live: Live, config: Config, findings: list[Finding]) -> Dataset | None:
     """The key's findings, then the account's data if the key can read all of it."""
     http = connect(live)
-    needed = ["/v1/subscriptions", "/v1/prices", "/v1/products", "/v1/coupons"]
-    if invoices_for(config) is not None:
-        needed.append("/v1/invoices")
+    # Invoices (and invoice items, under the same permission): today's MRR is rebuilt
+    # from them, against the live MRR.
+    needed = ["/v1/subscriptions", "/v1/prices", "/v1/products", "/v1/coupons", "/v1/invoices"]
     mode = "test" if is_test_key(http.key) else "live"
     restricted = http.key.startswith("rk_")
     missing = missing_permissions(http, needed)
@@ -145,7 +179,7 @@ def stripe_findings(live: Live, config: Config, findings: list[Finding]) -> Data
     if restricted:
         names = ", ".join(sorted({PERMISSIONS[p] for p in needed}))
         findings.append(Finding("ok", "key", f"it can read everything ffkpi needs: {names}"))
-    return load_data(Source(), live, config, http)
+    return load_data(Source(), live, config, http, history=True)
 
 
 def parse_rates(entries: list[str]) -> dict[str, Decimal]:

@@ -9,12 +9,14 @@ reaches a terminal or a spreadsheet.
 import contextlib
 import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from ffkpi.backfill import Backfill
 from ffkpi.check import Finding
+from ffkpi.growth import History
 from ffkpi.mrr import Report
+from ffkpi.render.backfill import backfill_json, backfill_text
 from ffkpi.render.formats import (
     REPORT_SCHEMA,
     findings_json,
@@ -23,9 +25,9 @@ from ffkpi.render.formats import (
     report_json,
     to_json,
 )
-from ffkpi.render.history import history_csv, history_json, history_table
+from ffkpi.render.history import history_csv, history_json, history_table, limits_text
 from ffkpi.render.tables import Lead, Terminal, findings_table, product_listing, report_table
-from ffkpi.snapshots import History, Saved
+from ffkpi.snapshots import Saved
 from ffkpi.text import one_line
 
 __all__ = [
@@ -82,15 +84,25 @@ def show_snapshot(report: Report, saved: Saved, *, as_json: bool) -> None:
         write(f"{saved.path}\n")
 
 
-def show_history(shown: History, fmt: str, *, chart: bool, folder: Path) -> None:
+def show_history(shown: History, fmt: str, *, chart: bool, empty: str) -> None:
+    """The weeks as `fmt` says; what rebuilt weeks cannot show is stated once."""
+    limits = limits_text(shown.limits, shown.unknown_discounts) if shown.limits else None
     if fmt == "json":
-        write(history_json(shown.weeks, shown.target, shown.tiers))
+        write(history_json(shown))
     elif fmt == "csv":
         write(history_csv(shown.weeks, shown.tiers))
+        if limits:
+            note(limits)  # a CSV file has no place for it: on stderr, once
     elif not shown.weeks:
-        note(f"no snapshots in {folder} yet (run `ffkpi snapshot` once a week)")
+        note(empty)
     else:
-        history_table(shown.weeks, shown.target, by_tier=shown.tiers, chart=chart)
+        history_table(shown.weeks, shown.target, by_tier=shown.tiers, chart=chart, limits=limits)
+
+
+def show_backfill(result: Backfill, *, as_json: bool) -> None:
+    """What backfill wrote and kept, the check beside kept weeks and of today, and what
+    could not be rebuilt."""
+    write(backfill_json(result) if as_json else backfill_text(result))
 
 
 def show_findings(findings: list[Finding], *, as_json: bool) -> None:

@@ -13,10 +13,10 @@ from rich.console import Console, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
+from ffkpi.growth import History, Week, format_rate, weeks_between
 from ffkpi.money import format_money
 from ffkpi.render.formats import csv_text, to_json
 from ffkpi.render.tables import Terminal, outside, print_table
-from ffkpi.snapshots import Week, format_rate, weeks_between
 from ffkpi.text import csv_cell
 
 HISTORY_SCHEMA = "ffkpi.history/1"
@@ -26,6 +26,7 @@ JUSTIFY: dict[str, JustifyMethod] = {
     "As of": "left",
     "Currency": "left",
     "Met": "center",
+    "Source": "left",
 }
 # currency last, after the columns CSV had before it showed it
 COLUMNS = [
@@ -38,7 +39,9 @@ COLUMNS = [
     "next_week_mrr",
     "config_changed",
     "currency",
+    "source",
 ]
+SOURCES = {"snapshot": "snapshot", "reconstructed": "rebuilt"}  # the table's words
 
 
 def _percent(rate: Decimal | None) -> str:
@@ -58,17 +61,35 @@ def _week_dict(week: Week) -> dict[str, Any]:
         "met_target": week.met_target,
         "next_week_mrr": format_money(week.next_week_mrr, cur),
         "config_changed": week.config_changed,
+        "source": week.source,
+        **(
+            {"converted_subscriptions": week.converted}
+            if week.source == "reconstructed" and week.converted is not None
+            else {}
+        ),
     }
 
 
-def history_json(
-    weeks: list[Week], target: Decimal, by_tier: dict[str, list[Week]] | None = None
-) -> str:
+def limits_text(limits: tuple[str, ...], unknown_discounts: int) -> str:
+    """What a history rebuilt from invoices cannot know, in one paragraph."""
+    text = "Rebuilt weeks cannot show: " + "; ".join(limits) + "."
+    if unknown_discounts:
+        text += f" {unknown_discounts} discounts of coupons that no longer exist are left out."
+    return text
+
+
+def history_json(shown: History) -> str:
     document: dict[str, Any] = {
         "schema": HISTORY_SCHEMA,
-        "target": format_rate(target),
-        "weeks": [_week_dict(week) for week in weeks],
+        "target": format_rate(shown.target),
+        "weeks": [_week_dict(week) for week in shown.weeks],
     }
+    if shown.limits:
+        document["reconstruction"] = {
+            "cannot_show": list(shown.limits),
+            "unknown_discounts": shown.unknown_discounts,
+        }
+    by_tier = shown.tiers
     if by_tier is not None:
         document["tiers"] = [
             {"name": name, "weeks": [_week_dict(week) for week in tier_weeks]}
@@ -95,6 +116,7 @@ def _cell(value: object) -> str:
 
 
 def _history_table(weeks: list[Week], target: Decimal, title: Text) -> Table:
+    mixed = {week.source for week in weeks} != {"snapshot"}
     currencies = {week.currency for week in weeks}
     if len(currencies) == 1:
         title.append(f" ({next(iter(currencies)).upper()})")
@@ -103,6 +125,8 @@ def _history_table(weeks: list[Week], target: Decimal, title: Text) -> Table:
     labels = ["Week", "As of", "MRR", "ARR", "Growth", "Met", "Next week needs"]
     if len(currencies) > 1:
         labels.insert(2, "Currency")
+    if mixed:
+        labels.append("Source")
     for label in labels:
         table.add_column(label, justify=JUSTIFY.get(label, "right"), no_wrap=True)
     for week in weeks:
@@ -117,6 +141,8 @@ def _history_table(weeks: list[Week], target: Decimal, title: Text) -> Table:
         ]
         if len(currencies) > 1:
             cells.insert(2, week.currency.upper())
+        if mixed:
+            cells.append(SOURCES[week.source])
         table.add_row(*cells, style={True: "green", False: "red", None: None}[week.met_target])
     notes = []
     if any(week.config_changed for week in weeks):
@@ -171,6 +197,7 @@ def history_table(
     *,
     by_tier: dict[str, list[Week]] | None = None,
     chart: bool = True,
+    limits: str | None = None,
     console: Console | None = None,
 ) -> None:
     console = console or Terminal()
@@ -184,3 +211,6 @@ def history_table(
             console.print()
     if chart and weeks:
         console.print(_chart(weeks, target), end="")
+    if limits:
+        console.print()
+        console.print(Text(limits), style="dim")

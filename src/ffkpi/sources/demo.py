@@ -15,7 +15,7 @@ DEMO_AS_OF = date(2026, 11, 17)
 _DATA = files("ffkpi") / "data"
 
 
-def load_demo(*, history: bool = False) -> Dataset:
+def load_demo(*, history: bool | None = False) -> Dataset:
     """The demo account; with `history`, its two years of invoices as well."""
     raw = _DATA.joinpath("demo.json.gz").read_bytes()
     return parse_input(raw, "the demo data", history=history)

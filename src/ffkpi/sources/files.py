@@ -47,6 +47,7 @@ class _Document(Payload, frozen=True):
     # Pending invoice items: a bundle fetched with --since has the key, even if empty.
     invoice_items: list[StripeInvoiceItem] | None = None
     fetched_at: int | None = None  # when `ffkpi fetch` began reading (Unix seconds)
+    history_from: int | None = None  # its --since: the first instant its invoices rebuild
 
 
 HEAD = 64 * 1024  # read first, to refuse what cannot be Stripe JSON before reading on
@@ -56,7 +57,7 @@ MAX_RATIO = 100
 MAX_UNPACKED_EXTRA = 32 * 1024 * 1024
 
 
-def read_input(path: Path, *, history: bool = False) -> Dataset:
+def read_input(path: Path, *, history: bool | None = False) -> Dataset:
     """The one place an input file is read: its first bytes must be able to start Stripe
     JSON (a device such as /dev/zero, or a binary file, is refused there, before it fills
     memory)."""
@@ -114,8 +115,9 @@ def _gunzip(raw: bytes | bytearray, origin: str) -> bytearray:
     return unpacked
 
 
-def parse_input(raw: bytes | bytearray, origin: str, *, history: bool = False) -> Dataset:
-    """The data of a Stripe JSON file; with `history`, its billed history too."""
+def parse_input(raw: bytes | bytearray, origin: str, *, history: bool | None = False) -> Dataset:
+    """The data of a Stripe JSON file; with `history`, its billed history too (an error
+    if it holds none); with None, its billed history if it holds one."""
     if raw[:2] == GZIP:
         raw = _gunzip(raw, origin)
         _check_start(raw, origin)
@@ -142,6 +144,7 @@ def parse_input(raw: bytes | bytearray, origin: str, *, history: bool = False) -
     invoices: list[StripeInvoice] = []
     pending: list[StripeInvoiceItem] | None = None
     read_at: int | None = None
+    history_from: int | None = None
     for number, document in enumerate(documents, start=1):
         if document.object == "list" and document.data is not None:
             subscriptions.extend(document.data)
@@ -163,7 +166,11 @@ def parse_input(raw: bytes | bytearray, origin: str, *, history: bool = False) -
             pending = [*(pending or []), *document.invoice_items]
         if document.fetched_at is not None:
             read_at = max(read_at or 0, document.fetched_at)
+        if document.history_from is not None:
+            history_from = max(history_from or 0, document.history_from)
     try:
+        if history is None:
+            history = pending is not None
         if not history:
             data = build_dataset(subscriptions, prices, coupons, products, invoices)
             return dataclasses.replace(data, read_at=read_at)
@@ -174,7 +181,7 @@ def parse_input(raw: bytes | bytearray, origin: str, *, history: bool = False) -
                 "fetch it with ffkpi fetch --since YYYY-MM-DD, which saves them",
             )
         data = build_history_dataset(subscriptions, prices, coupons, products, invoices, pending)
-        return dataclasses.replace(data, read_at=read_at)
+        return dataclasses.replace(data, read_at=read_at, history_from=history_from)
     except InputError as err:
         raise InputError(f"{origin}: {err.what}", err.fix) from None
 
@@ -247,10 +254,12 @@ def write_bundle(path: Path, bundle: Bundle) -> None:
     """The bundle format `read_input` takes, streamed to disk and committed atomically,
     readable by the user alone: it holds customer names, emails and addresses."""
     with atomic_file(path, PRIVATE) as out:
-        if bundle.fetched_at is not None:
-            out.write(f'{{"fetched_at":{bundle.fetched_at},"subscriptions":['.encode())
-        else:
-            out.write(b'{"subscriptions":[')
+        out.write(b"{")
+        for name in ("fetched_at", "history_from"):
+            moment = getattr(bundle, name)
+            if moment is not None:
+                out.write(f'"{name}":{int(moment)},'.encode())
+        out.write(b'"subscriptions":[')
         for position, text in enumerate(bundle.subscriptions.values()):
             out.write(b"," if position else b"")
             out.write(text.encode())

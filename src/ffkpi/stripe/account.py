@@ -6,6 +6,7 @@ items of subscriptions with more than a list page embeds and, for metered items,
 newest invoices. All of it through one StripeHttp: one pacer, one cap on requests.
 """
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -13,7 +14,8 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from ffkpi.model import Dataset, Subscription
+from ffkpi.model import BilledInvoice, Dataset, Lifetime, Subscription
+from ffkpi.stripe.billed import Billed, Biller, lifetime
 from ffkpi.stripe.bundle import Recorder
 from ffkpi.stripe.http import Counters, StripeHttp
 from ffkpi.stripe.paging import Answer, Lister, parse
@@ -101,6 +103,7 @@ class _Run:
     def read(self, invoices_for: frozenset[str] | None, canceled: bool) -> Dataset:
         if self.recorder is not None:
             self.recorder.bundle.fetched_at = self.reader.now
+            self.recorder.bundle.history_from = self.history_from
         # Side data is read alongside the first subscription pages, not before them.
         lists: dict[str, Future[list[Answer[Any]]]] = {
             "prices": self._list("/v1/prices", {"expand": ["data.tiers"]}, Page[StripePrice]),
@@ -111,6 +114,7 @@ class _Run:
         }
         resolver: Resolver | None = None
         subscriptions: dict[str, Subscription] = {}
+        lifetimes: dict[str, Lifetime] = {}
         partial: dict[str, StripeSubscription] = {}  # more items than a page embeds
         counters = self.http.counters
         with bulk_allocation():
@@ -123,6 +127,7 @@ class _Run:
                 for sub in answer.page.data:
                     if sub.id in subscriptions or sub.id in partial:
                         continue  # windows and retries can overlap: once each
+                    lifetimes[sub.id] = lifetime(sub)
                     if sub.items.has_more:
                         partial[sub.id] = sub
                     else:
@@ -139,8 +144,9 @@ class _Run:
             for sub in completed:
                 subscriptions[sub.id] = resolver.subscription(sub)
         domain = tuple(subscriptions.values())
+        billed = None
         if self.history_from is not None:
-            self._billed_history(self.history_from)
+            billed = self._billed_history(self.history_from, lifetimes, resolver)
         lines = []
         if invoices_for is not None:
             metered = [
@@ -149,7 +155,17 @@ class _Run:
                 if sub.status in invoices_for and any(i.price.metered for i in sub.items)
             ]
             lines = invoice_lines(self._invoices(metered))
-        return Dataset(domain, product_names=resolver.product_names, invoice_lines=tuple(lines))
+        data = Dataset(domain, product_names=resolver.product_names, invoice_lines=tuple(lines))
+        if billed is None:
+            return data
+        return dataclasses.replace(
+            data,
+            lifetimes=billed.lifetimes,
+            invoices=billed.invoices,
+            unknown_discounts=billed.unknown_discounts,
+            read_at=self.reader.now,
+            history_from=self.history_from,
+        )
 
     def _list(
         self, path: str, params: Mapping[str, Any], model: type[Page[Any]]
@@ -181,31 +197,44 @@ class _Run:
             self.recorder.listed("prices", bodies["prices"], lambda p: every or p["id"] in tiered)
             self.recorder.listed("coupons", bodies["coupons"])
             self.recorder.listed("products", bodies["products"])
+        every = self.history_from is not None  # past invoices name prices of any kind
         return Resolver(
-            [p for p in prices if p.id in tiered],
+            [p for p in prices if every or p.id in tiered],
             _objects(answers["coupons"]),
             _objects(answers["products"]),
         )
 
-    def _billed_history(self, history_from: int) -> None:
+    def _billed_history(
+        self, history_from: int, lifetimes: dict[str, Lifetime], resolver: Resolver
+    ) -> Billed:
         """Every invoice since `history_from` less the longest billing period and a week
         (an annual line covering the first week is there), with all its lines, and the
-        pending invoice items, for the recorder (history-rules.md, "What is read")."""
+        pending invoice items (history-rules.md, "What is read")."""
         since = history_from - self.longest_interval - WEEK
         self._phase("history", 0)
-        incomplete: list[str] = []
-        for answer in self.lister.windows(
-            "/v1/invoices",
-            {"expand": INVOICE_EXPAND},
-            Page[StripeInvoice],
-            "invoices",
-            since=since,
-            until=self.reader.now + 86_400,
-        ):
-            if self.recorder is not None:
-                self.recorder.listed("invoices", [answer.body])
-            incomplete += [i.id for i in answer.page.data if i.lines.has_more]
-            self._advance()
+        biller = Biller(resolver)
+        billed: dict[str, BilledInvoice | None] = {}
+        incomplete: dict[str, StripeInvoice] = {}
+        with bulk_allocation():
+            for answer in self.lister.windows(
+                "/v1/invoices",
+                {"expand": INVOICE_EXPAND},
+                Page[StripeInvoice],
+                "invoices",
+                since=since,
+                until=self.reader.now + 86_400,
+            ):
+                if self.recorder is not None:
+                    self.recorder.listed("invoices", [answer.body])
+                for invoice in answer.page.data:
+                    if invoice.id in billed or invoice.id in incomplete:
+                        continue  # windows and retries can overlap: once each
+                    if invoice.lines.has_more:
+                        incomplete[invoice.id] = invoice
+                    else:
+                        billed[invoice.id] = biller.invoice(invoice)
+                self._advance()
+        ids = list(incomplete)
         pages = self.pool.map(
             lambda invoice: self.lister.all(
                 f"/v1/invoices/{invoice}/lines",
@@ -213,16 +242,23 @@ class _Run:
                 Page[StripeLine],
                 "invoice lines",
             ),
-            incomplete,
+            ids,
         )
-        for invoice_id, answers in zip(incomplete, pages, strict=True):
+        for invoice_id, answers in zip(ids, pages, strict=True):
             if self.recorder is not None:
                 self.recorder.completed("invoices", invoice_id, "lines", (a.body for a in answers))
+            whole = msgspec.structs.replace(
+                incomplete[invoice_id], lines=_whole(incomplete[invoice_id].lines, answers)
+            )
+            billed[invoice_id] = biller.invoice(whole)
         pending = self.lister.all(
             "/v1/invoiceitems", {"pending": "true"}, Page[StripeInvoiceItem], "invoice items"
         )
         if self.recorder is not None:
             self.recorder.listed("invoice_items", (a.body for a in pending))
+        invoices = [invoice for invoice in billed.values() if invoice is not None]
+        invoices += biller.pending(_objects(pending))
+        return Billed(lifetimes, tuple(invoices), biller.unknown)
 
     def _phase(self, phase: str, total: int) -> None:
         counters = self.http.counters

@@ -43,7 +43,10 @@ def _price_id(pricing: StripePricing | None) -> str | None:
     return details.price if details else None
 
 
-class _Builder:
+class Biller:
+    """Turns Stripe's invoices and pending items into billed history, one at a time;
+    counts the discounts it had to leave out."""
+
     def __init__(self, resolver: Resolver) -> None:
         self.resolver = resolver
         self.unknown = 0
@@ -159,21 +162,17 @@ def _item_of(line: StripeLine) -> str | None:
 
 
 def billed_history(
-    subscriptions: Iterable[StripeSubscription],
+    lifetimes: dict[str, Lifetime],
     invoices: Iterable[StripeInvoice],
     invoice_items: Iterable[StripeInvoiceItem],
     resolver: Resolver,
 ) -> Billed:
-    """The billed history of the data: every subscription's dates, every invoice of a
-    subscription with its lines, and the pending items as one invoice each."""
-    builder = _Builder(resolver)
-    billed = [b for invoice in invoices if (b := builder.invoice(invoice)) is not None]
-    billed += builder.pending(invoice_items)
-    return Billed(
-        lifetimes={sub.id: lifetime(sub) for sub in subscriptions},
-        invoices=tuple(billed),
-        unknown_discounts=builder.unknown,
-    )
+    """The billed history of the data: every invoice of a subscription with its lines,
+    and the pending items as one invoice each, beside the subscriptions' dates."""
+    biller = Biller(resolver)
+    billed = [b for invoice in invoices if (b := biller.invoice(invoice)) is not None]
+    billed += biller.pending(invoice_items)
+    return Billed(lifetimes=lifetimes, invoices=tuple(billed), unknown_discounts=biller.unknown)
 
 
 def build_history_dataset(
@@ -190,7 +189,8 @@ def build_history_dataset(
     subs, invoices = list(subscriptions), list(invoices)
     dataset = build_dataset(subs, invoices=invoices, resolver=resolver)
     with bulk_allocation():
-        billed = billed_history(subs, invoices, invoice_items, resolver)
+        lifetimes = {sub.id: lifetime(sub) for sub in subs}
+        billed = billed_history(lifetimes, invoices, invoice_items, resolver)
     return dataclasses.replace(
         dataset,
         lifetimes=billed.lifetimes,

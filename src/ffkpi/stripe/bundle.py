@@ -24,6 +24,7 @@ class Bundle:
     # it holds the billed history.
     invoice_items: dict[str, Json] | None = None
     fetched_at: int | None = None  # when the read began (Unix seconds)
+    history_from: int | None = None  # --since: the first instant its invoices rebuild
 
 
 def _objects(body: bytes) -> list[Json]:

@@ -38,6 +38,7 @@ PERMISSIONS = {
     "/v1/coupons": "Coupons",
     "/v1/products": "Products",
     "/v1/invoices": "Invoices",
+    "/v1/invoiceitems": "Invoices",
 }
 STRIPE_API = "https://api.stripe.com"
 

@@ -1,0 +1,134 @@
+"""Today's MRR rebuilt from invoices against today's MRR as Stripe states it
+(history-rules.md, "Checks that must always hold").
+
+Rebuilding the instant of a read must give the report of that read, to the cent, when
+nothing invoices cannot show has happened. When something has, the difference is
+told subscription by subscription, each with its cause.
+
+Pure: no I/O, no clock.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from ffkpi.config import Config
+from ffkpi.history import Timeline, instant_of, metered_lines, timelines
+from ffkpi.model import Dataset, Subscription
+from ffkpi.mrr import EXACT, Counted, Rules, end_of_day
+from ffkpi.pricing import ZERO, latest_metered
+
+
+@dataclass(frozen=True, slots=True)
+class Cause:
+    """Subscriptions whose rebuilt MRR differs from Stripe's for one reason."""
+
+    what: str  # "changed since their last invoice without prorations"
+    subscriptions: int
+    difference: Decimal  # rebuilt - live, in the reporting currency
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciliation:
+    as_of: date
+    currency: str
+    live: Decimal  # the MRR of the read
+    rebuilt: Decimal  # the same instant rebuilt from invoices
+    causes: tuple[Cause, ...]  # largest difference first; empty when they agree
+
+    @property
+    def difference(self) -> Decimal:
+        return EXACT.subtract(self.rebuilt, self.live)
+
+
+def _in_tiers(counted: Counted | None) -> Decimal:
+    total = ZERO
+    for _, mrr in counted.tiers if counted is not None else ():
+        total = EXACT.add(total, mrr)
+    return total
+
+
+def _licensed(sub: Subscription) -> set[tuple[str, str, int]]:
+    return {(i.id, i.price.id, i.quantity) for i in sub.items if not i.price.metered}
+
+
+def _coupons(sub: Subscription) -> set[str]:
+    return {d.coupon.id for d in sub.discounts} | {
+        d.coupon.id for i in sub.items for d in i.discounts
+    }
+
+
+# Why a subscription as Stripe states it differs from its invoices, first match wins.
+CAUSES: tuple[tuple[str, Callable[[Subscription, Subscription], bool]], ...] = (
+    (
+        "had a cancellation requested or revoked since their last invoice",
+        lambda live, then: (
+            (live.cancel_at_period_end or live.cancel_at is not None) != then.cancel_at_period_end
+        ),
+    ),
+    (
+        "had collection paused or resumed since their last invoice",
+        lambda live, then: live.pause_collection != then.pause_collection,
+    ),
+    (
+        "changed status since their last invoice",
+        lambda live, then: live.status != then.status,
+    ),
+    (
+        "changed since their last invoice without prorations",
+        lambda live, then: _licensed(live) != _licensed(then),
+    ),
+    (
+        "had a discount attached or removed since their last invoice",
+        lambda live, then: _coupons(live) != _coupons(then),
+    ),
+    (
+        "started or ended a trial of an item since their last invoice",
+        lambda live, then: {i.trial_end for i in live.items} != {i.trial_end for i in then.items},
+    ),
+)
+NO_INVOICE = "have no invoice in the data"
+OTHER = "differ in metered usage or in what a coupon no longer known did"
+
+
+def _cause(live: Subscription, timeline: Timeline | None, then: Subscription | None) -> str:
+    if timeline is None or not timeline.invoices or then is None:
+        return NO_INVOICE
+    for what, differs in CAUSES:
+        if differs(live, then):
+            return what
+    return OTHER
+
+
+def reconcile(data: Dataset, config: Config, as_of: date) -> Reconciliation:
+    """The report of `data` (as of `as_of`) against the same instant rebuilt from its
+    invoices, with the causes of any difference. `data` must hold billed history."""
+    rules = Rules(config, data.product_names, data.invoice_lines)
+    cutoff = end_of_day(as_of)
+    t = instant_of(as_of, data.read_at)
+    indexed: dict[str, Timeline] = {timeline.sub.id: timeline for timeline in timelines(data)}
+    live_total = rebuilt_total = ZERO
+    causes: dict[str, tuple[int, Decimal]] = {}
+    for sub in data.subscriptions:
+        live = _in_tiers(rules.count(sub, cutoff))
+        timeline = indexed.get(sub.id)
+        then = timeline.at(t) if timeline is not None else None
+        rebuilt = ZERO
+        if timeline is not None and then is not None:
+            metered = latest_metered(metered_lines(timeline.invoices, t))
+            rebuilt = _in_tiers(rules.count(then, cutoff, metered))
+        live_total = EXACT.add(live_total, live)
+        rebuilt_total = EXACT.add(rebuilt_total, rebuilt)
+        if live != rebuilt:
+            what = _cause(sub, timeline, then)
+            count, difference = causes.get(what, (0, ZERO))
+            causes[what] = (count + 1, EXACT.add(difference, EXACT.subtract(rebuilt, live)))
+    ranked = sorted(causes.items(), key=lambda entry: (-abs(entry[1][1]), entry[0]))
+    return Reconciliation(
+        as_of=as_of,
+        currency=config.currency,
+        live=live_total,
+        rebuilt=rebuilt_total,
+        causes=tuple(Cause(what, count, difference) for what, (count, difference) in ranked),
+    )

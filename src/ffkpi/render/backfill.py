@@ -1,0 +1,110 @@
+"""`ffkpi backfill`'s summary: weeks written and kept, the checks, what was not rebuilt."""
+
+from decimal import Decimal
+from typing import Any
+
+from ffkpi.backfill import Backfill
+from ffkpi.money import format_money
+from ffkpi.mrr import EXACT
+from ffkpi.render.formats import to_json
+from ffkpi.render.history import limits_text
+from ffkpi.text import one_line
+
+
+def _difference(rebuilt: Decimal, stored: Decimal, currency: str) -> str:
+    gap = format_money(EXACT.subtract(rebuilt, stored), currency, grouping=True)
+    return "equal" if Decimal(gap.replace(",", "")) == 0 else f"rebuilt - stored = {gap}"
+
+
+def backfill_text(result: Backfill) -> str:
+    rebuilt = result.rebuilt
+    reports = rebuilt.reports
+    cur = reports[0].currency if reports else result.reconciliation.currency
+    code = cur.upper()
+    lines = []
+    if reports:
+        lines.append(
+            f"{len(reports)} weeks rebuilt from invoices, as of {reports[0].as_of} to "
+            f"{reports[-1].as_of} ({code})"
+        )
+    written = [saved.path.stem for saved in result.written]
+    span = f", {written[0]} to {written[-1]}," if written else ""
+    lines.append(f"written: {len(written)} weeks{span} to {one_line(str(result.folder))}")
+    lines.append(f"kept: {len(result.kept)} weeks that had a snapshot, left untouched")
+    for kept in result.kept:
+        same = kept.currency == cur
+        stored = format_money(kept.stored, kept.currency, grouping=True)
+        again = format_money(kept.rebuilt, cur, grouping=True)
+        check = _difference(kept.rebuilt, kept.stored, cur) if same else "other currency"
+        lines.append(
+            f"  {kept.week} {kept.source}: {stored} {kept.currency.upper()}, "
+            f"rebuilt {again} {code} ({check})"
+        )
+    today = result.reconciliation
+    live = format_money(today.live, cur, grouping=True)
+    again = format_money(today.rebuilt, cur, grouping=True)
+    if live == again:
+        lines.append(f"check: {today.as_of} rebuilt from invoices equals the read, {live} {code}")
+    else:
+        lines.append(
+            f"check: {today.as_of} rebuilt from invoices is {again}, the read {live} {code}"
+        )
+        for cause in today.causes:
+            gap = format_money(cause.difference, cur, grouping=True)
+            lines.append(f"  {cause.subscriptions} subscriptions {cause.what}: {gap}")
+    converted = max(rebuilt.converted, default=0)
+    if converted:
+        lines.append(
+            f"converted at today's rates: up to {converted} subscriptions a week in other "
+            "currencies"
+        )
+    lines.append(limits_text(rebuilt.limits, rebuilt.unknown_discounts))
+    return "\n".join(lines) + "\n"
+
+
+def backfill_json(result: Backfill) -> str:
+    rebuilt = result.rebuilt
+    check = result.reconciliation
+    cur = check.currency
+    document: dict[str, Any] = {
+        "schema": "ffkpi.backfill/1",
+        "folder": str(result.folder),
+        "currency": cur,
+        "written": [{"week": saved.path.stem, "path": str(saved.path)} for saved in result.written],
+        "kept": [
+            {
+                "week": kept.week,
+                "path": str(kept.path),
+                "source": kept.source,
+                "currency": kept.currency,
+                "mrr": format_money(kept.stored, kept.currency),
+                "rebuilt_mrr": format_money(kept.rebuilt, cur),
+            }
+            for kept in result.kept
+        ],
+        "check": {
+            "as_of": check.as_of.isoformat(),
+            "live_mrr": format_money(check.live, cur),
+            "rebuilt_mrr": format_money(check.rebuilt, cur),
+            "causes": [
+                {
+                    "subscriptions": cause.subscriptions,
+                    "cause": cause.what,
+                    "difference": format_money(cause.difference, cur),
+                }
+                for cause in check.causes
+            ],
+        },
+        "reconstruction": {
+            "cannot_show": list(rebuilt.limits),
+            "unknown_discounts": rebuilt.unknown_discounts,
+            "converted_subscriptions": dict(
+                zip(
+                    (report.as_of.isoformat() for report in rebuilt.reports),
+                    rebuilt.converted,
+                    strict=True,
+                )
+            ),
+        },
+    }
+    return to_json(document)
