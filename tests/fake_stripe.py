@@ -608,6 +608,7 @@ def main() -> None:
         help="creation times: even over two years, or a growing business's (see growing())",
     )
     parser.add_argument("--bundle-out", type=Path, help="also write the data as a bundle")
+    parser.add_argument("--bundle", type=Path, help="serve this bundle instead of generating")
     parser.add_argument(
         "--prerender",
         action="append",
@@ -619,18 +620,21 @@ def main() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
     import make_demo
 
-    builder = make_demo.Builder(seed=11)
-    for n in range(args.subscriptions):
-        builder.subscription(n, builder.kind())
-    if args.profile == "growing":
-        growing(builder.subscriptions, make_demo.NOW)
-    bundle = {
-        "subscriptions": builder.subscriptions,
-        "prices": make_demo.TIERED_PRICES,
-        "coupons": make_demo.BUNDLE_COUPONS,
-        "products": make_demo.PRODUCTS,
-        "invoices": builder.invoices,
-    }
+    if args.bundle:
+        bundle = json.loads(args.bundle.read_bytes())
+    else:
+        builder = make_demo.Builder(seed=11)
+        for n in range(args.subscriptions):
+            builder.subscription(n, builder.kind())
+        if args.profile == "growing":
+            growing(builder.subscriptions, make_demo.NOW)
+        bundle = {
+            "subscriptions": builder.subscriptions,
+            "prices": make_demo.TIERED_PRICES,
+            "coupons": make_demo.BUNDLE_COUPONS,
+            "products": make_demo.PRODUCTS,
+            "invoices": builder.invoices,
+        }
     if args.bundle_out:
         args.bundle_out.write_text(json.dumps(bundle))
     fake = FakeStripe(bundle, rate_limit=args.rate_limit, faults=Faults(latency_ms=args.latency_ms))

@@ -286,3 +286,19 @@ def test_snapshots_written_before_backfill_stay_readable(ffkpi: Ffkpi, cli_env: 
     assert (customers.tiers, customers.mrr) == (None, {"cus_1": (Decimal("12.50"),)})
     result = ffkpi("history", "--dir", "kpi", "-f", "json")
     assert json.loads(result.stdout)["weeks"][0]["source"] == "snapshot"
+
+
+def test_an_invoice_of_a_subscription_the_data_lacks_is_an_error_naming_both(
+    ffkpi: Ffkpi, cli_env: Path
+) -> None:
+    bundle = json.loads(gzip.decompress((ROOT / "src/ffkpi/data/demo.json.gz").read_bytes()))
+    invoice = bundle["invoices"][5]
+    invoice["parent"]["subscription_details"]["subscription"] = "sub_NotInTheData"
+    (cli_env / "bundle.json").write_text(json.dumps(bundle))
+    (cli_env / "ffkpi.toml").write_text((ROOT / "config.example.toml").read_text())
+    result = ffkpi("history", "--input", "bundle.json")
+    assert result.exit_code == ExitCode.INVALID
+    assert f"invoice {invoice['id']} of subscription sub_NotInTheData, which the data does not" in (
+        result.stderr
+    )
+    assert len(result.stderr.splitlines()) == 1

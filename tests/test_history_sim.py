@@ -8,6 +8,7 @@ of invoices, lines and pending items never matters.
 
 import json
 import random
+import re
 from datetime import date, timedelta
 from typing import Any
 
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 
 import make_demo
 from billing_sim import DAY, Account, Odds, growing
-from ffkpi.config import parse_config
+from ffkpi.config import Config, parse_config
 from ffkpi.history import dataset_at, instant_of, rebuild_weeks, timelines
 from ffkpi.model import Dataset
 from ffkpi.mrr import Report, compute_report
@@ -57,12 +58,21 @@ def weeks(days: int = 104) -> list[date]:
     return [DEMO_AS_OF - timedelta(weeks=k) for k in range(days, -1, -1)]
 
 
+def policy(**values: str) -> Config:
+    """The example config with these policy values."""
+    text = example_config_text()
+    for key, value in values.items():
+        text = re.sub(rf'^{key} = ".*"$', f'{key} = "{value}"', text, flags=re.MULTILINE)
+    return parse_config(text, "the example config")
+
+
 @SETTINGS
-@given(st.integers(0, 10_000))
-def test_the_week_of_the_read_is_the_live_report(seed: int) -> None:
+@given(st.integers(0, 10_000), st.sampled_from(["last_invoice", "exclude"]))
+def test_the_week_of_the_read_is_the_live_report(seed: int, metered: str) -> None:
     bundle = simulated(seed)
-    live = compute_report(read(bundle, history=False), demo_config(), DEMO_AS_OF)
-    (rebuilt,) = rebuild_weeks(read(bundle, history=True), demo_config(), [DEMO_AS_OF])
+    config = policy(metered=metered)
+    live = compute_report(read(bundle, history=False), config, DEMO_AS_OF)
+    (rebuilt,) = rebuild_weeks(read(bundle, history=True), config, [DEMO_AS_OF])
     assert figures(rebuilt) == figures(live)
     assert rebuilt.mrr > 0
 
@@ -71,8 +81,7 @@ def test_the_week_of_the_read_is_the_live_report(seed: int) -> None:
 @given(st.integers(0, 10_000), st.sampled_from(["forever", "all", "none"]))
 def test_every_week_is_compute_report_on_the_account_as_it_stood(seed: int, discounts: str) -> None:
     data = read(simulated(seed, signups=30, unknowable=2), history=True)
-    text = example_config_text().replace('discounts = "forever"', f'discounts = "{discounts}"')
-    config = parse_config(text, "the example config")
+    config = policy(discounts=discounts)
     days = weeks()
     indexed = timelines(data)
     fast = rebuild_weeks(data, config, days)

@@ -27,7 +27,7 @@ from ffkpi.model import (
     Subscription,
 )
 from ffkpi.mrr import Counted, Report, Rules, Totals, end_of_day
-from ffkpi.pricing import latest_metered
+from ffkpi.pricing import Metered, latest_metered
 
 CREDIT, REGULAR, DEBIT = 0, 1, 2  # on equal starts a debit wins over a regular line,
 # which wins over a credit (rule 3)
@@ -46,6 +46,18 @@ class Segment:
     kind: int
     line: BilledLine
     invoice: BilledInvoice
+
+
+def _start(segment: Segment) -> int:
+    return segment.start
+
+
+def _first_of_equals(segments: list[Segment], k: int) -> Segment:
+    """The first of the segments sorted alongside segments[k] with its (start, kind)."""
+    segment = segments[k]
+    while k > 0 and (segments[k - 1].start, segments[k - 1].kind) == (segment.start, segment.kind):
+        k -= 1
+    return segments[k]
 
 
 def _segments(invoices: Iterable[BilledInvoice]) -> dict[str, list[Segment]]:
@@ -100,11 +112,60 @@ class Timeline:
         bases.sort(key=lambda entry: entry[:3])
         self.base_starts = [entry[0] for entry in bases]
         self.bases = [entry[3] for entry in bases]
+        self.metered = any(
+            s.line.price.metered for segments in self.items.values() for s in segments
+        )
+        self.billing_metered = (
+            [  # the invoices rule 6 reads: those with metered lines
+                invoice for invoice in invoices if any(line.price.metered for line in invoice.lines)
+            ]
+            if self.metered
+            else []
+        )
 
-    def points(self) -> tuple[list[int], list[int], list[int]]:
-        """The instants at which what the subscription counts can change: of its state
-        (between two of them `at` gives the same subscription), of its discounts'
-        ends (compared with a week's cutoff), and of its metered lines' ends."""
+    def _renewals(self, instants: Sequence[int]) -> set[int]:
+        """Invoices that only renew what their items already were: every line a regular
+        one continuing its item's previous line (same price, quantity and discounts,
+        paid), the same subscription discounts as the invoice before, and no week
+        falling between the renewal and its payment. Nothing changes at them."""
+        renewing: dict[int, bool] = {}  # id() of an invoice -> every line continues
+        for segments in self.items.values():
+            previous: Segment | None = None
+            for segment in segments:
+                invoice = segment.invoice
+                line = segment.line
+                same = (
+                    previous is not None
+                    and segment.kind == REGULAR
+                    and previous.kind == REGULAR
+                    and previous.end == segment.start
+                    and previous.line.price is line.price
+                    and previous.line.quantity == line.quantity
+                    and previous.line.discounts == line.discounts
+                    and previous.invoice.status == "paid"
+                    and previous.invoice.discounts == invoice.discounts
+                )
+                key = id(invoice)
+                renewing[key] = renewing.get(key, True) and same
+                previous = segment
+        pure: set[int] = set()
+        for invoice in self.invoices:
+            if not renewing.get(id(invoice)) or invoice.status != "paid":
+                continue
+            if invoice.paid_at is None or not invoice.lines:
+                continue
+            opened = min(line.start for line in invoice.lines)
+            # A week between the renewal and its payment sees it past due.
+            first = bisect.bisect_left(instants, opened)
+            if first < len(instants) and instants[first] < invoice.paid_at:
+                continue
+            pure.add(id(invoice))
+        return pure
+
+    def points(self, instants: Sequence[int]) -> tuple[list[int], list[int]]:
+        """The instants at which what the subscription counts can change, as weeks see
+        it (between two of them `at` gives the same subscription, the same metered
+        lines and the same discounts ended), and its discounts' ends."""
         life = self.life
         points = {
             moment
@@ -118,20 +179,24 @@ class Timeline:
             )
             if moment is not None
         }
+        pure = self._renewals(instants)
         ends: set[int] = set()
-        metered: set[int] = set()
         for segments in self.items.values():
-            for segment in segments:
-                points.update((segment.start, segment.end))
-                ends.update(d.end for d in segment.line.discounts if d.end is not None)
-                if segment.line.price.metered:
-                    metered.add(segment.end)
+            for k, segment in enumerate(segments):
+                line = segment.line
+                if id(segment.invoice) not in pure:
+                    points.add(segment.start)
+                following = segments[k + 1] if k + 1 < len(segments) else None
+                if following is None or id(following.invoice) not in pure or line.price.metered:
+                    points.add(segment.end)
+                ends.update(d.end for d in line.discounts if d.end is not None)
         for invoice in self.invoices:
-            for moment in (invoice.paid_at, invoice.marked_uncollectible_at):
-                if moment is not None:
-                    points.add(moment)
+            if id(invoice) not in pure:
+                for moment in (invoice.paid_at, invoice.marked_uncollectible_at):
+                    if moment is not None:
+                        points.add(moment)
             ends.update(d.end for d in invoice.discounts if d.end is not None)
-        return sorted(points), sorted(ends), sorted(metered)
+        return sorted(points | ends), sorted(ends)
 
     def count(
         self,
@@ -141,33 +206,44 @@ class Timeline:
         changes: list[list[tuple[Counted, int]]],
     ) -> None:
         """Add to `changes` what this subscription adds to (sign 1) or takes from (-1)
-        each week, where that changes."""
-        points, ends, metered = self.points()
-        right = bisect.bisect_right
+        each week, where that changes: evaluated once per span of weeks in which
+        nothing of it can change, not once a week."""
+        points, ends = self.points(instants)
         current: Counted | None = None
-        seen: tuple[int, int, int] | None = None
-        signature: tuple[Subscription | None, int, int] | None = None
-        state: Subscription | None = None
-        for week, (t, cutoff) in enumerate(zip(instants, cutoffs, strict=True)):
-            key = (right(points, t), right(ends, cutoff), right(metered, t) if metered else 0)
-            if key == seen:
-                continue
-            if seen is None or key[0] != seen[0]:
-                state = self.at(t)
-            seen = key
-            if (state, key[1], key[2]) == signature:
-                continue
-            signature = (state, key[1], key[2])
+        # What a Counted depends on: the subscription, its metered lines, and which of
+        # its discounts have ended by the cutoff.
+        state: tuple[Subscription, dict[str, Metered], int] | None = None
+        week = 0
+        weeks = len(instants)
+        while week < weeks:
+            t, cutoff = instants[week], cutoffs[week]
+            following = week + 1  # read before the day ended: a week of its own
+            if cutoff == t:
+                k = bisect.bisect_right(points, t)
+                if k == len(points):
+                    following = weeks
+                else:
+                    following = max(following, bisect.bisect_left(instants, points[k]))
+            sub = self.at(t)
             counted = None
-            if state is not None:
-                lines = latest_metered(metered_lines(self.invoices, t)) if metered else {}
-                counted = rules.count(state, cutoff, lines)
+            if sub is not None:
+                now = (sub, self._metered(t), bisect.bisect_right(ends, cutoff))
+                counted = current if now == state else rules.count(sub, cutoff, now[1])
+                state = now
+            else:
+                state = None
             if counted != current:
                 if current is not None:
                     changes[week].append((current, -1))
                 if counted is not None:
                     changes[week].append((counted, 1))
                 current = counted
+            week = following
+
+    def _metered(self, t: int) -> dict[str, Metered]:
+        if not self.metered:
+            return {}
+        return latest_metered(metered_lines(self.billing_metered, t))
 
     def exists(self, t: int) -> bool:
         """Rule 1: from start_date until ended_at."""
@@ -177,14 +253,17 @@ class Timeline:
     def _item_at(self, segments: list[Segment], t: int) -> Segment | None:
         """Rule 3: the covering segment with the latest start, else the last state
         carried forward while no other segment of the subscription started since."""
-        covering = [s for s in segments if s.start <= t < s.end]
-        if covering:
-            best = max(covering, key=lambda s: (s.start, s.kind))
-            return None if best.kind == CREDIT else best
-        earlier = [s for s in segments if s.start <= t]
-        if not earlier:
+        # Segments are sorted by (start, kind): from the last one starting by t back,
+        # the first that covers t has the latest (start, kind) of those covering it.
+        position = bisect.bisect_right(segments, t, key=_start) - 1
+        if position < 0:
             return None
-        last = max(earlier, key=lambda s: (s.start, s.kind))
+        for k in range(position, -1, -1):
+            segment = segments[k]
+            if segment.end > t:
+                best = _first_of_equals(segments, k)
+                return None if best.kind == CREDIT else best
+        last = _first_of_equals(segments, position)
         if last.kind == CREDIT:
             return None
         # Another segment of the subscription that started after this one ended (and by
@@ -310,6 +389,19 @@ def timelines(data: Dataset) -> list[Timeline]:
     by_subscription: dict[str, list[BilledInvoice]] = {}
     for invoice in data.invoices:
         by_subscription.setdefault(invoice.subscription, []).append(invoice)
+    for sub_id, invoices in by_subscription.items():
+        if sub_id in data.lifetimes:
+            continue
+        # Made after the read began, by a subscription created since: beyond every week.
+        known = [i for i in invoices if data.read_at is None or i.created <= data.read_at]
+        if not known:
+            continue
+        what = "pending invoice items" if known[0].status == PENDING else f"invoice {known[0].id}"
+        raise InputError(
+            f"{what} of subscription {sub_id}, which the data does not hold: its weeks "
+            "cannot be rebuilt",
+            "fetch again with ffkpi fetch --since, which reads subscriptions of every status",
+        )
     return [
         Timeline(sub, data.lifetimes[sub.id], by_subscription.get(sub.id, []))
         for sub in data.subscriptions

@@ -209,6 +209,8 @@ class Rules:
             reason = self._excluded(sub, cutoff)
             if reason is not None:
                 return Counted(sub.status, sub.customer, sub.currency, reason)
+            if not self.last_invoice:
+                metered = {}  # metered items count 0, whatever they were billed
             listed, quantities, discounted, items_excluded = self._listed(
                 sub, cutoff, self.metered if metered is None else metered
             )

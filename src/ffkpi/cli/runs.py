@@ -92,7 +92,8 @@ def load_data(
         return load_demo(history=None if history else False)
     if source.input_file is not None:
         return read_input(source.input_file, history=None if history else False)
-    canceled = config is not None and "canceled" in config.policy.statuses
+    # Billed history names subscriptions of every status: read them all then.
+    canceled = history or (config is not None and "canceled" in config.policy.statuses)
     return read_stripe(
         live,
         invoices_for=invoices_for(config),

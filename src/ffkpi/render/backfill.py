@@ -16,6 +16,10 @@ def _difference(rebuilt: Decimal, stored: Decimal, currency: str) -> str:
     return "equal" if Decimal(gap.replace(",", "")) == 0 else f"rebuilt - stored = {gap}"
 
 
+def _weeks(count: int) -> str:
+    return f"{count} week" if count == 1 else f"{count} weeks"
+
+
 def backfill_text(result: Backfill) -> str:
     rebuilt = result.rebuilt
     reports = rebuilt.reports
@@ -29,8 +33,8 @@ def backfill_text(result: Backfill) -> str:
         )
     written = [saved.path.stem for saved in result.written]
     span = f", {written[0]} to {written[-1]}," if written else ""
-    lines.append(f"written: {len(written)} weeks{span} to {one_line(str(result.folder))}")
-    lines.append(f"kept: {len(result.kept)} weeks that had a snapshot, left untouched")
+    lines.append(f"written: {_weeks(len(written))}{span} to {one_line(str(result.folder))}")
+    lines.append(f"kept: {_weeks(len(result.kept))} that had a snapshot, left untouched")
     for kept in result.kept:
         same = kept.currency == cur
         stored = format_money(kept.stored, kept.currency, grouping=True)
@@ -51,7 +55,8 @@ def backfill_text(result: Backfill) -> str:
         )
         for cause in today.causes:
             gap = format_money(cause.difference, cur, grouping=True)
-            lines.append(f"  {cause.subscriptions} subscriptions {cause.what}: {gap}")
+            subs = "subscription" if cause.subscriptions == 1 else "subscriptions"
+            lines.append(f"  {cause.subscriptions} {subs} {cause.what}: {gap}")
     converted = max(rebuilt.converted, default=0)
     if converted:
         lines.append(

@@ -210,7 +210,6 @@ def history_table(
             print_table(_history_table(tier_weeks, target, title), console=console)
             console.print()
     if chart and weeks:
-        console.print(_chart(weeks, target), end="")
+        console.print(_chart(weeks, target))
     if limits:
-        console.print()
         console.print(Text(limits), style="dim")

@@ -1,0 +1,304 @@
+"""How fast ffkpi rebuilds two years of weeks from invoices, and how close its live read
+of them comes to the floor Stripe's rate limit sets.
+
+Simulates N subscriptions billed monthly or yearly for two years (scripts/billing_sim.py:
+prorations, trials, failed payments, pauses, cancellations), written as Stripe list
+pages of 100 in the shapes of API version 2026-10-28.endive, then measures in one run,
+each part in a fresh process so that its peak memory is its own:
+
+- offline: parse every page (subscriptions, invoices with their lines, pending invoice
+  items) into ffkpi's values, then rebuild 104 weeks; against one `ffkpi mrr` report
+  on the same subscriptions (parse + compute), and compute_report alone;
+- live: AccountReader with history against the fake Stripe (tests/fake_stripe.py) at
+  L ms latency and R requests/s, then the same rebuild, against the floor: the pages
+  it must read / R.
+
+Usage: uv run python benchmarks/history.py [--subscriptions 10000] [--no-live]
+"""
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "tests"))
+
+PAGE = 100
+AS_OF = date(2026, 11, 17)
+WEEKS = 104
+
+
+def generate(folder: Path, count: int) -> dict[str, int]:
+    """The simulated account as list pages (JSON lines) and as one bundle for the fake."""
+    import billing_sim
+    import make_demo
+
+    odds = billing_sim.Odds(cancel=0.4, come_back=0, trial=10, incomplete=0.5)
+    account = billing_sim.Account(make_demo.NOW, seed=42, odds=odds)
+    rng = account.rng
+    start = make_demo.NOW - 730 * billing_sim.DAY
+    for n in range(count):
+        created = start + rng.randint(0, 30 * billing_sim.DAY)  # two years of invoices each
+        plan = make_demo.plan(rng)
+        while plan.items[0][0]["recurring"]["interval"] != "month":
+            plan = make_demo.plan(rng)  # monthly: an invoice a month, as most accounts
+        account.start(f"cus_Bench{n:07d}", created, plan)
+    side = {
+        "prices": [{**p, **make_demo._tiers(p)} for p in make_demo.P.values()],
+        "coupons": make_demo.BUNDLE_COUPONS,
+        "products": make_demo.PRODUCTS,
+    }
+    lists = {
+        "subscriptions": sorted(account.subscriptions, key=lambda s: (-s["created"], s["id"])),
+        "invoices": sorted(account.invoices, key=lambda i: (-i["created"], i["id"])),
+        "invoice_items": account.invoice_items,
+    }
+    for name, objects in lists.items():
+        with (folder / f"{name}.jsonl").open("w") as out:
+            for first in range(0, len(objects), PAGE):
+                page = {"object": "list", "data": objects[first : first + PAGE], "has_more": True}
+                out.write(json.dumps(page, separators=(",", ":")) + "\n")
+    (folder / "side.json").write_text(json.dumps(side))
+    bundle = {"fetched_at": make_demo.NOW, "history_from": start, **side, **lists}
+    (folder / "bundle.json").write_text(json.dumps(bundle, separators=(",", ":")))
+    lines = sum(len(i["lines"]["data"]) for i in account.invoices)
+    return {
+        "subscriptions": len(account.subscriptions),
+        "invoices": len(account.invoices),
+        "lines": lines,
+        "pending": len(account.invoice_items),
+        "pages": sum(-(-len(objects) // PAGE) for objects in lists.values()),
+        "bytes": sum((folder / f"{name}.jsonl").stat().st_size for name in lists),
+        "history_from": start,
+    }
+
+
+def bench_config() -> Any:
+    """The demo's config, metered items left out: `ffkpi mrr` reads no invoices then."""
+    from ffkpi.config import parse_config
+    from ffkpi.sources.demo import example_config_text
+
+    text = example_config_text().replace('metered = "last_invoice"', 'metered = "exclude"')
+    return parse_config(text, "the benchmark config")
+
+
+def days() -> list[date]:
+    return [AS_OF - timedelta(weeks=k) for k in range(WEEKS - 1, -1, -1)]
+
+
+def offline(folder: str, history_from: str) -> None:
+    """Parse the pages and rebuild, timed from after the imports."""
+    import msgspec
+
+    import make_demo
+    from ffkpi.history import rebuild
+    from ffkpi.model import Dataset
+    from ffkpi.mrr import compute_report
+    from ffkpi.reconcile import reconcile
+    from ffkpi.stripe.billed import Biller, lifetime
+    from ffkpi.stripe.payloads import (
+        Page,
+        StripeCoupon,
+        StripeInvoice,
+        StripeInvoiceItem,
+        StripePrice,
+        StripeProduct,
+        StripeSubscription,
+    )
+    from ffkpi.stripe.resolve import Resolver, bulk_allocation
+
+    here = Path(folder)
+    config = bench_config()
+    side = json.loads((here / "side.json").read_text())
+
+    def resolver() -> Resolver:
+        return Resolver(
+            msgspec.convert(side["prices"], list[StripePrice]),
+            msgspec.convert(side["coupons"], list[StripeCoupon]),
+            msgspec.convert(side["products"], list[StripeProduct]),
+        )
+
+    def pages(name: str, kind: Any) -> Any:
+        with (here / f"{name}.jsonl").open("rb") as lines:
+            for line in lines:
+                yield from msgspec.json.decode(line, type=Page[kind]).data
+
+    figures: dict[str, Any] = {}
+    with bulk_allocation():
+        # One `ffkpi mrr` on the same subscriptions: parse them, compute the report.
+        began = time.perf_counter()
+        names = resolver()
+        subscriptions = tuple(
+            names.subscription(s) for s in pages("subscriptions", StripeSubscription)
+        )
+        parsed = time.perf_counter()
+        today = Dataset(subscriptions, product_names=names.product_names)
+        report = compute_report(today, config, AS_OF)
+        figures["mrr_report"] = time.perf_counter() - began
+        figures["compute_report"] = time.perf_counter() - parsed
+
+        began = time.perf_counter()
+        known = resolver()
+        lifetimes = {}
+        subs = []
+        for sub in pages("subscriptions", StripeSubscription):
+            subs.append(known.subscription(sub))
+            lifetimes[sub.id] = lifetime(sub)
+        biller = Biller(known)
+        invoices = [b for i in pages("invoices", StripeInvoice) if (b := biller.invoice(i))]
+        invoices += biller.pending(pages("invoice_items", StripeInvoiceItem))
+        data = Dataset(
+            tuple(subs),
+            product_names=known.product_names,
+            lifetimes=lifetimes,
+            invoices=tuple(invoices),
+            read_at=make_demo.NOW,
+            history_from=int(history_from),
+        )
+        figures["parse"] = time.perf_counter() - began
+    began = time.perf_counter()
+    weeks = rebuild(data, config, days())
+    figures["rebuild"] = time.perf_counter() - began
+    # The week of the read against the read itself, with the causes of a difference
+    # (a pause ended by a renewal still in draft, say: invoices cannot show it yet).
+    check = reconcile(data, config, AS_OF)
+    assert check.live == report.mrr
+    figures["causes"] = [f"{c.subscriptions} {c.what}: {c.difference:.2f}" for c in check.causes]
+    figures["mrr"] = float(report.mrr)
+    figures["rebuilt_mrr"] = float(weeks.reports[-1].mrr)
+    figures["first_mrr"] = float(weeks.reports[0].mrr)
+    figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(figures))
+
+
+def live(url: str, history_from: str, max_rps: str) -> None:
+    """The live read with history, then the rebuild, timed from after the imports."""
+    from fake_stripe import SECRET_KEY
+    from ffkpi.history import rebuild
+    from ffkpi.stripe.account import AccountReader
+    from ffkpi.stripe.http import StripeHttp
+
+    config = bench_config()
+    began = time.perf_counter()
+    http = StripeHttp(SECRET_KEY, api_base=url, max_rps=float(max_rps))
+    reader = AccountReader(http)
+    data = reader.read(
+        invoices_for=None,
+        canceled=True,
+        history_from=int(history_from),
+    )
+    read = time.perf_counter() - began
+    weeks = rebuild(data, config, days())
+    print(
+        json.dumps(
+            {
+                "read": read,
+                "total": time.perf_counter() - began,
+                "requests": http.counters.requests,
+                "invoices": len(data.invoices),
+                "last_mrr": float(weeks.reports[-1].mrr),
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
+    )
+
+
+def child(*args: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", *args], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"{args[0]} failed: {done.stderr}")
+    figures: dict[str, Any] = json.loads(done.stdout)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscriptions", type=int, default=10_000)
+    parser.add_argument("--latency-ms", type=float, default=300)
+    parser.add_argument("--rate-limit", type=float, default=25)
+    parser.add_argument("--share", type=float, default=0.98)
+    parser.add_argument("--no-live", action="store_true", help="skip the live read")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        {"offline": offline, "live": live}[args.child[0]](*args.child[1:])
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        print(f"simulating {args.subscriptions:,} subscriptions over two years ...", flush=True)
+        made = generate(folder, args.subscriptions)
+        print(
+            f"{made['subscriptions']:,} subscriptions, {made['invoices']:,} invoices with "
+            f"{made['lines']:,} lines, {made['pending']:,} pending items: {made['pages']:,} "
+            f"pages, {made['bytes'] / 1e6:,.0f} MB of JSON"
+        )
+        floor = made["pages"] / args.rate_limit
+        ours = child("offline", str(folder), str(made["history_from"]))
+        work = ours["parse"] + ours["rebuild"]
+        print(f"\nrate-limit floor of those pages (pages / {args.rate_limit:g}/s): {floor:8.1f} s")
+        print(f"parse every page              : {ours['parse']:8.2f} s")
+        print(f"rebuild {WEEKS} weeks              : {ours['rebuild']:8.2f} s")
+        print(f"parse + rebuild               : {work:8.2f} s = {work / floor:.3f}x the floor")
+        print(
+            f"one `ffkpi mrr` on the same subscriptions (parse + compute): "
+            f"{ours['mrr_report']:.3f} s; rebuild = {ours['rebuild'] / ours['mrr_report']:.2f}x"
+        )
+        print(
+            f"compute_report alone: {ours['compute_report']:.3f} s; rebuild = "
+            f"{ours['rebuild'] / ours['compute_report']:.1f}x"
+        )
+        print(f"peak RSS (parse + rebuild)    : {ours['peak_rss_mb']:,.0f} MB")
+        print(
+            f"MRR {WEEKS} weeks ago {ours['first_mrr']:,.2f}; the week of the read "
+            f"{ours['rebuilt_mrr']:,.2f}, the read itself {ours['mrr']:,.2f}"
+            + "".join(f"\n  {cause}" for cause in ours["causes"])
+        )
+        if args.no_live:
+            return
+        print(f"\nstarting the fake Stripe ({args.latency_ms:g} ms, {args.rate_limit:g}/s) ...")
+        fake = subprocess.Popen(
+            [
+                sys.executable,
+                str(ROOT / "tests" / "fake_stripe.py"),
+                "--bundle",
+                str(folder / "bundle.json"),
+                "--latency-ms",
+                str(args.latency_ms),
+                "--rate-limit",
+                str(args.rate_limit),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert fake.stdout is not None
+            url = fake.stdout.readline().strip()
+            time.sleep(1.1)
+            read = child("live", url, str(made["history_from"]), str(args.rate_limit * args.share))
+        finally:
+            fake.kill()
+        startup = args.latency_ms / 1000
+        ratio = (read["read"] - startup) / floor
+        print(
+            f"live read with history        : {read['read']:8.1f} s = {ratio:.2f}x the floor "
+            f"plus {startup:g} s start-up; {read['requests']:.0f} requests for "
+            f"{made['pages']} pages of data"
+        )
+        print(f"read + rebuild                : {read['total']:8.1f} s")
+        print(f"peak RSS (live read + rebuild): {read['peak_rss_mb']:,.0f} MB")
+        same = abs(read["last_mrr"] - ours["rebuilt_mrr"]) < 0.005
+        print(f"live read rebuilds the same weeks as the pages: {'yes' if same else 'NO'}")
+
+
+if __name__ == "__main__":
+    main()
