@@ -90,6 +90,15 @@ def bench_config() -> Any:
     return parse_config(text, "the benchmark config")
 
 
+def peak_mb() -> float:
+    """This process's peak resident memory. Not getrusage's ru_maxrss: Linux keeps that
+    across exec, so a child would report the parent's peak (the simulation's)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def days() -> list[date]:
     return [AS_OF - timedelta(weeks=k) for k in range(WEEKS - 1, -1, -1)]
 
@@ -174,8 +183,9 @@ def offline(folder: str, history_from: str) -> None:
     figures["causes"] = [f"{c.subscriptions} {c.what}: {c.difference:.2f}" for c in check.causes]
     figures["mrr"] = float(report.mrr)
     figures["rebuilt_mrr"] = float(weeks.reports[-1].mrr)
+    figures["weeks"] = [str(report.mrr) for report in weeks.reports]
     figures["first_mrr"] = float(weeks.reports[0].mrr)
-    figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    figures["peak_rss_mb"] = peak_mb()
     print(json.dumps(figures))
 
 
@@ -204,8 +214,8 @@ def live(url: str, history_from: str, max_rps: str) -> None:
                 "total": time.perf_counter() - began,
                 "requests": http.counters.requests,
                 "invoices": len(data.invoices),
-                "last_mrr": float(weeks.reports[-1].mrr),
-                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "weeks": [str(report.mrr) for report in weeks.reports],
+                "peak_rss_mb": peak_mb(),
             }
         )
     )
@@ -296,8 +306,10 @@ def main() -> None:
         )
         print(f"read + rebuild                : {read['total']:8.1f} s")
         print(f"peak RSS (live read + rebuild): {read['peak_rss_mb']:,.0f} MB")
-        same = abs(read["last_mrr"] - ours["rebuilt_mrr"]) < 0.005
-        print(f"live read rebuilds the same weeks as the pages: {'yes' if same else 'NO'}")
+        # The last week is the read's own: the pages were "read" at the simulation's
+        # instant, the live read later, so only the weeks before it must agree.
+        same = read["weeks"][:-1] == ours["weeks"][:-1]
+        print(f"live read rebuilds the weeks the pages do: {'yes' if same else 'NO'}")
 
 
 if __name__ == "__main__":

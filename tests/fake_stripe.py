@@ -79,6 +79,8 @@ class Store:
     invoice_items: list[Json] = field(default_factory=list)  # newest first
     position: dict[str, int] = field(default_factory=dict)  # subscription id -> list index
     negated_created: list[int] = field(default_factory=list)  # ascending, for bisect
+    invoice_position: dict[str, int] = field(default_factory=dict)  # id -> list index
+    invoice_negated_created: list[int] = field(default_factory=list)  # ascending
 
 
 def _canonical_price(price: Json, store: Store) -> Json:
@@ -138,6 +140,8 @@ def load(bundle: Json) -> Store:
     store.invoices = sorted(
         bundle.get("invoices", []), key=lambda i: (i["created"], i["id"]), reverse=True
     )
+    store.invoice_negated_created = [-i["created"] for i in store.invoices]
+    store.invoice_position = {i["id"]: n for n, i in enumerate(store.invoices)}
     store.invoice_items = sorted(
         bundle.get("invoice_items", []), key=lambda i: (i["date"], i["id"]), reverse=True
     )
@@ -539,23 +543,43 @@ class FakeStripe:
 
     def _invoices(self, rest: list[str], params: dict[str, Any]) -> str:
         if rest:
-            invoice = next((i for i in self.store.invoices if i["id"] == rest[0]), None)
+            position = self.store.invoice_position.get(rest[0])
+            invoice = None if position is None else self.store.invoices[position]
             if invoice is None:
                 raise StripeError(404, f"No such invoice: '{rest[0]}'", code="resource_missing")
             if rest[1:] == ["lines"]:
                 return self._page(invoice["lines"]["data"], params, f"/v1/invoices/{rest[0]}/lines")
             return json.dumps(self._invoice(invoice))
-        low, high = _created_bounds(params)
-        chosen = [
-            self._invoice(i)
-            for i in self.store.invoices
-            if low <= i["created"] <= high
-            and (
-                "subscription" not in params
-                or i["parent"]["subscription_details"]["subscription"] == params["subscription"]
+        store = self.store
+        oldest, newest = _created_bounds(params)
+        # Newest first, as Stripe lists them: the created range is one slice of the list,
+        # and only the page served is rendered (a list of 200,000 stays fast).
+        low = bisect.bisect_left(store.invoice_negated_created, -newest)
+        high = bisect.bisect_right(store.invoice_negated_created, -oldest)
+        if "subscription" in params:
+            wanted = params["subscription"]
+            chosen = [
+                i
+                for i in store.invoices[low:high]
+                if i["parent"]["subscription_details"]["subscription"] == wanted
+            ]
+            return self._page([self._invoice(i) for i in chosen], params, "/v1/invoices")
+        if "ending_before" in params:  # rare here: the general path
+            return self._page(
+                [self._invoice(i) for i in store.invoices[low:high]], params, "/v1/invoices"
             )
-        ]
-        return self._page(chosen, params, "/v1/invoices")
+        start = low
+        after = params.get("starting_after")
+        if after is not None:
+            position = store.invoice_position.get(after)
+            if position is None or not low <= position < high:
+                raise StripeError(400, f"No such object: '{after}'", param="starting_after")
+            start = position + 1
+        limit = self._limit(params)
+        page = [self._invoice(i) for i in store.invoices[start : min(high, start + limit)]]
+        has_more = start + limit < high
+        body = {"object": "list", "data": page, "has_more": has_more, "url": "/v1/invoices"}
+        return json.dumps(body)
 
     def _invoice(self, invoice: Json) -> Json:
         lines = invoice["lines"]["data"]

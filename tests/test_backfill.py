@@ -302,3 +302,12 @@ def test_an_invoice_of_a_subscription_the_data_lacks_is_an_error_naming_both(
         result.stderr
     )
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_readme_shows_backfill_of_the_demo_literally(ffkpi: Ffkpi, cli_env: Path) -> None:
+    (cli_env / "ffkpi.toml").write_text((ROOT / "config.example.toml").read_text())
+    assert ffkpi("snapshot", "--demo").exit_code == 0
+    result = ffkpi("backfill", "--demo", "--since", "2026-09-01")
+    assert result.exit_code == 0, result.stderr
+    readme = (ROOT / "README.md").read_text()
+    assert f"$ ffkpi backfill --demo --since 2026-09-01\n{result.stdout}$ " in readme

@@ -1,5 +1,6 @@
 """`ffkpi backfill`'s summary: weeks written and kept, the checks, what was not rebuilt."""
 
+import textwrap
 from decimal import Decimal
 from typing import Any
 
@@ -63,7 +64,7 @@ def backfill_text(result: Backfill) -> str:
             f"converted at today's rates: up to {converted} subscriptions a week in other "
             "currencies"
         )
-    lines.append(limits_text(rebuilt.limits, rebuilt.unknown_discounts))
+    lines.append(textwrap.fill(limits_text(rebuilt.limits, rebuilt.unknown_discounts), 80))
     return "\n".join(lines) + "\n"
 
 

@@ -113,6 +113,7 @@ class _Run:
             "products": self._list("/v1/products", {}, Page[StripeProduct]),
         }
         resolver: Resolver | None = None
+        history: Future[tuple[tuple[BilledInvoice, ...], int]] | None = None
         subscriptions: dict[str, Subscription] = {}
         lifetimes: dict[str, Lifetime] = {}
         partial: dict[str, StripeSubscription] = {}  # more items than a page embeds
@@ -121,6 +122,7 @@ class _Run:
             for answer in self._subscription_pages(canceled):
                 if resolver is None:
                     resolver = self._side_data(lists)
+                    history = self._start_history(resolver)
                 if self.recorder is not None:
                     self.recorder.subscriptions(answer.body)
                 fresh = []
@@ -139,14 +141,16 @@ class _Run:
                 self.reader.on_progress(counters)
             if resolver is None:
                 resolver = self._side_data(lists)
+                history = self._start_history(resolver)
             completed = self._complete_items(partial)
             self._side_data_by_id(completed, resolver)
             for sub in completed:
                 subscriptions[sub.id] = resolver.subscription(sub)
         domain = tuple(subscriptions.values())
         billed = None
-        if self.history_from is not None:
-            billed = self._billed_history(self.history_from, lifetimes, resolver)
+        if history is not None:
+            invoices, unknown = history.result()
+            billed = Billed(lifetimes, invoices, unknown)
         lines = []
         if invoices_for is not None:
             metered = [
@@ -204,12 +208,27 @@ class _Run:
             _objects(answers["products"]),
         )
 
+    def _start_history(
+        self, resolver: Resolver
+    ) -> "Future[tuple[tuple[BilledInvoice, ...], int]] | None":
+        """The billed history, read alongside the subscriptions (on a thread of its own,
+        its requests on the shared pool and pacer): a subscription list whose creation
+        times come in bursts is read a window at a time, and the invoices fill the
+        rate limit meanwhile."""
+        if self.history_from is None:
+            return None
+        runner = ThreadPoolExecutor(1, thread_name_prefix="ffkpi-history")
+        future = runner.submit(self._billed_history, self.history_from, resolver)
+        runner.shutdown(wait=False)
+        return future
+
     def _billed_history(
-        self, history_from: int, lifetimes: dict[str, Lifetime], resolver: Resolver
-    ) -> Billed:
+        self, history_from: int, resolver: Resolver
+    ) -> tuple[tuple[BilledInvoice, ...], int]:
         """Every invoice since `history_from` less the longest billing period and a week
         (an annual line covering the first week is there), with all its lines, and the
-        pending invoice items (history-rules.md, "What is read")."""
+        pending invoice items (history-rules.md, "What is read"), and the discounts left
+        out."""
         since = history_from - self.longest_interval - WEEK
         self._phase("history", 0)
         biller = Biller(resolver)
@@ -258,7 +277,7 @@ class _Run:
             self.recorder.listed("invoice_items", (a.body for a in pending))
         invoices = [invoice for invoice in billed.values() if invoice is not None]
         invoices += biller.pending(_objects(pending))
-        return Billed(lifetimes, tuple(invoices), biller.unknown)
+        return tuple(invoices), biller.unknown
 
     def _phase(self, phase: str, total: int) -> None:
         counters = self.http.counters

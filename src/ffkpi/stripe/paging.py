@@ -255,12 +255,13 @@ class Lister:
                 window = pending.pop(future)
                 answer = future.result()
                 self.http.counters.pages += 1
-                yield answer
                 page = answer.page
                 created = [entry.created for entry in page.data]
                 last = page.data[-1].id if page.data else None
+                # The next requests go out before the caller works on this page.
                 for ask in plan.returned(window, created, last, page.has_more, len(pending)):
                     submit(ask)
+                yield answer
 
     def _slots(self) -> int:
         """Requests worth having in flight: past rate x latency they only queue."""
