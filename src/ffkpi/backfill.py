@@ -19,6 +19,7 @@ from ffkpi.model import Dataset
 from ffkpi.mrr import Report
 from ffkpi.reconcile import Reconciliation, reconcile
 from ffkpi.snapshots import (
+    Customers,
     Reconstruction,
     Saved,
     Snapshot,
@@ -153,7 +154,11 @@ def rebuilt_history(
         _in_memory(report, config, _reconstruction(rebuilt, week))
         for week, report in enumerate(rebuilt.reports)
     )
-    return growth_history(snapshots, config, last=last, by_tier=by_tier)
+    tiers = tuple(tier.name for tier in config.tiers)
+    customers = [
+        Customers(report.currency, tiers, dict(report.customer_tiers)) for report in rebuilt.reports
+    ]
+    return growth_history(snapshots, config, last=last, by_tier=by_tier, customers=customers)
 
 
 def _in_memory(report: Report, config: Config, reconstruction: Reconstruction) -> Snapshot:

@@ -2,6 +2,7 @@
 taken by cron or rebuilt from invoices."""
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
@@ -10,7 +11,9 @@ from pathlib import Path
 from ffkpi.config import Config, Growth
 from ffkpi.errors import StorageError
 from ffkpi.history import LIMITS, ONCE_LIMIT
-from ffkpi.snapshots import Skipped, Snapshot, Source, read_snapshots
+from ffkpi.movements import WeekMoves, week_moves
+from ffkpi.mrr import EXACT
+from ffkpi.snapshots import Customers, Skipped, Snapshot, Source, read_customers, read_snapshots
 
 RATE_DIGITS = Decimal("0.0001")
 
@@ -28,6 +31,9 @@ class Week:
     config_changed: bool
     source: Source
     converted: int | None = None  # rebuilt: subscriptions counted at today's [fx] rates
+    moves: WeekMoves | None = None  # what moved MRR since the week before, if known
+    previous_mrr: Decimal | None = None  # the week before's, for the bridge
+    comparable: bool = True  # False: another config or currency than the week before
 
 
 def weeks_between(earlier: str, later: str) -> int:
@@ -138,24 +144,43 @@ def load_history(
             "restore the file from a backup, or take the week again with "
             "`ffkpi snapshot --force --as-of DATE`",
         )
-    shown = growth_history(stored.snapshots, config, last=last, by_tier=by_tier)
+    broken = {entry.path.name for entry in stored.damaged}
+    customers = [
+        None if f"{s.week}.toml" in broken else read_customers(folder, s) for s in stored.snapshots
+    ]
+    shown = growth_history(
+        stored.snapshots, config, last=last, by_tier=by_tier, customers=customers
+    )
     return dataclasses.replace(shown, skipped=stored.skipped, damaged=stored.damaged)
 
 
 def growth_history(
-    snapshots: tuple[Snapshot, ...], config: Config | None, *, last: int | None, by_tier: bool
+    snapshots: tuple[Snapshot, ...],
+    config: Config | None,
+    *,
+    last: int | None,
+    by_tier: bool,
+    customers: Sequence[Customers | None] | None = None,
 ) -> History:
-    """Weeks (the last `last`) measured against the config's target, taken or rebuilt."""
+    """Weeks (the last `last`) measured against the config's target, taken or rebuilt;
+    with each snapshot's customers (None where unknown), what moved MRR each week."""
     target = (config.growth if config is not None else Growth()).weekly_target
     latest = snapshots[-1] if snapshots else None
     digest = config.digest if config is not None else latest.config_digest if latest else None
     start = -(last or 0)
-    weeks = growth_weeks(snapshots, target, digest=digest)[start:]
+    weeks = _with_moves(growth_weeks(snapshots, target, digest=digest), snapshots, customers, None)[
+        start:
+    ]
     tiers = None
     if by_tier:
         names = [t.name for t in (config.tiers if config else latest.tiers if latest else ())]
         tiers = {
-            name: growth_weeks(snapshots, target, digest=digest, tier=name)[start:]
+            name: _with_moves(
+                growth_weeks(snapshots, target, digest=digest, tier=name),
+                snapshots,
+                customers,
+                name,
+            )[start:]
             for name in names
         }
     shown = [s for s in snapshots if s.week in {week.week for week in weeks}]
@@ -166,3 +191,63 @@ def growth_history(
         limits = LIMITS + ((ONCE_LIMIT,) if once else ())
     unknown = max((r.unknown_discounts for r in rebuilt if r is not None), default=0)
     return History(weeks, tiers, target, limits=limits, unknown_discounts=unknown)
+
+
+def _customers_of(folder: Path, snapshot: Snapshot) -> Customers | None:
+    """A snapshot's customers; None (movements unknown) when its file cannot be read."""
+    try:
+        return read_customers(folder, snapshot)
+    except StorageError:
+        return None
+
+
+def _customers_in(customers: Customers | None, tier: str | None) -> dict[str, Decimal] | None:
+    """Each customer's MRR (in one tier, or in all), customers paying only; None when
+    the file does not say (a file of schema 1 has rounded totals: never guessed from)."""
+    if customers is None or customers.tiers is None:
+        return None
+    if tier is None:
+        totals = {customer: _exact_sum(values) for customer, values in customers.mrr.items()}
+        return {customer: mrr for customer, mrr in totals.items() if mrr > 0}
+    if tier not in customers.tiers:
+        return None
+    k = customers.tiers.index(tier)
+    return {customer: values[k] for customer, values in customers.mrr.items() if values[k] > 0}
+
+
+def _exact_sum(values: Sequence[Decimal]) -> Decimal:
+    total = Decimal(0)
+    for value in values:
+        total = EXACT.add(total, value)
+    return total
+
+
+def _with_moves(
+    weeks: list[Week],
+    snapshots: tuple[Snapshot, ...],
+    customers: Sequence[Customers | None] | None,
+    tier: str | None,
+) -> list[Week]:
+    """The weeks with their movements: each against the week before it, none across a
+    change of config (rules, rates) or currency."""
+    if customers is None:
+        return weeks
+    by_week = {s.week: (s, c) for s, c in zip(snapshots, customers, strict=True)}
+    pairs = [by_week[week.week] for week in weeks]
+    series = [_customers_in(c, tier) for _, c in pairs]
+    comparable = [
+        k > 0
+        and pairs[k - 1][0].currency == s.currency
+        and pairs[k - 1][0].config_digest == s.config_digest
+        for k, (s, _) in enumerate(pairs)
+    ]
+    moves = week_moves(series, comparable)
+    return [
+        dataclasses.replace(
+            week,
+            moves=move if series[k] is not None else None,
+            comparable=comparable[k] or k == 0,
+            previous_mrr=weeks[k - 1].mrr if k else None,
+        )
+        for k, (week, move) in enumerate(zip(weeks, moves, strict=True))
+    ]

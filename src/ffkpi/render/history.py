@@ -16,6 +16,7 @@ from rich.text import Text
 from ffkpi.growth import History, Week, format_rate, weeks_between
 from ffkpi.money import format_money
 from ffkpi.render.formats import csv_text, to_json
+from ffkpi.render.moves import MOVE_COLUMNS, moves_dict, moves_row, moves_table
 from ffkpi.render.tables import Terminal, outside, print_table
 from ffkpi.text import csv_cell
 
@@ -26,7 +27,6 @@ JUSTIFY: dict[str, JustifyMethod] = {
     "As of": "left",
     "Currency": "left",
     "Met": "center",
-    "Source": "left",
 }
 # currency last, after the columns CSV had before it showed it
 COLUMNS = [
@@ -41,7 +41,7 @@ COLUMNS = [
     "currency",
     "source",
 ]
-SOURCES = {"snapshot": "snapshot", "reconstructed": "rebuilt"}  # the table's words
+REBUILT = "~"  # marks a rebuilt week in the table
 
 
 def _percent(rate: Decimal | None) -> str:
@@ -67,7 +67,12 @@ def _week_dict(week: Week) -> dict[str, Any]:
             if week.source == "reconstructed" and week.converted is not None
             else {}
         ),
+        **moves_dict(week),
     }
+
+
+def _week_dicts(weeks: list[Week]) -> list[dict[str, Any]]:
+    return [_week_dict(week) for week in weeks]
 
 
 def limits_text(limits: tuple[str, ...], unknown_discounts: int) -> str:
@@ -82,7 +87,7 @@ def history_json(shown: History) -> str:
     document: dict[str, Any] = {
         "schema": HISTORY_SCHEMA,
         "target": format_rate(shown.target),
-        "weeks": [_week_dict(week) for week in shown.weeks],
+        "weeks": _week_dicts(shown.weeks),
     }
     if shown.limits:
         document["reconstruction"] = {
@@ -92,18 +97,18 @@ def history_json(shown: History) -> str:
     by_tier = shown.tiers
     if by_tier is not None:
         document["tiers"] = [
-            {"name": name, "weeks": [_week_dict(week) for week in tier_weeks]}
-            for name, tier_weeks in by_tier.items()
+            {"name": name, "weeks": _week_dicts(tier_weeks)} for name, tier_weeks in by_tier.items()
         ]
     return to_json(document)
 
 
 def history_csv(weeks: list[Week], by_tier: dict[str, list[Week]] | None = None) -> str:
-    rows: list[list[object]] = [["scope", *COLUMNS]]
+    rows: list[list[object]] = [["scope", *COLUMNS, *MOVE_COLUMNS]]
     for scope, scope_weeks in [("total", weeks), *(by_tier or {}).items()]:
         for week in scope_weeks:
-            row = _week_dict(week)
-            rows.append([csv_cell(scope), *(_cell(row[c]) for c in COLUMNS)])
+            row = {**_week_dict(week), **moves_row(week)}
+            cells = [_cell(row[c]) for c in [*COLUMNS, *MOVE_COLUMNS]]
+            rows.append([csv_cell(scope), *cells])
     return csv_text(rows)
 
 
@@ -116,7 +121,7 @@ def _cell(value: object) -> str:
 
 
 def _history_table(weeks: list[Week], target: Decimal, title: Text) -> Table:
-    mixed = {week.source for week in weeks} != {"snapshot"}
+    rebuilt = any(week.source == "reconstructed" for week in weeks)
     currencies = {week.currency for week in weeks}
     if len(currencies) == 1:
         title.append(f" ({next(iter(currencies)).upper()})")
@@ -125,13 +130,13 @@ def _history_table(weeks: list[Week], target: Decimal, title: Text) -> Table:
     labels = ["Week", "As of", "MRR", "ARR", "Growth", "Met", "Next week needs"]
     if len(currencies) > 1:
         labels.insert(2, "Currency")
-    if mixed:
-        labels.append("Source")
     for label in labels:
         table.add_column(label, justify=JUSTIFY.get(label, "right"), no_wrap=True)
     for week in weeks:
         cells = [
-            week.week + ("*" if week.config_changed else ""),
+            week.week
+            + (REBUILT if week.source == "reconstructed" else "")
+            + ("*" if week.config_changed else ""),
             week.as_of.isoformat(),
             format_money(week.mrr, week.currency, grouping=True),
             format_money(week.arr, week.currency, grouping=True),
@@ -141,10 +146,10 @@ def _history_table(weeks: list[Week], target: Decimal, title: Text) -> Table:
         ]
         if len(currencies) > 1:
             cells.insert(2, week.currency.upper())
-        if mixed:
-            cells.append(SOURCES[week.source])
         table.add_row(*cells, style={True: "green", False: "red", None: None}[week.met_target])
     notes = []
+    if rebuilt:
+        notes.append(f"{REBUILT} rebuilt from invoices; the other weeks are snapshots taken then")
     if any(week.config_changed for week in weeks):
         notes.append("* made with a different config than the one in use now")
     if len(currencies) > 1:
@@ -201,13 +206,20 @@ def history_table(
     console: Console | None = None,
 ) -> None:
     console = console or Terminal()
-    print_table(_history_table(weeks, target, Text("MRR week over week")), console=console)
-    console.print()
-    for name, tier_weeks in (by_tier or {}).items():
-        if tier_weeks:
-            title = outside(name)
-            title.append(": MRR week over week")
-            print_table(_history_table(tier_weeks, target, title), console=console)
+    scopes = [(None, weeks), *(by_tier or {}).items()]
+    for name, scope_weeks in scopes:
+        if not scope_weeks:
+            continue
+        prefix = outside(f"{name}: ") if name is not None else Text()
+        title = prefix.copy()
+        title.append("MRR week over week")
+        print_table(_history_table(scope_weeks, target, title), console=console)
+        console.print()
+        moved = prefix.copy()
+        moved.append(f"What moved MRR ({scope_weeks[-1].currency.upper()})")
+        table = moves_table(scope_weeks, moved)
+        if table is not None:
+            print_table(table, console=console)
             console.print()
     if chart and weeks:
         console.print(_chart(weeks, target))

@@ -1,0 +1,193 @@
+"""What moved MRR between weeks: new, expansion, contraction, churn and reactivation,
+per customer (docs/history-rules.md, "Movements, per customer" and "Metrics").
+
+Fed by each week's MRR per customer (in the reporting currency at full precision,
+customers with MRR > 0 only); pure: no I/O. Sums are exact (mrr.EXACT), so the bridge
+previous + new + expansion + reactivation - contraction - churn = MRR holds exactly.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from ffkpi.mrr import EXACT
+from ffkpi.pricing import ZERO
+
+NEW, EXPANSION, REACTIVATION, CONTRACTION, CHURN = (
+    "new",
+    "expansion",
+    "reactivation",
+    "contraction",
+    "churn",
+)
+KINDS = (NEW, EXPANSION, REACTIVATION, CONTRACTION, CHURN)
+INFLOWS = (NEW, EXPANSION, REACTIVATION)  # add to MRR; the others take from it
+TRAILING = (4, 52)  # the trailing windows rates are also given over, in weeks
+
+Series = Sequence[Mapping[str, Decimal] | None]  # None: a week whose customers are unknown
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One customer's move between two weeks."""
+
+    customer: str
+    kind: str
+    previous: Decimal
+    current: Decimal
+
+    @property
+    def amount(self) -> Decimal:
+        """How much it moved MRR, positive."""
+        return abs(EXACT.subtract(self.current, self.previous))
+
+
+@dataclass(frozen=True, slots=True)
+class Movement:
+    mrr: Decimal  # positive
+    customers: int
+
+
+@dataclass(frozen=True, slots=True)
+class Rates:
+    logo_churn: Decimal | None
+    gross_mrr_churn: Decimal | None
+    net_mrr_churn: Decimal | None
+    quick_ratio: Decimal | None
+    nrr: Decimal | None = None  # over a window only
+    grr: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WeekMoves:
+    """One week against the week before it."""
+
+    mrr: Decimal  # the sum of its customers' MRR
+    customers: int
+    arpa: Decimal | None
+    movements: dict[str, Movement] | None  # None: the first week, or one not comparable
+    changes: tuple[Change, ...]  # largest first
+    rates: Rates | None
+    trailing: dict[int, Rates | None]  # by window length in weeks
+
+
+def _sum(values: Sequence[Decimal] | Mapping[str, Decimal]) -> Decimal:
+    total = ZERO
+    for value in values.values() if isinstance(values, Mapping) else values:
+        total = EXACT.add(total, value)
+    return total
+
+
+def _divide(numerator: Decimal, denominator: Decimal) -> Decimal | None:
+    return None if denominator == 0 else numerator / denominator
+
+
+def _rates(moved: Mapping[str, Movement], start_mrr: Decimal, start_customers: int) -> Rates:
+    lost = EXACT.add(moved[CHURN].mrr, moved[CONTRACTION].mrr)
+    gained = _sum([moved[kind].mrr for kind in INFLOWS])
+    won_back = EXACT.add(moved[EXPANSION].mrr, moved[REACTIVATION].mrr)
+    return Rates(
+        logo_churn=_divide(Decimal(moved[CHURN].customers), Decimal(start_customers)),
+        gross_mrr_churn=_divide(lost, start_mrr),
+        net_mrr_churn=_divide(EXACT.subtract(lost, won_back), start_mrr),
+        quick_ratio=_divide(gained, lost),
+    )
+
+
+def _changes(
+    previous: Mapping[str, Decimal], current: Mapping[str, Decimal], seen: set[str]
+) -> list[Change]:
+    changes = []
+    for customer in previous.keys() | current.keys():
+        before = previous.get(customer, ZERO)
+        now = current.get(customer, ZERO)
+        if before == now:
+            continue
+        if before == 0:
+            kind = REACTIVATION if customer in seen else NEW
+        elif now == 0:
+            kind = CHURN
+        else:
+            kind = EXPANSION if now > before else CONTRACTION
+        changes.append(Change(customer, kind, before, now))
+    changes.sort(key=lambda c: (-c.amount, c.customer))
+    return changes
+
+
+def _totals(changes: Sequence[Change]) -> dict[str, Movement]:
+    sums = dict.fromkeys(KINDS, ZERO)
+    counts = dict.fromkeys(KINDS, 0)
+    for change in changes:
+        sums[change.kind] = EXACT.add(sums[change.kind], change.amount)
+        counts[change.kind] += 1
+    return {kind: Movement(sums[kind], counts[kind]) for kind in KINDS}
+
+
+def week_moves(series: Series, comparable: Sequence[bool] | None = None) -> list[WeekMoves]:
+    """Each week's movements against the week before (None for the first, for a week
+    whose customers or the week before's are unknown, and where `comparable` is False:
+    another config or currency), with its rates and those of the trailing windows."""
+    weeks: list[WeekMoves] = []
+    seen: set[str] = set()  # customers positive in some earlier week
+    moved: list[dict[str, Movement] | None] = []
+    for i, customers in enumerate(series):
+        mrr = _sum(customers) if customers is not None else ZERO
+        count = len(customers) if customers is not None else 0
+        previous = series[i - 1] if i else None
+        ok = comparable is None or comparable[i]
+        changes: list[Change] = []
+        totals: dict[str, Movement] | None = None
+        rates = None
+        if customers is not None and previous is not None and ok:
+            changes = _changes(previous, customers, seen)
+            totals = _totals(changes)
+            rates = _rates(totals, _sum(previous), len(previous))
+        moved.append(totals)
+        if customers is not None:
+            seen.update(customers)
+        trailing = {n: _window(series, moved, i, n) for n in TRAILING}
+        weeks.append(
+            WeekMoves(
+                mrr=mrr if customers is not None else ZERO,
+                customers=count,
+                arpa=_divide(mrr, Decimal(count)) if customers is not None else None,
+                movements=totals,
+                changes=tuple(changes),
+                rates=rates,
+                trailing=trailing,
+            )
+        )
+    return weeks
+
+
+def _window(
+    series: Series, moved: Sequence[dict[str, Movement] | None], end: int, length: int
+) -> Rates | None:
+    """Rates over the `length` weeks ending with week `end`: the movements summed, "at
+    the start" being the window's first week (`end - length`)."""
+    start = end - length
+    if start < 0:
+        return None
+    first, last = series[start], series[end]
+    steps = moved[start + 1 : end + 1]
+    if first is None or last is None or any(step is None for step in steps):
+        return None
+    summed = {
+        kind: Movement(
+            _sum([step[kind].mrr for step in steps if step is not None]),
+            sum(step[kind].customers for step in steps if step is not None),
+        )
+        for kind in KINDS
+    }
+    start_mrr = _sum(first)
+    rates = _rates(summed, start_mrr, len(first))
+    kept = _sum([last.get(customer, ZERO) for customer in first])
+    floor = _sum([min(last.get(customer, ZERO), mrr) for customer, mrr in first.items()])
+    return Rates(
+        logo_churn=rates.logo_churn,
+        gross_mrr_churn=rates.gross_mrr_churn,
+        net_mrr_churn=rates.net_mrr_churn,
+        quick_ratio=rates.quick_ratio,
+        nrr=_divide(kept, start_mrr),
+        grr=_divide(floor, start_mrr),
+    )

@@ -1,0 +1,166 @@
+"""What moved MRR, as printed: amounts rounded so that the bridge still adds up to the
+printed MRRs, rates as decimal strings, a table that fits 80 columns."""
+
+from decimal import Decimal
+from typing import Any
+
+from rich import box
+from rich.table import Table
+from rich.text import Text
+
+from ffkpi.growth import Week, format_rate
+from ffkpi.money import format_money
+from ffkpi.movements import CHURN, CONTRACTION, INFLOWS, KINDS, TRAILING, Movement, Rates
+
+LABELS = {
+    "new": "New",
+    "expansion": "Expansion",
+    "reactivation": "Reactivated",
+    "contraction": "Contraction",
+    "churn": "Churn",
+}
+RATE_KEYS = ("logo_churn", "gross_mrr_churn", "net_mrr_churn", "quick_ratio")
+WINDOW_KEYS = (*RATE_KEYS, "nrr", "grr")
+
+
+def _rounded(value: Decimal, currency: str) -> Decimal:
+    return Decimal(format_money(value, currency))
+
+
+def printed_movements(week: Week) -> dict[str, Decimal] | None:
+    """Each movement rounded to the currency's digits, the rounding residue given to the
+    largest, so previous + inflows - outflows = MRR holds on the printed figures."""
+    moves = week.moves
+    if moves is None or moves.movements is None or week.previous_mrr is None:
+        return None
+    cur = week.currency
+    amounts: dict[str, Movement] = moves.movements
+    printed = {kind: _rounded(amounts[kind].mrr, cur) for kind in KINDS}
+    inflow = sum((printed[kind] for kind in INFLOWS), Decimal(0))
+    outflow = printed[CONTRACTION] + printed[CHURN]
+    residue = _rounded(week.mrr, cur) - _rounded(week.previous_mrr, cur) - (inflow - outflow)
+    if residue:
+        for kind in sorted(KINDS, key=lambda k: (-amounts[k].mrr, k)):
+            sign = 1 if kind in INFLOWS else -1
+            if printed[kind] + sign * residue >= 0:
+                printed[kind] += sign * residue
+                break
+    return printed
+
+
+def _rates(rates: Rates | None, keys: tuple[str, ...]) -> dict[str, str | None] | None:
+    if rates is None:
+        return None
+    return {key: format_rate(getattr(rates, key)) for key in keys}
+
+
+def moves_dict(week: Week) -> dict[str, Any]:
+    """A week's movements for JSON (nothing when its customers are not known)."""
+    moves = week.moves
+    if moves is None:
+        return {
+            "customers": None,
+            "arpa": None,
+            "movements": None,
+            "rates": None,
+            **{f"trailing_{n}w": None for n in TRAILING},
+            "movements_note": "its customers are not known (a customer file of schema 1)",
+        }
+    cur = week.currency
+    printed = printed_movements(week)
+    movements = None
+    if printed is not None and moves.movements is not None:
+        movements = {
+            kind: {
+                "mrr": format_money(printed[kind], cur),
+                "customers": moves.movements[kind].customers,
+            }
+            for kind in KINDS
+        }
+    document: dict[str, Any] = {
+        "customers": moves.customers,
+        "arpa": None if moves.arpa is None else format_money(moves.arpa, cur),
+        "movements": movements,
+        "rates": _rates(moves.rates, RATE_KEYS),
+        **{f"trailing_{n}w": _rates(moves.trailing[n], WINDOW_KEYS) for n in TRAILING},
+    }
+    if not week.comparable:
+        document["movements_note"] = "another config or currency than the week before"
+    return document
+
+
+# CSV: after the history's own columns, in this order.
+MOVE_COLUMNS = [
+    "customers",
+    "arpa",
+    *(f"{kind}_{part}" for kind in KINDS for part in ("mrr", "customers")),
+    *RATE_KEYS,
+    *(f"trailing_{n}w_{key}" for n in TRAILING for key in WINDOW_KEYS),
+]
+
+
+def moves_row(week: Week) -> dict[str, Any]:
+    """The same as flat CSV cells (empty where unknown)."""
+    document = moves_dict(week)
+    row: dict[str, Any] = dict.fromkeys(MOVE_COLUMNS)
+    if not document:
+        return row
+    row["customers"] = document["customers"]
+    row["arpa"] = document["arpa"]
+    for kind, values in (document["movements"] or {}).items():
+        row[f"{kind}_mrr"], row[f"{kind}_customers"] = values["mrr"], values["customers"]
+    row.update(document["rates"] or {})
+    for n in TRAILING:
+        for key, value in (document[f"trailing_{n}w"] or {}).items():
+            row[f"trailing_{n}w_{key}"] = value
+    return row
+
+
+def _percent(value: Decimal | None) -> str:
+    return "" if value is None else f"{value * 100:.2f} %"
+
+
+def moves_table(weeks: list[Week], title: Text) -> Table | None:
+    """New, expansion, reactivation, contraction and churn per week, with customers."""
+    if not any(week.moves is not None for week in weeks):
+        return None
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    table.add_column("Week", justify="left", no_wrap=True)
+    for kind in KINDS:
+        table.add_column(LABELS[kind], justify="right", no_wrap=True)
+    table.add_column("Paying", justify="right", no_wrap=True)
+    for week in weeks:
+        cur = week.currency
+        printed = printed_movements(week)
+        moves = week.moves
+        cells = [week.week]
+        for kind in KINDS:
+            if printed is None or moves is None or moves.movements is None:
+                cells.append("")
+                continue
+            sign = "+" if kind in INFLOWS else "-"
+            amount = format_money(printed[kind], cur, grouping=True)
+            count = moves.movements[kind].customers
+            cells.append(f"{sign}{amount}\n({count})" if count else "")
+        cells.append("" if moves is None else str(moves.customers))
+        table.add_row(*cells)
+    last = weeks[-1].moves
+    notes = [
+        "(n): customers. Each week against the week before it; blank: not known. "
+        "Paying: customers with MRR."
+    ]
+    if last is not None:
+        for n in TRAILING:
+            rates = last.trailing[n]
+            if rates is None:
+                continue
+            quick = "" if rates.quick_ratio is None else f"{rates.quick_ratio:.2f}"
+            notes.append(
+                f"Last {n} weeks: logo churn {_percent(rates.logo_churn)}, gross MRR churn "
+                f"{_percent(rates.gross_mrr_churn)}, net MRR churn "
+                f"{_percent(rates.net_mrr_churn)}, NRR {_percent(rates.nrr)}, GRR "
+                f"{_percent(rates.grr)}, quick ratio {quick or 'none'}."
+            )
+    table.caption = "\n".join(notes)
+    table.caption_justify = "left"
+    return table
