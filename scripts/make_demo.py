@@ -374,6 +374,24 @@ def demo_account() -> Account:
     return account
 
 
+FIRST = ["Acme", "Blue", "Cedar", "Delta", "Ember", "Fjord", "Granite", "Harbor", "Iris", "Juniper"]
+SECOND = ["Robotics", "Foods", "Logistics", "Labs", "Energy", "Water", "Textiles", "Farms"]
+SUFFIX = ["GmbH", "Inc.", "Ltd", "B.V.", "S.A.", "Oy", "AB", "LLC"]
+
+
+def customers(account: Account) -> list[Json]:
+    """A name for every customer, as GET /v1/customers lists them (one has none)."""
+    first: dict[str, int] = {}
+    for sub in account.subscriptions:
+        first[sub["customer"]] = min(first.get(sub["customer"], sub["created"]), sub["created"])
+    listed = []
+    for n, (customer_id, created) in enumerate(sorted(first.items())):
+        words = (FIRST[n % 10], SECOND[(n // 10) % 8], SUFFIX[(n // 80) % 8])
+        name = "" if n == 7 else " ".join(words)
+        listed.append(sf.customer(customer_id, name, created=created))
+    return listed
+
+
 def demo_bundle() -> dict[str, Any]:
     account = demo_account()
     return {
@@ -385,6 +403,7 @@ def demo_bundle() -> dict[str, Any]:
         "products": PRODUCTS,
         "invoices": sorted(account.invoices, key=lambda i: (-i["created"], i["id"])),
         "invoice_items": account.invoice_items,
+        "customers": customers(account),
     }
 
 

@@ -473,3 +473,35 @@ def invoice_item(
         "tax_rates": [],
         "test_clock": None,
     }
+
+
+def customer(customer_id: str, name: str, *, created: int, email: str | None = None) -> Json:
+    """A customer as GET /v1/customers returns it."""
+    return {
+        "id": customer_id,
+        "object": "customer",
+        "address": None,
+        "balance": 0,
+        "created": created,
+        "currency": "usd",
+        "default_source": None,
+        "delinquent": False,
+        "description": None,
+        "discount": None,
+        "email": email,
+        "invoice_prefix": customer_id[-8:].upper(),
+        "invoice_settings": {
+            "custom_fields": None,
+            "default_payment_method": None,
+            "footer": None,
+            "rendering_options": None,
+        },
+        "livemode": LIVEMODE,
+        "metadata": {},
+        "name": name,
+        "phone": None,
+        "preferred_locales": [],
+        "shipping": None,
+        "tax_exempt": "none",
+        "test_clock": None,
+    }

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import Ffkpi
+from ffkpi.errors import ExitCode
 from ffkpi.movements import (
     CHURN,
     CONTRACTION,
@@ -236,3 +237,64 @@ def test_weeks_with_old_customer_files_or_another_config_have_no_movements(
     assert weeks[2]["movements"] is None  # nothing to compare with
     assert weeks[3]["movements"] is None
     assert weeks[3]["movements_note"] == "another config or currency than the week before"
+
+
+def test_movements_names_the_customers_behind_the_week(ffkpi: Ffkpi) -> None:
+    result = ffkpi("movements", "--demo", "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["schema"] == "ffkpi.movements/1"
+    assert (document["week"], document["as_of"], document["previous_as_of"]) == (
+        "2026-W47",
+        "2026-11-17",
+        "2026-11-10",
+    )
+    history = json.loads(ffkpi("history", "--demo", "-f", "json").stdout)["weeks"][-1]
+    for kind in KINDS:
+        entries = document["movements"][kind]
+        assert len(entries) == history["movements"][kind]["customers"]
+        changes = [abs(D(e["change"])) for e in entries]
+        assert changes == sorted(changes, reverse=True)
+        total = sum(changes, D(0))
+        assert abs(total - D(history["movements"][kind]["mrr"])) <= D("0.01") * len(entries)
+        for entry in entries:
+            assert D(entry["mrr"]) - D(entry["previous_mrr"]) == D(entry["change"])
+            assert entry["tiers"]
+    named = [e for entries in document["movements"].values() for e in entries if e["name"]]
+    assert named  # the demo bundle lists its customers
+
+
+def test_movements_of_a_snapshot_folder(ffkpi: Ffkpi, cli_env: Path) -> None:
+    args = ("--demo", "--since", "2026-10-06", "--until", "2026-11-10", "--dir", "kpi")
+    assert ffkpi("backfill", *args).exit_code == 0
+    result = ffkpi("movements", "--week", "2026-W46", "--dir", "kpi", "-f", "csv")
+    assert result.exit_code == 0, result.stderr
+    header, *rows = result.stdout.splitlines()
+    assert header == "movement,customer,name,previous_mrr,mrr,change,tiers"
+    assert rows
+    assert all(row.split(",")[2] == "" for row in rows)  # snapshot files keep ids only
+    # The same weeks rebuilt in memory from the same history: the same customers moved.
+    rebuilt = ffkpi(
+        "movements", "--demo", "--since", "2026-10-06", "--as-of", "2026-11-10", "-f", "csv"
+    )
+    assert rebuilt.exit_code == 0, rebuilt.stderr
+
+    def without_names(lines: list[str]) -> list[list[str]]:
+        return [line.split(",")[:2] + line.split(",")[3:] for line in lines]
+
+    assert without_names(rebuilt.stdout.splitlines()[1:]) == without_names(rows)
+    table = ffkpi("movements", "--dir", "kpi", "--as-of", "2026-11-10")
+    assert "Who moved MRR in 2026-W46" in table.stdout
+
+
+def test_movements_refuses_what_it_cannot_compare(ffkpi: Ffkpi, cli_env: Path) -> None:
+    args = ("--demo", "--since", "2026-11-03", "--until", "2026-11-10", "--dir", "kpi")
+    assert ffkpi("backfill", *args).exit_code == 0
+    first = ffkpi("movements", "--week", "2026-W45", "--dir", "kpi")
+    assert first.exit_code == ExitCode.STORAGE
+    assert "2026-W45 is the first week: nothing to compare it with" in first.stderr
+    missing = ffkpi("movements", "--week", "2026-W30", "--dir", "kpi")
+    assert "no snapshot of 2026-W30" in missing.stderr
+    bad = ffkpi("movements", "--week", "2026-W99", "--dir", "kpi")
+    assert bad.exit_code == ExitCode.USAGE
+    assert len(bad.stderr.splitlines()) == 1

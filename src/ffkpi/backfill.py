@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ffkpi.config import Config
 from ffkpi.errors import InputError, UsageError
-from ffkpi.growth import History, growth_history
+from ffkpi.growth import History, WeekChanges, growth_history, week_changes
 from ffkpi.history import Rebuilt, rebuild, weeks_back
 from ffkpi.model import Dataset
 from ffkpi.mrr import Report
@@ -159,6 +159,22 @@ def rebuilt_history(
         Customers(report.currency, tiers, dict(report.customer_tiers)) for report in rebuilt.reports
     ]
     return growth_history(snapshots, config, last=last, by_tier=by_tier, customers=customers)
+
+
+def rebuilt_changes(data: Dataset, config: Config, days: list[date]) -> WeekChanges:
+    """The last of `days` against the one before, rebuilt in memory (the earlier days
+    tell new from reactivation)."""
+    require_history(data)
+    rebuilt = rebuild(data, config, days)
+    snapshots = [
+        _in_memory(report, config, _reconstruction(rebuilt, week))
+        for week, report in enumerate(rebuilt.reports)
+    ]
+    tiers = tuple(tier.name for tier in config.tiers)
+    customers: list[Customers | None] = [
+        Customers(report.currency, tiers, dict(report.customer_tiers)) for report in rebuilt.reports
+    ]
+    return week_changes(snapshots, customers, snapshots[-1].week)
 
 
 def _in_memory(report: Report, config: Config, reconstruction: Reconstruction) -> Snapshot:

@@ -11,7 +11,7 @@ from pathlib import Path
 from ffkpi.config import Config, Growth
 from ffkpi.errors import StorageError
 from ffkpi.history import LIMITS, ONCE_LIMIT
-from ffkpi.movements import WeekMoves, week_moves
+from ffkpi.movements import CustomerMove, WeekMoves, customer_moves, week_moves
 from ffkpi.mrr import EXACT
 from ffkpi.snapshots import Customers, Skipped, Snapshot, Source, read_customers, read_snapshots
 
@@ -251,3 +251,69 @@ def _with_moves(
         )
         for k, (week, move) in enumerate(zip(weeks, moves, strict=True))
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class WeekChanges:
+    """The customers behind one week's movements."""
+
+    week: str
+    as_of: date
+    previous_as_of: date
+    currency: str
+    moves: list[CustomerMove]
+
+
+def week_changes(
+    snapshots: Sequence[Snapshot], customers: Sequence[Customers | None], week: str
+) -> WeekChanges:
+    """`week` against the snapshot before it, from their customer files (all the
+    earlier ones tell new from reactivation)."""
+    names = [s.week for s in snapshots]
+    if week not in names:
+        raise StorageError(
+            f"no snapshot of {week}",
+            f"pick one of the weeks `ffkpi history` lists ({', '.join(names[-3:]) or 'none'})",
+        )
+    k = names.index(week)
+    if k == 0:
+        raise StorageError(
+            f"{week} is the first week: nothing to compare it with", "pick a later week"
+        )
+    current, previous = snapshots[k], snapshots[k - 1]
+    if current.currency != previous.currency or current.config_digest != previous.config_digest:
+        raise StorageError(
+            f"{week} was made under another config or currency than {previous.week}: its "
+            "movements are not comparable",
+            "pick another week, or rebuild both under one config with `ffkpi history --input`",
+        )
+    series = [_customers_in(c, None) for c in customers[: k + 1]]
+    tiers: dict[str, tuple[dict[str, Decimal], dict[str, Decimal]]] = {}
+    for tier in current.tiers:
+        before, after = (
+            _customers_in(customers[k - 1], tier.name),
+            _customers_in(customers[k], tier.name),
+        )
+        if before is not None and after is not None:
+            tiers[tier.name] = (before, after)
+    moves = customer_moves(series, tiers)
+    if moves is None:
+        raise StorageError(
+            f"the customers of {week} or {previous.week} are not known (a customer file of "
+            "schema 1, or one missing or altered)",
+            "take the weeks again with `ffkpi snapshot --force --as-of DATE`, or rebuild them "
+            "with `ffkpi movements --input`",
+        )
+    return WeekChanges(week, current.as_of, previous.as_of, current.currency, moves)
+
+
+def folder_changes(folder: Path, week: str | None) -> WeekChanges:
+    """`week` of the snapshot folder (default: the newest) against the one before it."""
+    stored = read_snapshots(folder)
+    if week is None and stored.snapshots:
+        week = stored.snapshots[-1].week
+    broken = {entry.path.name for entry in stored.damaged}
+    customers = [
+        None if f"{s.week}.toml" in broken else _customers_of(folder, s) for s in stored.snapshots
+    ]
+    return week_changes(stored.snapshots, customers, week or "")

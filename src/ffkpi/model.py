@@ -167,3 +167,4 @@ class Dataset:
     unknown_discounts: int = 0  # left out of the history: an id only, or a coupon gone
     read_at: int | None = None  # when the data was read from Stripe, if known
     history_from: int | None = None  # the first instant its invoices rebuild, if known
+    customer_names: Mapping[str, str] = field(default_factory=dict)  # where the data has them

@@ -191,3 +191,40 @@ def _window(
         nrr=_divide(kept, start_mrr),
         grr=_divide(floor, start_mrr),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerMove:
+    """One customer behind a week's movement, and the tiers its MRR moved in."""
+
+    customer: str
+    kind: str
+    previous: Decimal
+    current: Decimal
+    tiers: tuple[str, ...]
+
+    @property
+    def change(self) -> Decimal:
+        return EXACT.subtract(self.current, self.previous)
+
+
+def customer_moves(
+    series: Series, tiers: Mapping[str, tuple[Mapping[str, Decimal], Mapping[str, Decimal]]]
+) -> list[CustomerMove] | None:
+    """Who moved MRR in the last week of `series` against the week before (earlier
+    weeks tell new from reactivation), largest first; `tiers`: each tier's customers in
+    those two weeks. None when either week's customers are unknown."""
+    if len(series) < 2 or series[-1] is None or series[-2] is None:
+        return None
+    last = week_moves(series)[-1]
+    moves = []
+    for change in last.changes:
+        moved = tuple(
+            name
+            for name, (before, after) in tiers.items()
+            if before.get(change.customer, ZERO) != after.get(change.customer, ZERO)
+        )
+        moves.append(
+            CustomerMove(change.customer, change.kind, change.previous, change.current, moved)
+        )
+    return moves

@@ -5,7 +5,7 @@ import os
 import sys
 import threading
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,8 +14,6 @@ from typer._click.exceptions import ClickException  # typer's own click
 from typer.core import TyperGroup
 
 from ffkpi import __version__, onboarding, render
-from ffkpi.backfill import DEFAULT_WEEKS, backfill_until, data_day, plan_weeks, rebuilt_history
-from ffkpi.backfill import backfill as run_backfill
 from ffkpi.check import Finding, exit_code, run_checks
 from ffkpi.cli.options import (
     DemoOption,
@@ -25,7 +23,6 @@ from ffkpi.cli.options import (
     FormatOption,
     InputOption,
     Live,
-    Past,
     Source,
     TextFormat,
     day_option,
@@ -36,7 +33,6 @@ from ffkpi.cli.runs import (
     Prompts,
     as_of,
     load_data,
-    load_past,
     load_run,
     one_source,
     parse_rates,
@@ -44,9 +40,8 @@ from ffkpi.cli.runs import (
     run_config,
     stripe_findings,
 )
-from ffkpi.config import Config, find_config, load_config
+from ffkpi.config import Config
 from ffkpi.errors import ExitCode, FfkpiError, UsageError
-from ffkpi.growth import load_history
 from ffkpi.model import STATUSES, Dataset
 from ffkpi.mrr import compute_report
 from ffkpi.snapshots import snapshot_folder, week_of, write_snapshot
@@ -225,109 +220,6 @@ def snapshot(
 
 @app.command()
 @grouped
-def history(
-    past: Past,
-    directory: DirOption = None,
-    weeks: Annotated[
-        int | None, typer.Option("--weeks", min=1, help="Show only the last N weeks.")
-    ] = None,
-    by_tier: Annotated[bool, typer.Option("--by-tier", help="Also show each tier.")] = False,
-    chart: Annotated[bool, typer.Option("--chart/--no-chart", help="Draw MRR as a chart.")] = True,
-    strict: Annotated[
-        bool, typer.Option("--strict", help="Fail (exit 6) on a file that is not a snapshot.")
-    ] = False,
-    fmt: FormatOption = Format.table,
-) -> None:
-    """Show MRR and ARR week over week, with growth against the weekly target.
-
-    From the snapshot folder; with --input FILE or --demo, every week is rebuilt from
-    the invoices in memory instead (--since: default 52 weeks before --until; --until:
-    default the day the data was read), and nothing is written. Each week says whether
-    it was taken (snapshot) or rebuilt from invoices.
-
-    Example:
-
-        ffkpi history --weeks 12 --by-tier
-
-        ffkpi history --demo --since 2025-11-18
-
-    A snapshot whose customer file is missing or fails its SHA-256 is named in a
-    warning (with --strict, exit 6).
-    """
-    one_source(past.input_file, past.demo)
-    if past.input_file is not None or past.demo:
-        config, _ = run_config(past)
-        data = load_past(past, Live(), config)
-        until = past.until.date() if past.until else data_day(data) or today()
-        since = past.since.date() if past.since else until - timedelta(weeks=DEFAULT_WEEKS)
-        days = plan_weeks(since, until)
-        shown = rebuilt_history(data, config, days, last=weeks, by_tier=by_tier)
-        render.show_history(shown, fmt, chart=chart, empty="no week to rebuild")
-        return
-    path = find_config(past.config)
-    cfg = load_config(path) if path is not None else None
-    folder = snapshot_folder(directory, cfg, path)
-    shown = load_history(folder, cfg, last=weeks, by_tier=by_tier, strict=strict)
-    for skipped in shown.skipped:
-        render.warning(f"skipped {skipped.path}: {skipped.reason}")
-    for damaged in shown.damaged:
-        render.warning(f"{damaged.path}: {damaged.reason} (its totals are shown)")
-    empty = f"no snapshots in {folder} yet (run `ffkpi snapshot` once a week, or `ffkpi backfill`)"
-    render.show_history(shown, fmt, chart=chart, empty=empty)
-
-
-@app.command()
-@grouped
-def backfill(
-    past: Past,
-    live: Live,
-    directory: DirOption = None,
-    lock_timeout: LockTimeout = 600,
-    fmt: Annotated[
-        TextFormat, typer.Option("--format", "-f", help="text for people, json for scripts.")
-    ] = TextFormat.text,
-) -> None:
-    """Write the snapshots of past weeks, rebuilt from Stripe's invoices.
-
-    One week every 7 days back from --until (default: 7 days before the newest snapshot
-    in the folder, else the day before the data was read) to --since, each counted by
-    the rules of `ffkpi mrr` on the account as it stood, and written as that week's
-    snapshot marked source = "reconstructed". A week that has a snapshot is never
-    touched: its reconstruction is shown beside it. Running it twice changes nothing.
-
-    Example:
-
-        ffkpi backfill --since 2024-11-26
-
-        ffkpi backfill --input stripe-history.json --since 2025-01-07 --dir kpi
-    """
-    one_source(past.input_file, past.demo)
-    if past.since is None:
-        raise UsageError(
-            "--since is required", "pass the first week to rebuild: --since YYYY-MM-DD"
-        )
-    config, path = run_config(past)
-    folder = snapshot_folder(directory, config, path)
-    if past.until is not None:
-        plan_weeks(past.since.date(), past.until.date())  # a bad range fails before reading
-    data = load_past(past, live, config)
-    day = data_day(data) or today()
-    until = past.until.date() if past.until else backfill_until(folder, data, day)
-    result = run_backfill(
-        folder,
-        data,
-        config,
-        plan_weeks(past.since.date(), until),
-        as_of=day,
-        created_at=datetime.now(UTC),
-        version=__version__,
-        lock_timeout=lock_timeout,
-    )
-    render.show_backfill(result, as_json=fmt is TextFormat.json)
-
-
-@app.command()
-@grouped
 def fetch(
     live: Live,
     output: Annotated[
@@ -460,10 +352,6 @@ def _usage_message(err: ClickException) -> str:
     context = getattr(err, "ctx", None)
     command = context.command_path if context is not None else "ffkpi"
     return f"{message} (see {command} --help)"
-
-
-def today() -> date:
-    return datetime.now(UTC).date()
 
 
 def refuse_existing(output: Path, force: bool) -> None:

@@ -8,13 +8,13 @@ reaches a terminal or a spreadsheet.
 
 import contextlib
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ffkpi.backfill import Backfill
 from ffkpi.check import Finding
-from ffkpi.growth import History
+from ffkpi.growth import History, WeekChanges
 from ffkpi.mrr import Report
 from ffkpi.render.backfill import backfill_json, backfill_text
 from ffkpi.render.formats import (
@@ -26,6 +26,7 @@ from ffkpi.render.formats import (
     to_json,
 )
 from ffkpi.render.history import history_csv, history_json, history_table, limits_text
+from ffkpi.render.movers import movements_csv, movements_json, movements_table
 from ffkpi.render.tables import Lead, Terminal, findings_table, product_listing, report_table
 from ffkpi.snapshots import Saved
 from ffkpi.text import one_line
@@ -103,6 +104,16 @@ def show_backfill(result: Backfill, *, as_json: bool) -> None:
     """What backfill wrote and kept, the check beside kept weeks and of today, and what
     could not be rebuilt."""
     write(backfill_json(result) if as_json else backfill_text(result))
+
+
+def show_movements(changes: WeekChanges, names: Mapping[str, str], fmt: str) -> None:
+    """The customers behind a week's movements, as `fmt` says."""
+    if fmt == "json":
+        write(movements_json(changes, names))
+    elif fmt == "csv":
+        write(movements_csv(changes, names))
+    else:
+        movements_table(changes, names)
 
 
 def show_findings(findings: list[Finding], *, as_json: bool) -> None:

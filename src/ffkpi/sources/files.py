@@ -16,6 +16,7 @@ from ffkpi.stripe.bundle import Bundle
 from ffkpi.stripe.payloads import (
     Payload,
     StripeCoupon,
+    StripeCustomer,
     StripeInvoice,
     StripeInvoiceItem,
     StripePrice,
@@ -46,6 +47,7 @@ class _Document(Payload, frozen=True):
     invoices: list[StripeInvoice] = []
     # Pending invoice items: a bundle fetched with --since has the key, even if empty.
     invoice_items: list[StripeInvoiceItem] | None = None
+    customers: list[StripeCustomer] = []  # for their names, where a bundle has them
     fetched_at: int | None = None  # when `ffkpi fetch` began reading (Unix seconds)
     history_from: int | None = None  # its --since: the first instant its invoices rebuild
 
@@ -145,6 +147,7 @@ def parse_input(raw: bytes | bytearray, origin: str, *, history: bool | None = F
     pending: list[StripeInvoiceItem] | None = None
     read_at: int | None = None
     history_from: int | None = None
+    names: dict[str, str] = {}
     for number, document in enumerate(documents, start=1):
         if document.object == "list" and document.data is not None:
             subscriptions.extend(document.data)
@@ -164,6 +167,7 @@ def parse_input(raw: bytes | bytearray, origin: str, *, history: bool | None = F
         invoices.extend(document.invoices)
         if document.invoice_items is not None:
             pending = [*(pending or []), *document.invoice_items]
+        names.update((c.id, c.name) for c in document.customers if c.name)
         if document.fetched_at is not None:
             read_at = max(read_at or 0, document.fetched_at)
         if document.history_from is not None:
@@ -173,7 +177,7 @@ def parse_input(raw: bytes | bytearray, origin: str, *, history: bool | None = F
             history = pending is not None
         if not history:
             data = build_dataset(subscriptions, prices, coupons, products, invoices)
-            return dataclasses.replace(data, read_at=read_at)
+            return dataclasses.replace(data, read_at=read_at, customer_names=names)
         if pending is None:
             raise InputError(
                 "it holds no billed history (invoices and pending invoice items), so past "
@@ -181,7 +185,9 @@ def parse_input(raw: bytes | bytearray, origin: str, *, history: bool | None = F
                 "fetch it with ffkpi fetch --since YYYY-MM-DD, which saves them",
             )
         data = build_history_dataset(subscriptions, prices, coupons, products, invoices, pending)
-        return dataclasses.replace(data, read_at=read_at, history_from=history_from)
+        return dataclasses.replace(
+            data, read_at=read_at, history_from=history_from, customer_names=names
+        )
     except InputError as err:
         raise InputError(f"{origin}: {err.what}", err.fix) from None
 

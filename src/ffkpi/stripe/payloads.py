@@ -128,6 +128,7 @@ class StripeItem(Payload, frozen=True):
 
 class StripeCustomer(Payload, frozen=True):
     id: str
+    name: str | None = None  # read for `ffkpi movements`, where a bundle has customers
 
 
 class StripeSubscription(Payload, frozen=True):
