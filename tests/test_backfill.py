@@ -314,3 +314,10 @@ def test_readme_shows_backfill_of_the_demo_literally(ffkpi: Ffkpi, cli_env: Path
     assert result.exit_code == 0, result.stderr
     readme = (ROOT / "README.md").read_text()
     assert f"$ ffkpi backfill --demo --since 2026-09-01\n{result.stdout}$ " in readme
+
+
+def test_readme_shows_history_of_the_demo_literally(ffkpi: Ffkpi) -> None:
+    result = ffkpi("history", "--demo", "--weeks", "4", "--no-chart")
+    assert result.exit_code == 0, result.stderr
+    readme = (ROOT / "README.md").read_text()
+    assert f"$ ffkpi history --demo --weeks 4 --no-chart\n{result.stdout}```" in readme

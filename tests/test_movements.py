@@ -22,7 +22,6 @@ from ffkpi.movements import (
     KINDS,
     NEW,
     REACTIVATION,
-    _window,
     week_moves,
 )
 from ffkpi.mrr import EXACT
@@ -78,8 +77,7 @@ def test_case_10_the_metrics_of_one_span() -> None:
         D("0.02"),
     )
     assert f"{rates.quick_ratio:.2f}" == "1.67"
-    moved = [w.movements for w in week_moves(series)]
-    span = _window(series, moved, 2, 1)
+    span = week_moves(series, windows=(1,))[2].trailing[1]  # the span of one week
     assert span is not None
     assert (span.nrr, span.grr) == (D("0.97"), D("0.94"))
 

@@ -8,7 +8,7 @@ previous + new + expansion + reactivation - contraction - churn = MRR holds exac
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 from ffkpi.mrr import EXACT
 from ffkpi.pricing import ZERO
@@ -72,10 +72,8 @@ class WeekMoves:
 
 
 def _sum(values: Sequence[Decimal] | Mapping[str, Decimal]) -> Decimal:
-    total = ZERO
-    for value in values.values() if isinstance(values, Mapping) else values:
-        total = EXACT.add(total, value)
-    return total
+    with localcontext(EXACT):  # exact: no rounding at any size
+        return sum(values.values() if isinstance(values, Mapping) else values, ZERO)
 
 
 def _divide(numerator: Decimal, denominator: Decimal) -> Decimal | None:
@@ -98,7 +96,10 @@ def _changes(
     previous: Mapping[str, Decimal], current: Mapping[str, Decimal], seen: set[str]
 ) -> list[Change]:
     changes = []
-    for customer in previous.keys() | current.keys():
+    # Only the customers whose MRR differs: the item views' symmetric difference is
+    # computed without a Python loop over every customer.
+    moved = {customer for customer, _ in previous.items() ^ current.items()}
+    for customer in moved:
         before = previous.get(customer, ZERO)
         now = current.get(customer, ZERO)
         if before == now:
@@ -123,29 +124,42 @@ def _totals(changes: Sequence[Change]) -> dict[str, Movement]:
     return {kind: Movement(sums[kind], counts[kind]) for kind in KINDS}
 
 
-def week_moves(series: Series, comparable: Sequence[bool] | None = None) -> list[WeekMoves]:
+def week_moves(
+    series: Series, comparable: Sequence[bool] | None = None, windows: Sequence[int] = TRAILING
+) -> list[WeekMoves]:
     """Each week's movements against the week before (None for the first, for a week
     whose customers or the week before's are unknown, and where `comparable` is False:
     another config or currency), with its rates and those of the trailing windows."""
     weeks: list[WeekMoves] = []
     seen: set[str] = set()  # customers positive in some earlier week
-    moved: list[dict[str, Movement] | None] = []
+    running = _Running()
+    sums: list[Decimal | None] = []  # each week's MRR, exact
     for i, customers in enumerate(series):
-        mrr = _sum(customers) if customers is not None else ZERO
         count = len(customers) if customers is not None else 0
         previous = series[i - 1] if i else None
         ok = comparable is None or comparable[i]
         changes: list[Change] = []
         totals: dict[str, Movement] | None = None
         rates = None
-        if customers is not None and previous is not None and ok:
+        if customers is not None and previous is not None:
             changes = _changes(previous, customers, seen)
-            totals = _totals(changes)
-            rates = _rates(totals, _sum(previous), len(previous))
-        moved.append(totals)
+            before = sums[i - 1]
+            assert before is not None
+            mrr = before  # the week before plus what changed: exact, so equal to a sum
+            for change in changes:
+                mrr = EXACT.add(mrr, EXACT.subtract(change.current, change.previous))
+            if ok:
+                totals = _totals(changes)
+                rates = _rates(totals, before, len(previous))
+            else:
+                changes = []
+        else:
+            mrr = _sum(customers) if customers is not None else ZERO
+        sums.append(mrr if customers is not None else None)
+        running.append(totals)
         if customers is not None:
             seen.update(customers)
-        trailing = {n: _window(series, moved, i, n) for n in TRAILING}
+        trailing = {n: _window(series, sums, running, i, n) for n in windows}
         weeks.append(
             WeekMoves(
                 mrr=mrr if customers is not None else ZERO,
@@ -160,8 +174,37 @@ def week_moves(series: Series, comparable: Sequence[bool] | None = None) -> list
     return weeks
 
 
+class _Running:
+    """Running sums of each kind's movements, week by week, so a window's sums are two
+    lookups (exact: no residue) rather than a pass over its weeks."""
+
+    def __init__(self) -> None:
+        self.mrr: dict[str, list[Decimal]] = {kind: [ZERO] for kind in KINDS}
+        self.customers: dict[str, list[int]] = {kind: [0] for kind in KINDS}
+        self.unknown = [0]  # weeks without movements so far
+
+    def append(self, moved: Mapping[str, Movement] | None) -> None:
+        for kind in KINDS:
+            step = moved[kind] if moved is not None else Movement(ZERO, 0)
+            self.mrr[kind].append(EXACT.add(self.mrr[kind][-1], step.mrr))
+            self.customers[kind].append(self.customers[kind][-1] + step.customers)
+        self.unknown.append(self.unknown[-1] + (moved is None))
+
+    def between(self, start: int, end: int) -> dict[str, Movement] | None:
+        """The movements of weeks start+1..end summed; None if one of them is unknown."""
+        if self.unknown[end + 1] != self.unknown[start + 1]:
+            return None
+        return {
+            kind: Movement(
+                EXACT.subtract(self.mrr[kind][end + 1], self.mrr[kind][start + 1]),
+                self.customers[kind][end + 1] - self.customers[kind][start + 1],
+            )
+            for kind in KINDS
+        }
+
+
 def _window(
-    series: Series, moved: Sequence[dict[str, Movement] | None], end: int, length: int
+    series: Series, sums: Sequence[Decimal | None], running: _Running, end: int, length: int
 ) -> Rates | None:
     """Rates over the `length` weeks ending with week `end`: the movements summed, "at
     the start" being the window's first week (`end - length`)."""
@@ -169,20 +212,18 @@ def _window(
     if start < 0:
         return None
     first, last = series[start], series[end]
-    steps = moved[start + 1 : end + 1]
-    if first is None or last is None or any(step is None for step in steps):
+    summed = running.between(start, end)
+    if first is None or last is None or summed is None:
         return None
-    summed = {
-        kind: Movement(
-            _sum([step[kind].mrr for step in steps if step is not None]),
-            sum(step[kind].customers for step in steps if step is not None),
-        )
-        for kind in KINDS
-    }
-    start_mrr = _sum(first)
+    start_mrr = sums[start]
+    assert start_mrr is not None
     rates = _rates(summed, start_mrr, len(first))
-    kept = _sum([last.get(customer, ZERO) for customer in first])
-    floor = _sum([min(last.get(customer, ZERO), mrr) for customer, mrr in first.items()])
+    # The customers paying at the start, at the end, and each at most what they paid
+    # then: sums in C over the customers paying both weeks (exact in EXACT's context).
+    common = first.keys() & last.keys()
+    with localcontext(EXACT):
+        kept = sum(map(last.__getitem__, common), ZERO)
+        floor = sum(map(min, map(first.__getitem__, common), map(last.__getitem__, common)), ZERO)
     return Rates(
         logo_churn=rates.logo_churn,
         gross_mrr_churn=rates.gross_mrr_churn,
