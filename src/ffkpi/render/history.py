@@ -16,7 +16,7 @@ from rich.text import Text
 from ffkpi.growth import History, Week, format_rate, weeks_between
 from ffkpi.money import format_money
 from ffkpi.render.formats import csv_text, to_json
-from ffkpi.render.moves import MOVE_COLUMNS, moves_dict, moves_row, moves_table
+from ffkpi.render.moves import MOVE_COLUMNS, moves_chart, moves_dict, moves_row, moves_table
 from ffkpi.render.tables import Terminal, outside, print_table
 from ffkpi.text import csv_cell
 
@@ -223,5 +223,8 @@ def history_table(
             console.print()
     if chart and weeks:
         console.print(_chart(weeks, target))
+        flows = moves_chart(weeks)
+        if flows is not None:
+            console.print(flows)
     if limits:
         console.print(Text(limits), style="dim")

@@ -164,3 +164,36 @@ def moves_table(weeks: list[Week], title: Text) -> Table | None:
     table.caption = "\n".join(notes)
     table.caption_justify = "left"
     return table
+
+
+SIDE = 20  # chart cells for money out, and as many for money in
+
+
+def moves_chart(weeks: list[Week]) -> Text | None:
+    """Each week's money in (new, expansion, reactivation) as a bar right of the axis
+    and money out (contraction, churn) left of it, on one scale."""
+    rows = [(week, printed_movements(week)) for week in weeks]
+    known = [(week, printed) for week, printed in rows if printed is not None]
+    if not known:
+        return None
+    cur = known[-1][0].currency
+    flows = []
+    for week, printed in known:
+        inflow = sum((printed[kind] for kind in INFLOWS), Decimal(0))
+        flows.append((week, inflow, printed[CONTRACTION] + printed[CHURN]))
+    scale = max(max(i, o) for _, i, o in flows) or Decimal(1)
+    chart = Text()
+    chart.append(f"What moved MRR each week ({cur.upper()}): out ◀│▶ in\n", style="bold")
+    for week, inflow, outflow in flows:
+        out_cells = int(outflow / scale * SIDE)
+        in_cells = int(inflow / scale * SIDE)
+        chart.append(f"{week.week} ")
+        chart.append(" " * (SIDE - out_cells))
+        chart.append("▒" * out_cells, style="red")
+        chart.append("│")
+        chart.append("█" * in_cells, style="green")
+        chart.append(" " * (SIDE - in_cells))
+        money_in = format_money(inflow, cur, grouping=True)
+        money_out = format_money(outflow, cur, grouping=True)
+        chart.append(f" +{money_in} -{money_out}\n")
+    return chart
