@@ -19,6 +19,7 @@ from pathlib import Path
 import tomli_w
 
 from ffkpi.config import Config
+from ffkpi.growth import load_history
 from ffkpi.model import Dataset, Item, Price, PriceAmount, Subscription
 from ffkpi.money import format_money
 from ffkpi.mrr import compute_report
@@ -105,12 +106,18 @@ def main() -> None:
             name = f"{day.isocalendar()[0]}-W{day.isocalendar()[1]:02d}"
             text = base_toml.replace("2026-W02", name).replace("2026-01-05", day.isoformat())
             (folder / f"{name}.toml").write_text(text)
+            sidecar = next(folder.glob("2026-W02.customers.*.json.gz"))
+            (folder / sidecar.name.replace("2026-W02", name)).write_bytes(sidecar.read_bytes())
             (inline / f"{name}.toml").write_text(
                 base_inline.replace("2026-W02", name).replace("2026-01-05", day.isoformat())
             )
         began = time.perf_counter()
         stored = read_snapshots(folder)
         sidecar_read = time.perf_counter() - began
+        began = time.perf_counter()
+        shown = load_history(folder, config, last=None, by_tier=True, strict=True)
+        moves_read = time.perf_counter() - began
+        assert shown.weeks[-1].moves is not None
         began = time.perf_counter()
         for path in sorted(inline.glob("*.toml")):
             tomllib.loads(path.read_text())
@@ -129,6 +136,10 @@ def main() -> None:
     print(
         f"history over {WEEKS} weeks        : {sidecar_read:6.3f} s with sidecars, "
         f"{inline_read:6.2f} s inline ({inline_read / sidecar_read:,.0f}x slower)"
+    )
+    print(
+        f"  with each week's movements  : {moves_read:6.2f} s (every customer file read, "
+        "total and per tier)"
     )
     smaller = inline_size / (toml_size + gz_size)
     print(f"disk per week                 : {smaller:.1f}x smaller with the sidecar")

@@ -13,6 +13,7 @@ from ffkpi.errors import StorageError
 from ffkpi.history import LIMITS, ONCE_LIMIT
 from ffkpi.movements import CustomerMove, WeekMoves, customer_moves, week_moves
 from ffkpi.mrr import EXACT
+from ffkpi.pricing import ZERO
 from ffkpi.snapshots import Customers, Skipped, Snapshot, Source, read_customers, read_snapshots
 
 RATE_DIGITS = Decimal("0.0001")
@@ -207,19 +208,14 @@ def _customers_in(customers: Customers | None, tier: str | None) -> dict[str, De
     if customers is None or customers.tiers is None:
         return None
     if tier is None:
-        totals = {customer: _exact_sum(values) for customer, values in customers.mrr.items()}
-        return {customer: mrr for customer, mrr in totals.items() if mrr > 0}
+        if len(customers.tiers) == 1:
+            return {customer: values[0] for customer, values in customers.mrr.items()}
+        with localcontext(EXACT):  # exact sums, in C
+            return {customer: sum(values, ZERO) for customer, values in customers.mrr.items()}
     if tier not in customers.tiers:
         return None
     k = customers.tiers.index(tier)
     return {customer: values[k] for customer, values in customers.mrr.items() if values[k] > 0}
-
-
-def _exact_sum(values: Sequence[Decimal]) -> Decimal:
-    total = Decimal(0)
-    for value in values:
-        total = EXACT.add(total, value)
-    return total
 
 
 def _with_moves(

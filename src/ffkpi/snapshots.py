@@ -19,6 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal, Self
 
+import msgspec
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -95,30 +96,34 @@ class Customers:
     mrr: dict[str, tuple[Decimal, ...]]
 
 
-class _CustomersFile(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-    schema_version: Literal["ffkpi.customers/1", "ffkpi.customers/2"] = Field(alias="schema")
+class _CustomersFile(msgspec.Struct, frozen=True, rename={"schema_version": "schema"}):
+    """A customer file, decoded with msgspec: a year of 100,000-customer files is read
+    for every history's movements."""
+
+    schema_version: Literal["ffkpi.customers/1", "ffkpi.customers/2"]
     currency: str
-    tiers: tuple[str, ...] | None = None
     customers: dict[str, Decimal | tuple[Decimal, ...]]
+    tiers: tuple[str, ...] | None = None
 
 
 def read_customers(folder: Path, snapshot: "Snapshot") -> Customers:
     """The customer file a snapshot names, checked against its SHA-256."""
+    name, _, digest = (snapshot.customers or "").partition(" sha256:")
     problem = _sidecar_problem(folder, snapshot)
+    try:
+        if problem is None:
+            raw = (folder / name).read_bytes()
+            if hashlib.sha256(raw).hexdigest() != digest:  # replaced since it was checked
+                problem = f"its customer file {name} does not match its SHA-256"
+            else:
+                body = msgspec.json.decode(gzip.decompress(raw), type=_CustomersFile)
+    except (OSError, EOFError, msgspec.DecodeError) as err:
+        problem = f"its customer file {name} is not readable ({err})"
     if problem is not None:
         raise StorageError(
             f"snapshot {snapshot.week}: {problem}",
             "restore the file from a backup, or take the week again",
         )
-    name = (snapshot.customers or "").partition(" sha256:")[0]
-    try:
-        body = _CustomersFile.model_validate_json(gzip.decompress((folder / name).read_bytes()))
-    except (OSError, EOFError, ValidationError) as err:
-        raise StorageError(
-            f"snapshot {snapshot.week}: its customer file {name} is not readable ({err})",
-            "restore the file from a backup, or take the week again",
-        ) from None
     mrr = {
         customer: value if isinstance(value, tuple) else (value,)
         for customer, value in body.customers.items()
