@@ -321,3 +321,32 @@ def test_readme_shows_history_of_the_demo_literally(ffkpi: Ffkpi) -> None:
     assert result.exit_code == 0, result.stderr
     readme = (ROOT / "README.md").read_text()
     assert f"$ ffkpi history --demo --weeks 4 --no-chart\n{result.stdout}```" in readme
+
+
+def test_backfill_waits_for_a_run_holding_the_folder_then_writes_nothing(
+    ffkpi: Ffkpi, cli_env: Path
+) -> None:
+    import fcntl
+
+    from ffkpi.storage import LOCK_NAME
+
+    folder = cli_env / "kpi"
+    folder.mkdir()
+    with (folder / LOCK_NAME).open("w") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        result = ffkpi(
+            "backfill",
+            "--demo",
+            "--since",
+            SINCE,
+            "--until",
+            UNTIL,
+            "--dir",
+            "kpi",
+            "--lock-timeout",
+            "0.3",
+        )
+    assert result.exit_code == ExitCode.STORAGE
+    assert len(result.stderr.splitlines()) == 1
+    assert list(folder.glob("*.toml")) == []
+    assert list(folder.glob("*.gz")) == []

@@ -235,14 +235,10 @@ def _window(
 
 
 @dataclass(frozen=True, slots=True)
-class CustomerMove:
+class CustomerMove(Change):
     """One customer behind a week's movement, and the tiers its MRR moved in."""
 
-    customer: str
-    kind: str
-    previous: Decimal
-    current: Decimal
-    tiers: tuple[str, ...]
+    tiers: tuple[str, ...] = ()
 
     @property
     def change(self) -> Decimal:

@@ -89,12 +89,18 @@ ForceOption = Annotated[bool, typer.Option("--force", help="Replace an existing 
 
 
 @dataclasses.dataclass(frozen=True)
-class Source:
-    """Where a run's data and config come from, and the instant it describes."""
+class Data:
+    """Where a run's data and config come from."""
 
     input_file: InputOption = None
     demo: DemoOption = False
     config: ConfigOption = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Source(Data):
+    """Where a run's data and config come from, and the instant it describes."""
+
     as_of: Annotated[
         datetime | None,
         day_option(
@@ -106,12 +112,9 @@ class Source:
 
 
 @dataclasses.dataclass(frozen=True)
-class Past:
+class Past(Data):
     """Where past weeks are rebuilt from, and which."""
 
-    input_file: InputOption = None
-    demo: DemoOption = False
-    config: ConfigOption = None
     since: Annotated[
         datetime | None,
         day_option("--since", "The first week to rebuild: its as-of day at the earliest."),

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ffkpi import onboarding, render
 from ffkpi.check import Finding
-from ffkpi.cli.options import Live, Past, Source
+from ffkpi.cli.options import Data, Live, Past, Source
 from ffkpi.config import MAX_RATE, Config, find_config, load_config, read_api_key
 from ffkpi.errors import UsageError
 from ffkpi.model import Dataset
@@ -49,7 +49,7 @@ def one_source(input_file: Path | None, demo: bool) -> None:
         raise UsageError("--input and --demo were both given", "pass one of them")
 
 
-def run_config(source: Source | Past) -> tuple[Config, Path | None]:
+def run_config(source: Data) -> tuple[Config, Path | None]:
     """The config in force and the file it came from (None: the demo's own)."""
     path = find_config(source.config)
     if path is not None:
