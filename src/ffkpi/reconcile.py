@@ -14,10 +14,11 @@ from datetime import date
 from decimal import Decimal
 
 from ffkpi.config import Config
-from ffkpi.history import Timeline, instant_of, metered_lines, timelines
+from ffkpi.history import instant_of
 from ffkpi.model import Dataset, Subscription
 from ffkpi.mrr import EXACT, Counted, Rules, end_of_day
 from ffkpi.pricing import ZERO, latest_metered
+from ffkpi.timeline import Timeline, metered_lines, timelines
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,415 @@
+"""One subscription's billed history, indexed once and read at any instant: what it
+was (items, discounts, status) at a past instant, by rules 1-6 of docs/history-rules.md.
+
+Pure: no I/O, no clock.
+"""
+
+import bisect
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from ffkpi.errors import InputError
+from ffkpi.model import (
+    PENDING,
+    BilledInvoice,
+    BilledLine,
+    Dataset,
+    Discount,
+    InvoiceLine,
+    Item,
+    Lifetime,
+    Status,
+    Subscription,
+)
+from ffkpi.mrr import Counted, Rules
+from ffkpi.pricing import Metered, latest_metered
+
+CREDIT, REGULAR, DEBIT = 0, 1, 2  # on equal starts a debit wins over a regular line,
+# which wins over a credit (rule 3)
+BASE_REASONS = frozenset({"subscription_create", "subscription_cycle"})
+NEVER_SETS = frozenset({"draft"})  # drafts may still change: they never set an item
+FINALIZED = frozenset({"open", "paid"})
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """What one line says of its item: from `start` to `end`, this (or, for a credit,
+    nothing)."""
+
+    start: int
+    end: int
+    kind: int
+    line: BilledLine
+    invoice: BilledInvoice
+
+
+def _start(segment: Segment) -> int:
+    return segment.start
+
+
+def _first_of_equals(segments: list[Segment], k: int) -> Segment:
+    """The first of the segments sorted alongside segments[k] with its (start, kind)."""
+    segment = segments[k]
+    while k > 0 and (segments[k - 1].start, segments[k - 1].kind) == (segment.start, segment.kind):
+        k -= 1
+    return segments[k]
+
+
+def _segments(invoices: Iterable[BilledInvoice]) -> dict[str, list[Segment]]:
+    """Every line as a segment of its item, each item's sorted by (start, kind)."""
+    by_item: dict[str, list[Segment]] = {}
+    for invoice in invoices:
+        if invoice.status in NEVER_SETS:
+            continue
+        debits = {
+            (line.item, line.start) for line in invoice.lines if line.proration and line.amount >= 0
+        }
+        for line in invoice.lines:
+            if not line.proration:
+                kind = REGULAR
+            elif line.amount >= 0:
+                kind = DEBIT
+            elif (line.item, line.start) in debits:
+                continue  # the credit of a change whose debit sets the item
+            else:
+                kind = CREDIT  # removed, or replaced by another item
+            segment = Segment(line.start, line.end, kind, line, invoice)
+            by_item.setdefault(line.item, []).append(segment)
+    for segments in by_item.values():
+        segments.sort(key=lambda s: (s.start, s.kind, s.invoice.id, s.line.end))
+    return by_item
+
+
+class Timeline:
+    """One subscription's billed history, indexed once, read at any instant."""
+
+    def __init__(
+        self, sub: Subscription, life: Lifetime, invoices: Sequence[BilledInvoice]
+    ) -> None:
+        self.sub = sub
+        self.life = life
+        self.invoices = invoices
+        self.items = _segments(invoices)
+        self.starts = sorted(s.start for segments in self.items.values() for s in segments)
+        self.last_end = max((s.end for seg in self.items.values() for s in seg), default=None)
+        # Base invoices (rule 5), by the start of their first regular licensed line.
+        bases = []
+        for invoice in invoices:
+            if invoice.status in ("draft", "void") or invoice.billing_reason not in BASE_REASONS:
+                continue
+            starts = [
+                line.start
+                for line in invoice.lines
+                if not line.proration and not line.price.metered
+            ]
+            if starts:
+                bases.append((min(starts), invoice.created, invoice.id, invoice))
+        bases.sort(key=lambda entry: entry[:3])
+        self.base_starts = [entry[0] for entry in bases]
+        self.bases = [entry[3] for entry in bases]
+        self.metered = any(
+            s.line.price.metered for segments in self.items.values() for s in segments
+        )
+        self.billing_metered = (
+            [  # the invoices rule 6 reads: those with metered lines
+                invoice for invoice in invoices if any(line.price.metered for line in invoice.lines)
+            ]
+            if self.metered
+            else []
+        )
+
+    def _renewals(self, instants: Sequence[int]) -> set[int]:
+        """Invoices that only renew what their items already were: every line a regular
+        one continuing its item's previous line (same price, quantity and discounts,
+        paid), the same subscription discounts as the invoice before, and no week
+        falling between the renewal and its payment. Nothing changes at them."""
+        renewing: dict[int, bool] = {}  # id() of an invoice -> every line continues
+        for segments in self.items.values():
+            previous: Segment | None = None
+            for segment in segments:
+                invoice = segment.invoice
+                line = segment.line
+                same = (
+                    previous is not None
+                    and segment.kind == REGULAR
+                    and previous.kind == REGULAR
+                    and previous.end == segment.start
+                    and previous.line.price is line.price
+                    and previous.line.quantity == line.quantity
+                    and previous.line.discounts == line.discounts
+                    and previous.invoice.status == "paid"
+                    and previous.invoice.discounts == invoice.discounts
+                )
+                key = id(invoice)
+                renewing[key] = renewing.get(key, True) and same
+                previous = segment
+        pure: set[int] = set()
+        for invoice in self.invoices:
+            if not renewing.get(id(invoice)) or invoice.status != "paid":
+                continue
+            if invoice.paid_at is None or not invoice.lines:
+                continue
+            opened = min(line.start for line in invoice.lines)
+            # A week between the renewal and its payment sees it past due.
+            first = bisect.bisect_left(instants, opened)
+            if first < len(instants) and instants[first] < invoice.paid_at:
+                continue
+            pure.add(id(invoice))
+        return pure
+
+    def points(self, instants: Sequence[int]) -> tuple[list[int], list[int]]:
+        """The instants at which what the subscription counts can change, as weeks see
+        it (between two of them `at` gives the same subscription, the same metered
+        lines and the same discounts ended), and its discounts' ends."""
+        life = self.life
+        points = {
+            moment
+            for moment in (
+                life.start,
+                life.ended_at,
+                life.canceled_at,
+                life.trial_start,
+                life.trial_end,
+                self.last_end,
+            )
+            if moment is not None
+        }
+        pure = self._renewals(instants)
+        ends: set[int] = set()
+        for segments in self.items.values():
+            for k, segment in enumerate(segments):
+                line = segment.line
+                if id(segment.invoice) not in pure:
+                    points.add(segment.start)
+                following = segments[k + 1] if k + 1 < len(segments) else None
+                if following is None or id(following.invoice) not in pure or line.price.metered:
+                    points.add(segment.end)
+                ends.update(d.end for d in line.discounts if d.end is not None)
+        for invoice in self.invoices:
+            if id(invoice) not in pure:
+                for moment in (invoice.paid_at, invoice.marked_uncollectible_at):
+                    if moment is not None:
+                        points.add(moment)
+            ends.update(d.end for d in invoice.discounts if d.end is not None)
+        return sorted(points | ends), sorted(ends)
+
+    def count(
+        self,
+        rules: Rules,
+        instants: Sequence[int],
+        cutoffs: Sequence[int],
+        changes: list[list[tuple[Counted, int]]],
+    ) -> None:
+        """Add to `changes` what this subscription adds to (sign 1) or takes from (-1)
+        each week, where that changes: evaluated once per span of weeks in which
+        nothing of it can change, not once a week."""
+        points, ends = self.points(instants)
+        current: Counted | None = None
+        # What a Counted depends on: the subscription, its metered lines, and which of
+        # its discounts have ended by the cutoff.
+        state: tuple[Subscription, dict[str, Metered], int] | None = None
+        week = 0
+        weeks = len(instants)
+        while week < weeks:
+            t, cutoff = instants[week], cutoffs[week]
+            following = week + 1  # read before the day ended: a week of its own
+            if cutoff == t:
+                k = bisect.bisect_right(points, t)
+                if k == len(points):
+                    following = weeks
+                else:
+                    following = max(following, bisect.bisect_left(instants, points[k]))
+            sub = self.at(t)
+            counted = None
+            if sub is not None:
+                now = (sub, self._metered(t), bisect.bisect_right(ends, cutoff))
+                counted = current if now == state else rules.count(sub, cutoff, now[1])
+                state = now
+            else:
+                state = None
+            if counted != current:
+                if current is not None:
+                    changes[week].append((current, -1))
+                if counted is not None:
+                    changes[week].append((counted, 1))
+                current = counted
+            week = following
+
+    def _metered(self, t: int) -> dict[str, Metered]:
+        if not self.metered:
+            return {}
+        return latest_metered(metered_lines(self.billing_metered, t))
+
+    def exists(self, t: int) -> bool:
+        """Rule 1: from start_date until ended_at."""
+        life = self.life
+        return life.start <= t and (life.ended_at is None or t < life.ended_at)
+
+    def _item_at(self, segments: list[Segment], t: int) -> Segment | None:
+        """Rule 3: the covering segment with the latest start, else the last state
+        carried forward while no other segment of the subscription started since."""
+        # Segments are sorted by (start, kind): from the last one starting by t back,
+        # the first that covers t has the latest (start, kind) of those covering it.
+        position = bisect.bisect_right(segments, t, key=_start) - 1
+        if position < 0:
+            return None
+        for k in range(position, -1, -1):
+            segment = segments[k]
+            if segment.end > t:
+                best = _first_of_equals(segments, k)
+                return None if best.kind == CREDIT else best
+        last = _first_of_equals(segments, position)
+        if last.kind == CREDIT:
+            return None
+        # Another segment of the subscription that started after this one ended (and by
+        # t) is a newer invoice that left the item out: it has stopped. Metered usage is
+        # billed in arrears, on the invoice that opens the next period: only a renewal
+        # after that one, billing no usage of the item, shows it gone.
+        if last.line.price.metered:
+            starts = self.base_starts
+            later = bisect.bisect_right(starts, last.end)
+        else:
+            starts = self.starts
+            later = bisect.bisect_left(starts, last.end)
+        if later < len(starts) and starts[later] <= t:
+            return None
+        return last
+
+    def at(self, t: int) -> Subscription | None:
+        """The subscription as it stood at instant t; None when it did not exist."""
+        if not self.exists(t):
+            return None
+        present = [
+            (item_id, segment)
+            for item_id, segments in self.items.items()
+            if (segment := self._item_at(segments, t)) is not None
+        ]
+        base = self._base(t)
+        status, scheduled, paused = self._status(t, [segment for _, segment in present])
+        items = tuple(
+            Item(
+                id=item_id,
+                price=segment.line.price,
+                quantity=segment.line.quantity,
+                discounts=self._item_discounts(item_id, segment, base),
+                # In a trial of the whole subscription, its $0 lines are that trial's.
+                trial_end=None if status == "trialing" else _trial_end(segment),
+            )
+            for item_id, segment in present
+        )
+        return Subscription(
+            id=self.sub.id,
+            customer=self.sub.customer,
+            status=status,
+            currency=self.sub.currency,
+            items=items,
+            discounts=base.discounts if base is not None else (),
+            cancel_at_period_end=scheduled,
+            pause_collection=paused,
+        )
+
+    def _base(self, t: int) -> BilledInvoice | None:
+        """Rule 5: the newest create or cycle invoice with a regular licensed line
+        starting at or before t."""
+        position = bisect.bisect_right(self.base_starts, t)
+        return self.bases[position - 1] if position else None
+
+    @staticmethod
+    def _item_discounts(
+        item_id: str, segment: Segment, base: BilledInvoice | None
+    ) -> tuple[Discount, ...]:
+        """The discounts of the line that set the item; a proration carries none, so
+        the item keeps those its regular line on the base invoice had."""
+        if not segment.line.proration:
+            return segment.line.discounts
+        if base is None:
+            return ()
+        regular = [line for line in base.lines if line.item == item_id and not line.proration]
+        return regular[0].discounts if regular else ()
+
+    def _status(self, t: int, present: list[Segment]) -> tuple[Status, bool, bool]:
+        """Rule 2: the status at t, whether a cancellation was scheduled, whether
+        collection was paused."""
+        life = self.life
+        current = self.sub.status
+        if current in ("incomplete", "incomplete_expired"):
+            return current, False, False  # never counted, whenever
+        trial = (life.trial_start, life.trial_end)
+        if trial[0] is not None and trial[1] is not None and trial[0] <= t < trial[1]:
+            return "trialing", False, False
+        if life.canceled_at is not None and life.canceled_at <= t:
+            return "active", True, False
+        if current == "paused" and self.last_end is not None and t >= self.last_end:
+            return "paused", False, False  # paused at the end of its last billed period
+        # Pending items are on no invoice yet: the next one decides how they are paid.
+        licensed = [
+            s.invoice for s in present if not s.line.price.metered and s.invoice.status != PENDING
+        ]
+        for invoice in licensed:
+            uncollectible = invoice.marked_uncollectible_at
+            if uncollectible is not None and uncollectible <= t:
+                return "unpaid", False, False
+        for invoice in licensed:
+            if _unpaid_at(invoice, t):
+                return "past_due", False, False
+        paused = bool(licensed) and all(invoice.status == "void" for invoice in licensed)
+        return "active", False, paused
+
+
+def _trial_end(segment: Segment) -> int | None:
+    """An item on a trial of its own: a regular line billing nothing for a price that
+    costs something (line amounts are before discounts, so a coupon never makes one).
+    Where the spec is silent, this follows how Stripe bills an item-level trial."""
+    line = segment.line
+    if line.proration or line.amount != 0 or line.price.metered:
+        return None
+    amounts = line.price.amounts.values()
+    if all((a.unit_amount or 0) == 0 and not a.tiers for a in amounts):
+        return None  # a free price: nothing to try
+    return line.end
+
+
+def _unpaid_at(invoice: BilledInvoice, t: int) -> bool:
+    """Whether a finalized invoice was open at t: still open, or paid or marked
+    uncollectible only later."""
+    if invoice.status == "open":
+        return True
+    if invoice.status == "paid":
+        return invoice.paid_at is not None and invoice.paid_at > t
+    return invoice.status == "uncollectible"  # marked after t, else unpaid already
+
+
+def timelines(data: Dataset) -> list[Timeline]:
+    """Every subscription with a lifetime, its invoices indexed once."""
+    by_subscription: dict[str, list[BilledInvoice]] = {}
+    for invoice in data.invoices:
+        by_subscription.setdefault(invoice.subscription, []).append(invoice)
+    for sub_id, invoices in by_subscription.items():
+        if sub_id in data.lifetimes:
+            continue
+        # Made after the read began, by a subscription created since: beyond every week.
+        known = [i for i in invoices if data.read_at is None or i.created <= data.read_at]
+        if not known:
+            continue
+        what = "pending invoice items" if known[0].status == PENDING else f"invoice {known[0].id}"
+        raise InputError(
+            f"{what} of subscription {sub_id}, which the data does not hold: its weeks "
+            "cannot be rebuilt",
+            "fetch again with ffkpi fetch --since, which reads subscriptions of every status",
+        )
+    return [
+        Timeline(sub, data.lifetimes[sub.id], by_subscription.get(sub.id, []))
+        for sub in data.subscriptions
+        if sub.id in data.lifetimes
+    ]
+
+
+def metered_lines(invoices: Iterable[BilledInvoice], t: int) -> list[InvoiceLine]:
+    """Rule 6: the metered lines of finalized invoices whose period ended by t."""
+    return [
+        InvoiceLine(line.item, invoice.status, line.amount, line.quantity, line.end)
+        for invoice in invoices
+        if invoice.status in FINALIZED
+        for line in invoice.lines
+        if line.price.metered and not line.proration and line.end <= t
+    ]
