@@ -75,6 +75,7 @@ class Store:
     applies_to: dict[str, Json] = field(default_factory=dict)
     discounts: dict[str, Json] = field(default_factory=dict)
     products: dict[str, Json] = field(default_factory=dict)
+    customers: dict[str, Json] = field(default_factory=dict)
     invoices: list[Json] = field(default_factory=list)  # newest first
     invoice_items: list[Json] = field(default_factory=list)  # newest first
     position: dict[str, int] = field(default_factory=dict)  # subscription id -> list index
@@ -121,6 +122,8 @@ def load(bundle: Json) -> Store:
             store.applies_to[coupon["id"]] = coupon["applies_to"]
     for product in bundle.get("products", []):
         store.products[product["id"]] = product
+    for customer in bundle.get("customers", []):
+        store.customers[customer["id"]] = customer
     for raw in bundle["subscriptions"]:
         sub = copy.deepcopy(raw)
         sub["discounts"] = [
@@ -349,6 +352,8 @@ class FakeStripe:
             return self._simple(self.store.coupons, rest, params, expand, "coupon")
         if resource == "products":
             return self._simple(self.store.products, rest, params, expand, "product")
+        if resource == "customers":
+            return self._simple(self.store.customers, rest, params, expand, "customer")
         if resource == "invoices":
             return self._invoices(rest, params)
         if resource == "invoiceitems" and not rest:

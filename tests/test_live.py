@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 import make_demo
+import stripe_fixtures as sf
 from conftest import DEMO, ROOT, Ffkpi
 from fake_stripe import ALL_PERMISSIONS, SECRET_KEY, FakeStripe, Faults
 from ffkpi.errors import ExitCode, StripeUnavailableError
@@ -330,6 +331,7 @@ def test_fetch_since_saves_the_billed_history_past_weeks_are_rebuilt_from(
     old = copy.deepcopy(bundle["invoices"][0])
     old["id"], old["created"] = "in_old", 1_600_000_000  # 2020: before --since less a year
     bundle["invoices"].append(old)
+    bundle["customers"] = [sf.customer("cus_1", "Fjord Water AB", created=1_700_000_000)]
     fake, url = start_fake(bundle, lines_per_invoice=0)  # every line past the embedded ones
     result = ffkpi(
         "fetch",
@@ -349,6 +351,8 @@ def test_fetch_since_saves_the_billed_history_past_weeks_are_rebuilt_from(
     assert len(saved["invoices"][0]["lines"]["data"]) == 1
     assert sorted(i["id"] for i in saved["invoice_items"]) == ["ii_0", "ii_1"]
     assert [p["id"] for p in saved["prices"]] == ["price_1"]  # per unit, kept for history
+    assert [(c["id"], c["name"]) for c in saved["customers"]] == [("cus_1", "Fjord Water AB")]
+    assert read_input(live_env / "history.json").customer_names == {"cus_1": "Fjord Water AB"}
     assert fake.requests("/v1/invoices/in_1/lines")
     windows = [e.params for e in fake.requests("/v1/invoices") if e.path == "/v1/invoices"]
     assert all(w["expand"] == ["data.discounts", "data.lines.data.discounts"] for w in windows)

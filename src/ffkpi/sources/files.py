@@ -270,7 +270,7 @@ def write_bundle(path: Path, bundle: Bundle) -> None:
             out.write(b"," if position else b"")
             out.write(text.encode())
         out.write(b"]")
-        for name in ("prices", "coupons", "products", "invoices", "invoice_items"):
+        for name in ("prices", "coupons", "products", "invoices", "invoice_items", "customers"):
             table = getattr(bundle, name)
             if table is not None:
                 objects = json.dumps(list(table.values()), separators=(",", ":"))

@@ -6,6 +6,7 @@ items of subscriptions with more than a list page embeds and, for metered items,
 newest invoices. All of it through one StripeHttp: one pacer, one cap on requests.
 """
 
+import contextlib
 import dataclasses
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -14,6 +15,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from ffkpi.errors import MissingPermissionError
 from ffkpi.model import BilledInvoice, Dataset, Lifetime, Subscription
 from ffkpi.stripe.billed import Billed, Biller, lifetime
 from ffkpi.stripe.bundle import Recorder
@@ -22,6 +24,7 @@ from ffkpi.stripe.paging import Answer, Lister, parse
 from ffkpi.stripe.payloads import (
     Page,
     StripeCoupon,
+    StripeCustomer,
     StripeInvoice,
     StripeInvoiceItem,
     StripeItem,
@@ -112,6 +115,9 @@ class _Run:
             ),
             "products": self._list("/v1/products", {}, Page[StripeProduct]),
         }
+        if self.recorder is not None and self.history_from is not None:
+            # Their names, for `ffkpi movements` on the bundle: read once, kept as read.
+            lists["customers"] = self._list("/v1/customers", {}, Page[StripeCustomer])
         resolver: Resolver | None = None
         history: Future[tuple[tuple[BilledInvoice, ...], int]] | None = None
         subscriptions: dict[str, Subscription] = {}
@@ -190,7 +196,12 @@ class _Run:
         )
 
     def _side_data(self, lists: dict[str, "Future[list[Answer[Any]]]"]) -> Resolver:
+        names = lists.pop("customers", None)
         answers = {name: future.result() for name, future in lists.items()}
+        if names is not None:
+            # Names are a courtesy: without the permission, `ffkpi movements` shows ids.
+            with contextlib.suppress(MissingPermissionError):
+                answers["customers"] = names.result()
         prices: list[StripePrice] = _objects(answers["prices"])
         tiered = {p.id for p in prices if p.billing_scheme == "tiered"}
         self.longest_interval = max(map(_period_seconds, prices), default=0)
@@ -201,6 +212,8 @@ class _Run:
             self.recorder.listed("prices", bodies["prices"], lambda p: every or p["id"] in tiered)
             self.recorder.listed("coupons", bodies["coupons"])
             self.recorder.listed("products", bodies["products"])
+            if "customers" in bodies:
+                self.recorder.listed("customers", bodies["customers"])
         every = self.history_from is not None  # past invoices name prices of any kind
         return Resolver(
             [p for p in prices if every or p.id in tiered],

@@ -23,6 +23,7 @@ class Bundle:
     # Pending invoice items: only in a bundle fetched with --since, which therefore says
     # it holds the billed history.
     invoice_items: dict[str, Json] | None = None
+    customers: dict[str, Json] | None = None  # with --since: their names, for movements
     fetched_at: int | None = None  # when the read began (Unix seconds)
     history_from: int | None = None  # --since: the first instant its invoices rebuild
 
@@ -49,8 +50,8 @@ class Recorder:
         self, kind: str, bodies: Iterable[bytes], keep: Callable[[Json], bool] = lambda _: True
     ) -> None:
         """Objects of list pages: prices, coupons, products, invoices, invoice items."""
-        if kind == "invoice_items" and self.bundle.invoice_items is None:
-            self.bundle.invoice_items = {}
+        if kind in ("invoice_items", "customers") and getattr(self.bundle, kind) is None:
+            setattr(self.bundle, kind, {})
         table: dict[str, Json] = getattr(self.bundle, kind)
         for body in bodies:
             for entry in _objects(body):

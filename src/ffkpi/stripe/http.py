@@ -39,6 +39,7 @@ PERMISSIONS = {
     "/v1/products": "Products",
     "/v1/invoices": "Invoices",
     "/v1/invoiceitems": "Invoices",
+    "/v1/customers": "Customers",
 }
 STRIPE_API = "https://api.stripe.com"
 
