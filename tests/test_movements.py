@@ -296,3 +296,30 @@ def test_movements_refuses_what_it_cannot_compare(ffkpi: Ffkpi, cli_env: Path) -
     bad = ffkpi("movements", "--week", "2026-W99", "--dir", "kpi")
     assert bad.exit_code == ExitCode.USAGE
     assert len(bad.stderr.splitlines()) == 1
+
+
+def test_customer_names_are_data_never_markup_or_escapes(ffkpi: Ffkpi, cli_env: Path) -> None:
+    from conftest import ROOT
+
+    bundle = json.loads(gzip.decompress((ROOT / "src/ffkpi/data/demo.json.gz").read_bytes()))
+    hostile = "[bold red]Evil[/] \x1b[2J\x1b]0;pwned\x07 Corp\n=HYPERLINK()"
+    for customer in bundle["customers"]:
+        customer["name"] = hostile
+    (cli_env / "bundle.json").write_text(json.dumps(bundle))
+    (cli_env / "ffkpi.toml").write_text((ROOT / "config.example.toml").read_text())
+    table = ffkpi("movements", "--input", "bundle.json")
+    assert table.exit_code == 0, table.stderr
+    assert "\x1b" not in table.stdout
+    assert "\x07" not in table.stdout
+    assert "[bold red]Evil[/]" in " ".join(table.stdout.split())
+    document = json.loads(ffkpi("movements", "--input", "bundle.json", "-f", "json").stdout)
+    assert document["movements"]["new"][0]["name"] == hostile
+    csv = ffkpi("movements", "--input", "bundle.json", "-f", "csv").stdout
+    assert "\x1b" not in csv
+    assert "\x07" not in csv
+    import csv as csv_module
+    import io
+
+    rows = list(csv_module.reader(io.StringIO(csv)))
+    assert all(len(row) == 7 for row in rows)
+    assert rows[1][2] == r"[bold red]Evil[/] \x1b[2J\x1b]0;pwned\x07 Corp\x0a=HYPERLINK()"

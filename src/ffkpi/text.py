@@ -3,7 +3,7 @@ that quote them, are data, never markup or terminal control.
 
 `printable` is the one place that decides what reaches a terminal, `scrub` the one
 that masks secrets, and every message passes both (`one_line`); `csv_cell` keeps a
-spreadsheet from taking a cell for a formula.
+spreadsheet from taking a cell for a formula, and passes `printable` too.
 """
 
 import re
@@ -57,6 +57,8 @@ def one_line(message: str) -> str:
 
 
 def csv_cell(value: str) -> str:
-    """Text for a CSV cell that a spreadsheet shows as text, never runs as a formula:
-    a leading ' is how spreadsheets mark a cell as text."""
+    """Text for a CSV cell that a spreadsheet shows as text, never runs as a formula (a
+    leading ' is how spreadsheets mark a cell as text), and that a terminal showing the
+    CSV never acts on (controls shown as their escapes, as everywhere)."""
+    value = printable(value)
     return f"'{value}" if value.startswith(_FORMULA_STARTS) else value
