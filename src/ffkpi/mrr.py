@@ -343,17 +343,6 @@ class Totals:
         self.statuses: dict[str, int] = {}
         self.reasons: dict[str, int] = {}
 
-    def copy(self) -> "Totals":
-        other = Totals(self.rules)
-        other.products = {
-            k: _Bucket(b.mrr, b.subscriptions, b.quantity) for k, b in self.products.items()
-        }
-        other.tier_subscriptions = list(self.tier_subscriptions)
-        other.customers = dict(self.customers)
-        other.statuses = dict(self.statuses)
-        other.reasons = dict(self.reasons)
-        return other
-
     def add(self, counted: Counted, sign: int = 1) -> None:
         reasons = self.reasons
         for key in counted.items_excluded:
