@@ -350,3 +350,24 @@ def test_backfill_waits_for_a_run_holding_the_folder_then_writes_nothing(
     assert len(result.stderr.splitlines()) == 1
     assert list(folder.glob("*.toml")) == []
     assert list(folder.glob("*.gz")) == []
+
+
+def test_history_of_a_folder_shows_the_weeks_between_since_and_until(
+    ffkpi: Ffkpi, cli_env: Path
+) -> None:
+    assert (
+        ffkpi("backfill", "--demo", "--since", SINCE, "--until", UNTIL, "--dir", "kpi").exit_code
+        == 0
+    )
+    result = ffkpi(
+        "history", "--dir", "kpi", "--since", "2026-09-01", "--until", "2026-09-30", "-f", "json"
+    )
+    weeks = json.loads(result.stdout)["weeks"]
+    assert [w["as_of"] for w in weeks] == [
+        "2026-09-01",
+        "2026-09-08",
+        "2026-09-15",
+        "2026-09-22",
+        "2026-09-29",
+    ]
+    assert weeks[0]["movements"] is not None  # against 2026-08-25, outside the span shown

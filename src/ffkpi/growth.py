@@ -124,7 +124,14 @@ class History:
 
 
 def load_history(
-    folder: Path, config: Config | None, *, last: int | None, by_tier: bool, strict: bool
+    folder: Path,
+    config: Config | None,
+    *,
+    last: int | None,
+    by_tier: bool,
+    strict: bool,
+    since: date | None = None,
+    until: date | None = None,
 ) -> History:
     """The folder's weeks (the last `last`), measured against the config's target.
 
@@ -149,10 +156,16 @@ def load_history(
     customers = [
         None if f"{s.week}.toml" in broken else read_customers(folder, s) for s in stored.snapshots
     ]
-    shown = growth_history(
-        stored.snapshots, config, last=last, by_tier=by_tier, customers=customers
+    history = growth_history(
+        stored.snapshots,
+        config,
+        last=last,
+        by_tier=by_tier,
+        customers=customers,
+        since=since,
+        until=until,
     )
-    return dataclasses.replace(shown, skipped=stored.skipped, damaged=stored.damaged)
+    return dataclasses.replace(history, skipped=stored.skipped, damaged=stored.damaged)
 
 
 def growth_history(
@@ -162,30 +175,45 @@ def growth_history(
     last: int | None,
     by_tier: bool,
     customers: Sequence[Customers | None] | None = None,
+    since: date | None = None,
+    until: date | None = None,
 ) -> History:
     """Weeks (the last `last`) measured against the config's target, taken or rebuilt;
     with each snapshot's customers (None where unknown), what moved MRR each week."""
     target = (config.growth if config is not None else Growth()).weekly_target
     latest = snapshots[-1] if snapshots else None
     digest = config.digest if config is not None else latest.config_digest if latest else None
-    start = -(last or 0)
-    weeks = _with_moves(growth_weeks(snapshots, target, digest=digest), snapshots, customers, None)[
-        start:
-    ]
+
+    def shown(weeks: list[Week]) -> list[Week]:
+        """The weeks from `since` to `until`, the last `last` of them."""
+        inside = [
+            week
+            for week in weeks
+            if (since is None or week.as_of >= since) and (until is None or week.as_of <= until)
+        ]
+        return inside[-(last or 0) :]
+
+    weeks = shown(
+        _with_moves(growth_weeks(snapshots, target, digest=digest), snapshots, customers, None)
+    )
     tiers = None
     if by_tier:
         names = [t.name for t in (config.tiers if config else latest.tiers if latest else ())]
         tiers = {
-            name: _with_moves(
-                growth_weeks(snapshots, target, digest=digest, tier=name),
-                snapshots,
-                customers,
-                name,
-            )[start:]
+            name: shown(
+                _with_moves(
+                    growth_weeks(snapshots, target, digest=digest, tier=name),
+                    snapshots,
+                    customers,
+                    name,
+                )
+            )
             for name in names
         }
-    shown = [s for s in snapshots if s.week in {week.week for week in weeks}]
-    rebuilt = [s.reconstruction for s in shown if s.source == "reconstructed"]
+    listed = {week.week for week in weeks}
+    rebuilt = [
+        s.reconstruction for s in snapshots if s.week in listed and s.source == "reconstructed"
+    ]
     limits: tuple[str, ...] = ()
     if rebuilt:
         once = config is not None and config.policy.discounts == "all"

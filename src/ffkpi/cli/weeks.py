@@ -54,9 +54,10 @@ def history(
 ) -> None:
     """Show MRR and ARR week over week, with growth against the weekly target.
 
-    From the snapshot folder; with --input FILE or --demo, every week is rebuilt from
-    the invoices in memory instead (--since: default 52 weeks before --until; --until:
-    default the day the data was read), and nothing is written. Each week says whether
+    From the snapshot folder (--since and --until limit the weeks shown); with --input
+    FILE or --demo, every week is rebuilt from the invoices in memory instead (--since:
+    default 52 weeks before --until; --until: default the day the data was read), and
+    nothing is written. Each week says whether
     it was taken (snapshot) or rebuilt from invoices.
 
     Example:
@@ -81,7 +82,15 @@ def history(
     path = find_config(past.config)
     cfg = load_config(path) if path is not None else None
     folder = snapshot_folder(directory, cfg, path)
-    shown = load_history(folder, cfg, last=weeks, by_tier=by_tier, strict=strict)
+    shown = load_history(
+        folder,
+        cfg,
+        last=weeks,
+        by_tier=by_tier,
+        strict=strict,
+        since=past.since.date() if past.since else None,
+        until=past.until.date() if past.until else None,
+    )
     for skipped in shown.skipped:
         render.warning(f"skipped {skipped.path}: {skipped.reason}")
     for damaged in shown.damaged:
