@@ -296,6 +296,9 @@ def test_movements_refuses_what_it_cannot_compare(ffkpi: Ffkpi, cli_env: Path) -
     bad = ffkpi("movements", "--week", "2026-W99", "--dir", "kpi")
     assert bad.exit_code == ExitCode.USAGE
     assert len(bad.stderr.splitlines()) == 1
+    span = ffkpi("movements", "--until", "2026-11-10", "--dir", "kpi")
+    assert span.exit_code == ExitCode.USAGE
+    assert "pass --as-of or --week" in span.stderr
 
 
 def test_customer_names_are_data_never_markup_or_escapes(ffkpi: Ffkpi, cli_env: Path) -> None:

@@ -179,6 +179,8 @@ def movements(
     one_source(past.input_file, past.demo)
     if as_of is not None and week is not None:
         raise UsageError("--as-of and --week were both given", "pass one of them")
+    if past.until is not None:
+        raise UsageError("movements shows one week, not a span", "pass --as-of or --week")
     if week is not None and not _is_week(week):
         raise UsageError(f"--week {week!r} is not a week", "write it as history does: 2026-W47")
     if past.input_file is not None or past.demo:
