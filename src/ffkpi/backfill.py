@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from ffkpi.config import Config
-from ffkpi.errors import InputError, UsageError
+from ffkpi.errors import UsageError
 from ffkpi.growth import History, WeekChanges, growth_history, week_changes
 from ffkpi.history import Rebuilt, rebuild, weeks_back
 from ffkpi.model import Dataset
@@ -37,15 +37,6 @@ def data_day(data: Dataset) -> date | None:
     if data.read_at is None:
         return None
     return datetime.fromtimestamp(data.read_at, UTC).date()
-
-
-def require_history(data: Dataset) -> None:
-    if not data.lifetimes:
-        raise InputError(
-            "the data holds no billed history (invoices and pending invoice items), so "
-            "past weeks cannot be rebuilt from it",
-            "fetch it with ffkpi fetch --since YYYY-MM-DD, which saves them",
-        )
 
 
 def plan_weeks(since: date, until: date) -> list[date]:
@@ -108,7 +99,6 @@ def backfill(
 ) -> Backfill:
     """Write every week of `days` that has no snapshot yet; `as_of` is the day of the
     read, reconciled against its own reconstruction."""
-    require_history(data)
     rebuilt = rebuild(data, config, days)
     existing = {s.week: s for s in read_snapshots(folder).snapshots} if folder.is_dir() else {}
     written: list[Saved] = []
@@ -148,7 +138,6 @@ def rebuilt_history(
     data: Dataset, config: Config, days: list[date], *, last: int | None, by_tier: bool
 ) -> History:
     """The weeks of `days` rebuilt in memory, as a history to show; nothing written."""
-    require_history(data)
     rebuilt = rebuild(data, config, days)
     snapshots = tuple(
         _in_memory(report, config, _reconstruction(rebuilt, week))
@@ -164,7 +153,6 @@ def rebuilt_history(
 def rebuilt_changes(data: Dataset, config: Config, days: list[date]) -> WeekChanges:
     """The last of `days` against the one before, rebuilt in memory (the earlier days
     tell new from reactivation)."""
-    require_history(data)
     rebuilt = rebuild(data, config, days)
     snapshots = [
         _in_memory(report, config, _reconstruction(rebuilt, week))
