@@ -395,3 +395,41 @@ class TestFromStripeJson:
             "weeks cannot be rebuilt from it (fetch it with ffkpi fetch --since YYYY-MM-DD, "
             "which saves them)"
         )
+
+
+def test_an_item_trial_ending_between_the_read_and_the_end_of_its_day() -> None:
+    """Read at noon; an add-on's own trial ends at 18:00. The week of the read counts the
+    subscription as it stood at noon, by the rules at the end of the day (the trial over),
+    as `ffkpi mrr --as-of` on that read does; the week before counts the trial as 0."""
+    from ffkpi.history import dataset_at, instant_of
+    from ffkpi.mrr import compute_report
+    from ffkpi.timeline import timelines
+
+    base, addon = price(10_000), price(3_000, product="prod_b")
+    s = sub(item(base, item_id="si_1"), item(addon, item_id="si_2"), sub_id="sub_1")
+    invoices = [
+        invoice(
+            "sub_1", line("si_1", base, "2026-11-01", "2026-12-01"), reason="subscription_create"
+        ),
+        invoice(
+            "sub_1",
+            line("si_2", addon, "2026-11-05 18:00", "2026-11-19 18:00", amount=0),
+            line("si_2", addon, "2026-11-19 18:00", "2026-12-01", amount=1_700, proration=True),
+            status="pending",
+            reason=None,
+        ),
+    ]
+    data = Dataset(
+        (s,),
+        lifetimes={"sub_1": Lifetime(at("2026-11-01"))},
+        invoices=tuple(invoices),
+        read_at=at("2026-11-19 12:00"),
+    )
+    cfg = config()
+    days = [date(2026, 11, 12), date(2026, 11, 19)]
+    weeks = rebuild_weeks(data, cfg, days)
+    assert [format_money(w.mrr, "usd") for w in weeks] == ["100.00", "130.00"]
+    indexed = timelines(data)
+    for day, week in zip(days, weeks, strict=True):
+        slow = compute_report(dataset_at(data, indexed, instant_of(day, data.read_at)), cfg, day)
+        assert (week.mrr, week.excluded) == (slow.mrr, slow.excluded)

@@ -160,7 +160,8 @@ class Timeline:
     def points(self, instants: Sequence[int]) -> tuple[list[int], list[int]]:
         """The instants at which what the subscription counts can change, as weeks see
         it (between two of them `at` gives the same subscription, the same metered
-        lines and the same discounts ended), and its discounts' ends."""
+        lines and the same discounts ended), and the instants its count compares with a
+        week's cutoff: discount ends and item trial ends."""
         life = self.life
         points = {
             moment
@@ -185,6 +186,9 @@ class Timeline:
                 if following is None or id(following.invoice) not in pure or line.price.metered:
                     points.add(segment.end)
                 ends.update(d.end for d in line.discounts if d.end is not None)
+                trial = _trial_end(segment)  # compared with the cutoff, like a discount end
+                if trial is not None:
+                    ends.add(trial)
         for invoice in self.invoices:
             if id(invoice) not in pure:
                 for moment in (invoice.paid_at, invoice.marked_uncollectible_at):
@@ -210,15 +214,18 @@ class Timeline:
         state: tuple[Subscription, dict[str, Metered], int] | None = None
         week = 0
         weeks = len(instants)
+        # Weeks read before their day ended (the last ones) are each a week of their own.
+        clamped = next((k for k in range(weeks) if cutoffs[k] != instants[k]), weeks)
         while week < weeks:
             t, cutoff = instants[week], cutoffs[week]
-            following = week + 1  # read before the day ended: a week of its own
-            if cutoff == t:
+            following = week + 1
+            if week < clamped:
                 k = bisect.bisect_right(points, t)
                 if k == len(points):
-                    following = weeks
+                    following = clamped
                 else:
-                    following = max(following, bisect.bisect_left(instants, points[k]))
+                    following = bisect.bisect_left(instants, points[k], hi=clamped)
+                following = max(following, week + 1)
             sub = self.at(t)
             counted = None
             if sub is not None:
