@@ -145,7 +145,8 @@ def rebuilt_history(
     )
     tiers = tuple(tier.name for tier in config.tiers)
     customers = [
-        Customers(report.currency, tiers, dict(report.customer_tiers)) for report in rebuilt.reports
+        Customers(report.currency, tiers, report.customer_tiers, report.customer_totals)
+        for report in rebuilt.reports
     ]
     return growth_history(snapshots, config, last=last, by_tier=by_tier, customers=customers)
 
@@ -160,7 +161,8 @@ def rebuilt_changes(data: Dataset, config: Config, days: list[date]) -> WeekChan
     ]
     tiers = tuple(tier.name for tier in config.tiers)
     customers: list[Customers | None] = [
-        Customers(report.currency, tiers, dict(report.customer_tiers)) for report in rebuilt.reports
+        Customers(report.currency, tiers, report.customer_tiers, report.customer_totals)
+        for report in rebuilt.reports
     ]
     return week_changes(snapshots, customers, snapshots[-1].week)
 

@@ -2,7 +2,7 @@
 taken by cron or rebuilt from invoices."""
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
@@ -230,12 +230,14 @@ def _customers_of(folder: Path, snapshot: Snapshot) -> Customers | None:
         return None
 
 
-def _customers_in(customers: Customers | None, tier: str | None) -> dict[str, Decimal] | None:
+def customers_in(customers: Customers | None, tier: str | None) -> Mapping[str, Decimal] | None:
     """Each customer's MRR (in one tier, or in all), customers paying only; None when
     the file does not say (a file of schema 1 has rounded totals: never guessed from)."""
     if customers is None or customers.tiers is None:
         return None
     if tier is None:
+        if customers.totals is not None:
+            return customers.totals
         if len(customers.tiers) == 1:
             return {customer: values[0] for customer, values in customers.mrr.items()}
         with localcontext(EXACT):  # exact sums, in C
@@ -258,7 +260,7 @@ def _with_moves(
         return weeks
     by_week = {s.week: (s, c) for s, c in zip(snapshots, customers, strict=True)}
     pairs = [by_week[week.week] for week in weeks]
-    series = [_customers_in(c, tier) for _, c in pairs]
+    series = [customers_in(c, tier) for _, c in pairs]
     comparable = [
         k > 0
         and pairs[k - 1][0].currency == s.currency
@@ -311,12 +313,12 @@ def week_changes(
             "movements are not comparable",
             "pick another week, or rebuild both under one config with `ffkpi history --input`",
         )
-    series = [_customers_in(c, None) for c in customers[: k + 1]]
-    tiers: dict[str, tuple[dict[str, Decimal], dict[str, Decimal]]] = {}
+    series = [customers_in(c, None) for c in customers[: k + 1]]
+    tiers: dict[str, tuple[Mapping[str, Decimal], Mapping[str, Decimal]]] = {}
     for tier in current.tiers:
         before, after = (
-            _customers_in(customers[k - 1], tier.name),
-            _customers_in(customers[k], tier.name),
+            customers_in(customers[k - 1], tier.name),
+            customers_in(customers[k], tier.name),
         )
         if before is not None and after is not None:
             tiers[tier.name] = (before, after)

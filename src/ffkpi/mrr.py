@@ -59,6 +59,7 @@ class Report:
     unlisted: tuple[ProductRow, ...]
     # Each customer's MRR within each tier (config order), customers with MRR > 0 only.
     customer_tiers: Mapping[str, tuple[Decimal, ...]]
+    customer_totals: Mapping[str, Decimal]  # the same summed over the tiers
     excluded: Exclusions
 
     @property
@@ -66,9 +67,9 @@ class Report:
         return self.mrr * TWELVE
 
     @property
-    def customers(self) -> dict[str, Decimal]:
+    def customers(self) -> Mapping[str, Decimal]:
         """Each customer's MRR within the tiers."""
-        return {customer: _sum(tiers) for customer, tiers in self.customer_tiers.items()}
+        return self.customer_totals
 
 
 def end_of_day(as_of: date) -> int:
@@ -340,6 +341,7 @@ class Totals:
         self.products: dict[str, _Bucket] = {}
         self.tier_subscriptions = [0] * len(rules.config.tiers)
         self.customers: dict[str, tuple[Decimal, ...]] = {}
+        self.totals: dict[str, Decimal] = {}  # each customer's MRR in all tiers
         self.statuses: dict[str, int] = {}
         self.reasons: dict[str, int] = {}
 
@@ -372,8 +374,13 @@ class Totals:
             values[t] = add(values[t], mrr)
         if any(values):
             customers[counted.customer] = tuple(values)
+            total = ZERO
+            for value in values:
+                total = EXACT.add(total, value)
+            self.totals[counted.customer] = total
         else:
             del customers[counted.customer]
+            del self.totals[counted.customer]
 
     def report(self, as_of: date) -> Report:
         config = self.rules.config
@@ -416,6 +423,7 @@ class Totals:
             tiers=tuple(tiers),
             unlisted=tuple(unlisted),
             customer_tiers=dict(self.customers),
+            customer_totals=dict(self.totals),
             excluded=excluded,
         )
 

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -93,7 +94,8 @@ class Customers:
 
     currency: str
     tiers: tuple[str, ...] | None
-    mrr: dict[str, tuple[Decimal, ...]]
+    mrr: Mapping[str, tuple[Decimal, ...]]
+    totals: Mapping[str, Decimal] | None = None  # summed over the tiers, where known
 
 
 class _CustomersFile(msgspec.Struct, frozen=True, rename={"schema_version": "schema"}):
