@@ -176,6 +176,9 @@ def test_history_of_the_demo_is_rebuilt_in_memory(ffkpi: Ffkpi, cli_env: Path) -
     assert sum(bool(re.match(r"\s*\d{4}-W\d\d~ ", line)) for line in table.stdout.splitlines()) == 4
     assert "~ rebuilt from invoices; the other weeks are snapshots taken then" in table.stdout
     assert "Rebuilt weeks cannot show" in table.stdout
+    chart = ffkpi("history", "--demo", "--weeks", "3").stdout
+    assert "2026-W47~ █" in chart  # the chart says it too
+    assert "~ rebuilt\n" in chart
     csv = ffkpi("history", "--demo", "--weeks", "3", "-f", "csv")
     header, first = (line.split(",") for line in csv.stdout.splitlines()[:2])
     assert header[9:12] == ["currency", "source", "customers"]

@@ -16,7 +16,14 @@ from rich.text import Text
 from ffkpi.growth import History, Week, format_rate, weeks_between
 from ffkpi.money import format_money
 from ffkpi.render.formats import csv_text, to_json
-from ffkpi.render.moves import MOVE_COLUMNS, moves_chart, moves_dict, moves_row, moves_table
+from ffkpi.render.moves import (
+    MOVE_COLUMNS,
+    REBUILT,
+    moves_chart,
+    moves_dict,
+    moves_row,
+    moves_table,
+)
 from ffkpi.render.tables import Terminal, outside, print_table
 from ffkpi.text import csv_cell
 
@@ -41,7 +48,6 @@ COLUMNS = [
     "currency",
     "source",
 ]
-REBUILT = "~"  # marks a rebuilt week in the table
 
 
 def _percent(rate: Decimal | None) -> str:
@@ -185,14 +191,17 @@ def _chart(weeks: list[Week], target: Decimal) -> Text:
         mark = min(int(path / scale * CHART_WIDTH), CHART_WIDTH)
         cells = ["█" if i < bar else " " for i in range(CHART_WIDTH + 1)]
         style = {True: "green", False: "red", None: "blue"}[week.met_target]
-        chart.append(f"{week.week} ")
+        chart.append(f"{week.week}{REBUILT if week.source == 'reconstructed' else ' '} ")
         for i, cell in enumerate(cells):
             if i == mark:
                 chart.append("│", style="yellow")
             else:
                 chart.append(cell, style=style)
         chart.append(f" {format_money(week.mrr, week.currency, grouping=True)}\n")
-    chart.append("█ MRR (green: met the target, red: missed)  │ target path\n", style="dim")
+    legend = "█ MRR (green: met the target, red: missed)  │ target path"
+    if any(week.source == "reconstructed" for week in shown):
+        legend += f"  {REBUILT} rebuilt"
+    chart.append(legend + "\n", style="dim")
     return chart
 
 

@@ -19,6 +19,7 @@ LABELS = {
     "contraction": "Contraction",
     "churn": "Churn",
 }
+REBUILT = "~"  # marks a week rebuilt from invoices, in tables and charts
 RATE_KEYS = ("logo_churn", "gross_mrr_churn", "net_mrr_churn", "quick_ratio")
 WINDOW_KEYS = (*RATE_KEYS, "nrr", "grr")
 
@@ -187,7 +188,7 @@ def moves_chart(weeks: list[Week]) -> Text | None:
     for week, inflow, outflow in flows:
         out_cells = int(outflow / scale * SIDE)
         in_cells = int(inflow / scale * SIDE)
-        chart.append(f"{week.week} ")
+        chart.append(f"{week.week}{REBUILT if week.source == 'reconstructed' else ' '} ")
         chart.append(" " * (SIDE - out_cells))
         chart.append("▒" * out_cells, style="red")
         chart.append("│")
