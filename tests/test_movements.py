@@ -326,3 +326,29 @@ def test_customer_names_are_data_never_markup_or_escapes(ffkpi: Ffkpi, cli_env: 
     rows = list(csv_module.reader(io.StringIO(csv)))
     assert all(len(row) == 7 for row in rows)
     assert rows[1][2] == r"[bold red]Evil[/] \x1b[2J\x1b]0;pwned\x07 Corp\x0a=HYPERLINK()"
+
+
+def test_a_customer_file_that_is_not_gzip_json_leaves_its_week_without_movements(
+    ffkpi: Ffkpi, cli_env: Path
+) -> None:
+    for day in ("2026-11-10", "2026-11-17"):
+        assert ffkpi("snapshot", "--demo", "--as-of", day, "--dir", "kpi").exit_code == 0
+    week = cli_env / "kpi" / "2026-W47.toml"
+    text = week.read_text()
+    name, digest = re.search(r'customers = "(\S+) sha256:(\w+)"', text).groups()  # type: ignore[union-attr]
+    garbage = b"\x1f\x8b\x08\x00 not really gzip"
+    (cli_env / "kpi" / name).unlink()
+    new = hashlib.sha256(garbage).hexdigest()
+    (cli_env / "kpi" / f"2026-W47.customers.{new[:16]}.json.gz").write_bytes(garbage)
+    week.write_text(
+        text.replace(
+            f"{name} sha256:{digest}", f"2026-W47.customers.{new[:16]}.json.gz sha256:{new}"
+        )
+    )
+    result = ffkpi("history", "--dir", "kpi", "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    last = json.loads(result.stdout)["weeks"][-1]
+    assert (last["mrr"], last["movements"], last["customers"]) == ("100266.13", None, None)
+    refused = ffkpi("movements", "--dir", "kpi")
+    assert refused.exit_code == ExitCode.STORAGE
+    assert "not known" in refused.stderr

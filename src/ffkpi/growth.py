@@ -154,7 +154,7 @@ def load_history(
         )
     broken = {entry.path.name for entry in stored.damaged}
     customers = [
-        None if f"{s.week}.toml" in broken else read_customers(folder, s) for s in stored.snapshots
+        None if f"{s.week}.toml" in broken else _customers_of(folder, s) for s in stored.snapshots
     ]
     history = growth_history(
         stored.snapshots,

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import tomllib
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -110,17 +111,12 @@ class _CustomersFile(msgspec.Struct, frozen=True, rename={"schema_version": "sch
 
 def read_customers(folder: Path, snapshot: "Snapshot") -> Customers:
     """The customer file a snapshot names, checked against its SHA-256."""
-    name, _, digest = (snapshot.customers or "").partition(" sha256:")
-    problem = _sidecar_problem(folder, snapshot)
-    try:
-        if problem is None:
-            raw = (folder / name).read_bytes()
-            if hashlib.sha256(raw).hexdigest() != digest:  # replaced since it was checked
-                problem = f"its customer file {name} does not match its SHA-256"
-            else:
-                body = msgspec.json.decode(gzip.decompress(raw), type=_CustomersFile)
-    except (OSError, EOFError, msgspec.DecodeError) as err:
-        problem = f"its customer file {name} is not readable ({err})"
+    raw, problem = _sidecar(folder, snapshot)
+    if problem is None:
+        try:
+            body = msgspec.json.decode(gzip.decompress(raw), type=_CustomersFile)
+        except (EOFError, OSError, zlib.error, msgspec.DecodeError) as err:
+            problem = f"its customer file is not readable ({err})"
     if problem is not None:
         raise StorageError(
             f"snapshot {snapshot.week}: {problem}",
@@ -293,18 +289,24 @@ def read_snapshots(folder: Path) -> Folder:
 
 def _sidecar_problem(folder: Path, snapshot: Snapshot) -> str | None:
     """What is wrong with a snapshot's customer file, checked against its SHA-256."""
+    return _sidecar(folder, snapshot)[1]
+
+
+def _sidecar(folder: Path, snapshot: Snapshot) -> tuple[bytes, str | None]:
+    """A snapshot's customer file, read once and checked against its SHA-256, or what
+    is wrong with it."""
     name, _, digest = (snapshot.customers or "").partition(" sha256:")
     if not name or not digest or "/" in name or "\\" in name:
-        return f"it names no customer file ({snapshot.customers!r})"
+        return b"", f"it names no customer file ({snapshot.customers!r})"
     try:
         body = (folder / name).read_bytes()
     except FileNotFoundError:
-        return f"its customer file {name} is missing"
+        return b"", f"its customer file {name} is missing"
     except OSError as err:
-        return f"its customer file {name} cannot be read: {err.strerror}"
+        return b"", f"its customer file {name} cannot be read: {err.strerror}"
     if hashlib.sha256(body).hexdigest() != digest:
-        return f"its customer file {name} does not match its SHA-256 (altered or replaced)"
-    return None
+        return b"", f"its customer file {name} does not match its SHA-256 (altered or replaced)"
+    return body, None
 
 
 def snapshot_folder(directory: Path | None, config: Config | None, path: Path | None) -> Path:
