@@ -240,7 +240,7 @@ def customers_in(customers: Customers | None, tier: str | None) -> Mapping[str, 
             return customers.totals
         if len(customers.tiers) == 1:
             return {customer: values[0] for customer, values in customers.mrr.items()}
-        with localcontext(EXACT):  # exact sums, in C
+        with localcontext(EXACT):  # one context for every customer's exact sum, in C
             return {customer: sum(values, ZERO) for customer, values in customers.mrr.items()}
     if tier not in customers.tiers:
         return None

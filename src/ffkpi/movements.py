@@ -8,9 +8,9 @@ previous + new + expansion + reactivation - contraction - churn = MRR holds exac
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, localcontext
+from decimal import Decimal
 
-from ffkpi.mrr import EXACT
+from ffkpi.mrr import EXACT, exact_sum
 from ffkpi.pricing import ZERO
 
 NEW, EXPANSION, REACTIVATION, CONTRACTION, CHURN = (
@@ -71,18 +71,13 @@ class WeekMoves:
     trailing: dict[int, Rates | None]  # by window length in weeks
 
 
-def _sum(values: Sequence[Decimal] | Mapping[str, Decimal]) -> Decimal:
-    with localcontext(EXACT):  # exact: no rounding at any size
-        return sum(values.values() if isinstance(values, Mapping) else values, ZERO)
-
-
 def _divide(numerator: Decimal, denominator: Decimal) -> Decimal | None:
     return None if denominator == 0 else numerator / denominator
 
 
 def _rates(moved: Mapping[str, Movement], start_mrr: Decimal, start_customers: int) -> Rates:
     lost = EXACT.add(moved[CHURN].mrr, moved[CONTRACTION].mrr)
-    gained = _sum([moved[kind].mrr for kind in INFLOWS])
+    gained = exact_sum(moved[kind].mrr for kind in INFLOWS)
     won_back = EXACT.add(moved[EXPANSION].mrr, moved[REACTIVATION].mrr)
     return Rates(
         logo_churn=_divide(Decimal(moved[CHURN].customers), Decimal(start_customers)),
@@ -154,7 +149,7 @@ def week_moves(
             else:
                 changes = []
         else:
-            mrr = _sum(customers) if customers is not None else ZERO
+            mrr = exact_sum(customers.values()) if customers is not None else ZERO
         sums.append(mrr if customers is not None else None)
         running.append(totals)
         if customers is not None:
@@ -221,9 +216,8 @@ def _window(
     # The customers paying at the start, at the end, and each at most what they paid
     # then: sums in C over the customers paying both weeks (exact in EXACT's context).
     common = first.keys() & last.keys()
-    with localcontext(EXACT):
-        kept = sum(map(last.__getitem__, common), ZERO)
-        floor = sum(map(min, map(first.__getitem__, common), map(last.__getitem__, common)), ZERO)
+    kept = exact_sum(map(last.__getitem__, common))
+    floor = exact_sum(map(min, map(first.__getitem__, common), map(last.__getitem__, common)))
     return Rates(
         logo_churn=rates.logo_churn,
         gross_mrr_churn=rates.gross_mrr_churn,

@@ -374,10 +374,7 @@ class Totals:
             values[t] = add(values[t], mrr)
         if any(values):
             customers[counted.customer] = tuple(values)
-            total = ZERO
-            for value in values:
-                total = EXACT.add(total, value)
-            self.totals[counted.customer] = total
+            self.totals[counted.customer] = exact_sum(values)
         else:
             del customers[counted.customer]
             del self.totals[counted.customer]
@@ -396,7 +393,7 @@ class Totals:
                 TierReport(
                     name=tier.name,
                     rule=tier.rule,
-                    mrr=_sum(row.mrr for row in rows),
+                    mrr=exact_sum(row.mrr for row in rows),
                     subscriptions=self.tier_subscriptions[t],
                     quantity=sum(row.quantity for row in rows),
                     products=rows,
@@ -419,7 +416,7 @@ class Totals:
         return Report(
             as_of=as_of,
             currency=config.currency,
-            mrr=_sum(tier.mrr for tier in tiers),
+            mrr=exact_sum(tier.mrr for tier in tiers),
             tiers=tuple(tiers),
             unlisted=tuple(unlisted),
             customer_tiers=dict(self.customers),
@@ -428,11 +425,10 @@ class Totals:
         )
 
 
-def _sum(values: Iterable[Decimal]) -> Decimal:
-    total = ZERO
-    for value in values:
-        total = EXACT.add(total, value)
-    return total
+def exact_sum(values: Iterable[Decimal]) -> Decimal:
+    """The sum of `values`, never rounded (in C, in EXACT's context)."""
+    with localcontext(EXACT):
+        return sum(values, ZERO)
 
 
 def _row(product_id: str | None, name: str, bucket: _Bucket | None) -> ProductRow:

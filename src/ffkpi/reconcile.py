@@ -16,7 +16,7 @@ from decimal import Decimal
 from ffkpi.config import Config
 from ffkpi.history import instant_of
 from ffkpi.model import Dataset, Subscription
-from ffkpi.mrr import EXACT, Counted, Rules, end_of_day
+from ffkpi.mrr import EXACT, Counted, Rules, end_of_day, exact_sum
 from ffkpi.pricing import ZERO, latest_metered
 from ffkpi.timeline import Timeline, metered_lines, timelines
 
@@ -44,10 +44,7 @@ class Reconciliation:
 
 
 def _in_tiers(counted: Counted | None) -> Decimal:
-    total = ZERO
-    for _, mrr in counted.tiers if counted is not None else ():
-        total = EXACT.add(total, mrr)
-    return total
+    return exact_sum(mrr for _, mrr in counted.tiers) if counted is not None else ZERO
 
 
 def _licensed(sub: Subscription) -> set[tuple[str, str, int]]:
