@@ -377,8 +377,8 @@ class TestFromStripeJson:
         with pytest.raises(InputError) as raised:
             parse_input(raw, "in.json", history=True)
         assert raised.value.message == (
-            "in.json: invoice in_1: price price_gone is not in the data (fetch again with "
-            "ffkpi fetch --since, which saves every price)"
+            "in.json: invoice in_1, line il_1: price price_gone is not in the data (fetch again "
+            "with ffkpi fetch --since, which saves every price)"
         )
 
     def test_a_bundle_without_invoices_says_how_to_fetch_one(self) -> None:
@@ -391,7 +391,7 @@ class TestFromStripeJson:
         with pytest.raises(InputError) as raised:
             parse_input(json.dumps(plain).encode(), "in.json", history=True)
         assert raised.value.message == (
-            "in.json: it holds no billed history (invoices and pending invoice items), so past "
+            'in.json: it holds no billed history (no "invoice_items"), so past '
             "weeks cannot be rebuilt from it (fetch it with ffkpi fetch --since YYYY-MM-DD, "
             "which saves them)"
         )

@@ -336,9 +336,3 @@ def test_each_customers_mrr_adds_up_across_their_subscriptions() -> None:
         "cus_1": "30.00",
         "cus_2": "5.00",
     }
-
-
-def test_duplicate_subscription_is_an_error_never_counted_twice() -> None:
-    s = sub(sub_id="sub_dup")
-    with pytest.raises(InputError, match="sub_dup appears twice"):
-        report(s, s)

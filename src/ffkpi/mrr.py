@@ -151,14 +151,7 @@ def compute_report(data: Dataset, config: Config, as_of: date) -> Report:
     rules = Rules(config, data.product_names, data.invoice_lines)
     totals = Totals(rules)
     cutoff = end_of_day(as_of)
-    seen: set[str] = set()
     for sub in data.subscriptions:
-        if sub.id in seen:
-            raise InputError(
-                f"subscription {sub.id} appears twice in the input",
-                "remove the duplicate, or fetch the data again",
-            )
-        seen.add(sub.id)
         totals.add(rules.count(sub, cutoff))
     return totals.report(as_of)
 

@@ -26,7 +26,7 @@ from ffkpi.stripe.payloads import (
     error_location,
     malformed,
 )
-from ffkpi.stripe.resolve import build_dataset
+from ffkpi.stripe.resolve import build_dataset, refuse_repeats
 
 FORMATS = (
     "a Stripe list object, JSON lines of list pages or subscriptions, or a bundle "
@@ -44,7 +44,8 @@ class _Document(Payload, frozen=True):
     prices: list[StripePrice] = []
     coupons: list[StripeCoupon] = []
     products: list[StripeProduct] = []
-    invoices: list[StripeInvoice] = []
+    # Invoices: a bundle fetched with --since has the key, even if empty.
+    invoices: list[StripeInvoice] | None = None
     # Pending invoice items: a bundle fetched with --since has the key, even if empty.
     invoice_items: list[StripeInvoiceItem] | None = None
     customers: list[StripeCustomer] = []  # for their names, where a bundle has them
@@ -143,8 +144,9 @@ def parse_input(raw: bytes | bytearray, origin: str, *, history: bool | None = F
     prices: list[StripePrice] = []
     coupons: list[StripeCoupon] = []
     products: list[StripeProduct] = []
-    invoices: list[StripeInvoice] = []
+    invoices: list[StripeInvoice] | None = None
     pending: list[StripeInvoiceItem] | None = None
+    customers: list[StripeCustomer] = []
     read_at: int | None = None
     history_from: int | None = None
     names: dict[str, str] = {}
@@ -164,24 +166,32 @@ def parse_input(raw: bytes | bytearray, origin: str, *, history: bool | None = F
         prices.extend(document.prices)
         coupons.extend(document.coupons)
         products.extend(document.products)
-        invoices.extend(document.invoices)
+        if document.invoices is not None:
+            invoices = [*(invoices or []), *document.invoices]
         if document.invoice_items is not None:
             pending = [*(pending or []), *document.invoice_items]
-        names.update((c.id, c.name) for c in document.customers if c.name)
+        customers.extend(document.customers)
         if document.fetched_at is not None:
             read_at = max(read_at or 0, document.fetched_at)
         if document.history_from is not None:
             history_from = max(history_from or 0, document.history_from)
+    names = {c.id: c.name for c in customers if c.name}
     try:
+        _refuse_repeats(subscriptions, prices, coupons, products, invoices, pending, customers)
         if history is None:
-            history = pending is not None
+            history = pending is not None or (invoices is not None and history_from is not None)
         if not history:
-            data = build_dataset(subscriptions, prices, coupons, products, invoices)
+            data = build_dataset(subscriptions, prices, coupons, products, invoices or ())
             return dataclasses.replace(data, read_at=read_at, customer_names=names)
-        if pending is None:
+        if pending is None or invoices is None:
+            # An empty list is a history in which nothing was billed; no key is no history.
+            missing = " and ".join(
+                f'no "{key}"'
+                for key, got in (("invoices", invoices), ("invoice_items", pending))
+                if got is None
+            )
             raise InputError(
-                "it holds no billed history (invoices and pending invoice items), so past "
-                "weeks cannot be rebuilt from it",
+                f"it holds no billed history ({missing}), so past weeks cannot be rebuilt from it",
                 "fetch it with ffkpi fetch --since YYYY-MM-DD, which saves them",
             )
         data = build_history_dataset(subscriptions, prices, coupons, products, invoices, pending)
@@ -190,6 +200,26 @@ def parse_input(raw: bytes | bytearray, origin: str, *, history: bool | None = F
         )
     except InputError as err:
         raise InputError(f"{origin}: {err.what}", err.fix) from None
+
+
+def _refuse_repeats(
+    subscriptions: list[StripeSubscription],
+    prices: list[StripePrice],
+    coupons: list[StripeCoupon],
+    products: list[StripeProduct],
+    invoices: list[StripeInvoice] | None,
+    pending: list[StripeInvoiceItem] | None,
+    customers: list[StripeCustomer],
+) -> None:
+    refuse_repeats("subscription", subscriptions)
+    refuse_repeats("price", prices)
+    refuse_repeats("coupon", coupons)
+    refuse_repeats("product", products)
+    refuse_repeats("invoice", invoices or ())
+    for invoice in invoices or ():
+        refuse_repeats(f"invoice {invoice.id}: line", invoice.lines.data)
+    refuse_repeats("invoice item", pending or ())
+    refuse_repeats("customer", customers)
 
 
 def _documents(raw: bytes | bytearray, origin: str) -> list[_Document]:

@@ -13,12 +13,18 @@ from ffkpi.stripe.payloads import (
     StripeInvoice,
     StripeInvoiceItem,
     StripeLine,
+    StripePeriod,
     StripePrice,
     StripePricing,
     StripeProduct,
     StripeSubscription,
 )
-from ffkpi.stripe.resolve import Resolver, build_dataset, bulk_allocation
+from ffkpi.stripe.resolve import (
+    Resolver,
+    build_dataset,
+    bulk_allocation,
+    check_line,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,12 +62,13 @@ class Biller:
         where: str,
         item: str,
         price_id: str | None,
-        quantity: int,
+        quantity: int | None,
         amount: int,
-        period: tuple[int, int],
+        period: StripePeriod,
         proration: bool,
         discounts: Sequence[str | StripeDiscount],
     ) -> BilledLine:
+        check_line(where, amount, quantity, period)
         if price_id is None:
             raise InputError(
                 f"{where}: the line of item {item} names no price",
@@ -78,10 +85,10 @@ class Biller:
         return BilledLine(
             item=item,
             price=price,
-            quantity=quantity,
+            quantity=quantity or 0,
             amount=amount,
-            start=period[0],
-            end=period[1],
+            start=period.start,
+            end=period.end,
             proration=proration,
             discounts=known,
         )
@@ -119,12 +126,12 @@ class Biller:
     def _invoice_line(self, where: str, item: str, line: StripeLine) -> BilledLine:
         details = line.parent.subscription_item_details if line.parent else None
         return self.line(
-            where,
+            f"{where}, line {line.id}",
             item,
             _price_id(line.pricing),
-            line.quantity or 0,
+            line.quantity,
             line.amount,
-            (line.period.start, line.period.end),
+            line.period,
             bool(details and details.proration),
             line.discounts,
         )
@@ -145,9 +152,9 @@ class Biller:
                 _price_id(entry.pricing),
                 entry.quantity,
                 entry.amount,
-                (entry.period.start, entry.period.end),
+                entry.period,
                 entry.proration,
-                entry.discounts,
+                entry.discounts or (),
             )
             by_subscription.setdefault(details.subscription, []).append(line)
         return [

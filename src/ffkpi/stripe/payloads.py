@@ -219,7 +219,7 @@ class StripeInvoiceItem(Payload, frozen=True):
     pricing: StripePricing | None = None
     parent: StripeInvoiceParent | None = None
     invoice: str | None = None
-    discounts: list[str | StripeDiscount] = []
+    discounts: list[str | StripeDiscount] | None = None  # stripe-python types it Optional
     date: int = 0
 
 

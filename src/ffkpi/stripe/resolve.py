@@ -7,6 +7,7 @@ import gc
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
+from typing import Protocol
 
 from ffkpi.errors import InputError
 from ffkpi.model import (
@@ -25,6 +26,7 @@ from ffkpi.stripe.payloads import (
     StripeDiscount,
     StripeInvoice,
     StripeItem,
+    StripePeriod,
     StripePrice,
     StripeProduct,
     StripeSubscription,
@@ -44,6 +46,38 @@ def _in_range(value: Decimal | int | None, high: Decimal | int, what: str, fix: 
     number = Decimal(value)
     if not number.is_finite() or not 0 <= number <= high:
         raise InputError(f"{what} is {value}, outside 0 to {high:,}", fix)
+
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+def refuse_repeats(kind: str, objects: Iterable[_Identified]) -> None:
+    """Every object of a kind once: a repeated id (a line pasted twice, a page saved
+    twice) would be counted twice, so it is refused, whatever the command."""
+    seen: set[str] = set()
+    for entry in objects:
+        if entry.id in seen:
+            raise InputError(
+                f"{kind} {entry.id} appears twice in the input",
+                "remove the duplicate, or fetch the data again",
+            )
+        seen.add(entry.id)
+
+
+def check_line(where: str, amount: int, quantity: int | None, period: StripePeriod) -> None:
+    """Refuse an invoice line (or pending item) Stripe cannot send: its amount past
+    MAX_AMOUNT either way (a credit is negative), a quantity outside 0 to MAX_QUANTITY,
+    or a period that ends before it starts."""
+    fix = "check the input is the invoice as Stripe returns it"
+    if not -MAX_AMOUNT <= amount <= MAX_AMOUNT:
+        raise InputError(f"{where}: amount is {amount}, outside ±{MAX_AMOUNT:,}", fix)
+    _in_range(quantity, MAX_QUANTITY, f"{where}: quantity", fix)
+    if period.end < period.start:
+        raise InputError(
+            f"{where}: period.end {period.end} is before period.start {period.start}", fix
+        )
 
 
 def _decimal(exact: Decimal | None, whole: int | None) -> Decimal | None:
@@ -292,6 +326,9 @@ def invoice_lines(invoices: Iterable[StripeInvoice]) -> list[InvoiceLine]:
             details = line.parent.subscription_item_details if line.parent else None
             if details is None or details.subscription_item is None or details.proration:
                 continue
+            check_line(
+                f"invoice {invoice.id}, line {line.id}", line.amount, line.quantity, line.period
+            )
             lines.append(
                 InvoiceLine(
                     subscription_item=details.subscription_item,
