@@ -79,6 +79,16 @@ CASES = {
     "6 three weekly: sum, then round": Case(
         lambda: many(3, lambda: sub(item(price(1000, interval="week")))), "130.00"
     ),
+    "6 thirds summed onto a half cent: rounded up": Case(
+        # 3 x 10.00 every 3 months (3.333... each, 10.00 together) + 18.06 a year (1.505):
+        # exactly 11.505, which the three thirds alone would have left at 11.50499...
+        lambda: [
+            *many(3, lambda: sub(item(price(1000, count=3)))),
+            sub(item(price(1806, interval="year"))),
+        ],
+        "11.51",
+        "138.06",
+    ),
     "7 daily": Case(lambda: [sub(item(price(100, interval="day")))], "30.42"),
     "9 graduated qty 6": Case(lambda: [sub(item(tiered("graduated"), 6))], "29.00"),
     "9 graduated qty 20": Case(lambda: [sub(item(tiered("graduated"), 20))], "70.00"),
@@ -142,6 +152,18 @@ def test_worked_case(case: Case) -> None:
     assert format_money(report.mrr, "usd") == case.mrr
     if case.arr is not None:
         assert format_money(report.arr, "usd") == case.arr
+
+
+def test_a_half_cent_in_a_tier_and_a_product_rounds_up_as_the_total_does() -> None:
+    thirds = [sub(item(price(1000, count=3, product="prod_a"))) for _ in range(3)]
+    half = sub(item(price(1806, interval="year", product="prod_b")))
+    report = compute_report(Dataset((*thirds, half)), config(), AS_OF)
+    assert format_money(report.tiers[0].mrr, "usd") == "11.51"
+    assert [format_money(row.mrr, "usd") for row in report.tiers[0].products] == [
+        "10.00",
+        "1.51",
+        "0.00",
+    ]
 
 
 def test_case_8_jpy_has_no_minor_units() -> None:

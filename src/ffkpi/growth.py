@@ -5,7 +5,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+from decimal import Decimal, InvalidOperation, localcontext
 from pathlib import Path
 
 from ffkpi.config import Config, Growth
@@ -15,8 +15,6 @@ from ffkpi.movements import CustomerMove, WeekMoves, customer_moves, week_moves
 from ffkpi.mrr import EXACT
 from ffkpi.pricing import ZERO
 from ffkpi.snapshots import Customers, Skipped, Snapshot, Source, read_customers, read_snapshots
-
-RATE_DIGITS = Decimal("0.0001")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,12 +101,6 @@ def growth_weeks(
         )
         previous = (snapshot, mrr)
     return weeks
-
-
-def format_rate(rate: Decimal | None) -> str | None:
-    if rate is None:
-        return None
-    return f"{rate.quantize(RATE_DIGITS, rounding=ROUND_HALF_UP):f}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,6 @@ CUSTOMERS_SCHEMA = "ffkpi.customers/2"
 # A week taken by `ffkpi snapshot`, or rebuilt from invoices by `ffkpi backfill`.
 Source = Literal["snapshot", "reconstructed"]
 DEFAULT_FOLDER = Path("snapshots")
-RATE_DIGITS = Decimal("0.0001")
 
 
 def week_of(day: date) -> str:

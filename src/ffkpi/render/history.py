@@ -13,8 +13,8 @@ from rich.console import Console, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
-from ffkpi.growth import History, Week, format_rate, weeks_between
-from ffkpi.money import format_money
+from ffkpi.growth import History, Week, weeks_between
+from ffkpi.money import format_money, format_percent, format_rate
 from ffkpi.render.formats import csv_text, to_json
 from ffkpi.render.moves import (
     MOVE_COLUMNS,
@@ -48,11 +48,6 @@ COLUMNS = [
     "currency",
     "source",
 ]
-
-
-def _percent(rate: Decimal | None) -> str:
-    text = format_rate(None if rate is None else rate * 100)
-    return "" if text is None else f"{Decimal(text):.2f} %"
 
 
 def _week_dict(week: Week) -> dict[str, Any]:
@@ -131,7 +126,7 @@ def _history_table(weeks: list[Week], target: Decimal, title: Text) -> Table:
     currencies = {week.currency for week in weeks}
     if len(currencies) == 1:
         title.append(f" ({next(iter(currencies)).upper()})")
-    title.append(f" (target {_percent(target)} a week)")
+    title.append(f" (target {format_percent(target)} a week)")
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     labels = ["Week", "As of", "MRR", "ARR", "Growth", "Met", "Next week needs"]
     if len(currencies) > 1:
@@ -146,7 +141,7 @@ def _history_table(weeks: list[Week], target: Decimal, title: Text) -> Table:
             week.as_of.isoformat(),
             format_money(week.mrr, week.currency, grouping=True),
             format_money(week.arr, week.currency, grouping=True),
-            _percent(week.growth),
+            format_percent(week.growth),
             {True: "yes", False: "no", None: ""}[week.met_target],
             format_money(week.next_week_mrr, week.currency, grouping=True),
         ]
@@ -181,7 +176,7 @@ def _chart(weeks: list[Week], target: Decimal) -> Text:
     scale = max(*(week.mrr for week in shown), *paths) or Decimal(1)
     chart = Text()
     chart.append(
-        f"MRR ({newest.upper()}) against the {_percent(target)} weekly target path\n",
+        f"MRR ({newest.upper()}) against the {format_percent(target)} weekly target path\n",
         style="bold",
     )
     if start:

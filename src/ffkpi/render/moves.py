@@ -8,8 +8,8 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from ffkpi.growth import Week, format_rate
-from ffkpi.money import format_money
+from ffkpi.growth import Week
+from ffkpi.money import format_money, format_percent, format_rate, format_ratio
 from ffkpi.movements import CHURN, CONTRACTION, INFLOWS, KINDS, TRAILING, Movement, Rates
 
 LABELS = {
@@ -117,10 +117,6 @@ def moves_row(week: Week) -> dict[str, Any]:
     return row
 
 
-def _percent(value: Decimal | None) -> str:
-    return "" if value is None else f"{value * 100:.2f} %"
-
-
 def moves_table(weeks: list[Week], title: Text) -> Table | None:
     """New, expansion, reactivation, contraction and churn per week, with customers."""
     if not any(week.moves is not None for week in weeks):
@@ -155,12 +151,12 @@ def moves_table(weeks: list[Week], title: Text) -> Table | None:
             rates = last.trailing[n]
             if rates is None:
                 continue
-            quick = "" if rates.quick_ratio is None else f"{rates.quick_ratio:.2f}"
+            quick = format_ratio(rates.quick_ratio)
             notes.append(
-                f"Last {n} weeks: logo churn {_percent(rates.logo_churn)}, gross MRR churn "
-                f"{_percent(rates.gross_mrr_churn)}, net MRR churn "
-                f"{_percent(rates.net_mrr_churn)}, NRR {_percent(rates.nrr)}, GRR "
-                f"{_percent(rates.grr)}, quick ratio {quick or 'none'}."
+                f"Last {n} weeks: logo churn {format_percent(rates.logo_churn)}, gross MRR churn "
+                f"{format_percent(rates.gross_mrr_churn)}, net MRR churn "
+                f"{format_percent(rates.net_mrr_churn)}, NRR {format_percent(rates.nrr)}, GRR "
+                f"{format_percent(rates.grr)}, quick ratio {quick or 'none'}."
             )
     table.caption = "\n".join(notes)
     table.caption_justify = "left"
