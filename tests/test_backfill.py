@@ -96,7 +96,7 @@ def test_a_week_with_a_snapshot_is_kept_and_its_reconstruction_shown_beside_it(
     assert history.limits  # a rebuilt week is shown: what it cannot show is stated
 
 
-def test_backfill_until_defaults_to_a_week_before_the_newest_snapshot(
+def test_backfill_until_defaults_to_the_week_before_the_reads_on_the_folders_weekday(
     ffkpi: Ffkpi, cli_env: Path
 ) -> None:
     assert ffkpi("snapshot", "--demo", "--dir", "kpi").exit_code == 0  # 2026-11-17, W47

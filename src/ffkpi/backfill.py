@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from ffkpi.config import Config
-from ffkpi.errors import UsageError
+from ffkpi.errors import Interrupted, UsageError
 from ffkpi.growth import History, WeekChanges, growth_history, week_changes
 from ffkpi.history import Rebuilt, rebuild, weeks_back
 from ffkpi.model import Dataset
@@ -22,7 +22,9 @@ from ffkpi.snapshots import (
     Customers,
     Reconstruction,
     Saved,
+    Skipped,
     Snapshot,
+    read_snapshot,
     read_snapshots,
     snapshot_document,
     week_of,
@@ -30,13 +32,6 @@ from ffkpi.snapshots import (
 )
 
 DEFAULT_WEEKS = 52  # `history --input/--demo` without --since
-
-
-def data_day(data: Dataset) -> date | None:
-    """The day the data was read, if it says."""
-    if data.read_at is None:
-        return None
-    return datetime.fromtimestamp(data.read_at, UTC).date()
 
 
 def plan_weeks(since: date, until: date) -> list[date]:
@@ -48,14 +43,30 @@ def plan_weeks(since: date, until: date) -> list[date]:
     return weeks_back(since, until)
 
 
-def backfill_until(folder: Path, data: Dataset, today: date) -> date:
-    """7 days before the newest snapshot in the folder, else the day before the data
-    was read (yesterday for a live read): the weeks line up with the folder's."""
-    if folder.is_dir():
-        stored = read_snapshots(folder).snapshots
-        if stored:
-            return stored[-1].as_of - timedelta(days=7)
-    return (data_day(data) or today) - timedelta(days=1)
+def backfill_days(since: date, until: date | None, read: date, weekday: int) -> list[date]:
+    """The as-of days backfill writes, every 7 days back from `until` to `since`: all in
+    ISO weeks before the one the data was read in, which is still running and belongs to
+    `ffkpi snapshot` (later ones cannot be known). Without `until`, the last of them
+    falls on `weekday`, in the week before the read's."""
+    running = read - timedelta(days=read.weekday())  # the Monday of the read's week
+    if until is None:
+        until = running - timedelta(days=7 - weekday)
+    elif until >= running:
+        raise UsageError(
+            f"--until {until} is not before {week_of(read)}, the week the data was read in "
+            f"({read}): that week belongs to `ffkpi snapshot`, and no later one can be known",
+            f"pass --until {running - timedelta(days=1)} or earlier, or leave it out",
+        )
+    return plan_weeks(since, until)
+
+
+def cron_weekday(folder: Path, read: date) -> int:
+    """The weekday the folder's weeks fall on: that of its newest snapshot taken by cron,
+    else of its newest one, else the read's own (`ffkpi snapshot` takes the read's week
+    as of the read's day)."""
+    stored = read_snapshots(folder).snapshots if folder.is_dir() else ()
+    taken = [s for s in stored if s.source == "snapshot"] or stored
+    return taken[-1].as_of.weekday() if taken else read.weekday()
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +86,7 @@ class Backfill:
     folder: Path
     written: list[Saved]
     kept: list[Kept]
+    unreadable: list[Skipped]  # files named like a week in range, left untouched
     rebuilt: Rebuilt
     reconciliation: Reconciliation  # the instant of the read, rebuilt against the read
 
@@ -100,38 +112,60 @@ def backfill(
     """Write every week of `days` that has no snapshot yet; `as_of` is the day of the
     read, reconciled against its own reconstruction."""
     rebuilt = rebuild(data, config, days)
-    existing = {s.week: s for s in read_snapshots(folder).snapshots} if folder.is_dir() else {}
+    existing: dict[str, Snapshot | Skipped] = {}
+    if folder.is_dir():
+        stored = read_snapshots(folder)
+        existing = {entry.path.stem: entry for entry in stored.skipped}
+        existing.update((s.week, s) for s in stored.snapshots)
     written: list[Saved] = []
     kept: list[Kept] = []
-    for week, report in enumerate(rebuilt.reports):
-        name = week_of(report.as_of)
-        stored = existing.get(name)
-        if stored is None:
-            saved = write_snapshot(
-                folder,
-                report,
-                config_digest=config.digest,
-                created_at=created_at,
-                version=version,
-                lock_timeout=lock_timeout,
-                source="reconstructed",
-                reconstruction=_reconstruction(rebuilt, week),
-            )
-            if not saved.kept:
-                written.append(saved)
+    unreadable: list[Skipped] = []
+    writing: Path | None = None
+    try:
+        for week, report in enumerate(rebuilt.reports):
+            name = week_of(report.as_of)
+            path = folder / f"{name}.toml"
+            found = existing.get(name)
+            if found is None and path.is_symlink():
+                found = Skipped(path, "a link to a file that does not exist")
+            if found is None:
+                writing = path
+                saved = write_snapshot(
+                    folder,
+                    report,
+                    config_digest=config.digest,
+                    created_at=created_at,
+                    version=version,
+                    lock_timeout=lock_timeout,
+                    source="reconstructed",
+                    reconstruction=_reconstruction(rebuilt, week),
+                )
+                writing = None
+                if not saved.kept:
+                    written.append(saved)
+                    continue
+                found = read_snapshot(path)  # another run wrote it meanwhile
+            if isinstance(found, Skipped):
+                unreadable.append(found)
                 continue
-            stored = {s.week: s for s in read_snapshots(folder).snapshots}[name]
-        kept.append(
-            Kept(
-                name,
-                folder / f"{name}.toml",
-                stored.source,
-                stored.currency,
-                stored.mrr,
-                report.mrr,
-            )
-        )
-    return Backfill(folder, written, kept, rebuilt, reconcile(data, config, as_of))
+            kept.append(Kept(name, path, found.source, found.currency, found.mrr, report.mrr))
+    except KeyboardInterrupt:
+        if writing is not None and writing.exists():
+            written.append(Saved(writing, kept=False))  # its rename had just happened
+        raise _interrupted(folder, written) from None
+    return Backfill(folder, written, kept, unreadable, rebuilt, reconcile(data, config, as_of))
+
+
+def _interrupted(folder: Path, written: list[Saved]) -> Interrupted:
+    """Ctrl-C: each snapshot is committed by one rename, so the weeks written are whole
+    and on disk, and nothing else is."""
+    if not written:
+        return Interrupted("interrupted; nothing was written", "run the same command again")
+    return Interrupted(
+        f"interrupted after writing {len(written)} whole week{'s' if len(written) > 1 else ''}"
+        f", {written[0].path.stem} to {written[-1].path.stem}, to {folder}",
+        "run the same command again to write the rest",
+    )
 
 
 def rebuilt_history(

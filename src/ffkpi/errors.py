@@ -56,3 +56,9 @@ class StripeUnavailableError(FfkpiError):
 
 class StorageError(FfkpiError):
     exit_code = ExitCode.STORAGE
+
+
+class Interrupted(FfkpiError):
+    """Ctrl-C, where a run has something to say about what it left on disk."""
+
+    exit_code = ExitCode.INTERRUPTED

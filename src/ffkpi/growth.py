@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation, localcontext
 from pathlib import Path
 
 from ffkpi.config import Config, Growth
-from ffkpi.errors import StorageError
+from ffkpi.errors import StorageError, UsageError
 from ffkpi.history import LIMITS, ONCE_LIMIT
 from ffkpi.movements import CustomerMove, WeekMoves, customer_moves, week_moves
 from ffkpi.mrr import EXACT
@@ -130,6 +130,11 @@ def load_history(
     Without a config, the newest snapshot's tiers are listed; `strict` makes a file
     that is not a snapshot an error rather than a warning.
     """
+    if since is not None and until is not None and since > until:
+        raise UsageError(
+            f"--since {since} is after --until {until}",
+            "pass an earlier --since, or a later --until",
+        )
     stored = read_snapshots(folder)
     if strict and stored.skipped:
         skipped = stored.skipped[0]
@@ -328,10 +333,15 @@ def week_changes(
 def folder_changes(folder: Path, week: str | None) -> WeekChanges:
     """`week` of the snapshot folder (default: the newest) against the one before it."""
     stored = read_snapshots(folder)
-    if week is None and stored.snapshots:
+    if not stored.snapshots:
+        raise StorageError(
+            f"no snapshots in {folder} yet",
+            "run `ffkpi snapshot` once a week, or `ffkpi backfill`",
+        )
+    if week is None:
         week = stored.snapshots[-1].week
     broken = {entry.path.name for entry in stored.damaged}
     customers = [
         None if f"{s.week}.toml" in broken else _customers_of(folder, s) for s in stored.snapshots
     ]
-    return week_changes(stored.snapshots, customers, week or "")
+    return week_changes(stored.snapshots, customers, week)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from ffkpi.config import Config
-from ffkpi.errors import InputError
+from ffkpi.errors import InputError, UsageError
 from ffkpi.model import Dataset
 from ffkpi.mrr import Counted, Report, Rules, Totals, end_of_day
 from ffkpi.timeline import Timeline, metered_lines, timelines
@@ -59,6 +59,25 @@ class Rebuilt:
     limits: tuple[str, ...]  # what invoices cannot tell, for every output to state
 
 
+def data_day(data: Dataset) -> date | None:
+    """The day the data was read, if it says."""
+    if data.read_at is None:
+        return None
+    return datetime.fromtimestamp(data.read_at, UTC).date()
+
+
+def history_start(since: date, today: date) -> int:
+    """The first instant a read's invoices must rebuild (`fetch --since`): a past day,
+    since no later week can be known from a read made today."""
+    if since > today:
+        raise UsageError(
+            f"--since {since} is after today, {today}: no week from then on can be rebuilt "
+            "from a read made today",
+            "pass the first past day whose week you want rebuilt",
+        )
+    return end_of_day(since - timedelta(days=1))
+
+
 def weeks_back(since: date, until: date) -> list[date]:
     """Every 7th day back from `until` to `since`, oldest first: one weekday, so growth
     compounds over whole weeks."""
@@ -84,6 +103,12 @@ def rebuild(data: Dataset, config: Config, as_of: Sequence[date]) -> Rebuilt:
         raise InputError(
             f"the data holds invoices for weeks from {first} on, not {days[0]}",
             f"start at {first} or later, or fetch again with an earlier --since",
+        )
+    read = data_day(data)
+    if days and read is not None and days[-1] > read:
+        raise UsageError(
+            f"the data was read on {read}, so it cannot show the week of {days[-1]}",
+            f"pass --until {read} or earlier, or read the account again",
         )
     rules = Rules(config, data.product_names)
     instants = [instant_of(day, data.read_at) for day in days]

@@ -260,23 +260,9 @@ def read_snapshots(folder: Path) -> Folder:
     skipped: list[Skipped] = []
     damaged: list[Skipped] = []
     for path in sorted(folder.glob("*.toml")):
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
-            skipped.append(Skipped(path, f"not readable TOML: {err}"))
-            continue
-        if data.get("schema") != SCHEMA:
-            found = data.get("schema")
-            reason = f"unknown schema {found!r}" if found else "not an ffkpi snapshot"
-            skipped.append(Skipped(path, reason))
-            continue
-        try:
-            snapshot = Snapshot.model_validate(data)
-        except ValidationError as err:
-            first = err.errors(include_url=False)[0]
-            where = ".".join(str(part) for part in first["loc"])
-            message = first["msg"].removeprefix("Value error, ")
-            skipped.append(Skipped(path, f"{where}: {message}" if where else message))
+        snapshot = read_snapshot(path)
+        if isinstance(snapshot, Skipped):
+            skipped.append(snapshot)
             continue
         snapshots.append(snapshot)
         problem = _sidecar_problem(folder, snapshot)
@@ -284,6 +270,24 @@ def read_snapshots(folder: Path) -> Folder:
             damaged.append(Skipped(path, problem))
     snapshots.sort(key=lambda snapshot: snapshot.as_of)
     return Folder(tuple(snapshots), tuple(skipped), tuple(damaged))
+
+
+def read_snapshot(path: Path) -> "Snapshot | Skipped":
+    """One snapshot file, or why it is not one."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        return Skipped(path, f"not readable TOML: {err}")
+    if data.get("schema") != SCHEMA:
+        found = data.get("schema")
+        return Skipped(path, f"unknown schema {found!r}" if found else "not an ffkpi snapshot")
+    try:
+        return Snapshot.model_validate(data)
+    except ValidationError as err:
+        first = err.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"])
+        message = first["msg"].removeprefix("Value error, ")
+        return Skipped(path, f"{where}: {message}" if where else message)
 
 
 def _sidecar_problem(folder: Path, snapshot: Snapshot) -> str | None:

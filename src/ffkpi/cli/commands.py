@@ -1,6 +1,5 @@
 """The ffkpi commands: each reads its options, makes one library call, renders once."""
 
-import calendar
 import os
 import sys
 import threading
@@ -42,6 +41,7 @@ from ffkpi.cli.runs import (
 )
 from ffkpi.config import Config
 from ffkpi.errors import ExitCode, FfkpiError, UsageError
+from ffkpi.history import history_start
 from ffkpi.model import STATUSES, Dataset
 from ffkpi.mrr import compute_report
 from ffkpi.snapshots import snapshot_folder, week_of, write_snapshot
@@ -248,13 +248,14 @@ def fetch(
         ffkpi fetch --since 2024-11-25 --output stripe-history.json
     """
     refuse_existing(output, force)
+    history_from = None if since is None else history_start(since.date(), datetime.now(UTC).date())
     recorder = Recorder()
     read_stripe(
         live,
         invoices_for=frozenset(STATUSES),
         canceled=True,
         recorder=recorder,
-        history_from=None if since is None else calendar.timegm(since.timetuple()),
+        history_from=history_from,
     )
     write_bundle(output, recorder.bundle)
     render.note(f"{len(recorder.bundle.subscriptions):,} subscriptions written to {output}")

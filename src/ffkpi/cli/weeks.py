@@ -8,8 +8,8 @@ import typer
 from ffkpi import __version__, render
 from ffkpi.backfill import (
     DEFAULT_WEEKS,
-    backfill_until,
-    data_day,
+    backfill_days,
+    cron_weekday,
     plan_weeks,
     rebuilt_changes,
     rebuilt_history,
@@ -30,6 +30,7 @@ from ffkpi.cli.runs import load_past, one_source, run_config
 from ffkpi.config import find_config, load_config
 from ffkpi.errors import UsageError
 from ffkpi.growth import folder_changes, load_history
+from ffkpi.history import data_day
 from ffkpi.snapshots import snapshot_folder, week_of
 
 
@@ -112,8 +113,9 @@ def backfill(
 ) -> None:
     """Write the snapshots of past weeks, rebuilt from Stripe's invoices.
 
-    One week every 7 days back from --until (default: 7 days before the newest snapshot
-    in the folder, else the day before the data was read) to --since, each counted by
+    One week every 7 days back from --until to --since, each in an ISO week before the
+    one the data was read in (that week belongs to `ffkpi snapshot`); by default the
+    last such week, on the weekday of the folder's snapshots. Each is counted by
     the rules of `ffkpi mrr` on the account as it stood, and written as that week's
     snapshot marked source = "reconstructed". A week that has a snapshot is never
     touched: its reconstruction is shown beside it. Running it twice changes nothing.
@@ -131,16 +133,16 @@ def backfill(
         )
     config, path = run_config(past)
     folder = snapshot_folder(directory, config, path)
-    if past.until is not None:
-        plan_weeks(past.since.date(), past.until.date())  # a bad range fails before reading
+    since, until = past.since.date(), past.until.date() if past.until else None
+    if past.input_file is None and not past.demo:
+        backfill_days(since, until, today(), 6)  # a live read is today's: fail before it
     data = load_past(past, live, config)
     day = data_day(data) or today()
-    until = past.until.date() if past.until else backfill_until(folder, data, day)
     result = run_backfill(
         folder,
         data,
         config,
-        plan_weeks(past.since.date(), until),
+        backfill_days(since, until, day, cron_weekday(folder, day)),
         as_of=day,
         created_at=datetime.now(UTC),
         version=__version__,

@@ -45,6 +45,13 @@ def backfill_text(result: Backfill) -> str:
             f"  {kept.week} {kept.source}: {stored} {kept.currency.upper()}, "
             f"rebuilt {again} {code} ({check})"
         )
+    if result.unreadable:
+        lines.append(
+            f"unreadable: {_weeks(len(result.unreadable))} whose file is not a snapshot, left "
+            "untouched"
+        )
+        for entry in result.unreadable:
+            lines.append(f"  {one_line(entry.path.name)}: {one_line(entry.reason)}")
     today = result.reconciliation
     live = format_money(today.live, cur, grouping=True)
     again = format_money(today.rebuilt, cur, grouping=True)
@@ -87,6 +94,10 @@ def backfill_json(result: Backfill) -> str:
                 "rebuilt_mrr": format_money(kept.rebuilt, cur),
             }
             for kept in result.kept
+        ],
+        "unreadable": [
+            {"week": entry.path.stem, "path": str(entry.path), "reason": entry.reason}
+            for entry in result.unreadable
         ],
         "check": {
             "as_of": check.as_of.isoformat(),
