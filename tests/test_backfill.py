@@ -85,9 +85,9 @@ def test_a_week_with_a_snapshot_is_kept_and_its_reconstruction_shown_beside_it(
     assert result.exit_code == 0, result.stderr
     assert week.read_bytes() == changed  # never touched
     assert toml(week)["source"] == "snapshot"
-    line = next(x for x in result.stdout.splitlines() if x.strip().startswith("2026-W42"))
-    assert line.startswith("  2026-W42 snapshot: 90,000.00 USD, rebuilt ")
-    assert "rebuilt - stored = " in line
+    entry = result.stdout.split("\n  2026-W42 ")[1].split("\n  2026-W")[0]
+    assert entry.startswith("snapshot: 90,000.00 USD, rebuilt ")
+    assert "rebuilt - stored = " in " ".join(entry.split())  # wrapped at 80 columns
     assert "written: 14 weeks" in result.stdout
     history = load_history(cli_env / "kpi", None, last=None, by_tier=False, strict=True)
     sources = {w.week: w.source for w in history.weeks}

@@ -54,6 +54,26 @@ def test_init_writes_a_valid_commented_config(ffkpi: Ffkpi, cli_env: Path) -> No
     assert json.loads(mrr.stdout)["unlisted"] == []
 
 
+def test_init_lists_each_product_as_the_config_it_writes_counts_it(
+    ffkpi: Ffkpi, cli_env: Path
+) -> None:
+    """The metered add-on the written config counts (metered = "last_invoice") is not
+    listed at 0, and the figures say they are net of discounts."""
+    result = ffkpi("init", "--demo", "--yes", "--output", "new.toml")
+    assert result.exit_code == 0, result.stderr
+    row = next(line for line in result.stderr.splitlines() if "Team - Remote" in line)
+    assert row.split()[-2:] == ["42", "1,497.00"]
+    assert "MRR as the config written counts it in a tier with rule net: net of forever" in (
+        result.stderr
+    )
+    assert "metered items at their newest finalized invoice." in result.stderr
+    mrr = json.loads(ffkpi("mrr", "--demo", "-c", "new.toml", "-f", "json").stdout)
+    remote = next(
+        p for t in mrr["tiers"] for p in t["products"] if p["name"].startswith("Team - Remote")
+    )
+    assert remote["mrr"] == "1497.00"
+
+
 def test_init_never_overwrites_without_force(ffkpi: Ffkpi, cli_env: Path) -> None:
     (cli_env / "ffkpi.toml").write_text("# mine\n")
     result = ffkpi("init", "--demo", "--yes")

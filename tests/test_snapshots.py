@@ -133,7 +133,7 @@ def test_history_table_and_chart(ffkpi: Ffkpi, workdir: Path) -> None:
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert lines[0].strip() == "MRR week over week (USD) (target 10.00 % a week)"
-    assert lines[4].split() == [
+    assert lines[5].split() == [
         "2026-W47",
         "2026-11-17",
         "115.50",
@@ -143,11 +143,12 @@ def test_history_table_and_chart(ffkpi: Ffkpi, workdir: Path) -> None:
         "no",
         "127.05",
     ]
-    assert lines[5].split()[4:7] == ["10.00", "%", "yes"]
-    assert "MRR (USD) against the 10.00 % weekly target path" in result.stdout
+    assert lines[6].split()[4:7] == ["10.00", "%", "yes"]
+    assert "MRR (USD) against the 10.00 % weekly target\n" in result.stdout
+    assert "│ needed: the week before + 10.00 %" in result.stdout
     assert "2026-W45" not in result.stdout
     no_chart = ffkpi("history", "--no-chart")
-    assert "target path" not in no_chart.stdout
+    assert "weekly target\n" not in no_chart.stdout
 
 
 def test_history_by_tier_and_csv(ffkpi: Ffkpi, workdir: Path) -> None:

@@ -14,7 +14,7 @@ from typing import Protocol
 
 import tomli_w
 
-from ffkpi.config import Config, build_config, parse_config
+from ffkpi.config import Config, Policy, build_config, parse_config
 from ffkpi.errors import UsageError
 from ffkpi.model import Dataset
 
@@ -40,15 +40,35 @@ class Setup:
     rates: Mapping[str, Decimal]
     names: Mapping[str, str]  # recurring products in use, id -> name, sorted by name
 
-    def listing(self) -> Config:
-        """Every product in one net tier, Stripe's policy: each product's MRR as Stripe
-        counts it, to show before asking about tiers."""
+    def listing(self, policy: Policy | None = None) -> Config:
+        """Every product in one net tier under `policy` (the written config's, default
+        Stripe's): each product's MRR as that config counts it, to show before asking
+        about tiers."""
         products = [{"id": p} for p in sorted(self.names)]
         tiers = [{"name": "All", "rule": "net", "products": products}]
-        return build_config(
-            {"currency": self.currency, "fx": dict(self.rates), "tiers": tiers},
-            "--currency and --fx",
-        )
+        document = {"currency": self.currency, "fx": dict(self.rates), "tiers": tiers}
+        if policy is not None:
+            document["policy"] = policy.model_dump()
+        return build_config(document, "--currency and --fx")
+
+
+DISCOUNTS = {
+    "forever": "net of forever coupons",
+    "all": "net of the coupons still running",
+    "none": "at list price",
+}
+METERED = {
+    "exclude": "metered items left out",
+    "last_invoice": "metered items at their newest finalized invoice",
+}
+
+
+def listing_note(policy: Policy) -> str:
+    """How the listing counted, so that no figure in it reads as the list price."""
+    return (
+        f"MRR as the config written counts it in a tier with rule net: "
+        f"{DISCOUNTS[policy.discounts]}, {METERED[policy.metered]}."
+    )
 
 
 def prepare(

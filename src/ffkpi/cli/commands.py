@@ -333,11 +333,13 @@ def init(
     source = Source(input_file=input_file, demo=demo)
     one_source(input_file, demo)
     refuse_existing(output, force)
-    data = load_data(source, live, None)
+    example = demo_config()  # the config written starts from it: list as it will count
+    data = load_data(source, live, example)
     ask = None if yes or not sys.stdin.isatty() else Prompts()
-    rates = {**(demo_config().fx if demo else {}), **parse_rates(fx or [])}
+    rates = {**(example.fx if demo else {}), **parse_rates(fx or [])}
     setup = onboarding.prepare(data, currency, rates, ask)
-    render.product_listing(compute_report(data, setup.listing(), as_of(source)))
+    listing = compute_report(data, setup.listing(example.policy), as_of(source))
+    render.product_listing(listing, onboarding.listing_note(example.policy))
     plans = onboarding.plan_tiers(setup.names, ask)
     origin = "the demo account" if demo else str(input_file or "the Stripe account")
     write_atomically(output, onboarding.config_file(example_config_text(), setup, plans, origin))

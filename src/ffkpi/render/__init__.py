@@ -103,7 +103,7 @@ def show_history(shown: History, fmt: str, *, chart: bool, empty: str) -> None:
 def show_backfill(result: Backfill, *, as_json: bool) -> None:
     """What backfill wrote and kept, the check beside kept weeks and of today, and what
     could not be rebuilt."""
-    write(backfill_json(result) if as_json else backfill_text(result))
+    write(backfill_json(result) if as_json else backfill_text(result, Terminal().width))
 
 
 def show_movements(changes: WeekChanges, names: Mapping[str, str], fmt: str) -> None:

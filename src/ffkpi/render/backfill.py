@@ -1,6 +1,5 @@
 """`ffkpi backfill`'s summary: weeks written and kept, the checks, what was not rebuilt."""
 
-import textwrap
 from decimal import Decimal
 from typing import Any
 
@@ -9,6 +8,7 @@ from ffkpi.money import format_money
 from ffkpi.mrr import EXACT
 from ffkpi.render.formats import to_json
 from ffkpi.render.history import limits_text
+from ffkpi.render.tables import wrap
 from ffkpi.text import one_line
 
 
@@ -21,7 +21,7 @@ def _weeks(count: int) -> str:
     return f"{count} week" if count == 1 else f"{count} weeks"
 
 
-def backfill_text(result: Backfill) -> str:
+def backfill_text(result: Backfill, width: int = 80) -> str:
     rebuilt = result.rebuilt
     reports = rebuilt.reports
     cur = reports[0].currency if reports else result.reconciliation.currency
@@ -71,8 +71,8 @@ def backfill_text(result: Backfill) -> str:
             f"converted at today's rates: up to {converted} subscriptions a week in other "
             "currencies"
         )
-    lines.append(textwrap.fill(limits_text(rebuilt.limits, rebuilt.unknown_discounts), 80))
-    return "\n".join(lines) + "\n"
+    lines.append(limits_text(rebuilt.limits, rebuilt.unknown_discounts))
+    return "".join(wrap(line, width) + "\n" for line in lines)
 
 
 def backfill_json(result: Backfill) -> str:

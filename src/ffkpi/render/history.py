@@ -5,6 +5,7 @@ change (snapshots.growth_weeks), the table shows each week's currency, and the c
 draws the newest currency's weeks only.
 """
 
+import itertools
 from decimal import Decimal
 from typing import Any
 
@@ -24,7 +25,7 @@ from ffkpi.render.moves import (
     moves_row,
     moves_table,
 )
-from ffkpi.render.tables import Terminal, outside, print_table
+from ffkpi.render.tables import Terminal, outside, print_table, wrap
 from ffkpi.text import csv_cell
 
 HISTORY_SCHEMA = "ffkpi.history/1"
@@ -128,7 +129,8 @@ def _history_table(weeks: list[Week], target: Decimal, title: Text) -> Table:
         title.append(f" ({next(iter(currencies)).upper()})")
     title.append(f" (target {format_percent(target)} a week)")
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-    labels = ["Week", "As of", "MRR", "ARR", "Growth", "Met", "Next week needs"]
+    # Headers no wider than their figures: a three-digit growth still fits 80 columns.
+    labels = ["Week", "As of", "MRR", "ARR", "Growth", "Met", "Next week\nneeds"]
     if len(currencies) > 1:
         labels.insert(2, "Currency")
     for label in labels:
@@ -161,8 +163,10 @@ def _history_table(weeks: list[Week], target: Decimal, title: Text) -> Table:
     return table
 
 
-def _chart(weeks: list[Week], target: Decimal) -> Text:
-    """MRR as bars, with the target path (the first week's MRR grown at the target) as │.
+def _chart(weeks: list[Week], target: Decimal, width: int) -> Text:
+    """MRR as bars, each with what it needed to meet the target as │: the week before
+    grown at the target. (The first week grown at 10 % a week is 142 times higher a year
+    on, and would leave most bars empty.)
 
     Only the weeks since the last change of reporting currency: bars of different
     currencies on one scale would compare them."""
@@ -171,32 +175,36 @@ def _chart(weeks: list[Week], target: Decimal) -> Text:
     while start > 0 and weeks[start - 1].currency == newest:
         start -= 1
     shown = weeks[start:]
-    first = shown[0]
-    paths = [first.mrr * (1 + target) ** weeks_between(first.week, week.week) for week in shown]
-    scale = max(*(week.mrr for week in shown), *paths) or Decimal(1)
+    needed: list[Decimal | None] = [None]
+    for before, week in itertools.pairwise(shown):
+        needed.append(before.mrr * (1 + target) ** weeks_between(before.week, week.week))
+    scale = max([week.mrr for week in shown] + [n for n in needed if n]) or Decimal(1)
+    amounts = [format_money(week.mrr, week.currency, grouping=True) for week in shown]
+    cells = max(10, min(CHART_WIDTH, width - 12 - max(map(len, amounts))))
     chart = Text()
-    chart.append(
-        f"MRR ({newest.upper()}) against the {format_percent(target)} weekly target path\n",
-        style="bold",
-    )
+    title = f"MRR ({newest.upper()}) against the {format_percent(target)} weekly target"
+    chart.append(wrap(title, width) + "\n", style="bold")
     if start:
-        chart.append(f"(from {first.week}: earlier weeks are in another currency)\n")
-    for week, path in zip(shown, paths, strict=True):
-        bar = int(week.mrr / scale * CHART_WIDTH)
-        mark = min(int(path / scale * CHART_WIDTH), CHART_WIDTH)
-        cells = ["█" if i < bar else " " for i in range(CHART_WIDTH + 1)]
+        note = f"(from {shown[0].week}: earlier weeks are in another currency)"
+        chart.append(wrap(note, width) + "\n")
+    for week, mark_at, amount in zip(shown, needed, amounts, strict=True):
+        bar = int(week.mrr / scale * cells)
+        mark = None if mark_at is None else min(int(mark_at / scale * cells), cells)
         style = {True: "green", False: "red", None: "blue"}[week.met_target]
         chart.append(f"{week.week}{REBUILT if week.source == 'reconstructed' else ' '} ")
-        for i, cell in enumerate(cells):
+        for i in range(cells + 1):
             if i == mark:
                 chart.append("│", style="yellow")
             else:
-                chart.append(cell, style=style)
-        chart.append(f" {format_money(week.mrr, week.currency, grouping=True)}\n")
-    legend = "█ MRR (green: met the target, red: missed)  │ target path"
+                chart.append("█" if i < bar else " ", style=style)
+        chart.append(f" {amount}\n")
+    legend = (
+        f"█ MRR (green: met the target, red: missed)  │ needed: the week before + "
+        f"{format_percent(target)}"
+    )
     if any(week.source == "reconstructed" for week in shown):
         legend += f"  {REBUILT} rebuilt"
-    chart.append(legend + "\n", style="dim")
+    chart.append(wrap(legend, width) + "\n", style="dim")
     return chart
 
 
@@ -226,9 +234,9 @@ def history_table(
             print_table(table, console=console)
             console.print()
     if chart and weeks:
-        console.print(_chart(weeks, target))
-        flows = moves_chart(weeks)
+        console.print(_chart(weeks, target, console.width))
+        flows = moves_chart(weeks, console.width)
         if flows is not None:
             console.print(flows)
     if limits:
-        console.print(Text(limits), style="dim")
+        console.print(Text(wrap(limits, console.width), style="dim"))

@@ -166,7 +166,7 @@ def moves_table(weeks: list[Week], title: Text) -> Table | None:
 SIDE = 20  # chart cells for money out, and as many for money in
 
 
-def moves_chart(weeks: list[Week]) -> Text | None:
+def moves_chart(weeks: list[Week], width: int) -> Text | None:
     """Each week's money in (new, expansion, reactivation) as a bar right of the axis
     and money out (contraction, churn) left of it, on one scale."""
     rows = [(week, printed_movements(week)) for week in weeks]
@@ -177,20 +177,27 @@ def moves_chart(weeks: list[Week]) -> Text | None:
     flows = []
     for week, printed in known:
         inflow = sum((printed[kind] for kind in INFLOWS), Decimal(0))
-        flows.append((week, inflow, printed[CONTRACTION] + printed[CHURN]))
-    scale = max(max(i, o) for _, i, o in flows) or Decimal(1)
+        outflow = printed[CONTRACTION] + printed[CHURN]
+        label = f"{_signed('+', inflow, cur)} {_signed('-', outflow, cur)}"
+        flows.append((week, inflow, outflow, label))
+    scale = max(max(i, o) for _, i, o, _ in flows) or Decimal(1)
+    side = max(5, min(SIDE, (width - 12 - max(len(label) for *_, label in flows)) // 2))
     chart = Text()
     chart.append(f"What moved MRR each week ({cur.upper()}): out ◀│▶ in\n", style="bold")
-    for week, inflow, outflow in flows:
-        out_cells = int(outflow / scale * SIDE)
-        in_cells = int(inflow / scale * SIDE)
+    for week, inflow, outflow, label in flows:
+        out_cells = int(outflow / scale * side)
+        in_cells = int(inflow / scale * side)
         chart.append(f"{week.week}{REBUILT if week.source == 'reconstructed' else ' '} ")
-        chart.append(" " * (SIDE - out_cells))
+        chart.append(" " * (side - out_cells))
         chart.append("▒" * out_cells, style="red")
         chart.append("│")
         chart.append("█" * in_cells, style="green")
-        chart.append(" " * (SIDE - in_cells))
-        money_in = format_money(inflow, cur, grouping=True)
-        money_out = format_money(outflow, cur, grouping=True)
-        chart.append(f" +{money_in} -{money_out}\n")
+        chart.append(" " * (side - in_cells))
+        chart.append(f" {label}\n")
     return chart
+
+
+def _signed(sign: str, amount: Decimal, currency: str) -> str:
+    """An amount in or out with its sign; none is "0.00", never "-0.00"."""
+    text = format_money(amount, currency, grouping=True)
+    return text if Decimal(text.replace(",", "")) == 0 else f"{sign}{text}"

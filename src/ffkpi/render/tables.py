@@ -2,16 +2,20 @@
 
 Outside text goes into cells as rich Text, which is never read as markup, after
 ffkpi.text.printable. Figures are never cut: the name column wraps, and when even that
-is not enough the table is printed wider than the terminal.
+is not enough the table is printed in parts that fit the terminal.
 """
 
+import copy
+import dataclasses
+import textwrap
 from decimal import Decimal
 from typing import Literal
 
 from rich import box
 from rich.cells import cell_len
 from rich.console import Console
-from rich.table import Table
+from rich.measure import Measurement
+from rich.table import Column, Table
 from rich.text import Text
 
 from ffkpi.check import Finding
@@ -43,20 +47,77 @@ def outside(text: str, style: str = "") -> Text:
 
 
 def print_table(table: Table, *, stderr: bool = False, console: Console | None = None) -> None:
-    """Print `table` whole: its first column wraps (names), the others never shrink.
+    """Print `table` whole, within the terminal's width where it can be.
 
-    Rich shrinks every column of a table wider than the terminal, figures included
-    ("6,490…"); so the console is made as wide as the unwrappable columns need.
+    Its first column wraps (names); the others never shrink, since Rich would cut figures
+    ("6,490…"). A table that does not fit is printed in parts, each with the first
+    column again, as a wide spreadsheet prints on pages. The caption under it is wrapped
+    at the terminal's width, between words.
     """
     console = console or Terminal(stderr=stderr)
-    fixed = sum(
-        max(cell_len(str(cell)) for cell in [column.header, *column.cells])
-        for column in table.columns[1:]
+    caption, table.caption = table.caption, None
+    for part in _parts(table, console.width):
+        needed = _needed(part, console)
+        out = console if console.width >= needed else Terminal(stderr=stderr, width=needed)
+        out.print(part)
+    if caption:
+        style = caption.style if isinstance(caption, Text) else "table.caption"
+        console.print(Text(wrap(str(caption), console.width), style=style))
+
+
+def wrap(text: str, width: int) -> str:
+    """`text` wrapped at `width`, each of its lines apart, never inside a word nor
+    between a number and its "%"."""
+    glued = text.replace(" %", "\N{NO-BREAK SPACE}%")  # textwrap breaks at ASCII spaces only
+    lines = []
+    for line in glued.split("\n"):
+        indent = " " * (len(line) - len(line.lstrip(" ")) + 2) if line.startswith(" ") else ""
+        wrapper = textwrap.TextWrapper(
+            width, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False
+        )
+        lines.append(wrapper.fill(line) if line else "")
+    return "\n".join(lines).replace("\N{NO-BREAK SPACE}", " ")
+
+
+def _widest(column: Column) -> int:
+    cells = [column.header, *column.cells]
+    return max(cell_len(line) for cell in cells for line in str(cell).splitlines() or [""])
+
+
+def _needed(table: Table, console: Console) -> int:
+    """The width `table` needs with its first column wrapped at NAME_WIDTH, if it wraps."""
+    padding = Measurement.get(console, console.options, table).maximum - sum(
+        _widest(column) for column in table.columns
     )
-    needed = fixed + NAME_WIDTH + 3 * len(table.columns)  # padding and separators
-    if console.width < needed:
-        console = Terminal(stderr=stderr, width=needed)
-    console.print(table)
+    first, *rest = table.columns
+    name = _widest(first) if first.no_wrap else min(_widest(first), NAME_WIDTH)
+    return padding + name + sum(_widest(column) for column in rest)
+
+
+def _parts(table: Table, width: int) -> list[Table]:
+    """`table` as it is if it fits `width`, else in parts that each do (or hold one
+    column beside the first): the first one with the title, all with the first column."""
+    console = Console(width=max(width, 1000))  # measures only: never prints
+    if len(table.columns) < 3 or _needed(table, console) <= width:
+        return [table]
+    groups: list[list[int]] = [[]]
+    for index in range(1, len(table.columns)):
+        if groups[-1] and _needed(_part(table, [*groups[-1], index]), console) > width:
+            groups.append([])
+        groups[-1].append(index)
+    parts = [_part(table, group) for group in groups]
+    for part in parts[1:]:
+        part.title = None
+    return parts
+
+
+def _part(table: Table, indices: list[int]) -> Table:
+    part = copy.copy(table)
+    part.columns = [
+        dataclasses.replace(table.columns[index], _index=position)
+        for position, index in enumerate([0, *indices])
+    ]
+    return part
 
 
 def _exclusions_note(excluded: Exclusions) -> str:
@@ -138,12 +199,15 @@ def findings_table(findings: list[Finding], console: Console | None = None) -> N
     console.print(f"{counts['error']} errors, {counts['warning']} warnings, {counts['ok']} ok")
 
 
-def product_listing(report: Report) -> None:
-    """The account's products with subscriptions and MRR, on stderr (init's guidance)."""
+def product_listing(report: Report, note: str) -> None:
+    """The account's products with subscriptions and MRR, on stderr (init's guidance),
+    with `note`: how they were counted."""
     table = Table(
         title=f"Recurring products, as of {report.as_of} ({report.currency.upper()})",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
+        caption=note,
+        caption_justify="left",
     )
     table.add_column("Product", overflow="fold")
     table.add_column("Id", no_wrap=True)
