@@ -624,6 +624,22 @@ def growing(subscriptions: list[Json], now: int, seed: int = 7) -> None:
     subscriptions.sort(key=lambda sub: (-sub["created"], sub["id"]))
 
 
+POWER_BULK = 300  # created in one second in the power-law profile
+
+
+def power_law(subscriptions: list[Json], now: int, seed: int = 13) -> None:
+    """Creation times whose ages follow a power law, seven years x u^2.5 for uniform u
+    (most subscriptions recent, a long sparse tail), and POWER_BULK created in one
+    second a month ago."""
+    rng = random.Random(seed)
+    seven_years = 7 * 365 * 86_400
+    bulk_second = now - 30 * 86_400
+    for n, sub in enumerate(subscriptions):
+        age = int(seven_years * rng.random() ** 2.5)
+        sub["created"] = bulk_second if n < POWER_BULK else now - 60 - age
+    subscriptions.sort(key=lambda sub: (-sub["created"], sub["id"]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Run the fake Stripe on 127.0.0.1.")
     parser.add_argument("--subscriptions", type=int, default=1000)
@@ -632,9 +648,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument(
         "--profile",
-        choices=("uniform", "growing"),
+        choices=("uniform", "growing", "power"),
         default="uniform",
-        help="creation times: even over two years, or a growing business's (see growing())",
+        help="creation times: even over two years, a growing business's (see growing()), "
+        "or a power law's (see power_law())",
     )
     parser.add_argument("--bundle-out", type=Path, help="also write the data as a bundle")
     parser.add_argument("--bundle", type=Path, help="serve this bundle instead of generating")
@@ -657,6 +674,8 @@ def main() -> None:
             builder.subscription(n, builder.kind())
         if args.profile == "growing":
             growing(builder.subscriptions, make_demo.NOW)
+        elif args.profile == "power":
+            power_law(builder.subscriptions, make_demo.NOW)
         bundle = {
             "subscriptions": builder.subscriptions,
             "prices": make_demo.TIERED_PRICES,

@@ -2,6 +2,8 @@
 
 import bisect
 import itertools
+import math
+import random
 from collections import deque
 
 from hypothesis import given, settings
@@ -12,12 +14,14 @@ from ffkpi.stripe.paging import EARLIEST, PAGE, Window, Windows
 UNTIL = 1_800_000_000
 
 
-def read_all(created: list[int], slots: int) -> tuple[list[int], int]:
+def read_all(
+    created: list[int], slots: int, since: int = EARLIEST, expected: float | None = None
+) -> tuple[list[int], int]:
     """Read a list (creation times, newest first) as Stripe would serve the windows the
     plan asks for, one page per request in the order asked: what was read, and how
     many requests it took."""
     ascending = [-c for c in created]
-    plan = Windows(EARLIEST, UNTIL, lambda: slots)
+    plan = Windows(since, UNTIL, lambda: slots, expected)
     asked: deque[Window] = deque(plan.first())
     read: list[int] = []
     requests = 0
@@ -40,7 +44,7 @@ def test_the_first_windows_cover_all_time_without_overlap() -> None:
     assert windows[0].lt == UNTIL
     assert windows[-1].gte == EARLIEST
     assert all(a.gte == b.lt for a, b in itertools.pairwise(windows))
-    assert len(windows) == 7
+    assert len(windows) == 5  # 16, 64, 256 and 1024 days back, and the rest
 
 
 def test_a_bulk_second_is_read_by_its_own_window() -> None:
@@ -71,3 +75,27 @@ def test_objects_created_in_batches_cost_few_extra_requests() -> None:
     assert sorted(read) == list(range(len(created)))
     pages = -(-len(created) // PAGE)
     assert requests <= pages * 1.1 + 11
+
+
+def test_a_small_account_costs_a_handful_of_requests_beyond_its_pages() -> None:
+    """The demo's shape: 457 subscriptions over two years, sign-ups doubling every eight
+    months, read at test mode's 10 requests/s (4 slots at 300 ms)."""
+    rng = random.Random(3)
+    two_years = 730 * 86_400
+    ages = [
+        int(-math.log(1 - rng.random() * (1 - 2**-3)) / math.log(2) * two_years / 3)
+        for _ in range(457)
+    ]
+    created = sorted((UNTIL - 3600 - age for age in ages), reverse=True)
+    read, requests = read_all(created, slots=4)
+    assert sorted(read) == list(range(len(created)))
+    assert requests <= -(-len(created) // PAGE) + 4
+
+
+def test_a_list_of_known_size_is_read_in_few_windows() -> None:
+    """Invoices of the last 69 days, about as many as the reader expects."""
+    span = 69 * 86_400
+    created = sorted((UNTIL - 1 - (k * span) // 752 for k in range(752)), reverse=True)
+    read, requests = read_all(created, slots=4, since=UNTIL - span, expected=1000)
+    assert sorted(read) == list(range(len(created)))
+    assert requests <= 8 + 2

@@ -16,11 +16,11 @@ from typing import Any, TypeVar
 import msgspec
 
 from ffkpi.errors import MissingPermissionError
-from ffkpi.model import BilledInvoice, Dataset, Lifetime, Subscription
+from ffkpi.model import BilledInvoice, Dataset, InvoiceLine, Lifetime, Price, Subscription
 from ffkpi.stripe.billed import Billed, Biller, lifetime
 from ffkpi.stripe.bundle import Recorder
 from ffkpi.stripe.http import Counters, StripeHttp
-from ffkpi.stripe.paging import Answer, Lister, parse
+from ffkpi.stripe.paging import PAGE, Answer, Lister, parse
 from ffkpi.stripe.payloads import (
     Page,
     StripeCoupon,
@@ -36,6 +36,9 @@ from ffkpi.stripe.payloads import (
 from ffkpi.stripe.resolve import Resolver, bulk_allocation, invoice_lines
 
 PageT = TypeVar("PageT", bound=Page[Any])
+# A read's billed history: invoices and pending items, discounts left out, and the lines
+# of subscription items (for metered items' newest invoices).
+_History = tuple[tuple[BilledInvoice, ...], int, list[InvoiceLine]]
 
 SUBSCRIPTION_EXPAND = ["data.discounts.source.coupon", "data.items.data.discounts"]
 # An invoice's own discounts and its lines' (four levels with data.: Stripe's limit).
@@ -115,11 +118,13 @@ class _Run:
             ),
             "products": self._list("/v1/products", {}, Page[StripeProduct]),
         }
+        names = None
         if self.recorder is not None and self.history_from is not None:
-            # Their names, for `ffkpi movements` on the bundle: read once, kept as read.
-            lists["customers"] = self._list("/v1/customers", {}, Page[StripeCustomer])
+            # Their names, for `ffkpi movements` on the bundle: read once, kept as read,
+            # waited for only at the end (the rules need none of them).
+            names = self._list("/v1/customers", {}, Page[StripeCustomer])
         resolver: Resolver | None = None
-        history: Future[tuple[tuple[BilledInvoice, ...], int]] | None = None
+        history: Future[_History] | None = None
         subscriptions: dict[str, Subscription] = {}
         lifetimes: dict[str, Lifetime] = {}
         partial: dict[str, StripeSubscription] = {}  # more items than a page embeds
@@ -154,17 +159,16 @@ class _Run:
                 subscriptions[sub.id] = resolver.subscription(sub)
         domain = tuple(subscriptions.values())
         billed = None
+        lines: list[InvoiceLine] = []
         if history is not None:
-            invoices, unknown = history.result()
+            invoices, unknown, lines = history.result()  # the newest invoices are among them
             billed = Billed(lifetimes, invoices, unknown)
-        lines = []
-        if invoices_for is not None:
-            metered = [
-                sub.id
-                for sub in domain
-                if sub.status in invoices_for and any(i.price.metered for i in sub.items)
-            ]
-            lines = invoice_lines(self._invoices(metered))
+        elif invoices_for is not None:
+            lines = self._metered_lines(domain, invoices_for)
+        if names is not None and self.recorder is not None:
+            # Names are a courtesy: without the permission, `ffkpi movements` shows ids.
+            with contextlib.suppress(MissingPermissionError):
+                self.recorder.listed("customers", (a.body for a in names.result()))
         data = Dataset(domain, product_names=resolver.product_names, invoice_lines=tuple(lines))
         if billed is None:
             return data
@@ -178,10 +182,11 @@ class _Run:
         )
 
     def _list(
-        self, path: str, params: Mapping[str, Any], model: type[Page[Any]]
+        self, path: str, params: Mapping[str, Any], model: type[Page[Any]], what: str = ""
     ) -> "Future[list[Answer[Any]]]":
         """Every page of a list, read on the pool while the subscriptions are."""
-        return self.pool.submit(self.lister.all, path, params, model, path.removeprefix("/v1/"))
+        what = what or path.removeprefix("/v1/")
+        return self.pool.submit(self.lister.all, path, params, model, what)
 
     def _subscription_pages(self, canceled: bool) -> Iterator[Answer[StripeSubscription]]:
         params: dict[str, Any] = {"expand": SUBSCRIPTION_EXPAND}
@@ -196,12 +201,7 @@ class _Run:
         )
 
     def _side_data(self, lists: dict[str, "Future[list[Answer[Any]]]"]) -> Resolver:
-        names = lists.pop("customers", None)
         answers = {name: future.result() for name, future in lists.items()}
-        if names is not None:
-            # Names are a courtesy: without the permission, `ffkpi movements` shows ids.
-            with contextlib.suppress(MissingPermissionError):
-                answers["customers"] = names.result()
         prices: list[StripePrice] = _objects(answers["prices"])
         tiered = {p.id for p in prices if p.billing_scheme == "tiered"}
         self.longest_interval = max(map(_period_seconds, prices), default=0)
@@ -212,8 +212,6 @@ class _Run:
             self.recorder.listed("prices", bodies["prices"], lambda p: every or p["id"] in tiered)
             self.recorder.listed("coupons", bodies["coupons"])
             self.recorder.listed("products", bodies["products"])
-            if "customers" in bodies:
-                self.recorder.listed("customers", bodies["customers"])
         every = self.history_from is not None  # past invoices name prices of any kind
         return Resolver(
             [p for p in prices if every or p.id in tiered],
@@ -221,9 +219,7 @@ class _Run:
             _objects(answers["products"]),
         )
 
-    def _start_history(
-        self, resolver: Resolver
-    ) -> "Future[tuple[tuple[BilledInvoice, ...], int]] | None":
+    def _start_history(self, resolver: Resolver) -> "Future[_History] | None":
         """The billed history, read alongside the subscriptions (on a thread of its own,
         its requests on the shared pool and pacer): a subscription list whose creation
         times come in bursts is read a window at a time, and the invoices fill the
@@ -235,62 +231,73 @@ class _Run:
         runner.shutdown(wait=False)
         return future
 
-    def _billed_history(
-        self, history_from: int, resolver: Resolver
-    ) -> tuple[tuple[BilledInvoice, ...], int]:
+    def _billed_history(self, history_from: int, resolver: Resolver) -> "_History":
         """Every invoice since `history_from` less the longest billing period and a week
         (an annual line covering the first week is there), with all its lines, and the
-        pending invoice items (history-rules.md, "What is read"), and the discounts left
-        out."""
+        pending invoice items (history-rules.md, "What is read"); the discounts left out;
+        and the lines of subscription items, for metered items' newest invoices."""
         since = history_from - self.longest_interval - WEEK
         self._phase("history", 0)
-        biller = Biller(resolver)
-        billed: dict[str, BilledInvoice | None] = {}
-        incomplete: dict[str, StripeInvoice] = {}
-        with bulk_allocation():
-            for answer in self.lister.windows(
-                "/v1/invoices",
-                {"expand": INVOICE_EXPAND},
-                Page[StripeInvoice],
-                "invoices",
-                since=since,
-                until=self.reader.now + 86_400,
-            ):
-                if self.recorder is not None:
-                    self.recorder.listed("invoices", [answer.body])
-                for invoice in answer.page.data:
-                    if invoice.id in billed or invoice.id in incomplete:
-                        continue  # windows and retries can overlap: once each
-                    if invoice.lines.has_more:
-                        incomplete[invoice.id] = invoice
-                    else:
-                        billed[invoice.id] = biller.invoice(invoice)
-                self._advance()
-        ids = list(incomplete)
-        pages = self.pool.map(
-            lambda invoice: self.lister.all(
-                f"/v1/invoices/{invoice}/lines",
-                {"expand": ["data.discounts"]},
-                Page[StripeLine],
-                "invoice lines",
-            ),
-            ids,
-        )
-        for invoice_id, answers in zip(ids, pages, strict=True):
-            if self.recorder is not None:
-                self.recorder.completed("invoices", invoice_id, "lines", (a.body for a in answers))
-            whole = msgspec.structs.replace(
-                incomplete[invoice_id], lines=_whole(incomplete[invoice_id].lines, answers)
-            )
-            billed[invoice_id] = biller.invoice(whole)
-        pending = self.lister.all(
+        pending = self._list(
             "/v1/invoiceitems", {"pending": "true"}, Page[StripeInvoiceItem], "invoice items"
         )
+        biller = Biller(resolver)
+        invoices: list[BilledInvoice] = []
+        lines: list[InvoiceLine] = []
+        with bulk_allocation():
+            for invoice in self._listed_invoices({"expand": INVOICE_EXPAND}, since):
+                billed = biller.invoice(invoice)
+                if billed is not None:
+                    invoices.append(billed)
+                lines += invoice_lines([invoice])
+                self._advance()
+        items = pending.result()
         if self.recorder is not None:
-            self.recorder.listed("invoice_items", (a.body for a in pending))
-        invoices = [invoice for invoice in billed.values() if invoice is not None]
-        invoices += biller.pending(_objects(pending))
-        return tuple(invoices), biller.unknown
+            self.recorder.listed("invoice_items", (a.body for a in items))
+        invoices += biller.pending(_objects(items))
+        return tuple(invoices), biller.unknown, lines
+
+    def _listed_invoices(
+        self, params: Mapping[str, Any], since: int, expected: float | None = None
+    ) -> Iterator[StripeInvoice]:
+        """Every invoice created since `since`, in created windows, once each, with all
+        its lines: the lines of one that has more than a page embeds are asked for as
+        soon as it comes back, alongside the windows."""
+        seen: set[str] = set()
+        incomplete: dict[str, tuple[StripeInvoice, Future[list[Answer[StripeLine]]]]] = {}
+        for answer in self.lister.windows(
+            "/v1/invoices",
+            params,
+            Page[StripeInvoice],
+            "invoices",
+            since=since,
+            until=self.reader.now + 86_400,
+            expected=expected,
+        ):
+            if self.recorder is not None:
+                self.recorder.listed("invoices", [answer.body])
+            for invoice in answer.page.data:
+                if invoice.id in seen:
+                    continue  # windows and retries can overlap: once each
+                seen.add(invoice.id)
+                if invoice.lines.has_more:
+                    incomplete[invoice.id] = (invoice, self._lines_of(invoice.id))
+                else:
+                    yield invoice
+        for invoice_id, (invoice, future) in incomplete.items():
+            answers = future.result()
+            if self.recorder is not None:
+                self.recorder.completed("invoices", invoice_id, "lines", (a.body for a in answers))
+            yield msgspec.structs.replace(invoice, lines=_whole(invoice.lines, answers))
+
+    def _lines_of(self, invoice_id: str) -> "Future[list[Answer[StripeLine]]]":
+        return self.pool.submit(
+            self.lister.all,
+            f"/v1/invoices/{invoice_id}/lines",
+            {"expand": ["data.discounts"]},
+            Page[StripeLine],
+            "invoice lines",
+        )
 
     def _phase(self, phase: str, total: int) -> None:
         counters = self.http.counters
@@ -355,9 +362,29 @@ class _Run:
             lambda one: self.http.get(f"/v1/{resource}/{one}", {"expand": [expand]}), sorted(ids)
         )
 
-    def _invoices(self, subscription_ids: list[str]) -> list[StripeInvoice]:
-        """The newest invoices of each subscription with metered items (lines complete)."""
-        invoices: list[StripeInvoice] = []
+    def _metered_lines(
+        self, domain: tuple[Subscription, ...], statuses: frozenset[str]
+    ) -> list[InvoiceLine]:
+        """The lines of the newest invoices of the subscriptions with metered items, read
+        the cheaper way: every invoice of the last two of their longest periods (the
+        newest may still be a draft) in created windows, a page per 100; or each such
+        subscription's newest ten, a request each."""
+        longest = max(
+            (_seconds(i.price) for sub in domain for i in sub.items if i.price.metered),
+            default=0,
+        )
+        span = 2 * longest + WEEK
+        metered, listed = _metered_costs(domain, statuses, span)
+        if not metered:
+            return []
+        if listed / PAGE < len(metered):
+            invoices = self._listed_invoices({}, self.reader.now - span, listed)
+        else:
+            invoices = self._newest_invoices(metered)
+        return [line for invoice in invoices for line in invoice_lines([invoice])]
+
+    def _newest_invoices(self, subscription_ids: list[str]) -> Iterator[StripeInvoice]:
+        """The newest invoices of each subscription, a request each (lines complete)."""
 
         def newest_invoices(subscription: str) -> bytes:
             return self.http.get("/v1/invoices", {"subscription": subscription, "limit": 10})
@@ -370,18 +397,15 @@ class _Run:
                 self.recorder.listed("invoices", [body])
             for invoice in page.data:
                 if invoice.lines.has_more:
-                    answers = self.lister.all(
-                        f"/v1/invoices/{invoice.id}/lines", {}, Page[StripeLine], "invoice lines"
-                    )
-                    invoice = msgspec.structs.replace(  # noqa: PLW2901
-                        invoice, lines=_whole(invoice.lines, answers)
-                    )
+                    answers = self._lines_of(invoice.id).result()
                     if self.recorder is not None:
                         self.recorder.completed(
                             "invoices", invoice.id, "lines", (a.body for a in answers)
                         )
-                invoices.append(invoice)
-        return invoices
+                    invoice = msgspec.structs.replace(  # noqa: PLW2901
+                        invoice, lines=_whole(invoice.lines, answers)
+                    )
+                yield invoice
 
 
 def _objects(answers: list[Answer[Any]]) -> list[Any]:
@@ -399,3 +423,25 @@ def _period_seconds(price: StripePrice) -> int:
     if recurring is None:
         return 0
     return PERIOD_DAYS[recurring.interval] * recurring.interval_count * 86_400
+
+
+def _metered_costs(
+    subscriptions: Iterable[Subscription], statuses: frozenset[str], span: int
+) -> tuple[list[str], float]:
+    """The subscriptions counted with metered items (a request each, to read their newest
+    invoices), and how many invoices their account sent in `span` (a page per 100 to
+    list them): each subscription that bills sends at least one a period."""
+    metered: list[str] = []
+    listed = 0.0
+    for sub in subscriptions:
+        if not sub.items or sub.status in ("canceled", "incomplete_expired"):
+            continue
+        listed += span / _seconds(sub.items[0].price)
+        if sub.status in statuses and any(item.price.metered for item in sub.items):
+            metered.append(sub.id)
+    return metered, listed
+
+
+def _seconds(price: Price) -> int:
+    """A price's billing period at its longest."""
+    return PERIOD_DAYS[price.interval] * price.interval_count * 86_400

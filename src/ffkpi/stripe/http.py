@@ -11,7 +11,7 @@ import ipaddress
 import random
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -89,24 +89,33 @@ class Pacer:
     burst arrive together), then climbs back by 1 % of the maximum per success.
     """
 
-    def __init__(self, max_rate: float) -> None:
+    def __init__(
+        self,
+        max_rate: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.max_rate = max_rate
         self.rate = max_rate
+        self.clock = clock
+        self.sleep = sleep
         self._next = 0.0
         self._slowed = -1.0
         self._lock = threading.Lock()
 
-    def wait(self) -> None:
+    def wait(self) -> float:
+        """Wait for this request's turn; returns the instant it was given."""
         with self._lock:
-            now = time.monotonic()
+            now = self.clock()
             start = max(now, self._next)
             self._next = start + 1 / self.rate
         if start > now:
-            time.sleep(start - now)
+            self.sleep(start - now)
+        return start
 
     def slow_down(self) -> None:
         with self._lock:
-            now = time.monotonic()
+            now = self.clock()
             if now - self._slowed >= 1.0:
                 self.rate = max(min(1.0, self.max_rate), self.rate * 0.7)
                 self._slowed = now
@@ -144,7 +153,7 @@ class Counters:
         elif self.phase == "items":
             doing = f"items of large subscriptions: {self.done:,}/{self.total:,}"
         elif self.phase == "history":
-            doing = f"invoices for the history: {self.done:,} pages"
+            doing = f"invoices for the history: {self.done:,}"
         else:
             doing = f"invoices of metered items: {self.done:,}/{self.total:,}"
         return f"{doing}, {rate}"

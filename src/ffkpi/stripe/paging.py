@@ -45,9 +45,14 @@ EMPTY_PAGES = 10  # Stripe quirk: empty pages that say has_more, asked again at 
 DAY = 86_400
 # The first windows, as ages before `until`: recent days are read as their own windows,
 # since a growing business created most of its objects recently.
-FIRST_SPANS = (DAY, 4 * DAY, 16 * DAY, 64 * DAY, 256 * DAY, 1024 * DAY)
+FIRST_SPANS = (16 * DAY, 64 * DAY, 256 * DAY, 1024 * DAY)
 RESERVE = 2  # windows queued beyond the slots, so a freed slot never waits
 MIN_PAGES = 2.0  # a window split off is expected to hold at least this many pages
+HORIZON = 16  # how far past the span a window has read its density is trusted, as a multiple
+# Requests worth having in flight, as a multiple of rate x latency: enough that the rate
+# limit, not latency, bounds the read; more would only open windows (each ends with a
+# part-empty page) that wait in the pacer.
+SLOT_FACTOR = 1.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,15 +111,27 @@ class Windows:
     back part-empty (a window is never cut below MIN_PAGES pages).
     """
 
-    def __init__(self, earliest: int, until: int, slots: Callable[[], int]) -> None:
+    def __init__(
+        self, earliest: int, until: int, slots: Callable[[], int], expected: float | None = None
+    ) -> None:
         self.earliest = earliest
         self.until = until
         self.slots = slots
+        self.expected = expected  # objects, where the reader can tell
         self.queued: list[Window] = []
         self.open: set[Window] = set()  # in flight or queued
 
     def first(self) -> list[Window]:
         count = max(1, self.slots())
+        if self.expected is not None:
+            # A list of known size, even in time (invoices): as many equal windows as it
+            # has pairs of pages, so a small list is not read as many part-empty pages.
+            count = max(1, min(count, round(self.expected / (PAGE * MIN_PAGES))))
+            span = (self.until - self.earliest) / count
+            bounds = [self.until - round(k * span) for k in range(count)] + [self.earliest]
+            windows = [Window(low, high) for high, low in itertools.pairwise(bounds)]
+            self.open.update(windows)
+            return windows
         ages = [age for age in FIRST_SPANS[: count - 1] if self.until - age > self.earliest]
         bounds = [self.until, *(self.until - age for age in ages), self.earliest]
         windows = [Window(low, high) for high, low in itertools.pairwise(bounds)]
@@ -144,7 +161,10 @@ class Windows:
         slots = max(1, self.slots())
         share = max(MIN_PAGES, sum(w.expected for w in self.open) / slots)
         parts = max(1 + slots + RESERVE - len(self.open), 2 if window.expected > 2 * share else 1)
-        parts = min(parts, int(window.expected / MIN_PAGES))
+        # Near the end, slots would idle while one window reads its last pages one after
+        # the other: then a part may be as small as a page (a request is free there).
+        least = MIN_PAGES if len(self.open) > slots else 1.0
+        parts = min(parts, int(window.expected / least))
         if parts > 1:
             new = _split(window, parts, share)
             self.open.update(new)
@@ -179,7 +199,12 @@ def _split(window: Window, parts: int, share: float) -> list[Window]:
     density = window.read / max(1, window.lt - window.oldest)
     base = max(1, math.ceil(min(share, window.expected / max(1, parts)) * PAGE / density))
     wanted = {top - base * (2**k - 1) for k in range(1, parts)}
-    cuts = sorted((cut for cut in wanted if window.gte < cut <= window.oldest), reverse=True)
+    # Past HORIZON times the span read, the density is a guess (the years before a young
+    # account began hold nothing): no cut there, the oldest part reads on to the start.
+    horizon = window.oldest - HORIZON * (window.lt - window.oldest)
+    cuts = sorted(
+        (cut for cut in wanted if max(window.gte, horizon) < cut <= window.oldest), reverse=True
+    )
     if not cuts:
         return []
     floor, window.gte = window.gte, cuts[0]
@@ -239,9 +264,11 @@ class Lister:
         *,
         since: int = EARLIEST,
         until: int,
+        expected: float | None = None,
     ) -> Iterator[Answer[DatedT]]:
-        """Every page of a list created in [since, until), as windows return them."""
-        plan = Windows(since, until, self._slots)
+        """Every page of a list created in [since, until), as windows return them;
+        `expected`: how many objects it holds, as far as the caller can tell."""
+        plan = Windows(since, until, self._slots, expected)
         pending: dict[Future[Answer[DatedT]], Window] = {}
 
         def submit(window: Window) -> None:
@@ -266,7 +293,9 @@ class Lister:
     def _slots(self) -> int:
         """Requests worth having in flight: past rate x latency they only queue."""
         http = self.http
-        return min(self.concurrency, max(2, math.ceil(1.5 * http.pacer.rate * http.latency)))
+        return min(
+            self.concurrency, max(2, math.ceil(SLOT_FACTOR * http.pacer.rate * http.latency))
+        )
 
     def _window_page(
         self,
