@@ -54,7 +54,7 @@ def run_ffkpi(path: Path) -> dict[str, float]:
     import msgspec
 
     import make_demo
-    from ffkpi.mrr import compute_report
+    from ffkpi.engine.mrr import compute_report
     from ffkpi.sources.demo import DEMO_AS_OF, demo_config
     from ffkpi.stripe.payloads import Page, StripeCoupon, StripePrice, StripeSubscription
     from ffkpi.stripe.resolve import build_dataset

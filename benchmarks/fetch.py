@@ -117,7 +117,7 @@ def child(url: str, config_path: str, max_rps: str, concurrency: str, now: str) 
     from fake_stripe import SECRET_KEY
     from ffkpi.cli.runs import invoices_for
     from ffkpi.config import load_config
-    from ffkpi.mrr import compute_report
+    from ffkpi.engine.mrr import compute_report
     from ffkpi.render import report_json
     from ffkpi.stripe.account import AccountReader
     from ffkpi.stripe.http import StripeHttp

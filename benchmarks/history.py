@@ -122,11 +122,11 @@ def offline(folder: str, history_from: str) -> None:
     import msgspec
 
     import make_demo
+    from ffkpi.engine.model import Dataset
+    from ffkpi.engine.mrr import compute_report
     from ffkpi.growth import customers_in
     from ffkpi.history import dataset_at, instant_of, rebuild
-    from ffkpi.model import Dataset
     from ffkpi.movements import week_moves
-    from ffkpi.mrr import compute_report
     from ffkpi.reconcile import reconcile
     from ffkpi.snapshots import Customers
     from ffkpi.stripe.billed import Biller, lifetime

@@ -5,7 +5,7 @@ from decimal import Decimal
 from typing import Any
 
 from ffkpi.config import Config
-from ffkpi.model import (
+from ffkpi.engine.model import (
     Coupon,
     Discount,
     Interval,

@@ -11,8 +11,8 @@ import pytest
 
 import make_demo
 from conftest import ROOT
-from ffkpi.money import format_money
-from ffkpi.mrr import Report, compute_report, end_of_day
+from ffkpi.engine.money import format_money
+from ffkpi.engine.mrr import Report, compute_report, end_of_day
 from ffkpi.sources.demo import DEMO_AS_OF, demo_config, example_config_text, load_demo
 
 DATA = ROOT / "src" / "ffkpi" / "data" / "demo.json.gz"

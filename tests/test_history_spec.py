@@ -13,9 +13,17 @@ from typing import Any
 import pytest
 
 from builders import config, coupon, discount, item, price, sub
+from ffkpi.engine.model import (
+    BilledInvoice,
+    BilledLine,
+    Dataset,
+    Discount,
+    Lifetime,
+    Price,
+    Subscription,
+)
+from ffkpi.engine.money import format_money
 from ffkpi.history import rebuild_weeks
-from ffkpi.model import BilledInvoice, BilledLine, Dataset, Discount, Lifetime, Price, Subscription
-from ffkpi.money import format_money
 
 
 def at(text: str) -> int:
@@ -401,8 +409,8 @@ def test_an_item_trial_ending_between_the_read_and_the_end_of_its_day() -> None:
     """Read at noon; an add-on's own trial ends at 18:00. The week of the read counts the
     subscription as it stood at noon, by the rules at the end of the day (the trial over),
     as `ffkpi mrr --as-of` on that read does; the week before counts the trial as 0."""
+    from ffkpi.engine.mrr import compute_report
     from ffkpi.history import dataset_at, instant_of
-    from ffkpi.mrr import compute_report
     from ffkpi.timeline import timelines
 
     base, addon = price(10_000), price(3_000, product="prod_b")

@@ -10,9 +10,9 @@ import pytest
 
 import stripe_fixtures as sf
 from builders import config
+from ffkpi.engine.money import format_money
+from ffkpi.engine.mrr import compute_report
 from ffkpi.errors import ExitCode, InputError
-from ffkpi.money import format_money
-from ffkpi.mrr import compute_report
 from ffkpi.sources.files import parse_input, read_input
 
 AS_OF = date(2026, 11, 22)

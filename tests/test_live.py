@@ -15,8 +15,8 @@ import make_demo
 import stripe_fixtures as sf
 from conftest import DEMO, ROOT, Ffkpi
 from fake_stripe import ALL_PERMISSIONS, SECRET_KEY, FakeStripe, Faults
+from ffkpi.engine.pricing import latest_metered
 from ffkpi.errors import ExitCode, StripeUnavailableError
-from ffkpi.pricing import latest_metered
 from ffkpi.stripe.account import AccountReader
 from ffkpi.stripe.http import Pacer, RetryPolicy, StripeHttp
 from ffkpi.text import scrub
@@ -337,8 +337,8 @@ def test_fetch_since_saves_the_billed_history_past_weeks_are_rebuilt_from(
     from datetime import date
 
     from ffkpi.config import load_config
+    from ffkpi.engine.money import format_money
     from ffkpi.history import rebuild_weeks
-    from ffkpi.money import format_money
     from ffkpi.sources.files import read_input
     from test_history_spec import TestFromStripeJson
 

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ffkpi.money import (
+from ffkpi.engine.money import (
     api_exponent,
     display_digits,
     format_money,

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import Ffkpi
+from ffkpi.engine.mrr import EXACT
 from ffkpi.errors import ExitCode
 from ffkpi.movements import (
     CHURN,
@@ -24,7 +25,6 @@ from ffkpi.movements import (
     REACTIVATION,
     week_moves,
 )
-from ffkpi.mrr import EXACT
 
 D = Decimal
 

@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from builders import config, coupon, discount, item, price, sub
-from ffkpi.model import Dataset, Item, Subscription
-from ffkpi.mrr import EXACT, Report, compute_report, end_of_day
+from ffkpi.engine.model import Dataset, Item, Subscription
+from ffkpi.engine.mrr import EXACT, Report, compute_report, end_of_day
 from ffkpi.render import report_dict
 
 AS_OF = date(2026, 11, 22)

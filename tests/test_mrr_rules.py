@@ -6,11 +6,11 @@ from decimal import Decimal
 import pytest
 
 from builders import config, coupon, discount, item, price, sub
+from ffkpi.engine.model import Dataset, InvoiceLine
+from ffkpi.engine.money import format_money
+from ffkpi.engine.mrr import Report, compute_report, end_of_day
+from ffkpi.engine.pricing import latest_metered
 from ffkpi.errors import ConfigError, InputError
-from ffkpi.model import Dataset, InvoiceLine
-from ffkpi.money import format_money
-from ffkpi.mrr import Report, compute_report, end_of_day
-from ffkpi.pricing import latest_metered
 
 AS_OF = date(2026, 11, 22)
 CUTOFF = end_of_day(AS_OF)

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from builders import config, coupon, discount, item, price, sub
+from ffkpi.engine.model import Dataset, Subscription
+from ffkpi.engine.money import format_money
+from ffkpi.engine.mrr import compute_report, end_of_day
 from ffkpi.errors import ConfigError
-from ffkpi.model import Dataset, Subscription
-from ffkpi.money import format_money
-from ffkpi.mrr import compute_report, end_of_day
 
 AS_OF = date(2026, 11, 22)
 CUTOFF = end_of_day(AS_OF)

@@ -12,11 +12,11 @@ from decimal import Decimal
 from pathlib import Path
 
 from ffkpi.config import Config
+from ffkpi.engine.model import Dataset
+from ffkpi.engine.mrr import Report
 from ffkpi.errors import Interrupted, UsageError
 from ffkpi.growth import History, WeekChanges, growth_history, week_changes
 from ffkpi.history import Rebuilt, rebuild, weeks_back
-from ffkpi.model import Dataset
-from ffkpi.mrr import Report
 from ffkpi.reconcile import Reconciliation, reconcile
 from ffkpi.snapshots import (
     Customers,

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Literal
 
 from ffkpi.config import Config
+from ffkpi.engine.model import Dataset
+from ffkpi.engine.money import format_money
+from ffkpi.engine.mrr import Report, compute_report
 from ffkpi.errors import ConfigError, ExitCode, StripeAuthError
-from ffkpi.model import Dataset
-from ffkpi.money import format_money
-from ffkpi.mrr import Report, compute_report
 from ffkpi.reconcile import Reconciliation, reconcile
 
 Level = Literal["ok", "warning", "error"]

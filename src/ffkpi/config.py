@@ -18,9 +18,9 @@ from pydantic import (
     model_validator,
 )
 
+from ffkpi.engine.model import Status
+from ffkpi.engine.money import ISO_4217
 from ffkpi.errors import ConfigError, StripeAuthError
-from ffkpi.model import Status
-from ffkpi.money import ISO_4217
 from ffkpi.storage import read_limited
 
 ENV_CONFIG = "FFKPI_CONFIG"

@@ -9,11 +9,11 @@ from decimal import Decimal, InvalidOperation, localcontext
 from pathlib import Path
 
 from ffkpi.config import Config, Growth
+from ffkpi.engine.mrr import EXACT
+from ffkpi.engine.pricing import ZERO
 from ffkpi.errors import StorageError, UsageError
 from ffkpi.history import LIMITS, ONCE_LIMIT
 from ffkpi.movements import CustomerMove, WeekMoves, customer_moves, week_moves
-from ffkpi.mrr import EXACT
-from ffkpi.pricing import ZERO
 from ffkpi.snapshots import Customers, Skipped, Snapshot, Source, read_customers, read_snapshots
 
 

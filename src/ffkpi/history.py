@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from ffkpi.config import Config
+from ffkpi.engine.model import Dataset
+from ffkpi.engine.mrr import Counted, Report, Rules, Totals, end_of_day
 from ffkpi.errors import InputError, UsageError
-from ffkpi.model import Dataset
-from ffkpi.mrr import Counted, Report, Rules, Totals, end_of_day
 from ffkpi.timeline import Timeline, metered_lines, timelines
 
 

@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from ffkpi.mrr import EXACT, exact_sum
-from ffkpi.pricing import ZERO
+from ffkpi.engine.mrr import EXACT, exact_sum
+from ffkpi.engine.pricing import ZERO
 
 NEW, EXPANSION, REACTIVATION, CONTRACTION, CHURN = (
     "new",

@@ -15,8 +15,8 @@ from typing import Protocol
 import tomli_w
 
 from ffkpi.config import Config, Policy, build_config, parse_config
+from ffkpi.engine.model import Dataset
 from ffkpi.errors import UsageError
-from ffkpi.model import Dataset
 
 OTHER = "Other"
 RULES = ("net", "list_price")

@@ -14,10 +14,10 @@ from datetime import date
 from decimal import Decimal
 
 from ffkpi.config import Config
+from ffkpi.engine.model import Dataset, Subscription
+from ffkpi.engine.mrr import EXACT, Counted, Rules, end_of_day, exact_sum
+from ffkpi.engine.pricing import ZERO, latest_metered
 from ffkpi.history import instant_of
-from ffkpi.model import Dataset, Subscription
-from ffkpi.mrr import EXACT, Counted, Rules, end_of_day, exact_sum
-from ffkpi.pricing import ZERO, latest_metered
 from ffkpi.timeline import Timeline, metered_lines, timelines
 
 

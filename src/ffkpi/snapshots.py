@@ -26,9 +26,9 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ffkpi.config import Config
-from ffkpi.documents import report_document
+from ffkpi.engine.documents import report_document
+from ffkpi.engine.mrr import Report
 from ffkpi.errors import StorageError
-from ffkpi.mrr import Report
 from ffkpi.storage import cannot_write, folder_lock, replacing
 
 SCHEMA = "ffkpi.snapshot/1"

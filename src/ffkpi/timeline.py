@@ -8,8 +8,7 @@ import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from ffkpi.errors import InputError
-from ffkpi.model import (
+from ffkpi.engine.model import (
     PENDING,
     BilledInvoice,
     BilledLine,
@@ -21,8 +20,9 @@ from ffkpi.model import (
     Status,
     Subscription,
 )
-from ffkpi.mrr import Counted, Rules
-from ffkpi.pricing import Metered, latest_metered
+from ffkpi.engine.mrr import Counted, Rules
+from ffkpi.engine.pricing import Metered, latest_metered
+from ffkpi.errors import InputError
 
 CREDIT, REGULAR, DEBIT = 0, 1, 2  # on equal starts a debit wins over a regular line,
 # which wins over a credit (rule 3)

@@ -40,10 +40,10 @@ from ffkpi.cli.runs import (
     stripe_findings,
 )
 from ffkpi.config import Config
+from ffkpi.engine.model import STATUSES, Dataset
+from ffkpi.engine.mrr import compute_report
 from ffkpi.errors import ExitCode, FfkpiError, UsageError
 from ffkpi.history import history_start
-from ffkpi.model import STATUSES, Dataset
-from ffkpi.mrr import compute_report
 from ffkpi.snapshots import snapshot_folder, week_of, write_snapshot
 from ffkpi.sources.demo import demo_config, example_config_text
 from ffkpi.sources.files import write_bundle

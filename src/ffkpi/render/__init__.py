@@ -14,8 +14,8 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ffkpi.backfill import Backfill
 from ffkpi.check import Finding
+from ffkpi.engine.mrr import Report
 from ffkpi.growth import History, WeekChanges
-from ffkpi.mrr import Report
 from ffkpi.render.backfill import backfill_json, backfill_text
 from ffkpi.render.formats import (
     REPORT_SCHEMA,

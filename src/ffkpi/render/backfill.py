@@ -4,8 +4,8 @@ from decimal import Decimal
 from typing import Any
 
 from ffkpi.backfill import Backfill
-from ffkpi.money import format_money
-from ffkpi.mrr import EXACT
+from ffkpi.engine.money import format_money
+from ffkpi.engine.mrr import EXACT
 from ffkpi.render.formats import to_json
 from ffkpi.render.history import limits_text
 from ffkpi.render.tables import wrap

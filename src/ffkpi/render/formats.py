@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 from ffkpi.check import Finding
-from ffkpi.documents import report_document
-from ffkpi.money import format_money
-from ffkpi.mrr import Report
+from ffkpi.engine.documents import report_document
+from ffkpi.engine.money import format_money
+from ffkpi.engine.mrr import Report
 from ffkpi.text import csv_cell
 
 REPORT_SCHEMA = "ffkpi.report/1"

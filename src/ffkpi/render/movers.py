@@ -7,8 +7,8 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
+from ffkpi.engine.money import format_money
 from ffkpi.growth import WeekChanges
-from ffkpi.money import format_money
 from ffkpi.movements import KINDS
 from ffkpi.render.formats import csv_text, to_json
 from ffkpi.render.moves import LABELS

@@ -8,8 +8,8 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
+from ffkpi.engine.money import format_money, format_percent, format_rate, format_ratio
 from ffkpi.growth import Week
-from ffkpi.money import format_money, format_percent, format_rate, format_ratio
 from ffkpi.movements import CHURN, CONTRACTION, INFLOWS, KINDS, TRAILING, Movement, Rates
 
 LABELS = {

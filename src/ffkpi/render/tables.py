@@ -19,9 +19,9 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from ffkpi.check import Finding
-from ffkpi.exclusions import Exclusions
-from ffkpi.money import format_money
-from ffkpi.mrr import ProductRow, Report
+from ffkpi.engine.exclusions import Exclusions
+from ffkpi.engine.money import format_money
+from ffkpi.engine.mrr import ProductRow, Report
 from ffkpi.text import printable
 
 RULE_LABELS = {"list_price": "list price", "net": "net of discounts"}

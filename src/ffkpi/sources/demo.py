@@ -7,7 +7,7 @@ from datetime import date
 from importlib.resources import files
 
 from ffkpi.config import Config, parse_config
-from ffkpi.model import Dataset
+from ffkpi.engine.model import Dataset
 from ffkpi.sources.files import parse_input
 
 # The demo account is a snapshot taken on this day; trials and coupons end around it.

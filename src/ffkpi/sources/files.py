@@ -8,8 +8,8 @@ from typing import Any, cast
 
 import msgspec
 
+from ffkpi.engine.model import Dataset
 from ffkpi.errors import InputError
-from ffkpi.model import Dataset
 from ffkpi.storage import PRIVATE, atomic_file
 from ffkpi.stripe.billed import build_history_dataset
 from ffkpi.stripe.bundle import Bundle

@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from ffkpi.engine.model import BilledInvoice, Dataset, InvoiceLine, Lifetime, Price, Subscription
 from ffkpi.errors import MissingPermissionError
-from ffkpi.model import BilledInvoice, Dataset, InvoiceLine, Lifetime, Price, Subscription
 from ffkpi.stripe.billed import Billed, Biller, lifetime
 from ffkpi.stripe.bundle import Recorder
 from ffkpi.stripe.http import Counters, StripeHttp

@@ -5,8 +5,8 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from ffkpi.engine.model import PENDING, BilledInvoice, BilledLine, Dataset, Lifetime
 from ffkpi.errors import InputError
-from ffkpi.model import PENDING, BilledInvoice, BilledLine, Dataset, Lifetime
 from ffkpi.stripe.payloads import (
     StripeCoupon,
     StripeDiscount,

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 import msgspec
 
-from ffkpi.model import Status
+from ffkpi.engine.model import Status
 
 API_VERSION = "2026-10-28.endive"
 

@@ -9,8 +9,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Protocol
 
-from ffkpi.errors import InputError
-from ffkpi.model import (
+from ffkpi.engine.model import (
     Coupon,
     Dataset,
     Discount,
@@ -21,6 +20,7 @@ from ffkpi.model import (
     Subscription,
     Tier,
 )
+from ffkpi.errors import InputError
 from ffkpi.stripe.payloads import (
     StripeCoupon,
     StripeDiscount,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from ffkpi.config import Policy
-from ffkpi.model import Coupon, Discount, InvoiceLine, Price, PriceAmount, Subscription
+from ffkpi.engine.model import Coupon, Discount, InvoiceLine, Price, PriceAmount, Subscription
 
 ZERO = Decimal(0)
 FINALIZED = frozenset({"open", "paid"})

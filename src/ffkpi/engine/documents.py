@@ -3,8 +3,8 @@ snapshot files hold. Rounding happens here, at the edge, never in the rules."""
 
 from typing import Any
 
-from ffkpi.money import format_money
-from ffkpi.mrr import ProductRow, Report
+from ffkpi.engine.money import format_money
+from ffkpi.engine.mrr import ProductRow, Report
 
 
 def _row_document(row: ProductRow, currency: str) -> dict[str, Any]:

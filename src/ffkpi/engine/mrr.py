@@ -12,11 +12,11 @@ from decimal import Context, Decimal, localcontext
 from typing import Literal
 
 from ffkpi.config import Config
+from ffkpi.engine.exclusions import REASONS, STATUS_REASON, Exclusions
+from ffkpi.engine.model import Dataset, InvoiceLine, Price, Subscription
+from ffkpi.engine.money import to_major
+from ffkpi.engine.pricing import ZERO, Metered, charge, latest_metered, net_amounts, per_month
 from ffkpi.errors import ConfigError, InputError
-from ffkpi.exclusions import REASONS, STATUS_REASON, Exclusions
-from ffkpi.model import Dataset, InvoiceLine, Price, Subscription
-from ffkpi.money import to_major
-from ffkpi.pricing import ZERO, Metered, charge, latest_metered, net_amounts, per_month
 
 Rule = Literal["net", "list_price"]
 TWELVE = Decimal(12)
