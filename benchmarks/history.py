@@ -124,10 +124,11 @@ def offline(folder: str, history_from: str) -> None:
     import make_demo
     from ffkpi.engine.model import Dataset
     from ffkpi.engine.mrr import compute_report
-    from ffkpi.growth import customers_in
-    from ffkpi.history import dataset_at, instant_of, rebuild
-    from ffkpi.movements import week_moves
-    from ffkpi.reconcile import reconcile
+    from ffkpi.history.growth import customers_in
+    from ffkpi.history.movements import week_moves
+    from ffkpi.history.rebuild import dataset_at, instant_of, rebuild
+    from ffkpi.history.reconcile import reconcile
+    from ffkpi.history.timeline import timelines
     from ffkpi.snapshots import Customers
     from ffkpi.stripe.billed import Biller, lifetime
     from ffkpi.stripe.payloads import (
@@ -140,7 +141,6 @@ def offline(folder: str, history_from: str) -> None:
         StripeSubscription,
     )
     from ffkpi.stripe.resolve import Resolver, bulk_allocation
-    from ffkpi.timeline import timelines
 
     here = Path(folder)
     config = bench_config()
@@ -236,7 +236,7 @@ def offline(folder: str, history_from: str) -> None:
 def live(url: str, history_from: str, max_rps: str) -> None:
     """The live read with history, then the rebuild, timed from after the imports."""
     from fake_stripe import SECRET_KEY
-    from ffkpi.history import rebuild
+    from ffkpi.history.rebuild import rebuild
     from ffkpi.stripe.account import AccountReader
     from ffkpi.stripe.http import StripeHttp
 

@@ -17,7 +17,7 @@ from conftest import ROOT, Ffkpi
 from fake_stripe import SECRET_KEY, FakeStripe, Faults
 from ffkpi.engine.money import format_money
 from ffkpi.errors import ExitCode
-from ffkpi.growth import load_history
+from ffkpi.history.growth import load_history
 from ffkpi.snapshots import read_customers, read_snapshots
 from test_history_sim import simulated
 

@@ -20,10 +20,10 @@ from billing_sim import DAY, Account, Odds, growing
 from ffkpi.config import Config, parse_config
 from ffkpi.engine.model import Dataset
 from ffkpi.engine.mrr import Report, compute_report
-from ffkpi.history import dataset_at, instant_of, rebuild_weeks
+from ffkpi.history.rebuild import dataset_at, instant_of, rebuild_weeks
+from ffkpi.history.timeline import timelines
 from ffkpi.sources.demo import DEMO_AS_OF, demo_config, example_config_text
 from ffkpi.sources.files import parse_input
-from ffkpi.timeline import timelines
 
 NOW = make_demo.NOW
 SETTINGS = settings(max_examples=12, deadline=None, derandomize=True)

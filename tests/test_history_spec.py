@@ -23,7 +23,7 @@ from ffkpi.engine.model import (
     Subscription,
 )
 from ffkpi.engine.money import format_money
-from ffkpi.history import rebuild_weeks
+from ffkpi.history.rebuild import rebuild_weeks
 
 
 def at(text: str) -> int:
@@ -410,8 +410,8 @@ def test_an_item_trial_ending_between_the_read_and_the_end_of_its_day() -> None:
     subscription as it stood at noon, by the rules at the end of the day (the trial over),
     as `ffkpi mrr --as-of` on that read does; the week before counts the trial as 0."""
     from ffkpi.engine.mrr import compute_report
-    from ffkpi.history import dataset_at, instant_of
-    from ffkpi.timeline import timelines
+    from ffkpi.history.rebuild import dataset_at, instant_of
+    from ffkpi.history.timeline import timelines
 
     base, addon = price(10_000), price(3_000, product="prod_b")
     s = sub(item(base, item_id="si_1"), item(addon, item_id="si_2"), sub_id="sub_1")

@@ -338,7 +338,7 @@ def test_fetch_since_saves_the_billed_history_past_weeks_are_rebuilt_from(
 
     from ffkpi.config import load_config
     from ffkpi.engine.money import format_money
-    from ffkpi.history import rebuild_weeks
+    from ffkpi.history.rebuild import rebuild_weeks
     from ffkpi.sources.files import read_input
     from test_history_spec import TestFromStripeJson
 

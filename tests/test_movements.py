@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from conftest import Ffkpi
 from ffkpi.engine.mrr import EXACT
 from ffkpi.errors import ExitCode
-from ffkpi.movements import (
+from ffkpi.history.movements import (
     CHURN,
     CONTRACTION,
     EXPANSION,
@@ -241,7 +241,7 @@ def test_movements_names_the_customers_behind_the_week(ffkpi: Ffkpi) -> None:
     result = ffkpi("movements", "--demo", "-f", "json")
     assert result.exit_code == 0, result.stderr
     document = json.loads(result.stdout)
-    assert document["schema"] == "ffkpi.movements/1"
+    assert document["schema"] == "ffkpi.history.movements/1"
     assert (document["week"], document["as_of"], document["previous_as_of"]) == (
         "2026-W47",
         "2026-11-17",

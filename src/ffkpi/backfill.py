@@ -15,9 +15,9 @@ from ffkpi.config import Config
 from ffkpi.engine.model import Dataset
 from ffkpi.engine.mrr import Report
 from ffkpi.errors import Interrupted, UsageError
-from ffkpi.growth import History, WeekChanges, growth_history, week_changes
-from ffkpi.history import Rebuilt, rebuild, weeks_back
-from ffkpi.reconcile import Reconciliation, reconcile
+from ffkpi.history.growth import History, WeekChanges, growth_history, week_changes
+from ffkpi.history.rebuild import Rebuilt, rebuild, weeks_back
+from ffkpi.history.reconcile import Reconciliation, reconcile
 from ffkpi.snapshots import (
     Customers,
     Reconstruction,

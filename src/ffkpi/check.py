@@ -18,7 +18,7 @@ from ffkpi.engine.model import Dataset
 from ffkpi.engine.money import format_money
 from ffkpi.engine.mrr import Report, compute_report
 from ffkpi.errors import ConfigError, ExitCode, StripeAuthError
-from ffkpi.reconcile import Reconciliation, reconcile
+from ffkpi.history.reconcile import Reconciliation, reconcile
 
 Level = Literal["ok", "warning", "error"]
 

@@ -43,7 +43,7 @@ from ffkpi.config import Config
 from ffkpi.engine.model import STATUSES, Dataset
 from ffkpi.engine.mrr import compute_report
 from ffkpi.errors import ExitCode, FfkpiError, UsageError
-from ffkpi.history import history_start
+from ffkpi.history.rebuild import history_start
 from ffkpi.snapshots import snapshot_folder, week_of, write_snapshot
 from ffkpi.sources.demo import demo_config, example_config_text
 from ffkpi.sources.files import write_bundle

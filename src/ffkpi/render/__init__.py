@@ -15,7 +15,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from ffkpi.backfill import Backfill
 from ffkpi.check import Finding
 from ffkpi.engine.mrr import Report
-from ffkpi.growth import History, WeekChanges
+from ffkpi.history.growth import History, WeekChanges
 from ffkpi.render.backfill import backfill_json, backfill_text
 from ffkpi.render.formats import (
     REPORT_SCHEMA,

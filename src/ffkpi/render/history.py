@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ffkpi.engine.money import format_money, format_percent, format_rate
-from ffkpi.growth import History, Week, weeks_between
+from ffkpi.history.growth import History, Week, weeks_between
 from ffkpi.render.formats import csv_text, to_json
 from ffkpi.render.moves import (
     MOVE_COLUMNS,

@@ -8,14 +8,14 @@ from rich.table import Table
 from rich.text import Text
 
 from ffkpi.engine.money import format_money
-from ffkpi.growth import WeekChanges
-from ffkpi.movements import KINDS
+from ffkpi.history.growth import WeekChanges
+from ffkpi.history.movements import KINDS
 from ffkpi.render.formats import csv_text, to_json
 from ffkpi.render.moves import LABELS
 from ffkpi.render.tables import Terminal, outside, print_table
 from ffkpi.text import csv_cell
 
-MOVEMENTS_SCHEMA = "ffkpi.movements/1"
+MOVEMENTS_SCHEMA = "ffkpi.history.movements/1"
 
 
 def _entries(changes: WeekChanges, names: Mapping[str, str]) -> dict[str, list[dict[str, Any]]]:

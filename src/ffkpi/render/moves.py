@@ -9,8 +9,8 @@ from rich.table import Table
 from rich.text import Text
 
 from ffkpi.engine.money import format_money, format_percent, format_rate, format_ratio
-from ffkpi.growth import Week
-from ffkpi.movements import CHURN, CONTRACTION, INFLOWS, KINDS, TRAILING, Movement, Rates
+from ffkpi.history.growth import Week
+from ffkpi.history.movements import CHURN, CONTRACTION, INFLOWS, KINDS, TRAILING, Movement, Rates
 
 LABELS = {
     "new": "New",

@@ -17,8 +17,8 @@ from ffkpi.config import Config
 from ffkpi.engine.model import Dataset, Subscription
 from ffkpi.engine.mrr import EXACT, Counted, Rules, end_of_day, exact_sum
 from ffkpi.engine.pricing import ZERO, latest_metered
-from ffkpi.history import instant_of
-from ffkpi.timeline import Timeline, metered_lines, timelines
+from ffkpi.history.rebuild import instant_of
+from ffkpi.history.timeline import Timeline, metered_lines, timelines
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,8 +12,8 @@ from ffkpi.config import Config, Growth
 from ffkpi.engine.mrr import EXACT
 from ffkpi.engine.pricing import ZERO
 from ffkpi.errors import StorageError, UsageError
-from ffkpi.history import LIMITS, ONCE_LIMIT
-from ffkpi.movements import CustomerMove, WeekMoves, customer_moves, week_moves
+from ffkpi.history.movements import CustomerMove, WeekMoves, customer_moves, week_moves
+from ffkpi.history.rebuild import LIMITS, ONCE_LIMIT
 from ffkpi.snapshots import Customers, Skipped, Snapshot, Source, read_customers, read_snapshots
 
 

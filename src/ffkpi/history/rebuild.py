@@ -15,7 +15,7 @@ from ffkpi.config import Config
 from ffkpi.engine.model import Dataset
 from ffkpi.engine.mrr import Counted, Report, Rules, Totals, end_of_day
 from ffkpi.errors import InputError, UsageError
-from ffkpi.timeline import Timeline, metered_lines, timelines
+from ffkpi.history.timeline import Timeline, metered_lines, timelines
 
 
 def instant_of(day: date, read_at: int | None) -> int:
