@@ -116,9 +116,9 @@ def child(url: str, config_path: str, max_rps: str, concurrency: str, now: str) 
     sys.path.insert(0, str(ROOT / "tests"))
     from fake_stripe import SECRET_KEY
     from ffkpi.cli.runs import invoices_for
-    from ffkpi.config import load_config
     from ffkpi.engine.mrr import compute_report
     from ffkpi.render import report_json
+    from ffkpi.storage.config_file import load_config
     from ffkpi.stripe.account import AccountReader
     from ffkpi.stripe.http import StripeHttp
 

@@ -129,7 +129,7 @@ def offline(folder: str, history_from: str) -> None:
     from ffkpi.history.rebuild import dataset_at, instant_of, rebuild
     from ffkpi.history.reconcile import reconcile
     from ffkpi.history.timeline import timelines
-    from ffkpi.snapshots import Customers
+    from ffkpi.storage.snapshots import Customers
     from ffkpi.stripe.billed import Biller, lifetime
     from ffkpi.stripe.payloads import (
         Page,

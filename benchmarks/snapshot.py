@@ -23,7 +23,7 @@ from ffkpi.engine.model import Dataset, Item, Price, PriceAmount, Subscription
 from ffkpi.engine.money import format_money
 from ffkpi.engine.mrr import compute_report
 from ffkpi.history.growth import load_history
-from ffkpi.snapshots import read_snapshots, snapshot_document, write_snapshot
+from ffkpi.storage.snapshots import read_snapshots, snapshot_document, write_snapshot
 
 WEEKS = 52
 

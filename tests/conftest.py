@@ -9,7 +9,7 @@ from typer.testing import CliRunner, Result
 
 from fake_stripe import FakeStripe
 from ffkpi.cli import app
-from ffkpi.config import ENV_CONFIG
+from ffkpi.storage.config_file import ENV_CONFIG
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = json.loads(gzip.decompress((ROOT / "src/ffkpi/data/demo.json.gz").read_bytes()))

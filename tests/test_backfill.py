@@ -18,7 +18,7 @@ from fake_stripe import SECRET_KEY, FakeStripe, Faults
 from ffkpi.engine.money import format_money
 from ffkpi.errors import ExitCode
 from ffkpi.history.growth import load_history
-from ffkpi.snapshots import read_customers, read_snapshots
+from ffkpi.storage.snapshots import read_customers, read_snapshots
 from test_history_sim import simulated
 
 SINCE, UNTIL = "2026-08-04", "2026-11-10"  # Tuesdays, 15 weeks
@@ -331,7 +331,7 @@ def test_backfill_waits_for_a_run_holding_the_folder_then_writes_nothing(
 ) -> None:
     import fcntl
 
-    from ffkpi.storage import LOCK_NAME
+    from ffkpi.storage.files import LOCK_NAME
 
     folder = cli_env / "kpi"
     folder.mkdir()

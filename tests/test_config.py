@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from ffkpi.config import ENV_CONFIG, find_config, load_config, parse_config
+from ffkpi.config import parse_config
 from ffkpi.errors import ConfigError, ExitCode
+from ffkpi.storage.config_file import ENV_CONFIG, find_config, load_config
 
 TIERS = """
 [[tiers]]

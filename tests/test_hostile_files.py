@@ -20,7 +20,7 @@ import pytest
 from conftest import Ffkpi
 from fake_stripe import SECRET_KEY, FakeStripe
 from ffkpi.errors import ExitCode, StorageError
-from ffkpi.storage import LOCK_NAME, folder_lock
+from ffkpi.storage.files import LOCK_NAME, folder_lock
 from test_snapshots import CONFIG, subscriptions
 
 

@@ -336,10 +336,10 @@ def test_fetch_since_saves_the_billed_history_past_weeks_are_rebuilt_from(
 ) -> None:
     from datetime import date
 
-    from ffkpi.config import load_config
     from ffkpi.engine.money import format_money
     from ffkpi.history.rebuild import rebuild_weeks
     from ffkpi.sources.files import read_input
+    from ffkpi.storage.config_file import load_config
     from test_history_spec import TestFromStripeJson
 
     bundle = TestFromStripeJson.bundle()

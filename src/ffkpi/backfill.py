@@ -18,7 +18,7 @@ from ffkpi.errors import Interrupted, UsageError
 from ffkpi.history.growth import History, WeekChanges, growth_history, week_changes
 from ffkpi.history.rebuild import Rebuilt, rebuild, weeks_back
 from ffkpi.history.reconcile import Reconciliation, reconcile
-from ffkpi.snapshots import (
+from ffkpi.storage.snapshots import (
     Customers,
     Reconstruction,
     Saved,

@@ -44,10 +44,10 @@ from ffkpi.engine.model import STATUSES, Dataset
 from ffkpi.engine.mrr import compute_report
 from ffkpi.errors import ExitCode, FfkpiError, UsageError
 from ffkpi.history.rebuild import history_start
-from ffkpi.snapshots import snapshot_folder, week_of, write_snapshot
 from ffkpi.sources.demo import demo_config, example_config_text
 from ffkpi.sources.files import write_bundle
-from ffkpi.storage import write_atomically
+from ffkpi.storage.files import write_atomically
+from ffkpi.storage.snapshots import snapshot_folder, week_of, write_snapshot
 from ffkpi.stripe.bundle import Recorder
 
 LockTimeout = Annotated[

@@ -17,7 +17,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from ffkpi.config import ENV_API_BASE
+from ffkpi.storage.config_file import ENV_API_BASE
 from ffkpi.stripe.account import DEFAULT_CONCURRENCY
 from ffkpi.stripe.http import RetryPolicy
 

@@ -12,11 +12,12 @@ from pathlib import Path
 from ffkpi import onboarding, render
 from ffkpi.check import Finding
 from ffkpi.cli.options import Data, Live, Past, Source
-from ffkpi.config import MAX_RATE, Config, find_config, load_config, read_api_key
+from ffkpi.config import MAX_RATE, Config
 from ffkpi.engine.model import Dataset
 from ffkpi.errors import UsageError
 from ffkpi.sources.demo import DEMO_AS_OF, demo_config, load_demo
 from ffkpi.sources.files import read_input
+from ffkpi.storage.config_file import find_config, load_config, read_api_key
 from ffkpi.stripe.account import AccountReader
 from ffkpi.stripe.bundle import Recorder
 from ffkpi.stripe.http import (

@@ -27,11 +27,11 @@ from ffkpi.cli.options import (
     grouped,
 )
 from ffkpi.cli.runs import load_past, one_source, run_config
-from ffkpi.config import find_config, load_config
 from ffkpi.errors import UsageError
 from ffkpi.history.growth import folder_changes, load_history
 from ffkpi.history.rebuild import data_day
-from ffkpi.snapshots import snapshot_folder, week_of
+from ffkpi.storage.config_file import find_config, load_config
+from ffkpi.storage.snapshots import snapshot_folder, week_of
 
 
 def today() -> date:

@@ -14,7 +14,14 @@ from ffkpi.engine.pricing import ZERO
 from ffkpi.errors import StorageError, UsageError
 from ffkpi.history.movements import CustomerMove, WeekMoves, customer_moves, week_moves
 from ffkpi.history.rebuild import LIMITS, ONCE_LIMIT
-from ffkpi.snapshots import Customers, Skipped, Snapshot, Source, read_customers, read_snapshots
+from ffkpi.storage.snapshots import (
+    Customers,
+    Skipped,
+    Snapshot,
+    Source,
+    read_customers,
+    read_snapshots,
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ from ffkpi.render.formats import (
 from ffkpi.render.history import history_csv, history_json, history_table, limits_text
 from ffkpi.render.movers import movements_csv, movements_json, movements_table
 from ffkpi.render.tables import Lead, Terminal, findings_table, product_listing, report_table
-from ffkpi.snapshots import Saved
+from ffkpi.storage.snapshots import Saved
 from ffkpi.text import one_line
 
 __all__ = [

@@ -10,7 +10,7 @@ import msgspec
 
 from ffkpi.engine.model import Dataset
 from ffkpi.errors import InputError
-from ffkpi.storage import PRIVATE, atomic_file
+from ffkpi.storage.files import PRIVATE, atomic_file
 from ffkpi.stripe.billed import build_history_dataset
 from ffkpi.stripe.bundle import Bundle
 from ffkpi.stripe.payloads import (

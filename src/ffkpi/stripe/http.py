@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 import stripe
 from stripe import _util as stripe_util
 
-from ffkpi.config import ENV_API_BASE
 from ffkpi.errors import (
     FfkpiError,
     MissingPermissionError,
@@ -27,6 +26,7 @@ from ffkpi.errors import (
     StripeUnavailableError,
     UsageError,
 )
+from ffkpi.storage.config_file import ENV_API_BASE
 from ffkpi.stripe.payloads import API_VERSION
 from ffkpi.text import keep_secret, scrub
 

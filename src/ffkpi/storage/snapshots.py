@@ -29,7 +29,7 @@ from ffkpi.config import Config
 from ffkpi.engine.documents import report_document
 from ffkpi.engine.mrr import Report
 from ffkpi.errors import StorageError
-from ffkpi.storage import cannot_write, folder_lock, replacing
+from ffkpi.storage.files import cannot_write, folder_lock, replacing
 
 SCHEMA = "ffkpi.snapshot/1"
 CUSTOMERS_SCHEMA = "ffkpi.customers/2"
