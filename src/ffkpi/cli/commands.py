@@ -21,8 +21,8 @@ from ffkpi.cli.options import (
     Format,
     FormatOption,
     InputOption,
-    Live,
-    Source,
+    ReportOptions,
+    StripeOptions,
     TextFormat,
     day_option,
     finite,
@@ -146,7 +146,7 @@ def main_options(
 
 @app.command()
 @grouped
-def mrr(source: Source, live: Live, fmt: FormatOption = Format.table) -> None:
+def mrr(source: ReportOptions, live: StripeOptions, fmt: FormatOption = Format.table) -> None:
     """Show MRR per tier and product, with the total MRR and ARR.
 
     Without --input or --demo it reads the account of $STRIPE_API_KEY.
@@ -165,7 +165,7 @@ def mrr(source: Source, live: Live, fmt: FormatOption = Format.table) -> None:
 
 @app.command()
 @grouped
-def arr(source: Source, live: Live, fmt: FormatOption = Format.table) -> None:
+def arr(source: ReportOptions, live: StripeOptions, fmt: FormatOption = Format.table) -> None:
     """Show the same report as `mrr`, led by ARR.
 
     Example:
@@ -179,8 +179,8 @@ def arr(source: Source, live: Live, fmt: FormatOption = Format.table) -> None:
 @app.command()
 @grouped
 def snapshot(
-    source: Source,
-    live: Live,
+    source: ReportOptions,
+    live: StripeOptions,
     directory: DirOption = None,
     force: Annotated[
         bool, typer.Option("--force", help="Replace the week's snapshot if it has one.")
@@ -221,7 +221,7 @@ def snapshot(
 @app.command()
 @grouped
 def fetch(
-    live: Live,
+    live: StripeOptions,
     output: Annotated[
         Path, typer.Option("--output", "-o", dir_okay=False, help="The bundle file to write.")
     ],
@@ -265,8 +265,8 @@ def fetch(
 @app.command()
 @grouped
 def check(
-    source: Source,
-    live: Live,
+    source: ReportOptions,
+    live: StripeOptions,
     fmt: Annotated[
         TextFormat, typer.Option("--format", "-f", help="text for people, json for scripts.")
     ] = TextFormat.text,
@@ -300,7 +300,7 @@ def check(
 @app.command()
 @grouped
 def init(
-    live: Live,
+    live: StripeOptions,
     input_file: InputOption = None,
     demo: DemoOption = False,
     output: Annotated[
@@ -330,7 +330,7 @@ def init(
 
         ffkpi init --demo --yes --output demo.toml
     """
-    source = Source(input_file=input_file, demo=demo)
+    source = ReportOptions(input_file=input_file, demo=demo)
     one_source(input_file, demo)
     refuse_existing(output, force)
     example = demo_config()  # the config written starts from it: list as it will count

@@ -1,6 +1,6 @@
 """Options, declared once: the source of a run, the live Stripe connection, formats.
 
-A command takes an option group as one parameter (`source: Source`); `grouped` lays
+A command takes an option group as one parameter (`source: ReportOptions`); `grouped` lays
 the group's fields out as the command's options and gathers them back.
 """
 
@@ -89,7 +89,7 @@ ForceOption = Annotated[bool, typer.Option("--force", help="Replace an existing 
 
 
 @dataclasses.dataclass(frozen=True)
-class Data:
+class DataOptions:
     """Where a run's data and config come from."""
 
     input_file: InputOption = None
@@ -98,7 +98,7 @@ class Data:
 
 
 @dataclasses.dataclass(frozen=True)
-class Source(Data):
+class ReportOptions(DataOptions):
     """Where a run's data and config come from, and the instant it describes."""
 
     as_of: Annotated[
@@ -112,7 +112,7 @@ class Source(Data):
 
 
 @dataclasses.dataclass(frozen=True)
-class Past(Data):
+class PastOptions(DataOptions):
     """Where past weeks are rebuilt from, and which."""
 
     since: Annotated[
@@ -125,7 +125,7 @@ class Past(Data):
 
 
 @dataclasses.dataclass(frozen=True)
-class Live:
+class StripeOptions:
     """How to reach Stripe when no file is given."""
 
     api_key_file: Annotated[

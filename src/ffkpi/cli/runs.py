@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ffkpi import onboarding, render
 from ffkpi.check import Finding
-from ffkpi.cli.options import Data, Live, Past, Source
+from ffkpi.cli.options import DataOptions, PastOptions, ReportOptions, StripeOptions
 from ffkpi.config import MAX_RATE, Config
 from ffkpi.engine.model import Dataset
 from ffkpi.errors import UsageError
@@ -38,7 +38,7 @@ class Run:
     as_of: date
 
 
-def load_run(source: Source, live: Live) -> Run:
+def load_run(source: ReportOptions, live: StripeOptions) -> Run:
     """Everything a report needs, checked before any of it is used."""
     one_source(source.input_file, source.demo)
     config, path = run_config(source)
@@ -50,7 +50,7 @@ def one_source(input_file: Path | None, demo: bool) -> None:
         raise UsageError("--input and --demo were both given", "pass one of them")
 
 
-def run_config(source: Data) -> tuple[Config, Path | None]:
+def run_config(source: DataOptions) -> tuple[Config, Path | None]:
     """The config in force and the file it came from (None: the demo's own)."""
     path = find_config(source.config)
     if path is not None:
@@ -66,7 +66,7 @@ def run_config(source: Data) -> tuple[Config, Path | None]:
     )
 
 
-def as_of(source: Source) -> date:
+def as_of(source: ReportOptions) -> date:
     if source.as_of is not None:
         return source.as_of.date()
     return DEMO_AS_OF if source.demo else datetime.now(UTC).date()
@@ -80,8 +80,8 @@ def invoices_for(config: Config | None) -> frozenset[str] | None:
 
 
 def load_data(
-    source: Source,
-    live: Live,
+    source: ReportOptions,
+    live: StripeOptions,
     config: Config | None,
     http: StripeHttp | None = None,
     *,
@@ -104,7 +104,7 @@ def load_data(
     )
 
 
-def load_past(past: Past, live: Live, config: Config) -> Dataset:
+def load_past(past: PastOptions, live: StripeOptions, config: Config) -> Dataset:
     """The data with its billed history from `past.since` on (live: read from Stripe)."""
     if past.demo:
         return load_demo(history=True)
@@ -123,7 +123,7 @@ def load_past(past: Past, live: Live, config: Config) -> Dataset:
     )
 
 
-def connect(live: Live) -> StripeHttp:
+def connect(live: StripeOptions) -> StripeHttp:
     """A Stripe client for the key given, with the notices that go with it."""
     key, warnings = read_api_key(live.api_key_file)
     for message in warnings:
@@ -143,7 +143,7 @@ def connect(live: Live) -> StripeHttp:
 
 
 def read_stripe(
-    live: Live,
+    live: StripeOptions,
     *,
     invoices_for: frozenset[str] | None,
     canceled: bool = False,
@@ -164,7 +164,7 @@ def read_stripe(
         )
 
 
-def stripe_findings(live: Live, config: Config, findings: list[Finding]) -> Dataset | None:
+def stripe_findings(live: StripeOptions, config: Config, findings: list[Finding]) -> Dataset | None:
     """The key's findings, then the account's data if the key can read all of it."""
     http = connect(live)
     # Invoices (and invoice items, under the same permission): today's MRR is rebuilt
@@ -181,7 +181,7 @@ def stripe_findings(live: Live, config: Config, findings: list[Finding]) -> Data
     if restricted:
         names = ", ".join(sorted({PERMISSIONS[p] for p in needed}))
         findings.append(Finding("ok", "key", f"it can read everything ffkpi needs: {names}"))
-    return load_data(Source(), live, config, http, history=True)
+    return load_data(ReportOptions(), live, config, http, history=True)
 
 
 def parse_rates(entries: list[str]) -> dict[str, Decimal]:

@@ -20,8 +20,8 @@ from ffkpi.cli.options import (
     DirOption,
     Format,
     FormatOption,
-    Live,
-    Past,
+    PastOptions,
+    StripeOptions,
     TextFormat,
     day_option,
     grouped,
@@ -41,7 +41,7 @@ def today() -> date:
 @app.command()
 @grouped
 def history(
-    past: Past,
+    past: PastOptions,
     directory: DirOption = None,
     weeks: Annotated[
         int | None, typer.Option("--weeks", min=1, help="Show only the last N weeks.")
@@ -73,7 +73,7 @@ def history(
     one_source(past.input_file, past.demo)
     if past.input_file is not None or past.demo:
         config, _ = run_config(past)
-        data = load_past(past, Live(), config)
+        data = load_past(past, StripeOptions(), config)
         until = past.until.date() if past.until else data_day(data) or today()
         since = past.since.date() if past.since else until - timedelta(weeks=DEFAULT_WEEKS)
         days = plan_weeks(since, until)
@@ -103,8 +103,8 @@ def history(
 @app.command()
 @grouped
 def backfill(
-    past: Past,
-    live: Live,
+    past: PastOptions,
+    live: StripeOptions,
     directory: DirOption = None,
     lock_timeout: LockTimeout = 600,
     fmt: Annotated[
@@ -154,7 +154,7 @@ def backfill(
 @app.command()
 @grouped
 def movements(
-    past: Past,
+    past: PastOptions,
     directory: DirOption = None,
     as_of: Annotated[
         datetime | None,
@@ -187,7 +187,7 @@ def movements(
         raise UsageError(f"--week {week!r} is not a week", "write it as history does: 2026-W47")
     if past.input_file is not None or past.demo:
         config, _ = run_config(past)
-        data = load_past(past, Live(), config)
+        data = load_past(past, StripeOptions(), config)
         day = as_of.date() if as_of else data_day(data) or today()
         if week is not None:
             year, number = week.split("-W")

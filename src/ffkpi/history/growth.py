@@ -16,9 +16,9 @@ from ffkpi.history.movements import CustomerMove, WeekMoves, customer_moves, wee
 from ffkpi.history.rebuild import LIMITS, ONCE_LIMIT
 from ffkpi.storage.snapshots import (
     Customers,
+    Origin,
     Skipped,
     Snapshot,
-    Source,
     read_customers,
     read_snapshots,
 )
@@ -35,7 +35,7 @@ class Week:
     met_target: bool | None
     next_week_mrr: Decimal  # what next week needs to stay on target
     config_changed: bool
-    source: Source
+    source: Origin
     converted: int | None = None  # rebuilt: subscriptions counted at today's [fx] rates
     moves: WeekMoves | None = None  # what moved MRR since the week before, if known
     previous_mrr: Decimal | None = None  # the week before's, for the bridge

@@ -25,8 +25,8 @@ from ffkpi.render.formats import (
     report_json,
     to_json,
 )
-from ffkpi.render.history import history_csv, history_json, history_table, limits_text
-from ffkpi.render.movers import movements_csv, movements_json, movements_table
+from ffkpi.render.growth import history_csv, history_json, history_table, limits_text
+from ffkpi.render.movements import movements_csv, movements_json, movements_table
 from ffkpi.render.tables import Lead, Terminal, findings_table, product_listing, report_table
 from ffkpi.storage.snapshots import Saved
 from ffkpi.text import one_line

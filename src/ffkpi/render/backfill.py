@@ -7,7 +7,7 @@ from ffkpi.backfill import Backfill
 from ffkpi.engine.money import format_money
 from ffkpi.engine.mrr import EXACT
 from ffkpi.render.formats import to_json
-from ffkpi.render.history import limits_text
+from ffkpi.render.growth import limits_text
 from ffkpi.render.tables import wrap
 from ffkpi.text import one_line
 

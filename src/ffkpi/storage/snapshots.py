@@ -34,7 +34,7 @@ from ffkpi.storage.files import cannot_write, folder_lock, replacing
 SCHEMA = "ffkpi.snapshot/1"
 CUSTOMERS_SCHEMA = "ffkpi.customers/2"
 # A week taken by `ffkpi snapshot`, or rebuilt from invoices by `ffkpi backfill`.
-Source = Literal["snapshot", "reconstructed"]
+Origin = Literal["snapshot", "reconstructed"]  # where a week comes from
 DEFAULT_FOLDER = Path("snapshots")
 
 
@@ -50,7 +50,7 @@ def snapshot_document(
     created_at: datetime,
     version: str,
     customers: str,
-    source: Source = "snapshot",
+    source: Origin = "snapshot",
     reconstruction: "Reconstruction | None" = None,
 ) -> dict[str, Any]:
     document = report_document(report)
@@ -143,7 +143,7 @@ def write_snapshot(
     version: str,
     force: bool = False,
     lock_timeout: float = 600,
-    source: Source = "snapshot",
+    source: Origin = "snapshot",
     reconstruction: "Reconstruction | None" = None,
 ) -> Saved:
     week = week_of(report.as_of)
@@ -218,7 +218,7 @@ class Snapshot(_FileModel):
     schema_version: str = Field(alias="schema")
     week: str
     as_of: date
-    source: Source = "snapshot"  # files written before backfill existed are real weeks
+    source: Origin = "snapshot"  # files written before backfill existed are real weeks
     config_digest: str
     currency: str
     mrr: Decimal

@@ -78,7 +78,7 @@ class AccountReader:
         recorder keeps every invoice, pending invoice item and price needed."""
         pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="ffkpi")
         try:
-            run = _Run(self, Lister(self.http, pool, self.concurrency), recorder, history_from)
+            run = _Read(self, Lister(self.http, pool, self.concurrency), recorder, history_from)
             dataset = run.read(invoices_for, canceled)
         except BaseException:
             self.http.cancelled.set()  # requests in flight or backing off stop now
@@ -88,7 +88,7 @@ class AccountReader:
         return dataset
 
 
-class _Run:
+class _Read:
     """One read: the reader's settings, the lister, and what is being kept."""
 
     def __init__(

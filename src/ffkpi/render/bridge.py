@@ -1,4 +1,4 @@
-"""What moved MRR, as printed: amounts rounded so that the bridge still adds up to the
+"""What moved MRR each week, as printed (the bridge): amounts rounded so that it still adds up to the
 printed MRRs, rates as decimal strings, a table that fits 80 columns."""
 
 from decimal import Decimal

@@ -16,8 +16,7 @@ from rich.text import Text
 
 from ffkpi.engine.money import format_money, format_percent, format_rate
 from ffkpi.history.growth import History, Week, weeks_between
-from ffkpi.render.formats import csv_text, to_json
-from ffkpi.render.moves import (
+from ffkpi.render.bridge import (
     MOVE_COLUMNS,
     REBUILT,
     moves_chart,
@@ -25,6 +24,7 @@ from ffkpi.render.moves import (
     moves_row,
     moves_table,
 )
+from ffkpi.render.formats import csv_text, to_json
 from ffkpi.render.tables import Terminal, outside, print_table, wrap
 from ffkpi.text import csv_cell
 

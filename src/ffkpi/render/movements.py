@@ -10,8 +10,8 @@ from rich.text import Text
 from ffkpi.engine.money import format_money
 from ffkpi.history.growth import WeekChanges
 from ffkpi.history.movements import KINDS
+from ffkpi.render.bridge import LABELS
 from ffkpi.render.formats import csv_text, to_json
-from ffkpi.render.moves import LABELS
 from ffkpi.render.tables import Terminal, outside, print_table
 from ffkpi.text import csv_cell
 
