@@ -1,5 +1,5 @@
-"""What moved MRR each week, as printed (the bridge): amounts rounded so that it still adds up to the
-printed MRRs, rates as decimal strings, a table that fits 80 columns."""
+"""What moved MRR each week, as printed (the bridge): amounts rounded so that it still
+adds up to the printed MRRs, rates as decimal strings, a table that fits 80 columns."""
 
 from decimal import Decimal
 from typing import Any
