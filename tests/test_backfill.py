@@ -121,7 +121,7 @@ def test_backfill_until_defaults_to_the_week_before_the_reads_on_the_folders_wee
         (
             ("backfill", "--demo", "--since", "2026-11-10", "--until", "2026-11-01"),
             ExitCode.USAGE,
-            "--since 2026-11-10 is after the last week to rebuild, 2026-11-01",
+            "--since 2026-11-10 is after the last week, 2026-11-01",
         ),
         (
             ("history", "--demo", "--since", "2024-01-02"),

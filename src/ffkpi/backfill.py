@@ -7,16 +7,26 @@ marked source = "reconstructed", so running it twice changes nothing.
 """
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
 from ffkpi.config import Config
+from ffkpi.engine.calendar import (
+    DAY,
+    day_in_week,
+    first_of_running_week,
+    last_complete_week,
+    parse_week,
+    week_name,
+    weeks_back,
+    year_back,
+)
 from ffkpi.engine.model import Dataset
 from ffkpi.engine.mrr import Report
 from ffkpi.errors import Interrupted, UsageError
 from ffkpi.history.growth import History, WeekChanges, growth_history, week_changes
-from ffkpi.history.rebuild import Rebuilt, rebuild, weeks_back
+from ffkpi.history.rebuild import Rebuilt, data_day, rebuild
 from ffkpi.history.reconcile import Reconciliation, reconcile
 from ffkpi.storage.snapshots import (
     Customers,
@@ -27,20 +37,38 @@ from ffkpi.storage.snapshots import (
     read_snapshot,
     read_snapshots,
     snapshot_document,
-    week_of,
     write_snapshot,
 )
 
-DEFAULT_WEEKS = 52  # `history --input/--demo` without --since
+
+def rebuilt_days(data: Dataset, since: date | None, until: date | None, today: date) -> list[date]:
+    """The as-of days `history --input/--demo` shows: every 7 days back from `until`
+    (default: the day the data was read) to `since` (default: a year before)."""
+    until = until or data_day(data) or today
+    return weeks_back(since or year_back(until), until)
 
 
-def plan_weeks(since: date, until: date) -> list[date]:
-    if since > until:
-        raise UsageError(
-            f"--since {since} is after the last week to rebuild, {until}",
-            "pass an earlier --since, or a later --until",
-        )
-    return weeks_back(since, until)
+def chosen_week(as_of: date | None, week: str | None, until: date | None) -> str | None:
+    """The week `movements` shows, named, from --as-of or --week (None: the newest)."""
+    if as_of is not None and week is not None:
+        raise UsageError("--as-of and --week were both given", "pass one of them")
+    if until is not None:
+        raise UsageError("movements shows one week, not a span", "pass --as-of or --week")
+    if week is not None:
+        parse_week(week)  # a malformed name is a usage error
+        return week
+    return None if as_of is None else week_name(as_of)
+
+
+def movement_days(
+    data: Dataset, since: date | None, as_of: date | None, week: str | None, today: date
+) -> list[date]:
+    """The as-of days that tell a week's movements: the week (from --week, on the read's
+    weekday; or --as-of; default the day the data was read) and the ones before it, back
+    to `since` (default: a year before), which tell new from reactivation."""
+    read = data_day(data) or today
+    day = day_in_week(week, read.weekday()) if week is not None else as_of or read
+    return weeks_back(since or year_back(day), day)
 
 
 def backfill_days(since: date, until: date | None, read: date, weekday: int) -> list[date]:
@@ -48,16 +76,16 @@ def backfill_days(since: date, until: date | None, read: date, weekday: int) -> 
     ISO weeks before the one the data was read in, which is still running and belongs to
     `ffkpi snapshot` (later ones cannot be known). Without `until`, the last of them
     falls on `weekday`, in the week before the read's."""
-    running = read - timedelta(days=read.weekday())  # the Monday of the read's week
+    running = first_of_running_week(read)
     if until is None:
-        until = running - timedelta(days=7 - weekday)
+        until = last_complete_week(read, weekday)
     elif until >= running:
         raise UsageError(
-            f"--until {until} is not before {week_of(read)}, the week the data was read in "
+            f"--until {until} is not before {week_name(read)}, the week the data was read in "
             f"({read}): that week belongs to `ffkpi snapshot`, and no later one can be known",
-            f"pass --until {running - timedelta(days=1)} or earlier, or leave it out",
+            f"pass --until {running - DAY} or earlier, or leave it out",
         )
-    return plan_weeks(since, until)
+    return weeks_back(since, until)
 
 
 def cron_weekday(folder: Path, read: date) -> int:
@@ -123,7 +151,7 @@ def backfill(
     writing: Path | None = None
     try:
         for week, report in enumerate(rebuilt.reports):
-            name = week_of(report.as_of)
+            name = week_name(report.as_of)
             path = folder / f"{name}.toml"
             found = existing.get(name)
             if found is None and path.is_symlink():

@@ -40,6 +40,7 @@ from ffkpi.cli.runs import (
     stripe_findings,
 )
 from ffkpi.config import Config
+from ffkpi.engine.calendar import week_name
 from ffkpi.engine.model import STATUSES, Dataset
 from ffkpi.engine.mrr import compute_report
 from ffkpi.errors import ExitCode, FfkpiError, UsageError
@@ -47,7 +48,7 @@ from ffkpi.history.rebuild import history_start
 from ffkpi.sources.demo import demo_config, example_config_text
 from ffkpi.sources.files import write_bundle
 from ffkpi.storage.files import write_atomically
-from ffkpi.storage.snapshots import snapshot_folder, week_of, write_snapshot
+from ffkpi.storage.snapshots import snapshot_folder, write_snapshot
 from ffkpi.stripe.bundle import Recorder
 
 LockTimeout = Annotated[
@@ -212,7 +213,7 @@ def snapshot(
     )
     if saved.kept:
         render.note(
-            f"{week_of(report.as_of)} already has a snapshot, left untouched "
+            f"{week_name(report.as_of)} already has a snapshot, left untouched "
             "(pass --force to replace it)"
         )
     render.show_snapshot(report, saved, as_json=fmt is TextFormat.json)

@@ -1,20 +1,21 @@
 """The commands of past weeks: history, backfill and movements."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 import typer
 
 from ffkpi import __version__, render
+from ffkpi.backfill import backfill as run_backfill
 from ffkpi.backfill import (
-    DEFAULT_WEEKS,
     backfill_days,
+    chosen_week,
     cron_weekday,
-    plan_weeks,
+    movement_days,
     rebuilt_changes,
+    rebuilt_days,
     rebuilt_history,
 )
-from ffkpi.backfill import backfill as run_backfill
 from ffkpi.cli.commands import LockTimeout, app
 from ffkpi.cli.options import (
     DirOption,
@@ -31,7 +32,7 @@ from ffkpi.errors import UsageError
 from ffkpi.history.growth import folder_changes, load_history
 from ffkpi.history.rebuild import data_day
 from ffkpi.storage.config_file import find_config, load_config
-from ffkpi.storage.snapshots import snapshot_folder, week_of
+from ffkpi.storage.snapshots import snapshot_folder
 
 
 def today() -> date:
@@ -74,9 +75,7 @@ def history(
     if past.input_file is not None or past.demo:
         config, _ = run_config(past)
         data = load_past(past, StripeOptions(), config)
-        until = past.until.date() if past.until else data_day(data) or today()
-        since = past.since.date() if past.since else until - timedelta(weeks=DEFAULT_WEEKS)
-        days = plan_weeks(since, until)
+        days = rebuilt_days(data, _day(past.since), _day(past.until), today())
         shown = rebuilt_history(data, config, days, last=weeks, by_tier=by_tier)
         render.show_history(shown, fmt, chart=chart, empty="no week to rebuild")
         return
@@ -89,8 +88,8 @@ def history(
         last=weeks,
         by_tier=by_tier,
         strict=strict,
-        since=past.since.date() if past.since else None,
-        until=past.until.date() if past.until else None,
+        since=_day(past.since),
+        until=_day(past.until),
     )
     for skipped in shown.skipped:
         render.warning(f"skipped {skipped.path}: {skipped.reason}")
@@ -133,7 +132,7 @@ def backfill(
         )
     config, path = run_config(past)
     folder = snapshot_folder(directory, config, path)
-    since, until = past.since.date(), past.until.date() if past.until else None
+    since, until = past.since.date(), _day(past.until)
     if past.input_file is None and not past.demo:
         backfill_days(since, until, today(), 6)  # a live read is today's: fail before it
     data = load_past(past, live, config)
@@ -179,38 +178,19 @@ def movements(
         ffkpi movements --demo --format json
     """
     one_source(past.input_file, past.demo)
-    if as_of is not None and week is not None:
-        raise UsageError("--as-of and --week were both given", "pass one of them")
-    if past.until is not None:
-        raise UsageError("movements shows one week, not a span", "pass --as-of or --week")
-    if week is not None and not _is_week(week):
-        raise UsageError(f"--week {week!r} is not a week", "write it as history does: 2026-W47")
+    target = chosen_week(_day(as_of), week, _day(past.until))
     if past.input_file is not None or past.demo:
         config, _ = run_config(past)
         data = load_past(past, StripeOptions(), config)
-        day = as_of.date() if as_of else data_day(data) or today()
-        if week is not None:
-            year, number = week.split("-W")
-            monday = date.fromisocalendar(int(year), int(number), 1)
-            day = monday + timedelta(days=((data_day(data) or today()).weekday()))
-        since = past.since.date() if past.since else day - timedelta(weeks=DEFAULT_WEEKS)
-        changes = rebuilt_changes(data, config, plan_weeks(since, day))
-        render.show_movements(changes, data.customer_names, fmt)
+        days = movement_days(data, _day(past.since), _day(as_of), target, today())
+        render.show_movements(rebuilt_changes(data, config, days), data.customer_names, fmt)
     else:
         path = find_config(past.config)
         cfg = load_config(path) if path is not None else None
         folder = snapshot_folder(directory, cfg, path)
-        target = week or (week_of(as_of.date()) if as_of else None)
         # Snapshot files keep customer ids only.
         render.show_movements(folder_changes(folder, target), {}, fmt)
 
 
-def _is_week(text: str) -> bool:
-    year, _, number = text.partition("-W")
-    if not (year.isdigit() and number.isdigit() and len(year) == 4 and len(number) == 2):
-        return False
-    try:
-        date.fromisocalendar(int(year), int(number), 1)
-    except ValueError:
-        return False
-    return True
+def _day(option: datetime | None) -> date | None:
+    return None if option is None else option.date()

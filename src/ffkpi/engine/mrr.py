@@ -4,14 +4,14 @@ Pure: no I/O, no clock, no environment. Amounts stay Decimal at full precision; 
 happens only where a report is rendered or stored.
 """
 
-import calendar
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Context, Decimal, localcontext
 from typing import Literal
 
 from ffkpi.config import Config
+from ffkpi.engine.calendar import end_of_day
 from ffkpi.engine.exclusions import REASONS, STATUS_REASON, Exclusions
 from ffkpi.engine.model import Dataset, InvoiceLine, Price, Subscription
 from ffkpi.engine.money import to_major
@@ -70,11 +70,6 @@ class Report:
     def customers(self) -> Mapping[str, Decimal]:
         """Each customer's MRR within the tiers."""
         return self.customer_totals
-
-
-def end_of_day(as_of: date) -> int:
-    """The instant (Unix seconds, UTC) the as-of day ends: the report describes that moment."""
-    return calendar.timegm((as_of + timedelta(days=1)).timetuple())
 
 
 @dataclass(frozen=True, slots=True)

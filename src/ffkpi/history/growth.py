@@ -9,6 +9,7 @@ from decimal import Decimal, InvalidOperation, localcontext
 from pathlib import Path
 
 from ffkpi.config import Config, Growth
+from ffkpi.engine.calendar import weeks_between
 from ffkpi.engine.mrr import EXACT
 from ffkpi.engine.pricing import ZERO
 from ffkpi.errors import StorageError, UsageError
@@ -40,15 +41,6 @@ class Week:
     moves: WeekMoves | None = None  # what moved MRR since the week before, if known
     previous_mrr: Decimal | None = None  # the week before's, for the bridge
     comparable: bool = True  # False: another config or currency than the week before
-
-
-def weeks_between(earlier: str, later: str) -> int:
-    return (_monday(later) - _monday(earlier)).days // 7
-
-
-def _monday(week: str) -> date:
-    year, number = week.split("-W")
-    return date.fromisocalendar(int(year), int(number), 1)
 
 
 def weekly_growth(current: Decimal, previous: Decimal, weeks: int) -> Decimal | None:

@@ -9,11 +9,12 @@ a week is every subscription as it stood at the end of its as-of day, counted as
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 
 from ffkpi.config import Config
+from ffkpi.engine.calendar import DAY, day_of, end_of_day
 from ffkpi.engine.model import Dataset
-from ffkpi.engine.mrr import Counted, Report, Rules, Totals, end_of_day
+from ffkpi.engine.mrr import Counted, Report, Rules, Totals
 from ffkpi.errors import InputError, UsageError
 from ffkpi.history.timeline import Timeline, metered_lines, timelines
 
@@ -61,9 +62,7 @@ class Rebuilt:
 
 def data_day(data: Dataset) -> date | None:
     """The day the data was read, if it says."""
-    if data.read_at is None:
-        return None
-    return datetime.fromtimestamp(data.read_at, UTC).date()
+    return None if data.read_at is None else day_of(data.read_at)
 
 
 def history_start(since: date, today: date) -> int:
@@ -75,18 +74,7 @@ def history_start(since: date, today: date) -> int:
             "from a read made today",
             "pass the first past day whose week you want rebuilt",
         )
-    return end_of_day(since - timedelta(days=1))
-
-
-def weeks_back(since: date, until: date) -> list[date]:
-    """Every 7th day back from `until` to `since`, oldest first: one weekday, so growth
-    compounds over whole weeks."""
-    days = []
-    day = until
-    while day >= since:
-        days.append(day)
-        day -= timedelta(days=7)
-    return days[::-1]
+    return end_of_day(since - DAY)
 
 
 def rebuild(data: Dataset, config: Config, as_of: Sequence[date]) -> Rebuilt:
@@ -99,7 +87,7 @@ def rebuild(data: Dataset, config: Config, as_of: Sequence[date]) -> Rebuilt:
     """
     days = sorted(set(as_of))
     if days and data.history_from is not None and end_of_day(days[0]) < data.history_from:
-        first = datetime.fromtimestamp(data.history_from, UTC).date()
+        first = day_of(data.history_from)
         raise InputError(
             f"the data holds invoices for weeks from {first} on, not {days[0]}",
             f"start at {first} or later, or fetch again with an earlier --since",

@@ -14,8 +14,9 @@ from datetime import date
 from decimal import Decimal
 
 from ffkpi.config import Config
+from ffkpi.engine.calendar import end_of_day
 from ffkpi.engine.model import Dataset, Subscription
-from ffkpi.engine.mrr import EXACT, Counted, Rules, end_of_day, exact_sum
+from ffkpi.engine.mrr import EXACT, Counted, Rules, exact_sum
 from ffkpi.engine.pricing import ZERO, latest_metered
 from ffkpi.history.rebuild import instant_of
 from ffkpi.history.timeline import Timeline, metered_lines, timelines

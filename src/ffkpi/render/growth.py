@@ -14,8 +14,9 @@ from rich.console import Console, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
+from ffkpi.engine.calendar import weeks_between
 from ffkpi.engine.money import format_money, format_percent, format_rate
-from ffkpi.history.growth import History, Week, weeks_between
+from ffkpi.history.growth import History, Week
 from ffkpi.render.bridge import (
     MOVE_COLUMNS,
     REBUILT,

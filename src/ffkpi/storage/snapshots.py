@@ -26,6 +26,7 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ffkpi.config import Config
+from ffkpi.engine.calendar import week_name
 from ffkpi.engine.documents import report_document
 from ffkpi.engine.mrr import Report
 from ffkpi.errors import StorageError
@@ -36,11 +37,6 @@ CUSTOMERS_SCHEMA = "ffkpi.customers/2"
 # A week taken by `ffkpi snapshot`, or rebuilt from invoices by `ffkpi backfill`.
 Origin = Literal["snapshot", "reconstructed"]  # where a week comes from
 DEFAULT_FOLDER = Path("snapshots")
-
-
-def week_of(day: date) -> str:
-    year, week, _ = day.isocalendar()
-    return f"{year}-W{week:02d}"
 
 
 def snapshot_document(
@@ -59,7 +55,7 @@ def snapshot_document(
             del row["id"]  # TOML has no null: a configured product absent from the data
     return {
         "schema": SCHEMA,
-        "week": week_of(report.as_of),
+        "week": week_name(report.as_of),
         "as_of": report.as_of,
         "source": source,
         "created_at": created_at.astimezone(UTC).replace(microsecond=0),
@@ -146,7 +142,7 @@ def write_snapshot(
     source: Origin = "snapshot",
     reconstruction: "Reconstruction | None" = None,
 ) -> Saved:
-    week = week_of(report.as_of)
+    week = week_name(report.as_of)
     path = folder / f"{week}.toml"
     if path.exists() and not force:
         return Saved(path, kept=True)  # even in a folder this run cannot write to
@@ -229,7 +225,7 @@ class Snapshot(_FileModel):
 
     @model_validator(mode="after")
     def _week_of_as_of(self) -> Self:
-        if self.week != week_of(self.as_of):
+        if self.week != week_name(self.as_of):
             raise ValueError(f"week {self.week!r} is not the ISO week of as_of {self.as_of}")
         return self
 
