@@ -128,8 +128,8 @@ def offline(folder: str, history_from: str) -> None:
     from ffkpi.history.movements import week_moves
     from ffkpi.history.rebuild import dataset_at, instant_of, rebuild
     from ffkpi.history.reconcile import reconcile
+    from ffkpi.history.series import Customers
     from ffkpi.history.timeline import timelines
-    from ffkpi.storage.snapshots import Customers
     from ffkpi.stripe.billed import Biller, lifetime
     from ffkpi.stripe.payloads import (
         Page,

@@ -22,7 +22,7 @@ from ffkpi.config import Config
 from ffkpi.engine.model import Dataset, Item, Price, PriceAmount, Subscription
 from ffkpi.engine.money import format_money
 from ffkpi.engine.mrr import compute_report
-from ffkpi.history.growth import load_history
+from ffkpi.past import load_history
 from ffkpi.storage.snapshots import read_snapshots, snapshot_document, write_snapshot
 
 WEEKS = 52
@@ -115,7 +115,7 @@ def main() -> None:
         stored = read_snapshots(folder)
         sidecar_read = time.perf_counter() - began
         began = time.perf_counter()
-        shown = load_history(folder, config, last=None, by_tier=True, strict=True)
+        shown = load_history(folder, config, last=None, by_tier=True, strict=True).history
         moves_read = time.perf_counter() - began
         assert shown.weeks[-1].moves is not None
         began = time.perf_counter()

@@ -17,7 +17,7 @@ from conftest import ROOT, Ffkpi
 from fake_stripe import SECRET_KEY, FakeStripe, Faults
 from ffkpi.engine.money import format_money
 from ffkpi.errors import ExitCode
-from ffkpi.history.growth import load_history
+from ffkpi.past import load_history
 from ffkpi.storage.snapshots import read_customers, read_snapshots
 from test_history_sim import simulated
 
@@ -89,7 +89,7 @@ def test_a_week_with_a_snapshot_is_kept_and_its_reconstruction_shown_beside_it(
     assert entry.startswith("snapshot: 90,000.00 USD, rebuilt ")
     assert "rebuilt - stored = " in " ".join(entry.split())  # wrapped at 80 columns
     assert "written: 14 weeks" in result.stdout
-    history = load_history(cli_env / "kpi", None, last=None, by_tier=False, strict=True)
+    history = load_history(cli_env / "kpi", None, last=None, by_tier=False, strict=True).history
     sources = {w.week: w.source for w in history.weeks}
     assert sources["2026-W42"] == "snapshot"
     assert sources["2026-W41"] == "reconstructed"

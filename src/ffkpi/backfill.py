@@ -7,68 +7,31 @@ marked source = "reconstructed", so running it twice changes nothing.
 """
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
 from ffkpi.config import Config
 from ffkpi.engine.calendar import (
     DAY,
-    day_in_week,
     first_of_running_week,
     last_complete_week,
-    parse_week,
     week_name,
     weeks_back,
-    year_back,
 )
 from ffkpi.engine.model import Dataset
-from ffkpi.engine.mrr import Report
 from ffkpi.errors import Interrupted, UsageError
-from ffkpi.history.growth import History, WeekChanges, growth_history, week_changes
-from ffkpi.history.rebuild import Rebuilt, data_day, rebuild
+from ffkpi.history.rebuild import Rebuilt, rebuild
 from ffkpi.history.reconcile import Reconciliation, reconcile
 from ffkpi.storage.snapshots import (
-    Customers,
     Reconstruction,
     Saved,
     Skipped,
     Snapshot,
     read_snapshot,
     read_snapshots,
-    snapshot_document,
     write_snapshot,
 )
-
-
-def rebuilt_days(data: Dataset, since: date | None, until: date | None, today: date) -> list[date]:
-    """The as-of days `history --input/--demo` shows: every 7 days back from `until`
-    (default: the day the data was read) to `since` (default: a year before)."""
-    until = until or data_day(data) or today
-    return weeks_back(since or year_back(until), until)
-
-
-def chosen_week(as_of: date | None, week: str | None, until: date | None) -> str | None:
-    """The week `movements` shows, named, from --as-of or --week (None: the newest)."""
-    if as_of is not None and week is not None:
-        raise UsageError("--as-of and --week were both given", "pass one of them")
-    if until is not None:
-        raise UsageError("movements shows one week, not a span", "pass --as-of or --week")
-    if week is not None:
-        parse_week(week)  # a malformed name is a usage error
-        return week
-    return None if as_of is None else week_name(as_of)
-
-
-def movement_days(
-    data: Dataset, since: date | None, as_of: date | None, week: str | None, today: date
-) -> list[date]:
-    """The as-of days that tell a week's movements: the week (from --week, on the read's
-    weekday; or --as-of; default the day the data was read) and the ones before it, back
-    to `since` (default: a year before), which tell new from reactivation."""
-    read = data_day(data) or today
-    day = day_in_week(week, read.weekday()) if week is not None else as_of or read
-    return weeks_back(since or year_back(day), day)
 
 
 def backfill_days(since: date, until: date | None, read: date, weekday: int) -> list[date]:
@@ -194,50 +157,3 @@ def _interrupted(folder: Path, written: list[Saved]) -> Interrupted:
         f", {written[0].path.stem} to {written[-1].path.stem}, to {folder}",
         "run the same command again to write the rest",
     )
-
-
-def rebuilt_history(
-    data: Dataset, config: Config, days: list[date], *, last: int | None, by_tier: bool
-) -> History:
-    """The weeks of `days` rebuilt in memory, as a history to show; nothing written."""
-    rebuilt = rebuild(data, config, days)
-    snapshots = tuple(
-        _in_memory(report, config, _reconstruction(rebuilt, week))
-        for week, report in enumerate(rebuilt.reports)
-    )
-    tiers = tuple(tier.name for tier in config.tiers)
-    customers = [
-        Customers(report.currency, tiers, report.customer_tiers, report.customer_totals)
-        for report in rebuilt.reports
-    ]
-    return growth_history(snapshots, config, last=last, by_tier=by_tier, customers=customers)
-
-
-def rebuilt_changes(data: Dataset, config: Config, days: list[date]) -> WeekChanges:
-    """The last of `days` against the one before, rebuilt in memory (the earlier days
-    tell new from reactivation)."""
-    rebuilt = rebuild(data, config, days)
-    snapshots = [
-        _in_memory(report, config, _reconstruction(rebuilt, week))
-        for week, report in enumerate(rebuilt.reports)
-    ]
-    tiers = tuple(tier.name for tier in config.tiers)
-    customers: list[Customers | None] = [
-        Customers(report.currency, tiers, report.customer_tiers, report.customer_totals)
-        for report in rebuilt.reports
-    ]
-    return week_changes(snapshots, customers, snapshots[-1].week)
-
-
-def _in_memory(report: Report, config: Config, reconstruction: Reconstruction) -> Snapshot:
-    """A rebuilt week as the snapshot `ffkpi backfill` would write for it."""
-    document = snapshot_document(
-        report,
-        config_digest=config.digest,
-        created_at=datetime.now(UTC),
-        version="",
-        customers="",
-        source="reconstructed",
-        reconstruction=reconstruction,
-    )
-    return Snapshot.model_validate(document)

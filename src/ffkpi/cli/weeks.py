@@ -7,15 +7,7 @@ import typer
 
 from ffkpi import __version__, render
 from ffkpi.backfill import backfill as run_backfill
-from ffkpi.backfill import (
-    backfill_days,
-    chosen_week,
-    cron_weekday,
-    movement_days,
-    rebuilt_changes,
-    rebuilt_days,
-    rebuilt_history,
-)
+from ffkpi.backfill import backfill_days, cron_weekday
 from ffkpi.cli.commands import LockTimeout, app
 from ffkpi.cli.options import (
     DirOption,
@@ -29,8 +21,16 @@ from ffkpi.cli.options import (
 )
 from ffkpi.cli.runs import load_past, one_source, run_config
 from ffkpi.errors import UsageError
-from ffkpi.history.growth import folder_changes, load_history
 from ffkpi.history.rebuild import data_day
+from ffkpi.past import (
+    chosen_week,
+    folder_changes,
+    load_history,
+    movement_days,
+    rebuilt_changes,
+    rebuilt_days,
+    rebuilt_history,
+)
 from ffkpi.storage.config_file import find_config, load_config
 from ffkpi.storage.snapshots import snapshot_folder
 
@@ -82,7 +82,7 @@ def history(
     path = find_config(past.config)
     cfg = load_config(path) if path is not None else None
     folder = snapshot_folder(directory, cfg, path)
-    shown = load_history(
+    read = load_history(
         folder,
         cfg,
         last=weeks,
@@ -91,12 +91,12 @@ def history(
         since=_day(past.since),
         until=_day(past.until),
     )
-    for skipped in shown.skipped:
+    for skipped in read.skipped:
         render.warning(f"skipped {skipped.path}: {skipped.reason}")
-    for damaged in shown.damaged:
+    for damaged in read.damaged:
         render.warning(f"{damaged.path}: {damaged.reason} (its totals are shown)")
     empty = f"no snapshots in {folder} yet (run `ffkpi snapshot` once a week, or `ffkpi backfill`)"
-    render.show_history(shown, fmt, chart=chart, empty=empty)
+    render.show_history(read.history, fmt, chart=chart, empty=empty)
 
 
 @app.command()

@@ -1,28 +1,20 @@
-"""The growth history: MRR week over week against the weekly target, from snapshots
-taken by cron or rebuilt from invoices."""
+"""The growth history: MRR week over week against the weekly target, from a series of
+weeks taken by cron or rebuilt from invoices (history.series). Pure."""
 
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation, localcontext
-from pathlib import Path
 
 from ffkpi.config import Config, Growth
 from ffkpi.engine.calendar import weeks_between
 from ffkpi.engine.mrr import EXACT
 from ffkpi.engine.pricing import ZERO
-from ffkpi.errors import StorageError, UsageError
+from ffkpi.errors import StorageError
 from ffkpi.history.movements import CustomerMove, WeekMoves, customer_moves, week_moves
 from ffkpi.history.rebuild import LIMITS, ONCE_LIMIT
-from ffkpi.storage.snapshots import (
-    Customers,
-    Origin,
-    Skipped,
-    Snapshot,
-    read_customers,
-    read_snapshots,
-)
+from ffkpi.history.series import Customers, Origin, WeekFigures
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +47,7 @@ def weekly_growth(current: Decimal, previous: Decimal, weeks: int) -> Decimal | 
 
 
 def growth_weeks(
-    snapshots: tuple[Snapshot, ...],
+    series: Sequence[WeekFigures],
     target: Decimal,
     *,
     digest: str | None,
@@ -63,15 +55,15 @@ def growth_weeks(
 ) -> list[Week]:
     """Week-by-week MRR, ARR and growth against the target; one tier's if `tier` is given.
 
-    `digest` is the config in force now; snapshots made under another are marked.
+    `digest` is the config in force now; weeks made under another are marked.
     """
     weeks: list[Week] = []
-    previous: tuple[Snapshot, Decimal] | None = None
-    for snapshot in snapshots:
+    previous: tuple[WeekFigures, Decimal] | None = None
+    for snapshot in series:
         if tier is None:
             mrr, arr = snapshot.mrr, snapshot.arr
         else:
-            match = next((t for t in snapshot.tiers if t.name == tier), None)
+            match = snapshot.tier(tier)
             if match is None:
                 continue
             mrr, arr = match.mrr, match.arr
@@ -90,12 +82,8 @@ def growth_weeks(
                 met_target=None if growth is None else growth >= target,
                 next_week_mrr=mrr * (1 + target),
                 config_changed=digest is not None and snapshot.config_digest != digest,
-                source=snapshot.source,
-                converted=(
-                    snapshot.reconstruction.converted_subscriptions
-                    if snapshot.reconstruction is not None
-                    else None
-                ),
+                source=snapshot.origin,
+                converted=snapshot.converted,
             )
         )
         previous = (snapshot, mrr)
@@ -107,77 +95,25 @@ class History:
     weeks: list[Week]
     tiers: dict[str, list[Week]] | None  # with --by-tier: each tier's weeks
     target: Decimal
-    skipped: tuple[Skipped, ...] = ()  # files in the folder that are not snapshots
-    damaged: tuple[Skipped, ...] = ()  # snapshots whose customer file is gone or altered
     # What invoices cannot tell, when a week shown was rebuilt from them.
     limits: tuple[str, ...] = ()
     unknown_discounts: int = 0  # the most any rebuilt week shown left out
 
 
-def load_history(
-    folder: Path,
-    config: Config | None,
-    *,
-    last: int | None,
-    by_tier: bool,
-    strict: bool,
-    since: date | None = None,
-    until: date | None = None,
-) -> History:
-    """The folder's weeks (the last `last`), measured against the config's target.
-
-    Without a config, the newest snapshot's tiers are listed; `strict` makes a file
-    that is not a snapshot an error rather than a warning.
-    """
-    if since is not None and until is not None and since > until:
-        raise UsageError(
-            f"--since {since} is after --until {until}",
-            "pass an earlier --since, or a later --until",
-        )
-    stored = read_snapshots(folder)
-    if strict and stored.skipped:
-        skipped = stored.skipped[0]
-        raise StorageError(
-            f"{skipped.path} is not a readable snapshot: {skipped.reason}",
-            "move it out of the snapshot folder, or drop --strict to skip it",
-        )
-    if strict and stored.damaged:
-        damaged = stored.damaged[0]
-        raise StorageError(
-            f"{damaged.path}: {damaged.reason}",
-            "restore the file from a backup, or take the week again with "
-            "`ffkpi snapshot --force --as-of DATE`",
-        )
-    broken = {entry.path.name for entry in stored.damaged}
-    customers = [
-        None if f"{s.week}.toml" in broken else _customers_of(folder, s) for s in stored.snapshots
-    ]
-    history = growth_history(
-        stored.snapshots,
-        config,
-        last=last,
-        by_tier=by_tier,
-        customers=customers,
-        since=since,
-        until=until,
-    )
-    return dataclasses.replace(history, skipped=stored.skipped, damaged=stored.damaged)
-
-
 def growth_history(
-    snapshots: tuple[Snapshot, ...],
+    series: Sequence[WeekFigures],
     config: Config | None,
     *,
     last: int | None,
     by_tier: bool,
-    customers: Sequence[Customers | None] | None = None,
     since: date | None = None,
     until: date | None = None,
 ) -> History:
-    """Weeks (the last `last`) measured against the config's target, taken or rebuilt;
-    with each snapshot's customers (None where unknown), what moved MRR each week."""
+    """Weeks (the last `last`) measured against the config's target, taken or rebuilt,
+    with what moved MRR each week where their customers are known. Without a config,
+    the newest week's tiers are listed and its config is the one in force."""
     target = (config.growth if config is not None else Growth()).weekly_target
-    latest = snapshots[-1] if snapshots else None
+    latest = series[-1] if series else None
     digest = config.digest if config is not None else latest.config_digest if latest else None
 
     def shown(weeks: list[Week]) -> list[Week]:
@@ -189,41 +125,24 @@ def growth_history(
         ]
         return inside[-(last or 0) :]
 
-    weeks = shown(
-        _with_moves(growth_weeks(snapshots, target, digest=digest), snapshots, customers, None)
-    )
+    weeks = shown(_with_moves(growth_weeks(series, target, digest=digest), series, None))
     tiers = None
     if by_tier:
         names = [t.name for t in (config.tiers if config else latest.tiers if latest else ())]
         tiers = {
             name: shown(
-                _with_moves(
-                    growth_weeks(snapshots, target, digest=digest, tier=name),
-                    snapshots,
-                    customers,
-                    name,
-                )
+                _with_moves(growth_weeks(series, target, digest=digest, tier=name), series, name)
             )
             for name in names
         }
     listed = {week.week for week in weeks}
-    rebuilt = [
-        s.reconstruction for s in snapshots if s.week in listed and s.source == "reconstructed"
-    ]
+    rebuilt = [w for w in series if w.week in listed and w.origin == "reconstructed"]
     limits: tuple[str, ...] = ()
     if rebuilt:
         once = config is not None and config.policy.discounts == "all"
         limits = LIMITS + ((ONCE_LIMIT,) if once else ())
-    unknown = max((r.unknown_discounts for r in rebuilt if r is not None), default=0)
+    unknown = max((w.unknown_discounts for w in rebuilt), default=0)
     return History(weeks, tiers, target, limits=limits, unknown_discounts=unknown)
-
-
-def _customers_of(folder: Path, snapshot: Snapshot) -> Customers | None:
-    """A snapshot's customers; None (movements unknown) when its file cannot be read."""
-    try:
-        return read_customers(folder, snapshot)
-    except StorageError:
-        return None
 
 
 def customers_in(customers: Customers | None, tier: str | None) -> Mapping[str, Decimal] | None:
@@ -244,30 +163,23 @@ def customers_in(customers: Customers | None, tier: str | None) -> Mapping[str, 
     return {customer: values[k] for customer, values in customers.mrr.items() if values[k] > 0}
 
 
-def _with_moves(
-    weeks: list[Week],
-    snapshots: tuple[Snapshot, ...],
-    customers: Sequence[Customers | None] | None,
-    tier: str | None,
-) -> list[Week]:
+def _with_moves(weeks: list[Week], series: Sequence[WeekFigures], tier: str | None) -> list[Week]:
     """The weeks with their movements: each against the week before it, none across a
     change of config (rules, rates) or currency."""
-    if customers is None:
-        return weeks
-    by_week = {s.week: (s, c) for s, c in zip(snapshots, customers, strict=True)}
-    pairs = [by_week[week.week] for week in weeks]
-    series = [customers_in(c, tier) for _, c in pairs]
+    by_week = {w.week: w for w in series}
+    shown = [by_week[week.week] for week in weeks]
+    customers = [customers_in(w.customers, tier) for w in shown]
     comparable = [
         k > 0
-        and pairs[k - 1][0].currency == s.currency
-        and pairs[k - 1][0].config_digest == s.config_digest
-        for k, (s, _) in enumerate(pairs)
+        and shown[k - 1].currency == w.currency
+        and shown[k - 1].config_digest == w.config_digest
+        for k, w in enumerate(shown)
     ]
-    moves = week_moves(series, comparable)
+    moves = week_moves(customers, comparable)
     return [
         dataclasses.replace(
             week,
-            moves=move if series[k] is not None else None,
+            moves=move if customers[k] is not None else None,
             comparable=comparable[k] or k == 0,
             previous_mrr=weeks[k - 1].mrr if k else None,
         )
@@ -286,12 +198,12 @@ class WeekChanges:
     moves: list[CustomerMove]
 
 
-def week_changes(
-    snapshots: Sequence[Snapshot], customers: Sequence[Customers | None], week: str
-) -> WeekChanges:
-    """`week` against the snapshot before it, from their customer files (all the
-    earlier ones tell new from reactivation)."""
-    names = [s.week for s in snapshots]
+def week_changes(series: Sequence[WeekFigures], week: str) -> WeekChanges:
+    """`week` against the week before it, from their customers (all the earlier ones
+    tell new from reactivation)."""
+    if not series:
+        raise StorageError("no weeks yet", "run `ffkpi snapshot` once a week, or `ffkpi backfill`")
+    names = [s.week for s in series]
     if week not in names:
         raise StorageError(
             f"no snapshot of {week}",
@@ -302,23 +214,23 @@ def week_changes(
         raise StorageError(
             f"{week} is the first week: nothing to compare it with", "pick a later week"
         )
-    current, previous = snapshots[k], snapshots[k - 1]
+    current, previous = series[k], series[k - 1]
     if current.currency != previous.currency or current.config_digest != previous.config_digest:
         raise StorageError(
             f"{week} was made under another config or currency than {previous.week}: its "
             "movements are not comparable",
             "pick another week, or rebuild both under one config with `ffkpi history --input`",
         )
-    series = [customers_in(c, None) for c in customers[: k + 1]]
+    totals = [customers_in(w.customers, None) for w in series[: k + 1]]
     tiers: dict[str, tuple[Mapping[str, Decimal], Mapping[str, Decimal]]] = {}
     for tier in current.tiers:
         before, after = (
-            customers_in(customers[k - 1], tier.name),
-            customers_in(customers[k], tier.name),
+            customers_in(previous.customers, tier.name),
+            customers_in(current.customers, tier.name),
         )
         if before is not None and after is not None:
             tiers[tier.name] = (before, after)
-    moves = customer_moves(series, tiers)
+    moves = customer_moves(totals, tiers)
     if moves is None:
         raise StorageError(
             f"the customers of {week} or {previous.week} are not known (a customer file of "
@@ -327,20 +239,3 @@ def week_changes(
             "with `ffkpi movements --input`",
         )
     return WeekChanges(week, current.as_of, previous.as_of, current.currency, moves)
-
-
-def folder_changes(folder: Path, week: str | None) -> WeekChanges:
-    """`week` of the snapshot folder (default: the newest) against the one before it."""
-    stored = read_snapshots(folder)
-    if not stored.snapshots:
-        raise StorageError(
-            f"no snapshots in {folder} yet",
-            "run `ffkpi snapshot` once a week, or `ffkpi backfill`",
-        )
-    if week is None:
-        week = stored.snapshots[-1].week
-    broken = {entry.path.name for entry in stored.damaged}
-    customers = [
-        None if f"{s.week}.toml" in broken else _customers_of(folder, s) for s in stored.snapshots
-    ]
-    return week_changes(stored.snapshots, customers, week)

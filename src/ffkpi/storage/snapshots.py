@@ -1,4 +1,4 @@
-"""Weekly snapshot files, and the growth history read back from them.
+"""Weekly snapshot files, and the series of weeks read back from them.
 
 A snapshot is `<dir>/<ISO year>-W<ISO week>.toml`: the report's totals, tiers and
 products, small enough to read a year of them at once. Each customer's MRR, which
@@ -14,7 +14,6 @@ import json
 import os
 import tomllib
 import zlib
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -30,12 +29,11 @@ from ffkpi.engine.calendar import week_name
 from ffkpi.engine.documents import report_document
 from ffkpi.engine.mrr import Report
 from ffkpi.errors import StorageError
+from ffkpi.history.series import Customers, Origin, TierFigures, WeekFigures
 from ffkpi.storage.files import cannot_write, folder_lock, replacing
 
 SCHEMA = "ffkpi.snapshot/1"
 CUSTOMERS_SCHEMA = "ffkpi.customers/2"
-# A week taken by `ffkpi snapshot`, or rebuilt from invoices by `ffkpi backfill`.
-Origin = Literal["snapshot", "reconstructed"]  # where a week comes from
 DEFAULT_FOLDER = Path("snapshots")
 
 
@@ -81,17 +79,6 @@ def _customers_bytes(report: Report) -> bytes:
     }
     text = json.dumps(body, separators=(",", ":")).encode()
     return gzip.compress(text, compresslevel=6, mtime=0)
-
-
-@dataclass(frozen=True, slots=True)
-class Customers:
-    """A snapshot's customer file: each customer's MRR per tier (`tiers` names them),
-    or, in a file of schema 1, rounded to the cent for the total alone (`tiers` None)."""
-
-    currency: str
-    tiers: tuple[str, ...] | None
-    mrr: Mapping[str, tuple[Decimal, ...]]
-    totals: Mapping[str, Decimal] | None = None  # summed over the tiers, where known
 
 
 class _CustomersFile(msgspec.Struct, frozen=True, rename={"schema_version": "schema"}):
@@ -317,3 +304,44 @@ def snapshot_folder(directory: Path | None, config: Config | None, path: Path | 
         base = path.parent if path is not None else Path.cwd()
         return base / config.snapshots_dir
     return DEFAULT_FOLDER
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """A snapshot folder's weeks as a series, and what in it could not be read."""
+
+    weeks: tuple[WeekFigures, ...]  # oldest first
+    skipped: tuple[Skipped, ...]  # files that are not snapshots
+    damaged: tuple[Skipped, ...]  # snapshots whose customer file is gone or altered
+
+
+def read_series(folder: Path) -> Series:
+    """The folder's weeks, each with its customers where its customer file reads whole
+    (None where it does not: its movements are unknown, never guessed)."""
+    stored = read_snapshots(folder)
+    broken = {entry.path.name for entry in stored.damaged}
+    weeks = []
+    for snapshot in stored.snapshots:
+        customers = None
+        if f"{snapshot.week}.toml" not in broken:
+            with contextlib.suppress(StorageError):
+                customers = read_customers(folder, snapshot)
+        weeks.append(_figures(snapshot, customers))
+    return Series(tuple(weeks), stored.skipped, stored.damaged)
+
+
+def _figures(snapshot: "Snapshot", customers: Customers | None) -> WeekFigures:
+    rebuilt = snapshot.reconstruction
+    return WeekFigures(
+        week=snapshot.week,
+        as_of=snapshot.as_of,
+        currency=snapshot.currency,
+        mrr=snapshot.mrr,
+        arr=snapshot.arr,
+        tiers=tuple(TierFigures(t.name, t.mrr, t.arr) for t in snapshot.tiers),
+        origin=snapshot.source,
+        config_digest=snapshot.config_digest,
+        customers=customers,
+        converted=rebuilt.converted_subscriptions if rebuilt is not None else None,
+        unknown_discounts=rebuilt.unknown_discounts if rebuilt is not None else 0,
+    )

@@ -1,0 +1,127 @@
+"""The weeks `history` and `movements` show: read from the snapshot folder, or rebuilt
+from invoices in memory (nothing written); and the days each covers by default."""
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from ffkpi.config import Config
+from ffkpi.engine.calendar import day_in_week, parse_week, week_name, weeks_back, year_back
+from ffkpi.engine.model import Dataset
+from ffkpi.errors import StorageError, UsageError
+from ffkpi.history.growth import History, WeekChanges, growth_history, week_changes
+from ffkpi.history.rebuild import data_day, rebuild
+from ffkpi.history.series import WeekFigures, rebuilt_week
+from ffkpi.storage.snapshots import Skipped, read_series
+
+
+def rebuilt_days(data: Dataset, since: date | None, until: date | None, today: date) -> list[date]:
+    """The as-of days `history --input/--demo` shows: every 7 days back from `until`
+    (default: the day the data was read) to `since` (default: a year before)."""
+    until = until or data_day(data) or today
+    return weeks_back(since or year_back(until), until)
+
+
+def chosen_week(as_of: date | None, week: str | None, until: date | None) -> str | None:
+    """The week `movements` shows, named, from --as-of or --week (None: the newest)."""
+    if as_of is not None and week is not None:
+        raise UsageError("--as-of and --week were both given", "pass one of them")
+    if until is not None:
+        raise UsageError("movements shows one week, not a span", "pass --as-of or --week")
+    if week is not None:
+        parse_week(week)  # a malformed name is a usage error
+        return week
+    return None if as_of is None else week_name(as_of)
+
+
+def movement_days(
+    data: Dataset, since: date | None, as_of: date | None, week: str | None, today: date
+) -> list[date]:
+    """The as-of days that tell a week's movements: the week (from --week, on the read's
+    weekday; or --as-of; default the day the data was read) and the ones before it, back
+    to `since` (default: a year before), which tell new from reactivation."""
+    read = data_day(data) or today
+    day = day_in_week(week, read.weekday()) if week is not None else as_of or read
+    return weeks_back(since or year_back(day), day)
+
+
+def rebuilt_series(data: Dataset, config: Config, days: list[date]) -> list[WeekFigures]:
+    """The weeks of `days` rebuilt from invoices, as a series."""
+    rebuilt = rebuild(data, config, days)
+    return [
+        rebuilt_week(report, config.digest, converted, rebuilt.unknown_discounts)
+        for report, converted in zip(rebuilt.reports, rebuilt.converted, strict=True)
+    ]
+
+
+def rebuilt_history(
+    data: Dataset, config: Config, days: list[date], *, last: int | None, by_tier: bool
+) -> History:
+    """The weeks of `days` rebuilt in memory, as a history to show; nothing written."""
+    series = rebuilt_series(data, config, days)
+    return growth_history(series, config, last=last, by_tier=by_tier)
+
+
+def rebuilt_changes(data: Dataset, config: Config, days: list[date]) -> WeekChanges:
+    """The last of `days` against the one before, rebuilt in memory (the earlier days
+    tell new from reactivation)."""
+    series = rebuilt_series(data, config, days)
+    return week_changes(series, series[-1].week)
+
+
+@dataclass(frozen=True, slots=True)
+class FolderHistory:
+    """A snapshot folder's history, and what in the folder could not be read."""
+
+    history: History
+    skipped: tuple[Skipped, ...]  # files that are not snapshots
+    damaged: tuple[Skipped, ...]  # snapshots whose customer file is gone or altered
+
+
+def load_history(
+    folder: Path,
+    config: Config | None,
+    *,
+    last: int | None,
+    by_tier: bool,
+    strict: bool,
+    since: date | None = None,
+    until: date | None = None,
+) -> FolderHistory:
+    """The folder's weeks (the last `last`, from `since` to `until`), measured against
+    the config's target; `strict` makes a file that is not a snapshot, or a customer
+    file gone or altered, an error rather than a warning."""
+    if since is not None and until is not None and since > until:
+        raise UsageError(
+            f"--since {since} is after --until {until}",
+            "pass an earlier --since, or a later --until",
+        )
+    series = read_series(folder)
+    if strict and series.skipped:
+        skipped = series.skipped[0]
+        raise StorageError(
+            f"{skipped.path} is not a readable snapshot: {skipped.reason}",
+            "move it out of the snapshot folder, or drop --strict to skip it",
+        )
+    if strict and series.damaged:
+        damaged = series.damaged[0]
+        raise StorageError(
+            f"{damaged.path}: {damaged.reason}",
+            "restore the file from a backup, or take the week again with "
+            "`ffkpi snapshot --force --as-of DATE`",
+        )
+    history = growth_history(
+        series.weeks, config, last=last, by_tier=by_tier, since=since, until=until
+    )
+    return FolderHistory(history, series.skipped, series.damaged)
+
+
+def folder_changes(folder: Path, week: str | None) -> WeekChanges:
+    """`week` of the snapshot folder (default: the newest) against the one before it."""
+    series = read_series(folder).weeks
+    if not series:
+        raise StorageError(
+            f"no snapshots in {folder} yet",
+            "run `ffkpi snapshot` once a week, or `ffkpi backfill`",
+        )
+    return week_changes(series, week or series[-1].week)
