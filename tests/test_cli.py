@@ -262,12 +262,13 @@ class TestEveryExitCode:
         script.write_text(
             "import os, sys\n"
             "import ffkpi.cli.commands as cli\n"
+            "from ffkpi.cli.app import main\n"
             "def broken(*args):\n"
             "    key = os.environ['PLANTED']  # a key held in a local, as at run time\n"
             "    raise RuntimeError('a bug')\n"
             "cli.compute_report = broken\n"
             "sys.argv = ['ffkpi', 'mrr', '--demo']\n"
-            "cli.main()\n"
+            "main()\n"
         )
         planted = "sk_live_51PlantedInALocalVariable"
         result = subprocess.run(

@@ -3,7 +3,6 @@
 The only package that imports typer.
 """
 
-from ffkpi.cli import weeks  # registers history, backfill and movements
-from ffkpi.cli.commands import app, main
+from ffkpi.cli.app import app, main
 
-__all__ = ["app", "main", "weeks"]
+__all__ = ["app", "main"]

@@ -1,19 +1,15 @@
 """The ffkpi commands: each reads its options, makes one library call, renders once."""
 
-import os
 import sys
-import threading
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from typer._click.exceptions import ClickException  # typer's own click
-from typer.core import TyperGroup
 
 from ffkpi import __version__, onboarding, render
-from ffkpi.check import Finding, exit_code, run_checks
+from ffkpi.check import exit_code, run_checks
+from ffkpi.cli.connection import read_stripe
 from ffkpi.cli.options import (
     DemoOption,
     DirOption,
@@ -28,22 +24,12 @@ from ffkpi.cli.options import (
     finite,
     grouped,
 )
-from ffkpi.cli.runs import (
-    Prompts,
-    as_of,
-    load_data,
-    load_run,
-    one_source,
-    parse_rates,
-    read_stripe,
-    run_config,
-    stripe_findings,
-)
-from ffkpi.config import Config
+from ffkpi.cli.prompts import Prompts, parse_rates
+from ffkpi.cli.runs import as_of, check_data, load_data, load_run, one_source, run_config
 from ffkpi.engine.calendar import week_name
-from ffkpi.engine.model import STATUSES, Dataset
+from ffkpi.engine.model import STATUSES
 from ffkpi.engine.mrr import compute_report
-from ffkpi.errors import ExitCode, FfkpiError, UsageError
+from ffkpi.errors import ExitCode, UsageError
 from ffkpi.history.rebuild import history_start
 from ffkpi.sources.demo import demo_config, example_config_text
 from ffkpi.sources.files import write_bundle
@@ -62,90 +48,8 @@ LockTimeout = Annotated[
         help="How long to wait for another run writing to the folder (then exit 6).",
     ),
 ]
-VERBOSE = threading.Event()  # set by --verbose for this run
 
 
-class Commands(TyperGroup):
-    """Every command runs inside the one place that turns an FfkpiError into
-    `ffkpi: error: <what> (<how to fix>)` and its exit code, and Ctrl-C into one line;
-    the option parser's own errors become one such line too (exit 2)."""
-
-    def main(
-        self,
-        args: Sequence[str] | None = None,
-        prog_name: str | None = None,
-        complete_var: str | None = None,
-        standalone_mode: bool = True,
-        windows_expand_args: bool = True,
-        **extra: Any,
-    ) -> Any:
-        try:
-            code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
-        except ClickException as err:
-            if not standalone_mode:
-                raise
-            if type(err).__name__ == "NoArgsIsHelpError":  # plain `ffkpi`: the help
-                err.show()
-                sys.exit(err.exit_code)
-            render.error(_usage_message(err))
-            sys.exit(ExitCode.USAGE)
-        if not standalone_mode:
-            return code
-        sys.exit(code if isinstance(code, int) else ExitCode.OK)
-
-    def invoke(self, ctx: Any) -> Any:  # a click Context, from the group typer builds
-        try:
-            return super().invoke(ctx)
-        except FfkpiError as err:
-            render.error(err.message)
-            if VERBOSE.is_set() and err.detail:
-                render.note(f"detail: {err.detail}")
-            raise typer.Exit(int(err.exit_code)) from None
-        except KeyboardInterrupt:
-            render.error("interrupted; nothing was written")
-            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
-        except BrokenPipeError:
-            # The reader stopped reading (`| head -1`): what it wanted, it has. Later
-            # writes, and Python's own flush at exit, go nowhere instead of failing.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            raise typer.Exit(int(ExitCode.OK)) from None
-
-
-app = typer.Typer(
-    name="ffkpi",
-    cls=Commands,
-    help="MRR and ARR per pricing tier and product, straight from Stripe.",
-    no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
-    rich_markup_mode=None,
-)
-
-
-def _version(value: bool) -> None:
-    if value:
-        render.write(f"ffkpi {__version__}\n")
-        raise typer.Exit()
-
-
-@app.callback()
-def main_options(
-    version: Annotated[
-        bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
-    ] = False,
-    verbose: Annotated[
-        bool,
-        typer.Option("--verbose", "-v", help="Add detail to errors (request ids, fields)."),
-    ] = False,
-) -> None:
-    """MRR and ARR per pricing tier and product, straight from Stripe."""
-    if verbose:
-        VERBOSE.set()
-    else:
-        VERBOSE.clear()
-
-
-@app.command()
 @grouped
 def mrr(source: ReportOptions, live: StripeOptions, fmt: FormatOption = Format.table) -> None:
     """Show MRR per tier and product, with the total MRR and ARR.
@@ -164,7 +68,6 @@ def mrr(source: ReportOptions, live: StripeOptions, fmt: FormatOption = Format.t
     render.show_report(compute_report(run.data, run.config, run.as_of), fmt, lead="mrr")
 
 
-@app.command()
 @grouped
 def arr(source: ReportOptions, live: StripeOptions, fmt: FormatOption = Format.table) -> None:
     """Show the same report as `mrr`, led by ARR.
@@ -177,7 +80,6 @@ def arr(source: ReportOptions, live: StripeOptions, fmt: FormatOption = Format.t
     render.show_report(compute_report(run.data, run.config, run.as_of), fmt, lead="arr")
 
 
-@app.command()
 @grouped
 def snapshot(
     source: ReportOptions,
@@ -219,7 +121,6 @@ def snapshot(
     render.show_snapshot(report, saved, as_json=fmt is TextFormat.json)
 
 
-@app.command()
 @grouped
 def fetch(
     live: StripeOptions,
@@ -263,7 +164,6 @@ def fetch(
     render.write(f"{output}\n")
 
 
-@app.command()
 @grouped
 def check(
     source: ReportOptions,
@@ -287,18 +187,16 @@ def check(
     """
     one_source(source.input_file, source.demo)
 
-    def data(config: Config, findings: list[Finding]) -> Dataset | None:
-        if source.input_file is not None or source.demo:
-            return load_data(source, live, config, history=True)
-        return stripe_findings(live, config, findings)
-
-    findings = run_checks(lambda: run_config(source), data, as_of(source))
+    findings = run_checks(
+        lambda: run_config(source),
+        lambda config, found: check_data(source, live, config, found),
+        as_of(source),
+    )
     render.show_findings(findings, as_json=fmt is TextFormat.json)
     if exit_code(findings) is not ExitCode.OK:
         raise typer.Exit(int(exit_code(findings)))
 
 
-@app.command()
 @grouped
 def init(
     live: StripeOptions,
@@ -350,27 +248,7 @@ def init(
     render.write(f"{output}\n")
 
 
-def _usage_message(err: ClickException) -> str:
-    """The parser's complaint in one line, with where to read the command's options."""
-    message = err.format_message().replace("Value error, ", "")
-    context = getattr(err, "ctx", None)
-    command = context.command_path if context is not None else "ffkpi"
-    return f"{message} (see {command} --help)"
-
-
 def refuse_existing(output: Path, force: bool) -> None:
     """A file is replaced only when asked to (-o ffkpi.toml must not destroy a config)."""
     if (output.exists() or output.is_symlink()) and not force:
         raise UsageError(f"{output} already exists", "pass --force to replace it, or --output")
-
-
-def main() -> None:
-    try:
-        app()
-    except SystemExit as done:
-        if done.code == ExitCode.INTERRUPTED:
-            # Requests still in flight would hold the exit until they time out.
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(int(ExitCode.INTERRUPTED))
-        raise

@@ -8,7 +8,7 @@ import typer
 from ffkpi import __version__, render
 from ffkpi.backfill import backfill as run_backfill
 from ffkpi.backfill import backfill_days, cron_weekday
-from ffkpi.cli.commands import LockTimeout, app
+from ffkpi.cli.commands import LockTimeout
 from ffkpi.cli.options import (
     DirOption,
     Format,
@@ -39,7 +39,6 @@ def today() -> date:
     return datetime.now(UTC).date()
 
 
-@app.command()
 @grouped
 def history(
     past: PastOptions,
@@ -99,7 +98,6 @@ def history(
     render.show_history(read.history, fmt, chart=chart, empty=empty)
 
 
-@app.command()
 @grouped
 def backfill(
     past: PastOptions,
@@ -150,7 +148,6 @@ def backfill(
     render.show_backfill(result, as_json=fmt is TextFormat.json)
 
 
-@app.command()
 @grouped
 def movements(
     past: PastOptions,
