@@ -336,11 +336,12 @@ def test_fetch_since_saves_the_billed_history_past_weeks_are_rebuilt_from(
 ) -> None:
     from datetime import date
 
+    from test_history_spec import TestFromStripeJson
+
     from ffkpi.engine.money import format_money
     from ffkpi.history.rebuild import rebuild_weeks
     from ffkpi.sources.files import read_input
     from ffkpi.storage.config_file import load_config
-    from test_history_spec import TestFromStripeJson
 
     bundle = TestFromStripeJson.bundle()
     old = copy.deepcopy(bundle["invoices"][0])

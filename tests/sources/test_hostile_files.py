@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
+from accounts import CONFIG, subscriptions
 from conftest import Ffkpi
 from fake_stripe import SECRET_KEY, FakeStripe
 from ffkpi.errors import ExitCode, StorageError
 from ffkpi.storage.files import LOCK_NAME, folder_lock
-from test_snapshots import CONFIG, subscriptions
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import ROOT
 from ffkpi.config import parse_config
 from ffkpi.errors import ConfigError, ExitCode
 from ffkpi.storage.config_file import ENV_CONFIG, find_config, load_config
@@ -51,7 +52,7 @@ def test_rates_and_targets_are_exact_decimals_from_strings_or_numbers() -> None:
 
 
 def test_example_config_is_valid() -> None:
-    config = load_config(Path(__file__).parents[1] / "config.example.toml")
+    config = load_config(ROOT / "config.example.toml")
     assert [tier.name for tier in config.tiers] == ["Starter", "Team"]
     assert config.policy.metered == "last_invoice"
 

@@ -15,39 +15,14 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import make_demo
-from billing_sim import DAY, Account, Odds, growing
+from accounts import read, simulated
 from ffkpi.config import Config, parse_config
-from ffkpi.engine.model import Dataset
 from ffkpi.engine.mrr import Report, compute_report
 from ffkpi.history.rebuild import dataset_at, instant_of, rebuild_weeks
 from ffkpi.history.timeline import timelines
 from ffkpi.sources.demo import DEMO_AS_OF, demo_config, example_config_text
-from ffkpi.sources.files import parse_input
 
-NOW = make_demo.NOW
 SETTINGS = settings(max_examples=12, deadline=None, derandomize=True)
-
-
-def simulated(seed: int, signups: int = 60, **odds: Any) -> dict[str, Any]:
-    account = Account(NOW, seed=seed, odds=Odds(**odds))
-    rng = account.rng
-    for n in range(signups):
-        created = growing(rng, NOW - 730 * DAY, NOW, doubling_days=300)
-        account.start(f"cus_{seed}_{n}", created, make_demo.plan(rng))
-    return {
-        "fetched_at": NOW,
-        "subscriptions": account.subscriptions,
-        "prices": [{**p, **make_demo._tiers(p)} for p in make_demo.P.values()],
-        "coupons": make_demo.BUNDLE_COUPONS,
-        "products": make_demo.PRODUCTS,
-        "invoices": account.invoices,
-        "invoice_items": account.invoice_items,
-    }
-
-
-def read(bundle: dict[str, Any], history: bool) -> Dataset:
-    return parse_input(json.dumps(bundle).encode(), "the bundle", history=history)
 
 
 def figures(report: Report) -> tuple[Any, ...]:

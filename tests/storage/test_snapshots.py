@@ -13,36 +13,9 @@ from pathlib import Path
 import pytest
 from typer.testing import Result
 
-import stripe_fixtures as sf
+from accounts import CONFIG, subscriptions
 from conftest import Ffkpi
 from ffkpi.errors import ExitCode
-
-CONFIG = """
-currency = "usd"
-[[tiers]]
-name = "Self-service"
-rule = "net"
-products = [{ id = "prod_a" }]
-[[tiers]]
-name = "Enterprise"
-rule = "net"
-products = [{ id = "prod_e" }]
-"""
-
-
-def subscriptions(*amounts: str, product: str = "prod_a") -> dict[str, object]:
-    """One monthly subscription per amount (in cents, may be fractional)."""
-    return sf.list_page(
-        [
-            sf.subscription_of(
-                f"sub_{n}",
-                f"cus_{n}",
-                (sf.price(f"price_{n}", product, None, unit_amount_decimal=amount), 1),
-            )
-            for n, amount in enumerate(amounts)
-        ]
-    )
-
 
 # MRR by week: 100.00, then +10 %, then +5 %, then two weeks later +21 % (10 % a week).
 WEEKS = [

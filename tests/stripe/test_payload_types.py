@@ -9,8 +9,8 @@ from typing import Any
 
 import msgspec
 import pytest
-import stripe
 
+import stripe
 from ffkpi.stripe import payloads as p
 
 SDK: dict[type[msgspec.Struct], list[Any]] = {

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from conftest import DEMO, Ffkpi
+from conftest import DEMO, ROOT, Ffkpi
 from ffkpi.errors import ExitCode, InputError
 from ffkpi.sources.files import parse_input
 
@@ -35,9 +35,7 @@ def demo_with(change: Any) -> dict[str, Any]:
 def write(cli_env: Path, bundle: dict[str, Any]) -> str:
     path = cli_env / "bundle.json"
     path.write_text(json.dumps(bundle))
-    (cli_env / "ffkpi.toml").write_text(
-        (Path(__file__).parents[1] / "config.example.toml").read_text()
-    )
+    (cli_env / "ffkpi.toml").write_text((ROOT / "config.example.toml").read_text())
     return str(path)
 
 

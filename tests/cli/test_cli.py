@@ -12,7 +12,7 @@ from conftest import ROOT, Ffkpi
 from ffkpi import __version__
 from ffkpi.errors import ExitCode
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = ROOT / "tests" / "golden"
 CONFIG = """
 currency = "usd"
 [[tiers]]

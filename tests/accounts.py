@@ -1,0 +1,61 @@
+"""Accounts for tests: simulated two-year accounts (scripts/billing_sim.py) read back
+as bundles, and small Stripe lists for snapshot tests."""
+
+import json
+from typing import Any
+
+import make_demo
+import stripe_fixtures as sf
+from billing_sim import DAY, Account, Odds, growing
+from ffkpi.engine.model import Dataset
+from ffkpi.sources.files import parse_input
+
+NOW = make_demo.NOW
+
+
+def simulated(seed: int, signups: int = 60, **odds: Any) -> dict[str, Any]:
+    account = Account(NOW, seed=seed, odds=Odds(**odds))
+    rng = account.rng
+    for n in range(signups):
+        created = growing(rng, NOW - 730 * DAY, NOW, doubling_days=300)
+        account.start(f"cus_{seed}_{n}", created, make_demo.plan(rng))
+    return {
+        "fetched_at": NOW,
+        "subscriptions": account.subscriptions,
+        "prices": [{**p, **make_demo._tiers(p)} for p in make_demo.P.values()],
+        "coupons": make_demo.BUNDLE_COUPONS,
+        "products": make_demo.PRODUCTS,
+        "invoices": account.invoices,
+        "invoice_items": account.invoice_items,
+    }
+
+
+def read(bundle: dict[str, Any], history: bool) -> Dataset:
+    return parse_input(json.dumps(bundle).encode(), "the bundle", history=history)
+
+
+CONFIG = """
+currency = "usd"
+[[tiers]]
+name = "Self-service"
+rule = "net"
+products = [{ id = "prod_a" }]
+[[tiers]]
+name = "Enterprise"
+rule = "net"
+products = [{ id = "prod_e" }]
+"""
+
+
+def subscriptions(*amounts: str, product: str = "prod_a") -> dict[str, object]:
+    """One monthly subscription per amount (in cents, may be fractional)."""
+    return sf.list_page(
+        [
+            sf.subscription_of(
+                f"sub_{n}",
+                f"cus_{n}",
+                (sf.price(f"price_{n}", product, None, unit_amount_decimal=amount), 1),
+            )
+            for n, amount in enumerate(amounts)
+        ]
+    )
