@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 from typer.testing import CliRunner, Result
 
 from fake_stripe import FakeStripe
@@ -12,6 +13,16 @@ from ffkpi.cli import app
 from ffkpi.storage.config_file import ENV_CONFIG
 
 ROOT = Path(__file__).resolve().parents[1]
+# The quick run for the edit-test loop, `uv run pytest -m "not slow"`, also tries fewer
+# examples of each property; `uv run pytest` (and CI) runs everything, as many as set.
+settings.register_profile("quick", max_examples=10, deadline=None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if "not slow" in (config.option.markexpr or ""):
+        settings.load_profile("quick")
+
+
 DEMO = json.loads(gzip.decompress((ROOT / "src/ffkpi/data/demo.json.gz").read_bytes()))
 
 

@@ -221,6 +221,7 @@ def test_check_tells_the_difference_with_its_causes(ffkpi: Ffkpi, cli_env: Path)
     assert "5 subscriptions changed since their last invoice without prorations, -95.64" in joined
 
 
+@pytest.mark.slow
 def test_backfill_live_writes_what_backfill_of_its_bundle_writes(
     ffkpi: Ffkpi,
     cli_env: Path,

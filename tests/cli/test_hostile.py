@@ -232,6 +232,7 @@ class TestTheKey:
         keep_secret("a-key-of-no-known-shape-1234")
         assert one_line("sent a-key-of-no-known-shape-1234 twice") == "sent *** twice"
 
+    @pytest.mark.slow
     def test_the_sdk_log_never_prints(
         self, cli_env: Path, start_fake: Callable[..., tuple[FakeStripe, str]]
     ) -> None:

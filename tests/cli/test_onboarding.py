@@ -9,6 +9,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from conftest import DEMO, ROOT, Ffkpi
 from fake_stripe import ALL_PERMISSIONS, SECRET_KEY, FakeStripe
 from ffkpi.errors import ExitCode
@@ -100,6 +102,7 @@ def test_init_asks_for_a_rate_it_cannot_guess(ffkpi: Ffkpi, cli_env: Path) -> No
     assert load_config(cli_env / "ffkpi.toml").fx == {"eur": Decimal("1.1")}
 
 
+@pytest.mark.slow
 def test_init_from_live_stripe(
     ffkpi: Ffkpi, cli_env: Path, start_fake: Callable[..., tuple[FakeStripe, str]]
 ) -> None:
@@ -174,6 +177,7 @@ def test_check_with_an_invalid_config_is_one_error(ffkpi: Ffkpi, cli_env: Path) 
     assert "1 errors, 0 warnings, 0 ok" in result.stdout
 
 
+@pytest.mark.slow
 def test_check_restricted_key_permissions(
     ffkpi: Ffkpi, cli_env: Path, start_fake: Callable[..., tuple[FakeStripe, str]]
 ) -> None:

@@ -10,6 +10,8 @@ import pytest
 import stripe_fixtures as sf
 from conftest import ROOT, Ffkpi
 
+pytestmark = pytest.mark.slow  # the quick run (-m "not slow") leaves it to CI
+
 COMMANDS = [
     ("mrr", "--demo"),
     ("arr", "--demo"),

@@ -12,6 +12,7 @@ import re
 from datetime import date, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,6 +22,8 @@ from ffkpi.engine.mrr import Report, compute_report
 from ffkpi.history.rebuild import dataset_at, instant_of, rebuild_weeks
 from ffkpi.history.timeline import timelines
 from ffkpi.sources.demo import DEMO_AS_OF, demo_config, example_config_text
+
+pytestmark = pytest.mark.slow  # the quick run (-m "not slow") leaves it to CI
 
 SETTINGS = settings(max_examples=12, deadline=None, derandomize=True)
 

@@ -16,6 +16,8 @@ from conftest import DEMO, ROOT, Ffkpi
 from ffkpi.errors import ExitCode, InputError
 from ffkpi.sources.files import parse_input
 
+pytestmark = pytest.mark.slow  # the quick run (-m "not slow") leaves it to CI
+
 METERED_INVOICE = "in_TdSim00008565"  # paid, with a metered line: counted by last_invoice
 HISTORY_COMMANDS = [
     ("mrr",),

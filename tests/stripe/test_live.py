@@ -21,6 +21,8 @@ from ffkpi.stripe.account import AccountReader
 from ffkpi.stripe.http import Pacer, RetryPolicy, StripeHttp
 from ffkpi.text import scrub
 
+pytestmark = pytest.mark.slow  # the quick run (-m "not slow") leaves it to CI
+
 # The real policy's shape (8 tries, doubling delays), ten times quicker.
 FAST_RETRY = RetryPolicy(attempts=8, base_delay=0.05, max_delay=1.6, max_total=30)
 
