@@ -93,3 +93,13 @@ def test_the_check_finds_an_upward_import(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
     module.write_text("from ffkpi.render import tables\nimport ffkpi.cli.options\n")
     assert {"ffkpi.render.tables", "ffkpi.cli.options"} <= imports(module, "ffkpi.engine.m")
+
+
+@pytest.mark.parametrize(
+    "page", ["README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))]
+)
+def test_every_link_between_the_pages_leads_to_a_file(page: str) -> None:
+    path = ROOT / page
+    targets = re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", path.read_text())
+    missing = [t for t in targets if not (path.parent / t).exists()]
+    assert missing == []

@@ -311,20 +311,20 @@ def test_an_invoice_of_a_subscription_the_data_lacks_is_an_error_naming_both(
     assert len(result.stderr.splitlines()) == 1
 
 
-def test_readme_shows_backfill_of_the_demo_literally(ffkpi: Ffkpi, cli_env: Path) -> None:
+def test_the_docs_show_backfill_of_the_demo_literally(ffkpi: Ffkpi, cli_env: Path) -> None:
     (cli_env / "ffkpi.toml").write_text((ROOT / "config.example.toml").read_text())
     assert ffkpi("snapshot", "--demo").exit_code == 0
     result = ffkpi("backfill", "--demo", "--since", "2026-09-01")
     assert result.exit_code == 0, result.stderr
-    readme = (ROOT / "README.md").read_text()
-    assert f"$ ffkpi backfill --demo --since 2026-09-01\n{result.stdout}$ " in readme
+    page = (ROOT / "docs" / "commands.md").read_text()
+    assert f"$ ffkpi backfill --demo --since 2026-09-01\n{result.stdout}$ " in page
 
 
-def test_readme_shows_history_of_the_demo_literally(ffkpi: Ffkpi) -> None:
+def test_the_docs_show_history_of_the_demo_literally(ffkpi: Ffkpi) -> None:
     result = ffkpi("history", "--demo", "--weeks", "4", "--no-chart")
     assert result.exit_code == 0, result.stderr
-    readme = (ROOT / "README.md").read_text()
-    assert f"$ ffkpi history --demo --weeks 4 --no-chart\n{result.stdout}```" in readme
+    page = (ROOT / "docs" / "commands.md").read_text()
+    assert f"$ ffkpi history --demo --weeks 4 --no-chart\n{result.stdout}```" in page
 
 
 def test_backfill_waits_for_a_run_holding_the_folder_then_writes_nothing(
