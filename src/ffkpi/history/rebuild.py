@@ -16,6 +16,7 @@ from ffkpi.engine.calendar import DAY, day_of, end_of_day
 from ffkpi.engine.model import Dataset
 from ffkpi.engine.mrr import Counted, Report, Rules, Totals
 from ffkpi.errors import InputError, UsageError
+from ffkpi.history.sweep import transitions
 from ffkpi.history.timeline import Timeline, metered_lines, timelines
 
 
@@ -103,7 +104,8 @@ def rebuild(data: Dataset, config: Config, as_of: Sequence[date]) -> Rebuilt:
     cutoffs = [end_of_day(day) for day in days]
     changes: list[list[tuple[Counted, int]]] = [[] for _ in days]
     for timeline in timelines(data):
-        timeline.count(rules, instants, cutoffs, changes)
+        for week, counted, sign in transitions(timeline, rules, instants, cutoffs):
+            changes[week].append((counted, sign))
     totals = Totals(rules)
     reports = []
     converted = []

@@ -7,6 +7,8 @@ Pure: no I/O, no clock.
 import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from enum import IntEnum
+from typing import NamedTuple
 
 from ffkpi.engine.model import (
     PENDING,
@@ -20,12 +22,28 @@ from ffkpi.engine.model import (
     Status,
     Subscription,
 )
-from ffkpi.engine.mrr import Counted, Rules
 from ffkpi.engine.pricing import Metered, latest_metered
 from ffkpi.errors import InputError
 
-CREDIT, REGULAR, DEBIT = 0, 1, 2  # on equal starts a debit wins over a regular line,
-# which wins over a credit (rule 3)
+
+class Kind(IntEnum):
+    """What a line says of its item. Ordered: on equal starts a debit wins over a
+    regular line, which wins over a credit (rule 3)."""
+
+    CREDIT = 0  # a proration credit with no debit: the item removed or replaced
+    REGULAR = 1  # a regular line: the item over its period
+    DEBIT = 2  # a proration debit: the item from the change on
+
+
+class Base(NamedTuple):
+    """A base invoice (rule 5), ordered by the start of its first regular licensed line."""
+
+    start: int
+    created: int
+    id: str
+    invoice: BilledInvoice
+
+
 BASE_REASONS = frozenset({"subscription_create", "subscription_cycle"})
 NEVER_SETS = frozenset({"draft"})  # drafts may still change: they never set an item
 FINALIZED = frozenset({"open", "paid"})
@@ -38,7 +56,7 @@ class Segment:
 
     start: int
     end: int
-    kind: int
+    kind: Kind
     line: BilledLine
     invoice: BilledInvoice
 
@@ -66,13 +84,13 @@ def _segments(invoices: Iterable[BilledInvoice]) -> dict[str, list[Segment]]:
         }
         for line in invoice.lines:
             if not line.proration:
-                kind = REGULAR
+                kind = Kind.REGULAR
             elif line.amount >= 0:
-                kind = DEBIT
+                kind = Kind.DEBIT
             elif (line.item, line.start) in debits:
                 continue  # the credit of a change whose debit sets the item
             else:
-                kind = CREDIT  # removed, or replaced by another item
+                kind = Kind.CREDIT  # removed, or replaced by another item
             segment = Segment(line.start, line.end, kind, line, invoice)
             by_item.setdefault(line.item, []).append(segment)
     for segments in by_item.values():
@@ -93,7 +111,7 @@ class Timeline:
         self.starts = sorted(s.start for segments in self.items.values() for s in segments)
         self.last_end = max((s.end for seg in self.items.values() for s in seg), default=None)
         # Base invoices (rule 5), by the start of their first regular licensed line.
-        bases = []
+        bases: list[Base] = []
         for invoice in invoices:
             if invoice.status in ("draft", "void") or invoice.billing_reason not in BASE_REASONS:
                 continue
@@ -103,10 +121,10 @@ class Timeline:
                 if not line.proration and not line.price.metered
             ]
             if starts:
-                bases.append((min(starts), invoice.created, invoice.id, invoice))
-        bases.sort(key=lambda entry: entry[:3])
-        self.base_starts = [entry[0] for entry in bases]
-        self.bases = [entry[3] for entry in bases]
+                bases.append(Base(min(starts), invoice.created, invoice.id, invoice))
+        bases.sort(key=lambda base: (base.start, base.created, base.id))
+        self.base_starts = [base.start for base in bases]
+        self.bases = [base.invoice for base in bases]
         self.metered = any(
             s.line.price.metered for segments in self.items.values() for s in segments
         )
@@ -118,131 +136,8 @@ class Timeline:
             else []
         )
 
-    def _renewals(self, instants: Sequence[int]) -> set[int]:
-        """Invoices that only renew what their items already were: every line a regular
-        one continuing its item's previous line (same price, quantity and discounts,
-        paid), the same subscription discounts as the invoice before, and no week
-        falling between the renewal and its payment. Nothing changes at them."""
-        renewing: dict[int, bool] = {}  # id() of an invoice -> every line continues
-        for segments in self.items.values():
-            previous: Segment | None = None
-            for segment in segments:
-                invoice = segment.invoice
-                line = segment.line
-                same = (
-                    previous is not None
-                    and segment.kind == REGULAR
-                    and previous.kind == REGULAR
-                    and previous.end == segment.start
-                    and previous.line.price is line.price
-                    and previous.line.quantity == line.quantity
-                    and previous.line.discounts == line.discounts
-                    and previous.invoice.status == "paid"
-                    and previous.invoice.discounts == invoice.discounts
-                )
-                key = id(invoice)
-                renewing[key] = renewing.get(key, True) and same
-                previous = segment
-        pure: set[int] = set()
-        for invoice in self.invoices:
-            if not renewing.get(id(invoice)) or invoice.status != "paid":
-                continue
-            if invoice.paid_at is None or not invoice.lines:
-                continue
-            opened = min(line.start for line in invoice.lines)
-            # A week between the renewal and its payment sees it past due.
-            first = bisect.bisect_left(instants, opened)
-            if first < len(instants) and instants[first] < invoice.paid_at:
-                continue
-            pure.add(id(invoice))
-        return pure
-
-    def points(self, instants: Sequence[int]) -> tuple[list[int], list[int]]:
-        """The instants at which what the subscription counts can change, as weeks see
-        it (between two of them `at` gives the same subscription, the same metered
-        lines and the same discounts ended), and the instants its count compares with a
-        week's cutoff: discount ends and item trial ends."""
-        life = self.life
-        points = {
-            moment
-            for moment in (
-                life.start,
-                life.ended_at,
-                life.canceled_at,
-                life.trial_start,
-                life.trial_end,
-                self.last_end,
-            )
-            if moment is not None
-        }
-        pure = self._renewals(instants)
-        ends: set[int] = set()
-        for segments in self.items.values():
-            for k, segment in enumerate(segments):
-                line = segment.line
-                if id(segment.invoice) not in pure:
-                    points.add(segment.start)
-                following = segments[k + 1] if k + 1 < len(segments) else None
-                if following is None or id(following.invoice) not in pure or line.price.metered:
-                    points.add(segment.end)
-                ends.update(d.end for d in line.discounts if d.end is not None)
-                trial = _trial_end(segment)  # compared with the cutoff, like a discount end
-                if trial is not None:
-                    ends.add(trial)
-        for invoice in self.invoices:
-            if id(invoice) not in pure:
-                for moment in (invoice.paid_at, invoice.marked_uncollectible_at):
-                    if moment is not None:
-                        points.add(moment)
-            ends.update(d.end for d in invoice.discounts if d.end is not None)
-        return sorted(points | ends), sorted(ends)
-
-    def count(
-        self,
-        rules: Rules,
-        instants: Sequence[int],
-        cutoffs: Sequence[int],
-        changes: list[list[tuple[Counted, int]]],
-    ) -> None:
-        """Add to `changes` what this subscription adds to (sign 1) or takes from (-1)
-        each week, where that changes: evaluated once per span of weeks in which
-        nothing of it can change, not once a week."""
-        points, ends = self.points(instants)
-        current: Counted | None = None
-        # What a Counted depends on: the subscription, its metered lines, and which of
-        # its discounts have ended by the cutoff.
-        state: tuple[Subscription, dict[str, Metered], int] | None = None
-        week = 0
-        weeks = len(instants)
-        # Weeks read before their day ended (the last ones) are each a week of their own.
-        clamped = next((k for k in range(weeks) if cutoffs[k] != instants[k]), weeks)
-        while week < weeks:
-            t, cutoff = instants[week], cutoffs[week]
-            following = week + 1
-            if week < clamped:
-                k = bisect.bisect_right(points, t)
-                if k == len(points):
-                    following = clamped
-                else:
-                    following = bisect.bisect_left(instants, points[k], hi=clamped)
-                following = max(following, week + 1)
-            sub = self.at(t)
-            counted = None
-            if sub is not None:
-                now = (sub, self._metered(t), bisect.bisect_right(ends, cutoff))
-                counted = current if now == state else rules.count(sub, cutoff, now[1])
-                state = now
-            else:
-                state = None
-            if counted != current:
-                if current is not None:
-                    changes[week].append((current, -1))
-                if counted is not None:
-                    changes[week].append((counted, 1))
-                current = counted
-            week = following
-
-    def _metered(self, t: int) -> dict[str, Metered]:
+    def metered_at(self, t: int) -> dict[str, Metered]:
+        """The newest metered lines of its finalized invoices at t (rule 6)."""
         if not self.metered:
             return {}
         return latest_metered(metered_lines(self.billing_metered, t))
@@ -264,9 +159,9 @@ class Timeline:
             segment = segments[k]
             if segment.end > t:
                 best = _first_of_equals(segments, k)
-                return None if best.kind == CREDIT else best
+                return None if best.kind == Kind.CREDIT else best
         last = _first_of_equals(segments, position)
-        if last.kind == CREDIT:
+        if last.kind == Kind.CREDIT:
             return None
         # Another segment of the subscription that started after this one ended (and by
         # t) is a newer invoice that left the item out: it has stopped. Metered usage is
@@ -300,7 +195,7 @@ class Timeline:
                 quantity=segment.line.quantity,
                 discounts=self._item_discounts(item_id, segment, base),
                 # In a trial of the whole subscription, its $0 lines are that trial's.
-                trial_end=None if status == "trialing" else _trial_end(segment),
+                trial_end=None if status == "trialing" else trial_end(segment),
             )
             for item_id, segment in present
         )
@@ -363,7 +258,7 @@ class Timeline:
         return "active", False, paused
 
 
-def _trial_end(segment: Segment) -> int | None:
+def trial_end(segment: Segment) -> int | None:
     """An item on a trial of its own: a regular line billing nothing for a price that
     costs something (line amounts are before discounts, so a coupon never makes one).
     Where the spec is silent, this follows how Stripe bills an item-level trial."""
