@@ -35,11 +35,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from ffkpi.stripe.account import DEFAULT_CONCURRENCY, SUBSCRIPTION_EXPAND
+from ffkpi.stripe.account import DEFAULT_CONCURRENCY
+from ffkpi.stripe.lists import SIDE, SUBSCRIPTIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
-SIDE_LISTS = ("/v1/prices", "/v1/coupons", "/v1/products")  # read whole, once
+SIDE_LISTS = tuple(endpoint.path for endpoint in SIDE)  # read whole, once
 PAGE = 100
 PLAIN_EXPAND = "data.discounts.source.coupon"
 # uniform: creation times even over two years; growing: most recent, and a bulk second
@@ -66,7 +67,7 @@ def start_fake(
             str(rate_limit),
             # Serve from memory: the benchmark times latency and rate limit, not the fake.
             "--prerender",
-            ",".join(SUBSCRIPTION_EXPAND),
+            ",".join(SUBSCRIPTIONS.expand),
             "--prerender",
             PLAIN_EXPAND,
         ],

@@ -28,19 +28,27 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from ffkpi.stripe.lists import ENDPOINTS
+
 Json = dict[str, Any]
 SECRET_KEY = "sk_test_ffkpiFakeStripeKey0001"
 ACCOUNT = "acct_1FfkpiFake0001"
-RESOURCE_OF = {
-    "subscriptions": ("rak_subscription_read", "Subscriptions"),
-    "subscription_items": ("rak_subscription_read", "Subscriptions"),
-    "prices": ("rak_price_read", "Prices"),
-    "coupons": ("rak_coupon_read", "Coupons"),
-    "products": ("rak_product_read", "Products"),
-    "invoices": ("rak_invoice_read", "Invoices"),
-    "invoiceitems": ("rak_invoice_read", "Invoices"),
+# Each Read permission of a restricted key, as Stripe names it in a 403.
+RAK = {
+    "Subscriptions": "rak_subscription_read",
+    "Prices": "rak_price_read",
+    "Coupons": "rak_coupon_read",
+    "Products": "rak_product_read",
+    "Invoices": "rak_invoice_read",
+    "Customers": "rak_customer_read",
 }
+# The endpoints ffkpi's table lists, and the rest of a subscription's items.
+RESOURCE_OF = {
+    endpoint.path.removeprefix("/v1/"): (RAK[endpoint.permission], endpoint.permission)
+    for endpoint in ENDPOINTS
+} | {"subscription_items": (RAK["Subscriptions"], "Subscriptions")}
 ALL_PERMISSIONS = frozenset(p for p, _ in RESOURCE_OF.values())
+SIMPLE = {e.path.removeprefix("/v1/"): e for e in ENDPOINTS if e.read in ("side", "names")}
 
 
 @dataclass
@@ -346,14 +354,9 @@ class FakeStripe:
                 for i in sub["items"]["data"]
             ]
             return self._page(items, params, "/v1/subscription_items")
-        if resource == "prices":
-            return self._simple(self.store.prices, rest, params, expand, "price")
-        if resource == "coupons":
-            return self._simple(self.store.coupons, rest, params, expand, "coupon")
-        if resource == "products":
-            return self._simple(self.store.products, rest, params, expand, "product")
-        if resource == "customers":
-            return self._simple(self.store.customers, rest, params, expand, "customer")
+        simple = SIMPLE.get(resource)
+        if simple is not None:  # listed whole, or retrieved by id
+            return self._simple(getattr(self.store, simple.key), rest, params, expand, simple.kind)
         if resource == "invoices":
             return self._invoices(rest, params)
         if resource == "invoiceitems" and not rest:

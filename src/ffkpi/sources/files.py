@@ -13,14 +13,9 @@ from ffkpi.errors import InputError
 from ffkpi.storage.files import PRIVATE, atomic_file
 from ffkpi.stripe.billed import build_history_dataset
 from ffkpi.stripe.bundle import Bundle
+from ffkpi.stripe.lists import ENDPOINTS, INVOICE_ITEMS, INVOICES, SUBSCRIPTIONS
 from ffkpi.stripe.payloads import (
     Payload,
-    StripeCoupon,
-    StripeCustomer,
-    StripeInvoice,
-    StripeInvoiceItem,
-    StripePrice,
-    StripeProduct,
     StripeSubscription,
     dotted,
     error_location,
@@ -34,23 +29,22 @@ FORMATS = (
 )
 
 
-class _Document(Payload, frozen=True):
-    """Any of the accepted top-level shapes; which one it is, is decided after parsing."""
-
-    object: str | None = None
-    data: list[StripeSubscription] | None = None
-    has_more: bool = False
-    subscriptions: list[StripeSubscription] | None = None
-    prices: list[StripePrice] = []
-    coupons: list[StripeCoupon] = []
-    products: list[StripeProduct] = []
-    # Invoices: a bundle fetched with --since has the key, even if empty.
-    invoices: list[StripeInvoice] | None = None
-    # Pending invoice items: a bundle fetched with --since has the key, even if empty.
-    invoice_items: list[StripeInvoiceItem] | None = None
-    customers: list[StripeCustomer] = []  # for their names, where a bundle has them
-    fetched_at: int | None = None  # when `ffkpi fetch` began reading (Unix seconds)
-    history_from: int | None = None  # its --since: the first instant its invoices rebuild
+# Any of the accepted top-level shapes, which one decided after parsing: a list page of
+# subscriptions (object, data, has_more), or a bundle with a key per list endpoint
+# (stripe.lists), each decoded to its payload type, and when it was read.
+_Document: Any = msgspec.defstruct(
+    "_Document",
+    [
+        ("object", str | None, None),
+        ("data", list[StripeSubscription] | None, None),
+        ("has_more", bool, False),
+        ("fetched_at", int | None, None),  # when `ffkpi fetch` began reading (Unix seconds)
+        ("history_from", int | None, None),  # its --since: the first instant it rebuilds
+        *((endpoint.key, list[endpoint.payload] | None, None) for endpoint in ENDPOINTS),  # type: ignore[name-defined]
+    ],
+    bases=(Payload,),
+    frozen=True,
+)
 
 
 HEAD = 64 * 1024  # read first, to refuse what cannot be Stripe JSON before reading on
@@ -140,61 +134,53 @@ def parse_input(raw: bytes | bytearray, origin: str, *, history: bool | None = F
             f"give it {FORMATS}",
         ) from None
 
-    subscriptions: list[StripeSubscription] = []
-    prices: list[StripePrice] = []
-    coupons: list[StripeCoupon] = []
-    products: list[StripeProduct] = []
-    invoices: list[StripeInvoice] | None = None
-    pending: list[StripeInvoiceItem] | None = None
-    customers: list[StripeCustomer] = []
+    # Each list's objects, by its key: None where no document has the key.
+    lists: dict[str, list[Any] | None] = {endpoint.key: None for endpoint in ENDPOINTS}
     read_at: int | None = None
     history_from: int | None = None
-    names: dict[str, str] = {}
     for number, document in enumerate(documents, start=1):
         if document.object == "list" and document.data is not None:
-            subscriptions.extend(document.data)
+            lists[SUBSCRIPTIONS.key] = [*(lists[SUBSCRIPTIONS.key] or []), *document.data]
             if document.has_more and number == len(documents):
                 raise InputError(
                     f"{origin}: the last page says has_more, so subscriptions are missing",
                     "fetch every page (ffkpi fetch does), then try again",
                 )
-        elif document.subscriptions is not None:
-            subscriptions.extend(document.subscriptions)
-        else:
+        elif document.subscriptions is None:
             where = f"{origin}, line {number}" if len(documents) > 1 else origin
             raise InputError(f"{where}: not a Stripe list page or bundle", f"give it {FORMATS}")
-        prices.extend(document.prices)
-        coupons.extend(document.coupons)
-        products.extend(document.products)
-        if document.invoices is not None:
-            invoices = [*(invoices or []), *document.invoices]
-        if document.invoice_items is not None:
-            pending = [*(pending or []), *document.invoice_items]
-        customers.extend(document.customers)
+        for endpoint in ENDPOINTS:
+            objects = getattr(document, endpoint.key)
+            if objects is not None:
+                lists[endpoint.key] = [*(lists[endpoint.key] or []), *objects]
         if document.fetched_at is not None:
             read_at = max(read_at or 0, document.fetched_at)
         if document.history_from is not None:
             history_from = max(history_from or 0, document.history_from)
-    names = {c.id: c.name for c in customers if c.name}
+    subscriptions, prices, coupons, products, invoices, pending, customers = (
+        lists[endpoint.key] for endpoint in ENDPOINTS
+    )
+    names = {c.id: c.name for c in customers or () if c.name}
     try:
-        _refuse_repeats(subscriptions, prices, coupons, products, invoices, pending, customers)
+        _refuse_repeats(lists)
         if history is None:
             history = pending is not None or (invoices is not None and history_from is not None)
+        sides = (subscriptions or [], prices or [], coupons or [], products or [])
         if not history:
-            data = build_dataset(subscriptions, prices, coupons, products, invoices or ())
+            data = build_dataset(*sides, invoices or ())
             return dataclasses.replace(data, read_at=read_at, customer_names=names)
         if pending is None or invoices is None:
             # An empty list is a history in which nothing was billed; no key is no history.
             missing = " and ".join(
-                f'no "{key}"'
-                for key, got in (("invoices", invoices), ("invoice_items", pending))
+                f'no "{endpoint.key}"'
+                for endpoint, got in ((INVOICES, invoices), (INVOICE_ITEMS, pending))
                 if got is None
             )
             raise InputError(
                 f"it holds no billed history ({missing}), so past weeks cannot be rebuilt from it",
                 "fetch it with ffkpi fetch --since YYYY-MM-DD, which saves them",
             )
-        data = build_history_dataset(subscriptions, prices, coupons, products, invoices, pending)
+        data = build_history_dataset(*sides, invoices, pending)
         return dataclasses.replace(
             data, read_at=read_at, history_from=history_from, customer_names=names
         )
@@ -202,24 +188,12 @@ def parse_input(raw: bytes | bytearray, origin: str, *, history: bool | None = F
         raise InputError(f"{origin}: {err.what}", err.fix) from None
 
 
-def _refuse_repeats(
-    subscriptions: list[StripeSubscription],
-    prices: list[StripePrice],
-    coupons: list[StripeCoupon],
-    products: list[StripeProduct],
-    invoices: list[StripeInvoice] | None,
-    pending: list[StripeInvoiceItem] | None,
-    customers: list[StripeCustomer],
-) -> None:
-    refuse_repeats("subscription", subscriptions)
-    refuse_repeats("price", prices)
-    refuse_repeats("coupon", coupons)
-    refuse_repeats("product", products)
-    refuse_repeats("invoice", invoices or ())
-    for invoice in invoices or ():
+def _refuse_repeats(lists: dict[str, list[Any] | None]) -> None:
+    """Every object of every list once, and every line of an invoice."""
+    for endpoint in ENDPOINTS:
+        refuse_repeats(endpoint.kind, lists[endpoint.key] or ())
+    for invoice in lists[INVOICES.key] or ():
         refuse_repeats(f"invoice {invoice.id}: line", invoice.lines.data)
-    refuse_repeats("invoice item", pending or ())
-    refuse_repeats("customer", customers)
 
 
 def _documents(raw: bytes | bytearray, origin: str) -> list[_Document]:
@@ -300,7 +274,7 @@ def write_bundle(path: Path, bundle: Bundle) -> None:
             out.write(b"," if position else b"")
             out.write(text.encode())
         out.write(b"]")
-        for name in ("prices", "coupons", "products", "invoices", "invoice_items", "customers"):
+        for name in (endpoint.key for endpoint in ENDPOINTS if endpoint is not SUBSCRIPTIONS):
             table = getattr(bundle, name)
             if table is not None:
                 objects = json.dumps(list(table.values()), separators=(",", ":"))

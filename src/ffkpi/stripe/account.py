@@ -20,17 +20,23 @@ from ffkpi.errors import MissingPermissionError
 from ffkpi.stripe.billed import Billed, Biller, lifetime
 from ffkpi.stripe.bundle import Recorder
 from ffkpi.stripe.http import Counters, StripeHttp
+from ffkpi.stripe.lists import (
+    CUSTOMERS,
+    INVOICE_ITEMS,
+    INVOICES,
+    PRICES,
+    SIDE,
+    SUBSCRIPTIONS,
+    Endpoint,
+)
 from ffkpi.stripe.paging import PAGE, Answer, Lister, parse
 from ffkpi.stripe.payloads import (
     Page,
     StripeCoupon,
-    StripeCustomer,
     StripeInvoice,
-    StripeInvoiceItem,
     StripeItem,
     StripeLine,
     StripePrice,
-    StripeProduct,
     StripeSubscription,
 )
 from ffkpi.stripe.resolve import Resolver, bulk_allocation, invoice_lines
@@ -40,9 +46,6 @@ PageT = TypeVar("PageT", bound=Page[Any])
 # of subscription items (for metered items' newest invoices).
 _History = tuple[tuple[BilledInvoice, ...], int, list[InvoiceLine]]
 
-SUBSCRIPTION_EXPAND = ["data.discounts.source.coupon", "data.items.data.discounts"]
-# An invoice's own discounts and its lines' (four levels with data.: Stripe's limit).
-INVOICE_EXPAND = ["data.discounts", "data.lines.data.discounts"]
 WEEK = 7 * 86_400
 PERIOD_DAYS = {"day": 1, "week": 7, "month": 31, "year": 366}  # at their longest
 DEFAULT_CONCURRENCY = 12
@@ -111,18 +114,12 @@ class _Read:
             self.recorder.bundle.fetched_at = self.reader.now
             self.recorder.bundle.history_from = self.history_from
         # Side data is read alongside the first subscription pages, not before them.
-        lists: dict[str, Future[list[Answer[Any]]]] = {
-            "prices": self._list("/v1/prices", {"expand": ["data.tiers"]}, Page[StripePrice]),
-            "coupons": self._list(
-                "/v1/coupons", {"expand": ["data.applies_to"]}, Page[StripeCoupon]
-            ),
-            "products": self._list("/v1/products", {}, Page[StripeProduct]),
-        }
+        lists = {endpoint.key: self._list(endpoint) for endpoint in SIDE}
         names = None
         if self.recorder is not None and self.history_from is not None:
             # Their names, for `ffkpi movements` on the bundle: read once, kept as read,
             # waited for only at the end (the rules need none of them).
-            names = self._list("/v1/customers", {}, Page[StripeCustomer])
+            names = self._list(CUSTOMERS)
         resolver: Resolver | None = None
         history: Future[_History] | None = None
         subscriptions: dict[str, Subscription] = {}
@@ -168,7 +165,7 @@ class _Read:
         if names is not None and self.recorder is not None:
             # Names are a courtesy: without the permission, `ffkpi movements` shows ids.
             with contextlib.suppress(MissingPermissionError):
-                self.recorder.listed("customers", (a.body for a in names.result()))
+                self.recorder.listed(CUSTOMERS.key, (a.body for a in names.result()))
         data = Dataset(domain, product_names=resolver.product_names, invoice_lines=tuple(lines))
         if billed is None:
             return data
@@ -181,19 +178,19 @@ class _Read:
             history_from=self.history_from,
         )
 
-    def _list(
-        self, path: str, params: Mapping[str, Any], model: type[Page[Any]], what: str = ""
-    ) -> "Future[list[Answer[Any]]]":
+    def _list(self, endpoint: Endpoint) -> "Future[list[Answer[Any]]]":
         """Every page of a list, read on the pool while the subscriptions are."""
-        what = what or path.removeprefix("/v1/")
-        return self.pool.submit(self.lister.all, path, params, model, what)
+        what = f"{endpoint.kind}s"
+        return self.pool.submit(
+            self.lister.all, endpoint.path, endpoint.params(), endpoint.page, what
+        )
 
     def _subscription_pages(self, canceled: bool) -> Iterator[Answer[StripeSubscription]]:
-        params: dict[str, Any] = {"expand": SUBSCRIPTION_EXPAND}
+        params = SUBSCRIPTIONS.params()
         if canceled:
             params["status"] = "all"  # Stripe's default lists every status but canceled
         return self.lister.windows(
-            "/v1/subscriptions",
+            SUBSCRIPTIONS.path,
             params,
             Page[StripeSubscription],
             "subscriptions",
@@ -206,12 +203,11 @@ class _Read:
         tiered = {p.id for p in prices if p.billing_scheme == "tiered"}
         self.longest_interval = max(map(_period_seconds, prices), default=0)
         if self.recorder is not None:
-            bodies = {name: [a.body for a in pages] for name, pages in answers.items()}
             # Past invoices name prices no subscription embeds any more: keep them all.
             every = self.history_from is not None
-            self.recorder.listed("prices", bodies["prices"], lambda p: every or p["id"] in tiered)
-            self.recorder.listed("coupons", bodies["coupons"])
-            self.recorder.listed("products", bodies["products"])
+            for key, pages in answers.items():
+                keep = (lambda p: every or p["id"] in tiered) if key == PRICES.key else None
+                self.recorder.listed(key, [a.body for a in pages], keep)
         every = self.history_from is not None  # past invoices name prices of any kind
         return Resolver(
             [p for p in prices if every or p.id in tiered],
@@ -238,14 +234,12 @@ class _Read:
         and the lines of subscription items, for metered items' newest invoices."""
         since = history_from - self.longest_interval - WEEK
         self._phase("history", 0)
-        pending = self._list(
-            "/v1/invoiceitems", {"pending": "true"}, Page[StripeInvoiceItem], "invoice items"
-        )
+        pending = self._list(INVOICE_ITEMS)
         biller = Biller(resolver)
         invoices: list[BilledInvoice] = []
         lines: list[InvoiceLine] = []
         with bulk_allocation():
-            for invoice in self._listed_invoices({"expand": INVOICE_EXPAND}, since):
+            for invoice in self._listed_invoices(INVOICES.params(), since):
                 billed = biller.invoice(invoice)
                 if billed is not None:
                     invoices.append(billed)
@@ -266,7 +260,7 @@ class _Read:
         seen: set[str] = set()
         incomplete: dict[str, tuple[StripeInvoice, Future[list[Answer[StripeLine]]]]] = {}
         for answer in self.lister.windows(
-            "/v1/invoices",
+            INVOICES.path,
             params,
             Page[StripeInvoice],
             "invoices",

@@ -5,6 +5,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ffkpi.stripe.lists import BY_KEY
+
 Json = dict[str, Any]
 
 
@@ -47,15 +49,16 @@ class Recorder:
             )
 
     def listed(
-        self, kind: str, bodies: Iterable[bytes], keep: Callable[[Json], bool] = lambda _: True
+        self, key: str, bodies: Iterable[bytes], keep: Callable[[Json], bool] | None = None
     ) -> None:
-        """Objects of list pages: prices, coupons, products, invoices, invoice items."""
-        if kind in ("invoice_items", "customers") and getattr(self.bundle, kind) is None:
-            setattr(self.bundle, kind, {})
-        table: dict[str, Json] = getattr(self.bundle, kind)
+        """Objects of list pages, kept under the list's key (lists.ENDPOINTS); a list not
+        in every bundle has its key from its first page on, even an empty one."""
+        if not BY_KEY[key].always and getattr(self.bundle, key) is None:
+            setattr(self.bundle, key, {})
+        table: dict[str, Json] = getattr(self.bundle, key)
         for body in bodies:
             for entry in _objects(body):
-                if keep(entry):
+                if keep is None or keep(entry):
                     table.setdefault(entry["id"], entry)
 
     def retrieved(self, kind: str, body: bytes) -> None:

@@ -17,8 +17,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import stripe
-from stripe import _util as stripe_util
-
 from ffkpi.errors import (
     FfkpiError,
     MissingPermissionError,
@@ -27,19 +25,16 @@ from ffkpi.errors import (
     UsageError,
 )
 from ffkpi.storage.config_file import ENV_API_BASE
+from ffkpi.stripe.lists import ENDPOINTS
 from ffkpi.stripe.payloads import API_VERSION
 from ffkpi.text import keep_secret, scrub
+from stripe import _util as stripe_util
 
 # What a restricted key needs per endpoint, in the Dashboard's words.
-PERMISSIONS = {
-    "/v1/subscriptions": "Subscriptions",
-    "/v1/subscription_items": "Subscriptions",
-    "/v1/prices": "Prices",
-    "/v1/coupons": "Coupons",
-    "/v1/products": "Products",
-    "/v1/invoices": "Invoices",
-    "/v1/invoiceitems": "Invoices",
-    "/v1/customers": "Customers",
+# The Read permission of each endpoint: the lists', and the rest of a subscription's
+# items (read like its list).
+PERMISSIONS = {endpoint.path: endpoint.permission for endpoint in ENDPOINTS} | {
+    "/v1/subscription_items": "Subscriptions"
 }
 STRIPE_API = "https://api.stripe.com"
 
