@@ -9,7 +9,7 @@ from ffkpi.config import Config
 from ffkpi.engine.calendar import day_in_week, parse_week, week_name, weeks_back, year_back
 from ffkpi.engine.model import Dataset
 from ffkpi.errors import StorageError, UsageError
-from ffkpi.history.growth import History, WeekChanges, growth_history, week_changes
+from ffkpi.history.growth import History, WeekMovers, growth_history, week_movers
 from ffkpi.history.rebuild import data_day, rebuild
 from ffkpi.history.series import WeekFigures, rebuilt_week
 from ffkpi.storage.snapshots import Skipped, read_series
@@ -62,11 +62,11 @@ def rebuilt_history(
     return growth_history(series, config, last=last, by_tier=by_tier)
 
 
-def rebuilt_changes(data: Dataset, config: Config, days: list[date]) -> WeekChanges:
+def rebuilt_movers(data: Dataset, config: Config, days: list[date]) -> WeekMovers:
     """The last of `days` against the one before, rebuilt in memory (the earlier days
     tell new from reactivation)."""
     series = rebuilt_series(data, config, days)
-    return week_changes(series, series[-1].week)
+    return week_movers(series, series[-1].week)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +116,7 @@ def load_history(
     return FolderHistory(history, series.skipped, series.damaged)
 
 
-def folder_changes(folder: Path, week: str | None) -> WeekChanges:
+def folder_movers(folder: Path, week: str | None) -> WeekMovers:
     """`week` of the snapshot folder (default: the newest) against the one before it."""
     series = read_series(folder).weeks
     if not series:
@@ -124,4 +124,4 @@ def folder_changes(folder: Path, week: str | None) -> WeekChanges:
             f"no snapshots in {folder} yet",
             "run `ffkpi snapshot` once a week, or `ffkpi backfill`",
         )
-    return week_changes(series, week or series[-1].week)
+    return week_movers(series, week or series[-1].week)

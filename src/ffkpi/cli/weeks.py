@@ -24,12 +24,12 @@ from ffkpi.errors import UsageError
 from ffkpi.history.rebuild import data_day
 from ffkpi.past import (
     chosen_week,
-    folder_changes,
+    folder_movers,
     load_history,
     movement_days,
-    rebuilt_changes,
     rebuilt_days,
     rebuilt_history,
+    rebuilt_movers,
 )
 from ffkpi.storage.config_file import find_config, load_config
 from ffkpi.storage.snapshots import snapshot_folder
@@ -180,13 +180,13 @@ def movements(
         config, _ = run_config(past)
         data = load_past(past, StripeOptions(), config)
         days = movement_days(data, _day(past.since), _day(as_of), target, today())
-        render.show_movements(rebuilt_changes(data, config, days), data.customer_names, fmt)
+        render.show_movements(rebuilt_movers(data, config, days), data.customer_names, fmt)
     else:
         path = find_config(past.config)
         cfg = load_config(path) if path is not None else None
         folder = snapshot_folder(directory, cfg, path)
         # Snapshot files keep customer ids only.
-        render.show_movements(folder_changes(folder, target), {}, fmt)
+        render.show_movements(folder_movers(folder, target), {}, fmt)
 
 
 def _day(option: datetime | None) -> date | None:

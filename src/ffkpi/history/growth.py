@@ -188,7 +188,7 @@ def _with_moves(weeks: list[Week], series: Sequence[WeekFigures], tier: str | No
 
 
 @dataclass(frozen=True, slots=True)
-class WeekChanges:
+class WeekMovers:
     """The customers behind one week's movements."""
 
     week: str
@@ -198,7 +198,7 @@ class WeekChanges:
     moves: list[CustomerMove]
 
 
-def week_changes(series: Sequence[WeekFigures], week: str) -> WeekChanges:
+def week_movers(series: Sequence[WeekFigures], week: str) -> WeekMovers:
     """`week` against the week before it, from their customers (all the earlier ones
     tell new from reactivation)."""
     if not series:
@@ -238,4 +238,4 @@ def week_changes(series: Sequence[WeekFigures], week: str) -> WeekChanges:
             "take the weeks again with `ffkpi snapshot --force --as-of DATE`, or rebuild them "
             "with `ffkpi movements --input`",
         )
-    return WeekChanges(week, current.as_of, previous.as_of, current.currency, moves)
+    return WeekMovers(week, current.as_of, previous.as_of, current.currency, moves)

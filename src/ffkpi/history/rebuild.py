@@ -102,15 +102,15 @@ def rebuild(data: Dataset, config: Config, as_of: Sequence[date]) -> Rebuilt:
     rules = Rules(config, data.product_names)
     instants = [instant_of(day, data.read_at) for day in days]
     cutoffs = [end_of_day(day) for day in days]
-    changes: list[list[tuple[Counted, int]]] = [[] for _ in days]
+    deltas: list[list[tuple[Counted, int]]] = [[] for _ in days]  # per week: (counted, sign)
     for timeline in timelines(data):
         for week, counted, sign in transitions(timeline, rules, instants, cutoffs):
-            changes[week].append((counted, sign))
+            deltas[week].append((counted, sign))
     totals = Totals(rules)
     reports = []
     converted = []
     foreign = 0
-    for day, delta in zip(days, changes, strict=True):
+    for day, delta in zip(days, deltas, strict=True):
         for counted, sign in delta:
             totals.add(counted, sign)
             if counted.reason is None and counted.currency != config.currency:

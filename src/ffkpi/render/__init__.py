@@ -15,7 +15,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from ffkpi.backfill import Backfill
 from ffkpi.check import Finding
 from ffkpi.engine.mrr import Report
-from ffkpi.history.growth import History, WeekChanges
+from ffkpi.history.growth import History, WeekMovers
 from ffkpi.render.backfill import backfill_json, backfill_text
 from ffkpi.render.formats import (
     REPORT_SCHEMA,
@@ -106,7 +106,7 @@ def show_backfill(result: Backfill, *, as_json: bool) -> None:
     write(backfill_json(result) if as_json else backfill_text(result, Terminal().width))
 
 
-def show_movements(changes: WeekChanges, names: Mapping[str, str], fmt: str) -> None:
+def show_movements(changes: WeekMovers, names: Mapping[str, str], fmt: str) -> None:
     """The customers behind a week's movements, as `fmt` says."""
     if fmt == "json":
         write(movements_json(changes, names))

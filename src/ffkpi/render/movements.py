@@ -8,7 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ffkpi.engine.money import format_money
-from ffkpi.history.growth import WeekChanges
+from ffkpi.history.growth import WeekMovers
 from ffkpi.history.movements import KINDS
 from ffkpi.render.bridge import LABELS
 from ffkpi.render.formats import csv_text, to_json
@@ -18,7 +18,7 @@ from ffkpi.text import csv_cell
 MOVEMENTS_SCHEMA = "ffkpi.history.movements/1"
 
 
-def _entries(changes: WeekChanges, names: Mapping[str, str]) -> dict[str, list[dict[str, Any]]]:
+def _entries(changes: WeekMovers, names: Mapping[str, str]) -> dict[str, list[dict[str, Any]]]:
     cur = changes.currency
     grouped: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
     for move in changes.moves:
@@ -35,7 +35,7 @@ def _entries(changes: WeekChanges, names: Mapping[str, str]) -> dict[str, list[d
     return grouped
 
 
-def movements_json(changes: WeekChanges, names: Mapping[str, str]) -> str:
+def movements_json(changes: WeekMovers, names: Mapping[str, str]) -> str:
     return to_json(
         {
             "schema": MOVEMENTS_SCHEMA,
@@ -48,7 +48,7 @@ def movements_json(changes: WeekChanges, names: Mapping[str, str]) -> str:
     )
 
 
-def movements_csv(changes: WeekChanges, names: Mapping[str, str]) -> str:
+def movements_csv(changes: WeekMovers, names: Mapping[str, str]) -> str:
     columns = ["customer", "name", "previous_mrr", "mrr", "change"]
     rows: list[list[object]] = [["movement", *columns, "tiers"]]
     for kind, entries in _entries(changes, names).items():
@@ -58,7 +58,7 @@ def movements_csv(changes: WeekChanges, names: Mapping[str, str]) -> str:
     return csv_text(rows)
 
 
-def movements_table(changes: WeekChanges, names: Mapping[str, str]) -> None:
+def movements_table(changes: WeekMovers, names: Mapping[str, str]) -> None:
     cur = changes.currency
     title = Text(
         f"Who moved MRR in {changes.week} (as of {changes.as_of}, against "
