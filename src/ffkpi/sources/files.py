@@ -134,29 +134,7 @@ def parse_input(raw: bytes | bytearray, origin: str, *, history: bool | None = F
             f"give it {FORMATS}",
         ) from None
 
-    # Each list's objects, by its key: None where no document has the key.
-    lists: dict[str, list[Any] | None] = {endpoint.key: None for endpoint in ENDPOINTS}
-    read_at: int | None = None
-    history_from: int | None = None
-    for number, document in enumerate(documents, start=1):
-        if document.object == "list" and document.data is not None:
-            lists[SUBSCRIPTIONS.key] = [*(lists[SUBSCRIPTIONS.key] or []), *document.data]
-            if document.has_more and number == len(documents):
-                raise InputError(
-                    f"{origin}: the last page says has_more, so subscriptions are missing",
-                    "fetch every page (ffkpi fetch does), then try again",
-                )
-        elif document.subscriptions is None:
-            where = f"{origin}, line {number}" if len(documents) > 1 else origin
-            raise InputError(f"{where}: not a Stripe list page or bundle", f"give it {FORMATS}")
-        for endpoint in ENDPOINTS:
-            objects = getattr(document, endpoint.key)
-            if objects is not None:
-                lists[endpoint.key] = [*(lists[endpoint.key] or []), *objects]
-        if document.fetched_at is not None:
-            read_at = max(read_at or 0, document.fetched_at)
-        if document.history_from is not None:
-            history_from = max(history_from or 0, document.history_from)
+    lists, read_at, history_from = _collect(documents, origin)
     subscriptions, prices, coupons, products, invoices, pending, customers = (
         lists[endpoint.key] for endpoint in ENDPOINTS
     )
@@ -186,6 +164,36 @@ def parse_input(raw: bytes | bytearray, origin: str, *, history: bool | None = F
         )
     except InputError as err:
         raise InputError(f"{origin}: {err.what}", err.fix) from None
+
+
+def _collect(
+    documents: list[_Document], origin: str
+) -> tuple[dict[str, list[Any] | None], int | None, int | None]:
+    """Each list's objects across the documents, by its key (None where no document has
+    the key), and when the data was read and from when it rebuilds, if they say."""
+    lists: dict[str, list[Any] | None] = {endpoint.key: None for endpoint in ENDPOINTS}
+    read_at: int | None = None
+    history_from: int | None = None
+    for number, document in enumerate(documents, start=1):
+        if document.object == "list" and document.data is not None:
+            lists[SUBSCRIPTIONS.key] = [*(lists[SUBSCRIPTIONS.key] or []), *document.data]
+            if document.has_more and number == len(documents):
+                raise InputError(
+                    f"{origin}: the last page says has_more, so subscriptions are missing",
+                    "fetch every page (ffkpi fetch does), then try again",
+                )
+        elif document.subscriptions is None:
+            where = f"{origin}, line {number}" if len(documents) > 1 else origin
+            raise InputError(f"{where}: not a Stripe list page or bundle", f"give it {FORMATS}")
+        for endpoint in ENDPOINTS:
+            objects = getattr(document, endpoint.key)
+            if objects is not None:
+                lists[endpoint.key] = [*(lists[endpoint.key] or []), *objects]
+        if document.fetched_at is not None:
+            read_at = max(read_at or 0, document.fetched_at)
+        if document.history_from is not None:
+            history_from = max(history_from or 0, document.history_from)
+    return lists, read_at, history_from
 
 
 def _refuse_repeats(lists: dict[str, list[Any] | None]) -> None:
