@@ -1,7 +1,8 @@
-"""Past weeks rebuilt from invoices: written into a snapshot folder (`ffkpi backfill`)
-or shown in memory (`ffkpi history --input/--demo`).
+"""`ffkpi backfill`: past weeks rebuilt from invoices, written into a snapshot folder
+(shown in memory instead by `ffkpi history --input/--demo`: past.py).
 
-A week that already has a snapshot is never touched: its reconstruction is only set
+Only weeks before the one the data was read in, which belongs to `ffkpi snapshot`. A
+week that already has a snapshot is never touched: its reconstruction is only set
 beside it, as a check. Each rebuilt week is written as `ffkpi snapshot` writes one,
 marked source = "reconstructed", so running it twice changes nothing.
 """
