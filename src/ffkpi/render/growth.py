@@ -1,7 +1,7 @@
 """The growth history: a table per scope, a chart, JSON and CSV.
 
 Weeks in different reporting currencies are never compared: growth starts again at a
-change (snapshots.growth_weeks), the table shows each week's currency, and the chart
+change (history.growth.growth_weeks), the table shows each week's currency, and the chart
 draws the newest currency's weeks only.
 """
 
