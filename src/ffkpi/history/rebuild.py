@@ -1,9 +1,9 @@
 """Past weeks rebuilt from what Stripe billed (docs/history-rules.md), each counted by
 the same rules as today's MRR (engine/mrr.py).
 
-Pure: no I/O, no clock. Each subscription's invoices are indexed once (timeline.py), swept (sweep.py);
-a week is every subscription as it stood at the end of its as-of day, counted as
-`ffkpi mrr --as-of` would.
+Pure: no I/O, no clock. Each subscription's invoices are indexed once (timeline.py)
+and swept where they change (sweep.py); a week is every subscription as it stood at
+the end of its as-of day, counted as `ffkpi mrr --as-of` would.
 """
 
 import dataclasses
