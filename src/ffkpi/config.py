@@ -68,6 +68,34 @@ class Growth(_Model):
     weekly_target: Decimal = Field(default=Decimal("0.10"), ge=0, le=10)  # up to 1000 %
 
 
+BUILT_IN_KPIS = ("mrr", "arr")  # from snapshots or rebuilt weeks, never recorded
+KpiKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+QuarterName = Annotated[str, Field(pattern=r"^\d{4}-Q[1-4]$")]
+Amount = Annotated[Decimal, Field(allow_inf_nan=False, ge=Decimal("-1e15"), le=Decimal("1e15"))]
+
+
+class KpiConfig(_Model):
+    """One of the KPIs the Tuesday review shows beside MRR (docs/review-rules.md):
+    what it is, how it is judged, and how its value is found each week."""
+
+    name: str = Field(min_length=1, max_length=80)
+    unit: Literal["count", "money", "percent"] = "count"
+    # week: a flow within the ISO week; point: a level at the week's end;
+    # quarter_to_date: the quarter's running total; quarter: one figure for the quarter.
+    period: Literal["week", "point", "quarter_to_date", "quarter"] = "week"
+    better: Literal["up", "down"] = "up"
+    goal: Amount | dict[QuarterName, Amount] | None = None  # one goal, or one per quarter
+    definition: str = ""
+    source: str = ""
+    command: str | None = Field(default=None, min_length=1)  # run by the shell; prints it
+
+    def goal_for(self, quarter: str) -> Decimal | None:
+        """The goal in force in `quarter` (`2026-Q4`), if any."""
+        if isinstance(self.goal, dict):
+            return self.goal.get(quarter)
+        return self.goal
+
+
 class Config(_Model):
     currency: Currency = "usd"
     policy: Policy = Policy()
@@ -76,6 +104,17 @@ class Config(_Model):
     growth: Growth = Growth()
     snapshots_dir: str | None = None  # relative to the config file
     tiers: tuple[TierConfig, ...] = Field(min_length=1)
+    kpis: dict[KpiKey, KpiConfig] = {}  # the review's other KPIs, in the file's order
+
+    @model_validator(mode="after")
+    def _kpis_are_not_built_in(self) -> Self:
+        for key in BUILT_IN_KPIS:
+            if key in self.kpis:
+                raise ValueError(
+                    f"kpis.{key} is built in: it comes from the snapshots, never recorded; "
+                    f"remove the [kpis.{key}] table"
+                )
+        return self
 
     @model_validator(mode="after")
     def _each_product_once(self) -> Self:
@@ -96,8 +135,9 @@ class Config(_Model):
 
     @property
     def digest(self) -> str:
-        """Identifies what the config means, whatever its layout and comments."""
-        canonical = self.model_dump_json(exclude={"snapshots_dir"})
+        """Identifies what the config means for MRR, whatever its layout and comments
+        (where snapshots go and the other KPIs' definitions change no figure of it)."""
+        canonical = self.model_dump_json(exclude={"snapshots_dir", "kpis"})
         return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
     def warnings(self) -> list[str]:

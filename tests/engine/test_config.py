@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from ffkpi.config import parse_config
+from ffkpi.config import Config, parse_config
 from ffkpi.errors import ConfigError, ExitCode
 from ffkpi.storage.config_file import ENV_CONFIG, find_config, load_config
 
@@ -168,3 +168,55 @@ class TestLookup:
         assert find_config(None) == user
         (tmp_path / "ffkpi.toml").write_text(TIERS)
         assert find_config(None) == Path("ffkpi.toml")
+
+
+class TestKpis:
+    """The review's other KPIs, as the config defines them (docs/review-rules.md)."""
+
+    BASE = 'currency = "usd"\n[[tiers]]\nname = "Main"\nrule = "net"\nproducts = [{ id = "p" }]\n'
+
+    def parse(self, kpis: str) -> Config:
+        return parse_config(self.BASE + kpis, "ffkpi.toml")
+
+    def test_the_examples_are_the_handbooks_six_in_its_order(self) -> None:
+        text = (ROOT / "config.example.toml").read_text()
+        examples = text[text.index("# [kpis.") :]  # the commented tables, at the file's end
+        uncommented = text + "\n".join(line.removeprefix("# ") for line in examples.splitlines())
+        config = parse_config(uncommented, "config.example.toml")
+        assert list(config.kpis) == [
+            "engineering_throughput",
+            "nr_active_instances",
+            "mqls",
+            "carr_projected",
+            "carr_closed",
+            "carr_goal",
+        ]
+        assert all(k.command for k in config.kpis.values() if k.period != "quarter")
+        assert config.kpis["carr_closed"].goal_for("2026-Q4") == Decimal(450000)
+        assert config.kpis["carr_closed"].goal_for("2027-Q1") is None
+        assert config.digest == parse_config(text, "x").digest  # KPIs change no MRR figure
+
+    def test_a_goal_is_one_number_or_one_per_quarter(self) -> None:
+        config = self.parse('[kpis.mqls]\nname = "MQLs"\ngoal = 120\n')
+        assert config.kpis["mqls"].goal_for("2026-Q4") == Decimal(120)
+        assert (config.kpis["mqls"].unit, config.kpis["mqls"].period) == ("count", "week")
+
+    @pytest.mark.parametrize(
+        ("table", "says"),
+        [
+            ('[kpis.mrr]\nname = "MRR"\n', "kpis.mrr is built in"),
+            ('[kpis.arr]\nname = "ARR"\n', "kpis.arr is built in"),
+            ('[kpis.mqls]\nname = "MQLs"\nunit = "euros"\n', "kpis.mqls.unit"),
+            ('[kpis.mqls]\nname = "MQLs"\nperiod = "month"\n', "kpis.mqls.period"),
+            ('[kpis.mqls]\nname = "MQLs"\ngoal = nan\n', "kpis.mqls.goal"),
+            ('[kpis.mqls]\nname = "MQLs"\ngoal = { "2026-Q5" = 1 }\n', "kpis.mqls.goal"),
+            ('[kpis.mqls]\nname = "MQLs"\nowner = "me"\n', "kpis.mqls.owner"),
+            ('[kpis."Bad Key"]\nname = "x"\n', "kpis"),
+            ('[kpis.mqls]\nunit = "count"\n', "kpis.mqls.name"),
+        ],
+    )
+    def test_a_malformed_kpis_table_is_one_error_naming_it(self, table: str, says: str) -> None:
+        with pytest.raises(ConfigError) as raised:
+            self.parse(table)
+        assert says in raised.value.message
+        assert raised.value.exit_code == ExitCode.INVALID
