@@ -11,6 +11,7 @@ class ExitCode(IntEnum):
     STRIPE_AUTH = 4
     STRIPE_UNAVAILABLE = 5
     STORAGE = 6
+    SOME_FAILED = 7  # record --run: some KPI commands gave no value, the others recorded
     INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
 
 

@@ -26,6 +26,8 @@ from ffkpi.render.formats import (
     to_json,
 )
 from ffkpi.render.growth import history_csv, history_json, history_table, limits_text
+from ffkpi.render.kpis import recorded_text as kpi_recorded
+from ffkpi.render.kpis import week_text as kpi_week
 from ffkpi.render.movements import movements_csv, movements_json, movements_table
 from ffkpi.render.tables import Lead, Terminal, findings_table, product_listing, report_table
 from ffkpi.storage.snapshots import Saved
@@ -35,6 +37,8 @@ __all__ = [
     "REPORT_SCHEMA",
     "error",
     "fetch_progress",
+    "kpi_recorded",
+    "kpi_week",
     "note",
     "product_listing",
     "report_dict",

@@ -1,0 +1,82 @@
+"""`ffkpi record`: the review's other KPIs for a week."""
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ffkpi import kpis, render
+from ffkpi.cli.commands import LockTimeout
+from ffkpi.cli.options import ConfigOption, DirOption, finite
+from ffkpi.errors import ExitCode, UsageError
+from ffkpi.storage.config_file import find_config, load_config
+from ffkpi.storage.kpis import read_week
+from ffkpi.storage.kpis import record as write_values
+from ffkpi.storage.snapshots import snapshot_folder
+
+
+def record(
+    entries: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="[KEY=VALUE ...]", help="Values, or with --run the keys to run."),
+    ] = None,
+    week: Annotated[
+        str | None, typer.Option("--week", metavar="YYYY-Www", help="The week (default: this one).")
+    ] = None,
+    note: Annotated[str, typer.Option("--note", help="A note kept with the values.")] = "",
+    run: Annotated[
+        bool, typer.Option("--run", help="Run each KPI's command for its value.")
+    ] = False,
+    from_csv: Annotated[
+        Path | None,
+        typer.Option("--from-csv", dir_okay=False, help="Record rows week,kpi,value,note."),
+    ] = None,
+    listing: Annotated[
+        bool, typer.Option("--list", help="Show the week's recorded values.")
+    ] = False,
+    timeout: Annotated[
+        float,
+        typer.Option("--timeout", min=0.1, callback=finite, metavar="SECONDS", help="Per command."),
+    ] = kpis.COMMAND_TIMEOUT,
+    config_path: ConfigOption = None,
+    directory: DirOption = None,
+    lock_timeout: LockTimeout = 600,
+) -> None:
+    """Record the Tuesday review's other KPIs for a week, beside the snapshots.
+
+    KEY=VALUE by hand, --run to run each KPI's command (as cron would), or --from-csv
+    for past weeks from a spreadsheet (all rows or none); --list shows a week's values.
+    Recording a value again replaces it and says what it was.
+
+    Example:
+
+        ffkpi record mqls=118 carr_closed=168000 --note "Q4 pipeline review"
+
+        ffkpi record --run
+    """
+    if sum((bool(entries) and not run, run, from_csv is not None, listing)) > 1:
+        raise UsageError("values, --run, --from-csv and --list were mixed", "pass one of them")
+    path = find_config(config_path)
+    if path is None:
+        raise UsageError("no config file found", "pass --config PATH; record needs its [kpis]")
+    config = load_config(path)
+    folder = snapshot_folder(directory, config, path)
+    now = datetime.now(UTC)
+    chosen = kpis.chosen_week(week, now.date())
+    if listing:
+        render.write(render.kpi_week(chosen, read_week(folder, chosen), config))
+        return
+    failed: list[kpis.Failed] = []
+    if from_csv is not None:
+        values = kpis.csv_values(from_csv, config, now.date(), now)
+    elif run:
+        values, failed = kpis.command_values(config, entries or [], chosen, now, timeout)
+    else:
+        values = kpis.manual_values(entries or [], config, chosen, note, now)
+    replaced = write_values(folder, values, lock_timeout=lock_timeout) if values else []
+    render.write(render.kpi_recorded(replaced))
+    for failure in failed:
+        render.error(f"{failure.key}: {failure.why} (nothing recorded for it)")
+    if failed:
+        raise typer.Exit(int(ExitCode.SOME_FAILED))
