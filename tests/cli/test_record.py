@@ -142,3 +142,12 @@ def test_a_corrupt_week_file_is_named_and_left_as_it_is(ffkpi: Ffkpi, kpi_env: P
     assert result.exit_code == ExitCode.STORAGE
     assert "2026-W46.toml is not a readable file of recorded KPI values" in result.stderr
     assert (folder / "2026-W46.toml").read_text() == 'schema = "someone.else/3"\n'
+
+
+def test_the_docs_show_record_literally(ffkpi: Ffkpi, kpi_env: Path) -> None:
+    args = ("mqls=118", "carr_closed=168000", "--week", "2026-W47", "--note", "Q4 pipeline review")
+    result = ffkpi("record", *args)
+    assert result.exit_code == 0, result.stderr
+    page = (ROOT / "docs" / "commands.md").read_text()
+    command = 'ffkpi record mqls=118 carr_closed=168000 --week 2026-W47 --note "Q4 pipeline review"'
+    assert f"$ {command}\n{result.stdout}$ " in page
