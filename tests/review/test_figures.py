@@ -1,0 +1,82 @@
+"""The worked case of docs/review-rules.md, and the rules around it."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from ffkpi.config import KpiConfig
+from ffkpi.engine.calendar import parse_quarter, quarter_of
+from ffkpi.engine.money import format_money, format_percent
+from ffkpi.review.figures import (
+    Point,
+    arr_added,
+    compounded,
+    judge,
+    met_of_last,
+    standing,
+)
+
+TARGET = Decimal("0.10")
+
+
+def test_the_worked_case_target() -> None:
+    week = judge(Decimal("100266.13"), Decimal("99263.30"), TARGET, None)
+    assert format_percent(week.growth) == "1.01 %"
+    assert format_money(week.needed or Decimal(0), "usd") == "109189.63"
+    assert format_money(week.shortfall or Decimal(0), "usd") == "8923.50"
+    assert (week.met, week.excess) == (False, None)
+
+
+def test_a_week_that_met_the_target_says_by_how_much() -> None:
+    week = judge(Decimal("121"), Decimal("100"), TARGET, None)
+    assert (week.met, week.shortfall, week.excess) == (True, None, Decimal("11.0"))
+
+
+def test_no_week_before_is_no_growth_and_says_why() -> None:
+    week = judge(Decimal("100"), None, TARGET, "the week before, 2026-W46, was not taken")
+    assert (week.growth, week.met) == (None, None)
+    assert week.why == "the week before, 2026-W46, was not taken"
+
+
+def test_the_worked_case_carr_closed() -> None:
+    kpi = KpiConfig(
+        name="CARR Closed (this quarter)",
+        unit="money",
+        period="quarter_to_date",
+        goal={"2026-Q4": Decimal(450000)},
+    )
+    day = date(2026, 11, 17)
+    found = standing(kpi, Decimal(168000), quarter_of(day), day)
+    assert found is not None
+    assert format_percent(found.share_of_goal) == "37.33 %"
+    assert format_percent(found.share_gone) == "52.17 %"
+    assert format_money(found.behind_by or Decimal(0), "usd") == "66782.61"
+    assert not found.on_track
+    assert standing(kpi, Decimal(168000), parse_quarter("2027-Q1"), day) is None  # no goal
+    assert standing(kpi, None, quarter_of(day), day) is None  # not recorded: no status
+
+
+@pytest.mark.parametrize(
+    ("better", "value", "on_track"),
+    [("up", "130", True), ("up", "110", False), ("down", "110", True), ("down", "130", False)],
+)
+def test_a_weekly_goal_is_met_as_better_says(better: str, value: str, on_track: bool) -> None:
+    kpi = KpiConfig.model_validate({"name": "MQLs", "goal": 120, "better": better})
+    found = standing(kpi, Decimal(value), quarter_of(date(2026, 11, 17)), date(2026, 11, 17))
+    assert found is not None
+    assert found.on_track is on_track
+
+
+def test_compounded_growth_and_met_of_the_last_13() -> None:
+    weeks = [f"2026-W{n:02d}" for n in range(30, 48)]
+    points = [
+        Point(week, Decimal(100) * Decimal("1.05") ** k, None if k == 0 else k % 3 == 0)
+        for k, week in enumerate(weeks)
+    ]
+    assert format_percent(compounded(points, 4)) == "5.00 %"
+    assert format_percent(compounded(points, 13)) == "5.00 %"
+    assert compounded(points, 52) is None  # a year before is not there
+    assert met_of_last(points) == (4, 13)  # k = 6, 9, 12, 15 of the weeks 35 to 47
+    assert arr_added(Decimal("100266.13"), Decimal("90000")) == Decimal("123193.56")
+    assert arr_added(Decimal(1), None) is None
