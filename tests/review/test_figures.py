@@ -16,6 +16,7 @@ from ffkpi.review.figures import (
     met_of_last,
     standing,
 )
+from ffkpi.review.sentences import bridge_sentence, kpi_sentence, target_sentence
 
 TARGET = Decimal("0.10")
 
@@ -80,3 +81,54 @@ def test_compounded_growth_and_met_of_the_last_13() -> None:
     assert met_of_last(points) == (4, 13)  # k = 6, 9, 12, 15 of the weeks 35 to 47
     assert arr_added(Decimal("100266.13"), Decimal("90000")) == Decimal("123193.56")
     assert arr_added(Decimal(1), None) is None
+
+
+def test_the_worked_case_sentences() -> None:
+    week = judge(Decimal("100266.13"), Decimal("99263.30"), TARGET, None)
+    assert target_sentence(Decimal("100266.13"), "usd", week, TARGET, (0, 13)) == (
+        "MRR grew 1.01 % to 100,266.13 USD, missing the 10.00 % target by 8,923.50; met 0 "
+        "of the last 13 weeks."
+    )
+    moves = {
+        "new": Decimal("2546.50"),
+        "expansion": Decimal("240.00"),
+        "reactivation": Decimal(0),
+        "contraction": Decimal("63.00"),
+        "churn": Decimal("1720.67"),
+    }
+    assert bridge_sentence(moves, "usd") == (
+        "Net new MRR +1,002.83: new 2,546.50, expansion 240.00, reactivation 0.00, "
+        "contraction 63.00, churn 1,720.67; churn and contraction took 64.0 % of new."
+    )
+    kpi = KpiConfig(
+        name="CARR Closed (this quarter)",
+        unit="money",
+        period="quarter_to_date",
+        goal=Decimal(450000),
+    )
+    mqls = KpiConfig(name="MQLs", goal=Decimal(120))
+    day = date(2026, 11, 17)
+    carr = standing(kpi, Decimal(168000), quarter_of(day), day)
+    leads = standing(mqls, Decimal(118), quarter_of(day), day)
+    assert carr is not None
+    assert leads is not None
+    assert kpi_sentence([("MQLs", leads), ("CARR Closed (this quarter)", carr)]) == (
+        "CARR Closed (this quarter) is furthest behind its goal: 37.3 % of its goal with "
+        "52.2 % of the quarter gone."
+    )
+    ahead = standing(mqls, Decimal(130), quarter_of(day), day)
+    assert ahead is not None
+    assert kpi_sentence([("MQLs", ahead)]) == (
+        "MQLs is furthest ahead of its goal; every KPI with a goal is on track: 108.3 % of "
+        "its goal."
+    )
+    assert kpi_sentence([]) is None
+
+
+def test_a_small_drag_is_not_named() -> None:
+    moves = dict.fromkeys(("new", "expansion", "reactivation", "contraction", "churn"), Decimal(0))
+    moves["new"], moves["churn"] = Decimal(100), Decimal(24)
+    assert bridge_sentence(moves, "usd") == (
+        "Net new MRR +76.00: new 100.00, expansion 0.00, reactivation 0.00, contraction "
+        "0.00, churn 24.00."
+    )

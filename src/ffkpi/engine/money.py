@@ -92,6 +92,13 @@ def format_percent(rate: Decimal | None) -> str:
     return f"{_unsigned_zero(round_half_up(rate, RATE_PLACES)).scaleb(2):f} %"
 
 
+def format_share(rate: Decimal | None) -> str:
+    """A share as a percent to one place, for sentences ("64.0 %"); "" for none."""
+    if rate is None:
+        return ""
+    return f"{_unsigned_zero(round_half_up(rate, RATE_PLACES - 1)).scaleb(2):f} %"
+
+
 def format_ratio(value: Decimal | None) -> str:
     """A ratio such as the quick ratio, to two places ("2.78"); "" for none."""
     if value is None:
