@@ -1,0 +1,92 @@
+"""The review of one week, built from the demo's rebuilt weeks and recorded KPIs: the
+worked case of docs/review-rules.md, whole."""
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from ffkpi.config import parse_config
+from ffkpi.engine.calendar import weeks_back
+from ffkpi.engine.money import format_money, format_percent
+from ffkpi.errors import UsageError
+from ffkpi.past import rebuilt_history
+from ffkpi.review.document import build_review
+from ffkpi.sources.demo import DEMO_AS_OF, example_config_text, load_demo
+from ffkpi.storage.kpis import Recorded
+
+KPIS = """
+[kpis.mqls]
+name = "MQLs"
+goal = 120
+
+[kpis.carr_closed]
+name = "CARR Closed (this quarter)"
+unit = "money"
+period = "quarter_to_date"
+goal = { "2026-Q4" = 450000 }
+"""
+AT = datetime(2026, 11, 17, 6, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def review_inputs():  # type: ignore[no-untyped-def]
+    config = parse_config(example_config_text() + KPIS, "ffkpi.toml")
+    data = load_demo(history=True)
+    days = weeks_back(DEMO_AS_OF - timedelta(weeks=60), DEMO_AS_OF)
+    history = rebuilt_history(data, config, days, last=None, by_tier=False)
+    recorded = {
+        "2026-W46": {
+            "mqls": Recorded(Decimal(110), "manual", AT),
+            "carr_closed": Recorded(Decimal(150000), "csv", AT),
+        },
+        "2026-W47": {
+            "mqls": Recorded(Decimal(118), "command", AT),
+            "carr_closed": Recorded(Decimal(168000), "manual", AT, "Q4 pipeline review"),
+        },
+    }
+    return history, recorded, config
+
+
+def test_the_worked_case_as_one_document(review_inputs) -> None:  # type: ignore[no-untyped-def]
+    history, recorded, config = review_inputs
+    review = build_review(history, recorded, config)
+    assert (review.week, review.as_of, review.currency) == ("2026-W47", date(2026, 11, 17), "usd")
+    assert format_money(review.mrr, "usd") == "100266.13"
+    assert format_percent(review.judged.growth) == "1.01 %"
+    assert format_money(review.judged.shortfall or Decimal(0), "usd") == "8923.50"
+    assert review.movements is not None
+    assert format_money(review.movements["churn"], "usd") == "1720.67"
+    assert review.quarter.name == "2026-Q4"
+    assert review.quarter_gone == Decimal(48) / Decimal(92)
+    assert review.sentences == (
+        "MRR grew 1.01 % to 100,266.13 USD, missing the 10.00 % target by 8,923.50; met 0 of "
+        "the last 13 weeks.",
+        "Net new MRR +1,002.83: new 2,546.50, expansion 240.00, reactivation 0.00, "
+        "contraction 63.00, churn 1,720.67; churn and contraction took 64.0 % of new.",
+        "CARR Closed (this quarter) is furthest behind its goal: 37.3 % of its goal with "
+        "52.2 % of the quarter gone.",
+    )
+    mqls, carr = review.kpis
+    assert (mqls.value and mqls.value.value, mqls.previous and mqls.previous.value) == (
+        Decimal(118),
+        Decimal(110),
+    )
+    assert mqls.history[-2:] == (Decimal(110), Decimal(118))
+    assert mqls.history[0] is None  # not recorded: no point, never 0
+    assert carr.standing is not None
+    assert format_money(carr.standing.behind_by or Decimal(0), "usd") == "66782.61"
+    weeks = {w.week: w.mrr for w in history.weeks}
+    for n, week in ((4, "2026-W43"), (13, "2026-W34"), (52, "2025-W47")):
+        expected = (review.mrr / weeks[week]) ** (Decimal(1) / n) - 1
+        assert format_percent(review.compounded[n]) == format_percent(expected)
+    assert review.limits  # rebuilt weeks: what they cannot show is stated
+
+
+def test_a_week_not_in_the_history_is_one_clear_error(review_inputs) -> None:  # type: ignore[no-untyped-def]
+    history, recorded, config = review_inputs
+    with pytest.raises(UsageError, match="2030-W01 is not among the weeks"):
+        build_review(history, recorded, config, "2030-W01")
+    earlier = build_review(history, recorded, config, "2026-W46")
+    assert earlier.kpis[0].value is not None
+    assert earlier.kpis[0].previous is None  # not recorded the week before
