@@ -29,7 +29,9 @@ from ffkpi.render.growth import history_csv, history_json, history_table, limits
 from ffkpi.render.kpis import recorded_text as kpi_recorded
 from ffkpi.render.kpis import week_text as kpi_week
 from ffkpi.render.movements import movements_csv, movements_json, movements_table
+from ffkpi.render.review import review_json, review_markdown
 from ffkpi.render.tables import Lead, Terminal, findings_table, product_listing, report_table
+from ffkpi.review.document import Review
 from ffkpi.storage.snapshots import Saved
 from ffkpi.text import one_line
 
@@ -43,6 +45,7 @@ __all__ = [
     "product_listing",
     "report_dict",
     "report_json",
+    "review_text",
     "show_findings",
     "show_history",
     "show_report",
@@ -67,6 +70,11 @@ def note(message: str) -> None:
 def write(text: str) -> None:
     sys.stdout.write(text)
     sys.stdout.flush()
+
+
+def review_text(document: Review, fmt: str) -> str:
+    """The review as `fmt` says: json or markdown."""
+    return review_json(document) if fmt == "json" else review_markdown(document)
 
 
 def show_report(report: Report, fmt: str, lead: Lead) -> None:

@@ -1,0 +1,85 @@
+"""`ffkpi review`: the Tuesday KPI review of one week."""
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ffkpi import render
+from ffkpi.cli.options import DirOption, PastOptions, StripeOptions, day_option, grouped
+from ffkpi.cli.runs import load_past, one_source, run_config
+from ffkpi.engine.calendar import week_name
+from ffkpi.errors import UsageError
+from ffkpi.past import load_history, rebuilt_days, rebuilt_history
+from ffkpi.review.document import build_review
+from ffkpi.storage.config_file import find_config, load_config
+from ffkpi.storage.files import write_atomically
+from ffkpi.storage.kpis import read_all
+from ffkpi.storage.snapshots import snapshot_folder
+
+
+class ReviewFormat(StrEnum):
+    json = "json"
+    markdown = "markdown"
+
+
+@grouped
+def review(
+    past: PastOptions,
+    directory: DirOption = None,
+    week: Annotated[
+        str | None,
+        typer.Option("--week", metavar="YYYY-Www", help="The week (default: the newest)."),
+    ] = None,
+    as_of: Annotated[
+        datetime | None, day_option("--as-of", "The week whose as-of day this is.")
+    ] = None,
+    weeks: Annotated[int, typer.Option("--weeks", min=1, help="Weeks of history read.")] = 52,
+    fmt: Annotated[
+        ReviewFormat, typer.Option("--format", "-f", help="json for scripts, markdown for Notion.")
+    ] = ReviewFormat.markdown,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", dir_okay=False, help="Write it to this file.")
+    ] = None,
+) -> None:
+    """Show the Tuesday KPI review of a week: MRR against the target, what moved it, and
+    the other KPIs against their goals.
+
+    From the snapshot folder, or with --input FILE or --demo from weeks rebuilt from the
+    invoices; the other KPIs are those `ffkpi record` keeps beside the snapshots.
+
+    Example:
+
+        ffkpi review --format markdown --output review.md
+
+        ffkpi review --demo --format json
+    """
+    one_source(past.input_file, past.demo)
+    if week is not None and as_of is not None:
+        raise UsageError("--week and --as-of were both given", "pass one of them")
+    chosen = week or (week_name(as_of.date()) if as_of else None)
+    if past.input_file is not None or past.demo:
+        config, path = run_config(past)
+        data = load_past(past, StripeOptions(), config)
+        today = datetime.now(UTC).date()
+        until = as_of.date() if as_of else (past.until.date() if past.until else None)
+        days = rebuilt_days(data, past.since.date() if past.since else None, until, today)
+        history = rebuilt_history(data, config, days[-weeks - 1 :], last=None, by_tier=False)
+    else:
+        path = find_config(past.config)
+        if path is None:
+            raise UsageError("no config file found", "pass --config PATH, or --demo")
+        config = load_config(path)
+        folder = snapshot_folder(directory, config, path)
+        history = load_history(folder, config, last=None, by_tier=False, strict=False).history
+    folder = snapshot_folder(directory, config, path)
+    recorded = read_all(folder) if folder.is_dir() else {}
+    document = build_review(history, recorded, config, chosen)
+    text = render.review_text(document, fmt.value)
+    if output is not None:
+        write_atomically(output, text.encode())
+        render.write(f"{output}\n")
+    else:
+        render.write(text)

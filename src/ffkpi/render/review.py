@@ -1,0 +1,154 @@
+"""The Tuesday review as JSON (`ffkpi.review/1`) and as GitHub-flavoured Markdown (for
+Notion and GitHub), both rendered from the one review document."""
+
+from decimal import Decimal
+from typing import Any
+
+from ffkpi.engine.money import format_money, format_percent, format_rate
+from ffkpi.history.movements import Rates
+from ffkpi.render.formats import to_json
+from ffkpi.review.document import KpiRow, Review
+from ffkpi.text import printable
+
+REVIEW_SCHEMA = "ffkpi.review/1"
+KINDS = ("new", "expansion", "reactivation", "contraction", "churn")
+
+
+def _money(amount: Decimal | None, currency: str) -> str | None:
+    return None if amount is None else format_money(amount, currency)
+
+
+def _rates(rates: Rates | None) -> dict[str, str | None] | None:
+    if rates is None:
+        return None
+    keys = ("logo_churn", "gross_mrr_churn", "net_mrr_churn", "quick_ratio", "nrr", "grr")
+    return {key: format_rate(getattr(rates, key)) for key in keys}
+
+
+def _kpi(row: KpiRow, currency: str) -> dict[str, Any]:
+    def amount(value: Decimal | None) -> str | None:
+        if value is None:
+            return None
+        return format_money(value, currency) if row.unit == "money" else f"{value:f}"
+
+    standing = row.standing
+    return {
+        "key": row.key,
+        "name": row.name,
+        "unit": row.unit,
+        "period": row.period,
+        "value": amount(row.value.value if row.value else None),
+        "previous": amount(row.previous.value if row.previous else None),
+        "goal": amount(row.goal),
+        "on_track": None if standing is None else standing.on_track,
+        "share_of_goal": format_rate(standing.share_of_goal) if standing else None,
+        "behind_by": amount(standing.behind_by) if standing else None,
+        "source": row.source,
+        "definition": row.definition,
+        "via": row.value.via if row.value else None,
+        "recorded_at": row.value.recorded_at.isoformat() if row.value else None,
+        "note": row.value.note if row.value else None,
+        "last_weeks": [amount(value) for value in row.history],
+    }
+
+
+def review_dict(review: Review) -> dict[str, Any]:
+    cur = review.currency
+    judged = review.judged
+    previous = (
+        review.series[-2].mrr if len(review.series) > 1 and judged.growth is not None else None
+    )
+    mrr_row = {
+        "key": "mrr",
+        "name": "MRR",
+        "unit": "money",
+        "period": "point",
+        "value": format_money(review.mrr, cur),
+        "previous": _money(previous, cur),
+        "goal": _money(judged.needed, cur),  # the weekly target's: what the week needed
+        "on_track": judged.met,
+        "source": "Stripe",
+        "recorded_at": None,
+    }
+    return {
+        "schema": REVIEW_SCHEMA,
+        "week": review.week,
+        "as_of": review.as_of.isoformat(),
+        "currency": cur,
+        "mrr": format_money(review.mrr, cur),
+        "arr": format_money(review.arr, cur),
+        "growth": {
+            "rate": format_rate(judged.growth),
+            "target": format_rate(review.target),
+            "met": judged.met,
+            "needed": _money(judged.needed, cur),
+            "shortfall": _money(judged.shortfall, cur),
+            "excess": _money(judged.excess, cur),
+            "why_none": judged.why,
+            "compounded": {f"{n}w": format_rate(rate) for n, rate in review.compounded.items()},
+            "met_of_last": {"met": review.met[0], "weeks": review.met[1]},
+        },
+        "movements": (
+            None
+            if review.movements is None
+            else {kind: format_money(review.movements[kind], cur) for kind in KINDS}
+        ),
+        "rates": {f"{n}w": _rates(rates) for n, rates in review.rates.items()},
+        "quarter": {
+            "name": review.quarter.name,
+            "first_day": review.quarter.first_day.isoformat(),
+            "last_day": review.quarter.last_day.isoformat(),
+            "share_gone": format_rate(review.quarter_gone),
+            "arr_added": _money(review.arr_added, cur),
+        },
+        "kpis": [*(_kpi(row, cur) for row in review.kpis), mrr_row],
+        "sentences": list(review.sentences),
+        "cannot_show": list(review.limits),
+    }
+
+
+def review_json(review: Review) -> str:
+    return to_json(review_dict(review))
+
+
+def _cell(text: str) -> str:
+    """Outside text in a Markdown table cell: shown as text, never as markup."""
+    escaped = printable(text).replace("\\", "\\\\").replace("|", "\\|")
+    for mark in "*_`[]<>#~":
+        escaped = escaped.replace(mark, f"\\{mark}")
+    return escaped
+
+
+def review_markdown(review: Review) -> str:
+    cur = review.currency
+    code = cur.upper()
+    lines = [
+        f"# KPI review {review.week} (as of {review.as_of})",
+        "",
+        f"**MRR {format_money(review.mrr, cur, grouping=True)} {code}** · ARR "
+        f"{format_money(review.arr, cur, grouping=True)} {code} · growth "
+        f"{format_percent(review.judged.growth) or 'none'} against "
+        f"{format_percent(review.target)} a week",
+        "",
+        *(f"- {_cell(sentence)}" for sentence in review.sentences),
+        "",
+        "| KPI | This week | Last week | Goal | Source |",
+        "|---|---:|---:|---:|---|",
+    ]
+    document = review_dict(review)
+    for row in document["kpis"]:
+        value = row["value"] if row["value"] is not None else "not recorded"
+        lines.append(
+            f"| {_cell(row['name'])} | {value} | {row['previous'] or ''} | "
+            f"{row['goal'] or ''} | {_cell(row['source'] or '')} |"
+        )
+    if document["movements"] is not None:
+        lines += [
+            "",
+            "| New | Expansion | Reactivation | Contraction | Churn |",
+            "|---:|---:|---:|---:|---:|",
+        ]
+        lines.append("| " + " | ".join(document["movements"][kind] for kind in KINDS) + " |")
+    if review.limits:
+        lines += ["", "_Rebuilt weeks cannot show: " + "; ".join(review.limits) + "._"]
+    return "\n".join(lines) + "\n"
