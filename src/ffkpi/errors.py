@@ -59,6 +59,12 @@ class StorageError(FfkpiError):
     exit_code = ExitCode.STORAGE
 
 
+class WebhookError(FfkpiError):
+    """The Slack webhook refused or could not be reached."""
+
+    exit_code = ExitCode.STRIPE_UNAVAILABLE
+
+
 class Interrupted(FfkpiError):
     """Ctrl-C, where a run has something to say about what it left on disk."""
 

@@ -2,7 +2,11 @@
 
 import json
 import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -107,3 +111,70 @@ def test_bad_input_is_one_line(
     assert result.exit_code == code
     assert says in result.stderr
     assert (result.stdout, len(result.stderr.splitlines())) == ("", 1)
+
+
+class Slack(BaseHTTPRequestHandler):
+    """An incoming webhook on 127.0.0.1: keeps what it is sent; answers `status`."""
+
+    received: ClassVar[list[bytes]] = []
+    status: ClassVar[int] = 200
+
+    def do_POST(self) -> None:
+        length = int(self.headers["Content-Length"])
+        type(self).received.append(self.rfile.read(length))
+        self.send_response(type(self).status)
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def slack() -> Iterator[str]:
+    Slack.received, Slack.status = [], 200
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slack)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/services/T000/B000/secret-token"
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_review_is_posted_to_a_slack_webhook(
+    ffkpi: Ffkpi, review_env: Path, slack: str
+) -> None:
+    message = ffkpi("review", "--demo", "--format", "slack").stdout
+    assert message.startswith("*KPI review 2026-W47* (as of 2026-11-17)\n")
+    assert "• CARR Closed (this quarter): 168000.00 (goal 450000.00)\n" in message
+    assert len(message) <= 3000
+    result = ffkpi("review", "--demo", env={"FFKPI_SLACK_WEBHOOK": slack})
+    assert (result.exit_code, result.stdout) == (0, "")
+    assert result.stderr == "ffkpi: posted the review of 2026-W47 to Slack\n"
+    assert [json.loads(body) for body in Slack.received] == [{"text": message}]
+
+
+def test_a_refusing_webhook_is_one_line_without_its_url(
+    ffkpi: Ffkpi, review_env: Path, slack: str
+) -> None:
+    Slack.status = 404
+    result = ffkpi("review", "--demo", "--post-to", slack)
+    assert result.exit_code == ExitCode.STRIPE_UNAVAILABLE
+    assert result.stderr == (
+        "ffkpi: error: the Slack webhook answered HTTP 404 (check the webhook is still active)\n"
+    )
+    assert "secret-token" not in result.output
+    plain = ffkpi("review", "--demo", "--post-to", "http://hooks.example.com/x")
+    assert plain.exit_code == ExitCode.USAGE
+    assert "must be an https:// URL" in plain.stderr
+
+
+def test_names_in_slack_are_text(ffkpi: Ffkpi, cli_env: Path) -> None:
+    (cli_env / "ffkpi.toml").write_text(
+        (ROOT / "config.example.toml").read_text()
+        + '\n[kpis.mqls]\nname = "<!channel> & <http://x|click>"\ngoal = 120\n'
+    )
+    assert ffkpi("record", "mqls=1", "--week", "2026-W47").exit_code == 0
+    message = ffkpi("review", "--demo", "--format", "slack").stdout
+    assert "• &lt;!channel&gt; &amp; &lt;http://x|click&gt;: 1 (goal 120)\n" in message
+    assert "<!channel>" not in message

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ffkpi import render
+from ffkpi import render, webhook
 from ffkpi.cli.options import DirOption, PastOptions, StripeOptions, day_option, grouped
 from ffkpi.cli.runs import load_past, one_source, run_config
 from ffkpi.engine.calendar import week_name
@@ -18,11 +18,13 @@ from ffkpi.storage.config_file import find_config, load_config
 from ffkpi.storage.files import write_atomically
 from ffkpi.storage.kpis import read_all
 from ffkpi.storage.snapshots import snapshot_folder
+from ffkpi.webhook import ENV_WEBHOOK
 
 
 class ReviewFormat(StrEnum):
     json = "json"
     markdown = "markdown"
+    slack = "slack"
 
 
 @grouped
@@ -38,10 +40,21 @@ def review(
     ] = None,
     weeks: Annotated[int, typer.Option("--weeks", min=1, help="Weeks of history read.")] = 52,
     fmt: Annotated[
-        ReviewFormat, typer.Option("--format", "-f", help="json for scripts, markdown for Notion.")
+        ReviewFormat,
+        typer.Option("--format", "-f", help="markdown for Notion, slack for Slack, json."),
     ] = ReviewFormat.markdown,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", dir_okay=False, help="Write it to this file.")
+    ] = None,
+    post_to: Annotated[
+        str | None,
+        typer.Option(
+            "--post-to",
+            envvar=ENV_WEBHOOK,
+            show_envvar=False,
+            metavar="WEBHOOK_URL",
+            help=f"Post it to this Slack incoming webhook (or ${ENV_WEBHOOK}).",
+        ),
     ] = None,
 ) -> None:
     """Show the Tuesday KPI review of a week: MRR against the target, what moved it, and
@@ -77,6 +90,10 @@ def review(
     folder = snapshot_folder(directory, config, path)
     recorded = read_all(folder) if folder.is_dir() else {}
     document = build_review(history, recorded, config, chosen)
+    if post_to:
+        webhook.post(post_to, render.review_text(document, "slack"))
+        render.note(f"posted the review of {document.week} to Slack")
+        return
     text = render.review_text(document, fmt.value)
     if output is not None:
         write_atomically(output, text.encode())

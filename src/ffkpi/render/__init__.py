@@ -29,7 +29,7 @@ from ffkpi.render.growth import history_csv, history_json, history_table, limits
 from ffkpi.render.kpis import recorded_text as kpi_recorded
 from ffkpi.render.kpis import week_text as kpi_week
 from ffkpi.render.movements import movements_csv, movements_json, movements_table
-from ffkpi.render.review import review_json, review_markdown
+from ffkpi.render.review import review_json, review_markdown, review_slack
 from ffkpi.render.tables import Lead, Terminal, findings_table, product_listing, report_table
 from ffkpi.review.document import Review
 from ffkpi.storage.snapshots import Saved
@@ -73,8 +73,10 @@ def write(text: str) -> None:
 
 
 def review_text(document: Review, fmt: str) -> str:
-    """The review as `fmt` says: json or markdown."""
-    return review_json(document) if fmt == "json" else review_markdown(document)
+    """The review as `fmt` says: json, markdown or slack."""
+    if fmt == "json":
+        return review_json(document)
+    return review_slack(document) if fmt == "slack" else review_markdown(document)
 
 
 def show_report(report: Report, fmt: str, lead: Lead) -> None:

@@ -152,3 +152,37 @@ def review_markdown(review: Review) -> str:
     if review.limits:
         lines += ["", "_Rebuilt weeks cannot show: " + "; ".join(review.limits) + "._"]
     return "\n".join(lines) + "\n"
+
+
+SLACK_LIMIT = 3000  # characters Slack shows of a message before it folds it
+
+
+def _slack(text: str) -> str:
+    """Outside text in Slack's mrkdwn: &, < and > escaped, so no name becomes a link,
+    a mention or markup."""
+    return printable(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def review_slack(review: Review) -> str:
+    """The review as a Slack message (mrkdwn has no tables): the headline, the sentences,
+    each KPI on a line; within Slack's limits."""
+    cur = review.currency
+    code = cur.upper()
+    lines = [
+        f"*KPI review {review.week}* (as of {review.as_of})",
+        f"*MRR {format_money(review.mrr, cur, grouping=True)} {code}* · ARR "
+        f"{format_money(review.arr, cur, grouping=True)} {code} · growth "
+        f"{format_percent(review.judged.growth) or 'none'} against "
+        f"{format_percent(review.target)} a week",
+        "",
+        *(f"• {_slack(sentence)}" for sentence in review.sentences),
+        "",
+    ]
+    for row in review_dict(review)["kpis"]:
+        value = row["value"] if row["value"] is not None else "not recorded"
+        goal = f" (goal {row['goal']})" if row["goal"] else ""
+        lines.append(f"• {_slack(row['name'])}: {value}{goal}")
+    text = "\n".join(lines) + "\n"
+    if len(text) > SLACK_LIMIT:
+        text = text[: SLACK_LIMIT - 2].rsplit("\n", 1)[0] + "\n…\n"
+    return text
