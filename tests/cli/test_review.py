@@ -178,3 +178,25 @@ def test_names_in_slack_are_text(ffkpi: Ffkpi, cli_env: Path) -> None:
     message = ffkpi("review", "--demo", "--format", "slack").stdout
     assert "• &lt;!channel&gt; &amp; &lt;http://x|click&gt;: 1 (goal 120)\n" in message
     assert "<!channel>" not in message
+
+
+def test_the_demo_shows_all_seven_kpis_marked_as_example_data(ffkpi: Ffkpi) -> None:
+    document = json.loads(ffkpi("review", "--demo", "--format", "json").stdout)
+    assert [k["key"] for k in document["kpis"]] == [
+        "engineering_throughput",
+        "nr_active_instances",
+        "mqls",
+        "carr_projected",
+        "carr_closed",
+        "carr_goal",
+        "mrr",
+    ]
+    assert document["example_data"] is True
+    assert all(k["via"] == "example" for k in document["kpis"][:6])
+    assert document["kpis"][4]["behind_by"] == "66782.61"  # the worked case's CARR
+    page = ffkpi("review", "--demo").stdout
+    assert "> Example data: the demo's other KPIs are made up, not measured.\n" in page
+    assert "| MQLs | 118 (example) | 122 (example) | 120 |" in page
+    slack = ffkpi("review", "--demo", "--format", "slack").stdout
+    assert "_Example data: the demo's other KPIs are made up, not measured._\n" in slack
+    assert "• MQLs: 118 (example) (goal 120)\n" in slack

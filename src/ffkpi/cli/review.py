@@ -14,6 +14,7 @@ from ffkpi.engine.calendar import week_name
 from ffkpi.errors import UsageError
 from ffkpi.past import load_history, rebuilt_days, rebuilt_history
 from ffkpi.review.document import build_review
+from ffkpi.sources.demo import demo_kpis
 from ffkpi.storage.config_file import find_config, load_config
 from ffkpi.storage.files import write_atomically
 from ffkpi.storage.kpis import read_all
@@ -89,6 +90,9 @@ def review(
         history = load_history(folder, config, last=None, by_tier=False, strict=False).history
     folder = snapshot_folder(directory, config, path)
     recorded = read_all(folder) if folder.is_dir() else {}
+    if past.demo and not config.kpis:  # the demo's own: made-up values, marked as such
+        kpis, recorded = demo_kpis()
+        config = config.model_copy(update={"kpis": kpis})
     document = build_review(history, recorded, config, chosen)
     if post_to:
         webhook.post(post_to, render.review_text(document, "slack"))

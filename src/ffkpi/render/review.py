@@ -11,6 +11,21 @@ from ffkpi.review.document import KpiRow, Review
 from ffkpi.text import printable
 
 REVIEW_SCHEMA = "ffkpi.review/1"
+EXAMPLE = "Example data: the demo's other KPIs are made up, not measured."
+
+
+def _example(review: Review) -> bool:
+    """Whether any value shown is the demo's made-up one."""
+    return any(row.value is not None and row.value.via == "example" for row in review.kpis)
+
+
+def _shown(row: dict[str, Any]) -> str:
+    """A KPI's value as a page shows it: "not recorded" for none, marked when made up."""
+    if row["value"] is None:
+        return "not recorded"
+    return f"{row['value']} (example)" if row.get("via") == "example" else str(row["value"])
+
+
 KINDS = ("new", "expansion", "reactivation", "contraction", "churn")
 
 
@@ -104,6 +119,7 @@ def review_dict(review: Review) -> dict[str, Any]:
         "kpis": [*(_kpi(row, cur) for row in review.kpis), mrr_row],
         "sentences": list(review.sentences),
         "cannot_show": list(review.limits),
+        "example_data": _example(review),
     }
 
 
@@ -130,6 +146,7 @@ def review_markdown(review: Review) -> str:
         f"{format_percent(review.judged.growth) or 'none'} against "
         f"{format_percent(review.target)} a week",
         "",
+        *([f"> {EXAMPLE}", ""] if _example(review) else []),
         *(f"- {_cell(sentence)}" for sentence in review.sentences),
         "",
         "| KPI | This week | Last week | Goal | Source |",
@@ -137,9 +154,11 @@ def review_markdown(review: Review) -> str:
     ]
     document = review_dict(review)
     for row in document["kpis"]:
-        value = row["value"] if row["value"] is not None else "not recorded"
+        previous = row["previous"] or ""
+        if previous and row.get("via") == "example":
+            previous += " (example)"
         lines.append(
-            f"| {_cell(row['name'])} | {value} | {row['previous'] or ''} | "
+            f"| {_cell(row['name'])} | {_shown(row)} | {previous} | "
             f"{row['goal'] or ''} | {_cell(row['source'] or '')} |"
         )
     if document["movements"] is not None:
@@ -175,13 +194,13 @@ def review_slack(review: Review) -> str:
         f"{format_percent(review.judged.growth) or 'none'} against "
         f"{format_percent(review.target)} a week",
         "",
+        *([f"_{EXAMPLE}_", ""] if _example(review) else []),
         *(f"• {_slack(sentence)}" for sentence in review.sentences),
         "",
     ]
     for row in review_dict(review)["kpis"]:
-        value = row["value"] if row["value"] is not None else "not recorded"
         goal = f" (goal {row['goal']})" if row["goal"] else ""
-        lines.append(f"• {_slack(row['name'])}: {value}{goal}")
+        lines.append(f"• {_slack(row['name'])}: {_shown(row)}{goal}")
     text = "\n".join(lines) + "\n"
     if len(text) > SLACK_LIMIT:
         text = text[: SLACK_LIMIT - 2].rsplit("\n", 1)[0] + "\n…\n"

@@ -17,8 +17,9 @@ from ffkpi.storage.files import cannot_write, folder_lock, replacing
 
 SCHEMA = "ffkpi.kpis/1"
 FOLDER = "kpis"  # beside the snapshots, never read as one of them
-Via = Literal["manual", "command", "csv"]
-VIAS: tuple[Via, ...] = ("manual", "command", "csv")
+# How a value got in: by hand, from its command, from a CSV, or the demo's made-up ones.
+Via = Literal["manual", "command", "csv", "example"]
+VIAS: tuple[Via, ...] = ("manual", "command", "csv", "example")
 
 
 @dataclass(frozen=True, slots=True)
