@@ -90,3 +90,19 @@ def test_a_week_not_in_the_history_is_one_clear_error(review_inputs) -> None:  #
     earlier = build_review(history, recorded, config, "2026-W46")
     assert earlier.kpis[0].value is not None
     assert earlier.kpis[0].previous is None  # not recorded the week before
+
+
+def test_a_quarters_figure_is_carried_to_its_later_weeks(review_inputs) -> None:  # type: ignore[no-untyped-def]
+    history, recorded, _ = review_inputs
+    goal = parse_config(
+        example_config_text()
+        + '\n[kpis.carr_goal]\nname = "CARR Goal (this quarter)"\nunit = "money"\n'
+        'period = "quarter"\n',
+        "ffkpi.toml",
+    )
+    values = {**recorded, "2026-W41": {"carr_goal": Recorded(Decimal(450000), "manual", AT)}}
+    row = build_review(history, values, goal).kpis[0]
+    assert row.value is not None
+    assert row.value.value == Decimal(450000)  # recorded in W41, carried to W47
+    earlier = {"2026-W39": {"carr_goal": Recorded(Decimal(380000), "manual", AT)}}
+    assert build_review(history, earlier, goal).kpis[0].value is None  # another quarter's

@@ -142,6 +142,16 @@ def _previous_name(week: str) -> str:
     return week_name(monday(week) - WEEK)
 
 
+def _carried(
+    recorded: Mapping[str, Mapping[str, Recorded]], key: str, week: str, quarter: Quarter
+) -> Recorded | None:
+    """A quarter's one figure (a goal), carried to every later week of the quarter: the
+    newest recorded in it up to `week`."""
+    first = week_name(quarter.first_day)
+    weeks = sorted(w for w in recorded if first <= w <= week and key in recorded[w])
+    return recorded[weeks[-1]][key] if weeks else None
+
+
 def _kpi_rows(
     config: Config,
     recorded: Mapping[str, Mapping[str, Recorded]],
@@ -155,6 +165,8 @@ def _kpi_rows(
     for key, kpi in config.kpis.items():
         value = recorded.get(this.week, {}).get(key)
         before = recorded.get(previous_week, {}).get(key)
+        if kpi.period == "quarter" and value is None:
+            value = _carried(recorded, key, this.week, quarter)  # one figure a quarter
         if kpi.period == "quarter_to_date" and quarter_of(this.as_of - WEEK) != quarter:
             before = None  # a quarter's running total restarts: no comparison across it
         goal = kpi.goal_for(quarter.name)
