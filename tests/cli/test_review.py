@@ -200,3 +200,14 @@ def test_the_demo_shows_all_seven_kpis_marked_as_example_data(ffkpi: Ffkpi) -> N
     slack = ffkpi("review", "--demo", "--format", "slack").stdout
     assert "_Example data: the demo's other KPIs are made up, not measured._\n" in slack
     assert "• MQLs: 118 (example) (goal 120)\n" in slack
+
+
+def test_projected_carr_is_judged_against_the_carr_goal(ffkpi: Ffkpi) -> None:
+    document = json.loads(ffkpi("review", "--demo", "--format", "json").stdout)
+    projected = document["kpis"][3]
+    assert (projected["key"], projected["value"], projected["goal"]) == (
+        "carr_projected",
+        "402000.00",
+        "450000.00",
+    )
+    assert (projected["on_track"], projected["behind_by"]) == (False, "48000.00")

@@ -28,6 +28,7 @@ from ffkpi.review.sentences import bridge_sentence, kpi_sentence, target_sentenc
 from ffkpi.storage.kpis import Recorded
 
 SPARK = 8  # weeks a KPI's sparkline shows
+PROJECTED, GOAL = "carr_projected", "carr_goal"  # the handbook's pair (review-rules.md)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +171,12 @@ def _kpi_rows(
         if kpi.period == "quarter_to_date" and quarter_of(this.as_of - WEEK) != quarter:
             before = None  # a quarter's running total restarts: no comparison across it
         goal = kpi.goal_for(quarter.name)
+        judged_as = kpi
+        if key == PROJECTED and goal is None and GOAL in config.kpis:
+            # review-rules: projected CARR is on track when it reaches the CARR goal.
+            carried = _carried(recorded, GOAL, this.week, quarter)
+            goal = carried.value if carried is not None else None
+            judged_as = kpi.model_copy(update={"period": "point", "goal": goal})
         rows.append(
             KpiRow(
                 key=key,
@@ -179,7 +186,7 @@ def _kpi_rows(
                 value=value,
                 previous=before,
                 goal=goal,
-                standing=standing(kpi, value.value if value else None, quarter, this.as_of),
+                standing=standing(judged_as, value.value if value else None, quarter, this.as_of),
                 history=tuple(
                     entry.value if (entry := recorded.get(name, {}).get(key)) else None
                     for name in recent

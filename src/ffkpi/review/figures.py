@@ -91,7 +91,8 @@ class Standing:
     on_track: bool
     share_of_goal: Decimal | None  # quarter-to-date: value / goal
     share_gone: Decimal | None  # quarter-to-date: of the quarter, at the week's day
-    behind_by: Decimal | None  # quarter-to-date: share gone x goal - value, when behind
+    behind_by: Decimal | None  # how far from on track, when behind (quarter-to-date: the
+    # share of the quarter gone x goal - value)
     lead: Decimal  # how far ahead (positive) or behind (negative): the furthest behind is
     # the smallest, compared across KPIs
 
@@ -111,4 +112,5 @@ def standing(kpi: KpiConfig, value: Decimal | None, quarter: Quarter, day: date)
             behind = gone * goal - value if up and share < gone else None
             return Standing(goal, lead >= 0, share, gone, behind, lead)
         lead = (value / goal - 1) if up else (1 - value / goal)
-        return Standing(goal, lead >= 0, None, None, None, lead)
+        behind = abs(goal - value) if lead < 0 else None
+        return Standing(goal, lead >= 0, None, None, behind, lead)
