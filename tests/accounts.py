@@ -59,3 +59,27 @@ def subscriptions(*amounts: str, product: str = "prod_a") -> dict[str, object]:
             for n, amount in enumerate(amounts)
         ]
     )
+
+
+# The handbook's six other KPIs, in its order (docs/review-rules.md).
+HANDBOOK_KPIS = [
+    "engineering_throughput",
+    "nr_active_instances",
+    "mqls",
+    "carr_projected",
+    "carr_closed",
+    "carr_goal",
+]
+# Two of them with the goals of review-rules' worked case.
+WORKED_KPIS = """
+[kpis.mqls]
+name = "MQLs"
+goal = 120
+
+[kpis.carr_closed]
+name = "CARR Closed (this quarter)"
+unit = "money"
+period = "quarter_to_date"
+goal = { "2026-Q4" = 450000 }
+source = "the CRM"
+"""

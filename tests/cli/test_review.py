@@ -10,26 +10,14 @@ from typing import ClassVar
 
 import pytest
 
+from accounts import HANDBOOK_KPIS, WORKED_KPIS
 from conftest import ROOT, Ffkpi
 from ffkpi.errors import ExitCode
-
-KPIS = """
-[kpis.mqls]
-name = "MQLs"
-goal = 120
-
-[kpis.carr_closed]
-name = "CARR Closed (this quarter)"
-unit = "money"
-period = "quarter_to_date"
-goal = { "2026-Q4" = 450000 }
-source = "the CRM"
-"""
 
 
 @pytest.fixture
 def review_env(cli_env: Path, ffkpi: Ffkpi) -> Path:
-    (cli_env / "ffkpi.toml").write_text((ROOT / "config.example.toml").read_text() + KPIS)
+    (cli_env / "ffkpi.toml").write_text((ROOT / "config.example.toml").read_text() + WORKED_KPIS)
     for week, mqls, carr in (("2026-W46", "110", "150000"), ("2026-W47", "118", "168000")):
         result = ffkpi("record", f"mqls={mqls}", f"carr_closed={carr}", "--week", week)
         assert result.exit_code == 0, result.stderr
@@ -182,15 +170,7 @@ def test_names_in_slack_are_text(ffkpi: Ffkpi, cli_env: Path) -> None:
 
 def test_the_demo_shows_all_seven_kpis_marked_as_example_data(ffkpi: Ffkpi) -> None:
     document = json.loads(ffkpi("review", "--demo", "--format", "json").stdout)
-    assert [k["key"] for k in document["kpis"]] == [
-        "engineering_throughput",
-        "nr_active_instances",
-        "mqls",
-        "carr_projected",
-        "carr_closed",
-        "carr_goal",
-        "mrr",
-    ]
+    assert [k["key"] for k in document["kpis"]] == [*HANDBOOK_KPIS, "mrr"]
     assert document["example_data"] is True
     assert all(k["via"] == "example" for k in document["kpis"][:6])
     assert document["kpis"][4]["behind_by"] == "66782.61"  # the worked case's CARR

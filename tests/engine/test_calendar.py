@@ -16,6 +16,7 @@ from ffkpi.engine.calendar import (
     parse_quarter,
     parse_week,
     quarter_of,
+    week_before,
     week_name,
     weeks_back,
     weeks_between,
@@ -47,6 +48,7 @@ def test_days_and_instants() -> None:
     assert day_of(1_794_959_999) == date(2026, 11, 17)
     assert day_in_week("2026-W47", 1) == date(2026, 11, 17)
     assert weeks_between("2026-W45", "2026-W47") == 2
+    assert (week_before("2026-W47"), week_before("2021-W01")) == ("2026-W46", "2020-W53")
     assert weeks_back(date(2026, 11, 1), date(2026, 11, 17)) == [
         date(2026, 11, 3),
         date(2026, 11, 10),

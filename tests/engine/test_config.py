@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from accounts import HANDBOOK_KPIS
 from conftest import ROOT
 from ffkpi.config import Config, parse_config
 from ffkpi.errors import ConfigError, ExitCode
@@ -183,14 +184,7 @@ class TestKpis:
         examples = text[text.index("# [kpis.") :]  # the commented tables, at the file's end
         uncommented = text + "\n".join(line.removeprefix("# ") for line in examples.splitlines())
         config = parse_config(uncommented, "config.example.toml")
-        assert list(config.kpis) == [
-            "engineering_throughput",
-            "nr_active_instances",
-            "mqls",
-            "carr_projected",
-            "carr_closed",
-            "carr_goal",
-        ]
+        assert list(config.kpis) == HANDBOOK_KPIS
         assert all(k.command for k in config.kpis.values() if k.period != "quarter")
         assert config.kpis["carr_closed"].goal_for("2026-Q4") == Decimal(450000)
         assert config.kpis["carr_closed"].goal_for("2027-Q1") is None

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from accounts import WORKED_KPIS
 from ffkpi.config import parse_config
 from ffkpi.engine.calendar import weeks_back
 from ffkpi.engine.money import format_money, format_percent
@@ -15,23 +16,12 @@ from ffkpi.review.document import build_review
 from ffkpi.sources.demo import DEMO_AS_OF, example_config_text, load_demo
 from ffkpi.storage.kpis import Recorded
 
-KPIS = """
-[kpis.mqls]
-name = "MQLs"
-goal = 120
-
-[kpis.carr_closed]
-name = "CARR Closed (this quarter)"
-unit = "money"
-period = "quarter_to_date"
-goal = { "2026-Q4" = 450000 }
-"""
 AT = datetime(2026, 11, 17, 6, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
 def review_inputs():  # type: ignore[no-untyped-def]
-    config = parse_config(example_config_text() + KPIS, "ffkpi.toml")
+    config = parse_config(example_config_text() + WORKED_KPIS, "ffkpi.toml")
     data = load_demo(history=True)
     days = weeks_back(DEMO_AS_OF - timedelta(weeks=60), DEMO_AS_OF)
     history = rebuilt_history(data, config, days, last=None, by_tier=False)

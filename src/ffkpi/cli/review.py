@@ -86,8 +86,9 @@ def review(
         if path is None:
             raise UsageError("no config file found", "pass --config PATH, or --demo")
         config = load_config(path)
-        folder = snapshot_folder(directory, config, path)
-        history = load_history(folder, config, last=None, by_tier=False, strict=False).history
+        history = load_history(
+            snapshot_folder(directory, config, path), config, last=None, by_tier=False, strict=False
+        ).history
     folder = snapshot_folder(directory, config, path)
     recorded = read_all(folder) if folder.is_dir() else {}
     if past.demo and not config.kpis:  # the demo's own: made-up values, marked as such

@@ -56,6 +56,11 @@ def parse_week(text: str) -> date:
     raise UsageError(f"--week {text!r} is not a week", "write it as history does: 2026-W47")
 
 
+def week_before(week: str) -> str:
+    """The name of the ISO week before `week`."""
+    return week_name(monday(week) - WEEK)
+
+
 def weeks_between(earlier: str, later: str) -> int:
     """Whole weeks from one named week to another."""
     return (monday(later) - monday(earlier)).days // 7

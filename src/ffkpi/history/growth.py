@@ -9,10 +9,20 @@ from decimal import Decimal, InvalidOperation, localcontext
 
 from ffkpi.config import Config, Growth
 from ffkpi.engine.calendar import weeks_between
+from ffkpi.engine.money import round_money
 from ffkpi.engine.mrr import EXACT
 from ffkpi.engine.pricing import ZERO
 from ffkpi.errors import StorageError
-from ffkpi.history.movements import CustomerMove, WeekMoves, customer_moves, week_moves
+from ffkpi.history.movements import (
+    CHURN,
+    CONTRACTION,
+    INFLOWS,
+    KINDS,
+    CustomerMove,
+    WeekMoves,
+    customer_moves,
+    week_moves,
+)
 from ffkpi.history.rebuild import LIMITS, ONCE_LIMIT
 from ffkpi.history.series import Customers, Origin, WeekFigures
 
@@ -185,6 +195,28 @@ def _with_moves(weeks: list[Week], series: Sequence[WeekFigures], tier: str | No
         )
         for k, (week, move) in enumerate(zip(weeks, moves, strict=True))
     ]
+
+
+def printed_movements(week: Week) -> dict[str, Decimal] | None:
+    """Each movement of the week rounded to the currency's digits, the rounding residue
+    given to the largest, so previous + inflows - outflows = MRR holds on the figures
+    as printed (every output of the bridge shows these)."""
+    moves = week.moves
+    if moves is None or moves.movements is None or week.previous_mrr is None:
+        return None
+    cur = week.currency
+    amounts = moves.movements
+    printed = {kind: round_money(amounts[kind].mrr, cur) for kind in KINDS}
+    inflow = sum((printed[kind] for kind in INFLOWS), ZERO)
+    outflow = printed[CONTRACTION] + printed[CHURN]
+    residue = round_money(week.mrr, cur) - round_money(week.previous_mrr, cur) - (inflow - outflow)
+    if residue:
+        for kind in sorted(KINDS, key=lambda k: (-amounts[k].mrr, k)):
+            sign = 1 if kind in INFLOWS else -1
+            if printed[kind] + sign * residue >= 0:
+                printed[kind] += sign * residue
+                break
+    return printed
 
 
 @dataclass(frozen=True, slots=True)

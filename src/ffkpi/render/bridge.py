@@ -9,8 +9,8 @@ from rich.table import Table
 from rich.text import Text
 
 from ffkpi.engine.money import format_money, format_percent, format_rate, format_ratio
-from ffkpi.history.growth import Week
-from ffkpi.history.movements import CHURN, CONTRACTION, INFLOWS, KINDS, TRAILING, Movement, Rates
+from ffkpi.history.growth import Week, printed_movements
+from ffkpi.history.movements import CHURN, CONTRACTION, INFLOWS, KINDS, TRAILING, Rates
 
 LABELS = {
     "new": "New",
@@ -22,31 +22,6 @@ LABELS = {
 REBUILT = "~"  # marks a week rebuilt from invoices, in tables and charts
 RATE_KEYS = ("logo_churn", "gross_mrr_churn", "net_mrr_churn", "quick_ratio")
 WINDOW_KEYS = (*RATE_KEYS, "nrr", "grr")
-
-
-def _rounded(value: Decimal, currency: str) -> Decimal:
-    return Decimal(format_money(value, currency))
-
-
-def printed_movements(week: Week) -> dict[str, Decimal] | None:
-    """Each movement rounded to the currency's digits, the rounding residue given to the
-    largest, so previous + inflows - outflows = MRR holds on the printed figures."""
-    moves = week.moves
-    if moves is None or moves.movements is None or week.previous_mrr is None:
-        return None
-    cur = week.currency
-    amounts: dict[str, Movement] = moves.movements
-    printed = {kind: _rounded(amounts[kind].mrr, cur) for kind in KINDS}
-    inflow = sum((printed[kind] for kind in INFLOWS), Decimal(0))
-    outflow = printed[CONTRACTION] + printed[CHURN]
-    residue = _rounded(week.mrr, cur) - _rounded(week.previous_mrr, cur) - (inflow - outflow)
-    if residue:
-        for kind in sorted(KINDS, key=lambda k: (-amounts[k].mrr, k)):
-            sign = 1 if kind in INFLOWS else -1
-            if printed[kind] + sign * residue >= 0:
-                printed[kind] += sign * residue
-                break
-    return printed
 
 
 def _rates(rates: Rates | None, keys: tuple[str, ...]) -> dict[str, str | None] | None:

@@ -9,9 +9,9 @@ from datetime import date
 from decimal import Decimal
 
 from ffkpi.config import Config
-from ffkpi.engine.calendar import WEEK, Quarter, monday, quarter_of, week_name, weeks_between
+from ffkpi.engine.calendar import WEEK, Quarter, quarter_of, week_before, week_name, weeks_between
 from ffkpi.errors import UsageError
-from ffkpi.history.growth import History, Week
+from ffkpi.history.growth import History, Week, printed_movements
 from ffkpi.history.movements import Rates
 from ffkpi.review.figures import (
     HORIZONS,
@@ -95,7 +95,7 @@ def build_review(
     if before is None:
         why = "it is the first week"
     elif weeks_between(before.week, this.week) != 1:
-        why = f"the week before it, {_previous_name(this.week)}, is missing"
+        why = f"the week before it, {week_before(this.week)}, is missing"
     elif not this.comparable or before.currency != this.currency:
         why = "the week before it was made under another config or currency"
     else:
@@ -107,11 +107,11 @@ def build_review(
         (w for w in reversed(shown) if w.as_of < quarter.first_day and w.currency == this.currency),
         None,
     )
-    moves = this.moves.movements if this.moves is not None else None
-    bridge = {kind: m.mrr for kind, m in moves.items()} if moves is not None else None
+    bridge = printed_movements(this)  # as every output of the bridge prints it
     rows = tuple(_kpi_rows(config, recorded, this, shown, quarter))
     standings = [(row.name, row.standing) for row in rows if row.standing is not None]
-    sentences = [target_sentence(this.mrr, this.currency, judged, target, met_of_last(points))]
+    met = met_of_last(points)
+    sentences = [target_sentence(this.mrr, this.currency, judged, target, met)]
     if bridge is not None:
         sentences.append(bridge_sentence(bridge, this.currency))
     about_kpis = kpi_sentence(standings)
@@ -126,7 +126,7 @@ def build_review(
         target=target,
         judged=judged,
         compounded={n: compounded(points, n) for n in HORIZONS},
-        met=met_of_last(points),
+        met=met,
         movements=bridge,
         rates={1: this.moves.rates, **this.moves.trailing} if this.moves is not None else {},
         quarter=quarter,
@@ -137,10 +137,6 @@ def build_review(
         sentences=tuple(sentences),
         limits=history.limits,
     )
-
-
-def _previous_name(week: str) -> str:
-    return week_name(monday(week) - WEEK)
 
 
 def _carried(
@@ -161,7 +157,7 @@ def _kpi_rows(
     quarter: Quarter,
 ) -> list[KpiRow]:
     rows = []
-    previous_week = _previous_name(this.week)
+    previous_week = week_before(this.week)
     recent = [w.week for w in shown][-SPARK:]
     for key, kpi in config.kpis.items():
         value = recorded.get(this.week, {}).get(key)
