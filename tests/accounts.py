@@ -1,7 +1,9 @@
 """Accounts for tests: simulated two-year accounts (scripts/billing_sim.py) read back
 as bundles, and small Stripe lists for snapshot tests."""
 
+import calendar
 import json
+from datetime import datetime
 from typing import Any
 
 import make_demo
@@ -28,6 +30,47 @@ def simulated(seed: int, signups: int = 60, **odds: Any) -> dict[str, Any]:
         "invoices": account.invoices,
         "invoice_items": account.invoice_items,
     }
+
+
+def case_1_bundle(line_price: str = "price_1") -> dict[str, Any]:
+    """history-rules.md's case 1 as Stripe sends it: a subscription of 5 seats at 10.00
+    billed for March, raised to 8 on the 18th with prorations still pending."""
+    ten = sf.price("price_1", "prod_a", 1000)
+    start, change, end = _at(2026, 3, 1), _at(2026, 3, 18, 12), _at(2026, 4, 1)
+    subscription = sf.subscription_of("sub_1", "cus_1", (ten, 8), created=start, period_start=start)
+    item_id = subscription["items"]["data"][0]["id"]
+    billed = {
+        "amount": 5000,
+        "currency": "usd",
+        "subscription_id": "sub_1",
+        "subscription_item_id": item_id,
+        "price_id": line_price,
+        "product_id": "prod_a",
+        "quantity": 5,
+        "period": (start, end),
+    }
+    first = sf.invoice(
+        "in_1",
+        customer="cus_1",
+        subscription_id="sub_1",
+        status="paid",
+        currency="usd",
+        lines=[sf.invoice_line("il_1", "in_1", **billed)],
+        created=start,
+    )
+    change_lines = [
+        {**billed, "amount": -2177, "period": (change, end)},
+        {**billed, "amount": 3484, "quantity": 8, "period": (change, end)},
+    ]
+    pending = [
+        sf.invoice_item(f"ii_{n}", customer="cus_1", **fields)
+        for n, fields in enumerate(change_lines)
+    ]
+    return {"subscriptions": [subscription], "invoices": [first], "invoice_items": pending}
+
+
+def _at(*parts: int) -> int:
+    return calendar.timegm(datetime(*parts).timetuple())  # type: ignore[arg-type]
 
 
 def read(bundle: dict[str, Any], history: bool) -> Dataset:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from accounts import case_1_bundle
 from builders import config, coupon, discount, item, price, sub
 from ffkpi.engine.model import (
     BilledInvoice,
@@ -328,42 +329,7 @@ class TestFromStripeJson:
 
     @staticmethod
     def bundle(line_price: str = "price_1") -> dict[str, Any]:
-        import stripe_fixtures as sf
-
-        ten = sf.price("price_1", "prod_a", 1000)
-        start, change, end = at("2026-03-01"), at("2026-03-18 12:00"), at("2026-04-01")
-        subscription = sf.subscription_of(
-            "sub_1", "cus_1", (ten, 8), created=start, period_start=start
-        )
-        item_id = subscription["items"]["data"][0]["id"]
-        billed = {
-            "amount": 5000,
-            "currency": "usd",
-            "subscription_id": "sub_1",
-            "subscription_item_id": item_id,
-            "price_id": line_price,
-            "product_id": "prod_a",
-            "quantity": 5,
-            "period": (start, end),
-        }
-        first = sf.invoice(
-            "in_1",
-            customer="cus_1",
-            subscription_id="sub_1",
-            status="paid",
-            currency="usd",
-            lines=[sf.invoice_line("il_1", "in_1", **billed)],
-            created=start,
-        )
-        change_lines = [
-            {**billed, "amount": -2177, "period": (change, end)},
-            {**billed, "amount": 3484, "quantity": 8, "period": (change, end)},
-        ]
-        pending = [
-            sf.invoice_item(f"ii_{n}", customer="cus_1", **fields)
-            for n, fields in enumerate(change_lines)
-        ]
-        return {"subscriptions": [subscription], "invoices": [first], "invoice_items": pending}
+        return case_1_bundle(line_price)
 
     def test_case_1_from_a_bundle(self) -> None:
         import json
