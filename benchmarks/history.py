@@ -41,14 +41,16 @@ def generate(folder: Path, count: int, profile: str) -> dict[str, int]:
 
     bench: `count` monthly subscriptions created in the first month, two years of
     invoices each. small: a small growing business like the demo's (sign-ups doubling
-    every eight months over two years, every plan and change the demo has), `count`
-    sign-ups."""
+    every eight months over two years, every plan and change the demo has, and one
+    period in twenty busy with seat changes), `count` sign-ups."""
     import billing_sim
     import make_demo
 
     start = make_demo.NOW - 730 * billing_sim.DAY
     if profile == "small":
-        account = billing_sim.Account(make_demo.NOW, seed=919)
+        # Some periods busy with seat changes: invoices of more than ten lines, whose
+        # lines a list page does not embed whole (a request each).
+        account = billing_sim.Account(make_demo.NOW, seed=919, odds=billing_sim.Odds(busy=5))
         rng = account.rng
         for n in range(count):
             created = billing_sim.growing(rng, start, make_demo.NOW, doubling_days=240)

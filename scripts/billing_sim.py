@@ -86,6 +86,7 @@ class Odds:
     incomplete: float = 2  # the first payment fails: expired after 23 hours
     awaiting: float = 20  # of those created in the last 23 hours: still incomplete
     change: float = 7  # a seat count changes mid-period, with prorations
+    busy: float = 0  # a period whose seat counts change 5 to 9 times: an invoice of 11+ lines
     add_on: float = 3
     add_on_trial: float = 25  # of add-ons: on a 14-day trial of their own first
     drop_add_on: float = 2
@@ -310,6 +311,9 @@ class _Life:
         ):
             if self.account.chance(percent):
                 events.append((rng.randint(start + HOUR, end - HOUR), kind))
+        if odds.busy and self._seats() and self.account.chance(odds.busy):
+            for _ in range(rng.randint(5, 9)):
+                events.append((rng.randint(start + HOUR, end - HOUR), "change"))
         for moment, kind in sorted(events):
             if moment >= self.now:
                 break

@@ -121,6 +121,46 @@ def test_every_subscription_once_across_split_windows(
     assert len(windows) > 6  # large windows were split while slots were free
 
 
+def test_the_next_pages_are_asked_for_while_the_caller_still_holds_one(
+    start_fake: Callable[..., tuple[FakeStripe, str]],
+) -> None:
+    """A window's next page goes out when its page comes back, not when the caller
+    (busy with a page, or waiting for the side data) asks for the next one."""
+    import time
+
+    from ffkpi.stripe.lists import SUBSCRIPTIONS
+    from ffkpi.stripe.paging import Lister
+    from ffkpi.stripe.payloads import Page, StripeSubscription
+
+    builder = make_demo.Builder(seed=5)
+    for n in range(1500):
+        builder.subscription(n, builder.kind())
+    for n, sub in enumerate(builder.subscriptions):
+        sub["created"] = 1_750_000_000 + n * 60
+    fake, url = start_fake({**DEMO, "subscriptions": builder.subscriptions})
+    http = StripeHttp(SECRET_KEY, api_base=url, max_rps=1000, retry=FAST_RETRY)
+    with ThreadPoolExecutor(4) as pool:
+        pages = Lister(http, pool, 4).windows(
+            SUBSCRIPTIONS.path,
+            SUBSCRIPTIONS.params(),
+            Page[StripeSubscription],
+            "subscriptions",
+            until=1_750_000_000 + 1500 * 60,
+        )
+        first = next(pages)
+        held = time.monotonic()
+        while time.monotonic() - held < 10:  # bounded: the assertion below says what failed
+            if any("starting_after" in e.params for e in fake.requests("/v1/subscriptions")):
+                break
+            time.sleep(0.01)
+        continued = [e for e in fake.requests("/v1/subscriptions") if "starting_after" in e.params]
+        rest = list(pages)
+    assert continued, "no page was asked for while the caller held the first one"
+    ids = [sub.id for answer in [first, *rest] for sub in answer.page.data]
+    listed = [s["id"] for s in builder.subscriptions if s["status"] != "canceled"]
+    assert sorted(ids) == sorted(listed)
+
+
 def test_items_beyond_the_embedded_list_are_fetched(
     start_fake: Callable[..., tuple[FakeStripe, str]],
 ) -> None:
@@ -338,14 +378,13 @@ def test_fetch_since_saves_the_billed_history_past_weeks_are_rebuilt_from(
 ) -> None:
     from datetime import date
 
-    from test_history_spec import TestFromStripeJson
-
+    from accounts import case_1_bundle
     from ffkpi.engine.money import format_money
     from ffkpi.history.rebuild import rebuild_weeks
     from ffkpi.sources.files import read_input
     from ffkpi.storage.config_file import load_config
 
-    bundle = TestFromStripeJson.bundle()
+    bundle = case_1_bundle()
     old = copy.deepcopy(bundle["invoices"][0])
     old["id"], old["created"] = "in_old", 1_600_000_000  # 2020: before --since less a year
     bundle["invoices"].append(old)

@@ -113,7 +113,9 @@ class _Read:
         if self.recorder is not None:
             self.recorder.bundle.fetched_at = self.reader.now
             self.recorder.bundle.history_from = self.history_from
-        # Side data is read alongside the first subscription pages, not before them.
+        # Side data is read alongside the first subscription pages, not before them: the
+        # subscriptions' windows are the longest chains of requests, so they go first.
+        pages = self._subscription_pages(canceled)
         lists = {endpoint.key: self._list(endpoint) for endpoint in SIDE}
         names = None
         if self.recorder is not None and self.history_from is not None:
@@ -127,7 +129,7 @@ class _Read:
         partial: dict[str, StripeSubscription] = {}  # more items than a page embeds
         counters = self.http.counters
         with bulk_allocation():
-            for answer in self._subscription_pages(canceled):
+            for answer in pages:
                 if resolver is None:
                     resolver = self._side_data(lists)
                     history = self._start_history(resolver)

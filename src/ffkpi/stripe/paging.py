@@ -9,8 +9,10 @@ stays busy to the end while few pages come back part-empty.
 
 import itertools
 import math
+import queue
+import threading
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -267,28 +269,63 @@ class Lister:
         expected: float | None = None,
     ) -> Iterator[Answer[DatedT]]:
         """Every page of a list created in [since, until), as windows return them;
-        `expected`: how many objects it holds, as far as the caller can tell."""
+        `expected`: how many objects it holds, as far as the caller can tell.
+
+        The first windows are asked for at once, before anything the caller asks for
+        next; each page that comes back asks for the next ones on its own request
+        thread, so a caller busy with a page (or waiting for something else) never
+        holds the requests back."""
         plan = Windows(since, until, self._slots, expected)
-        pending: dict[Future[Answer[DatedT]], Window] = {}
+        returned: queue.SimpleQueue[Answer[DatedT] | BaseException] = queue.SimpleQueue()
+        lock = threading.Lock()
+        in_flight = 0
+        outstanding = 0  # asked for and not yet handed to the caller
 
         def submit(window: Window) -> None:
-            pending[self.pool.submit(self._window_page, path, params, model, what, window)] = window
+            nonlocal in_flight, outstanding
+            in_flight += 1
+            outstanding += 1
+            future = self.pool.submit(self._window_page, path, params, model, what, window)
+            future.add_done_callback(lambda done: back(done, window))
 
-        for window in plan.first():
-            submit(window)
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                window = pending.pop(future)
-                answer = future.result()
-                self.http.counters.pages += 1
+        def back(done: "Future[Answer[DatedT]]", window: Window) -> None:
+            nonlocal in_flight
+            try:
+                answer = done.result()
                 page = answer.page
                 created = [entry.created for entry in page.data]
                 last = page.data[-1].id if page.data else None
-                # The next requests go out before the caller works on this page.
-                for ask in plan.returned(window, created, last, page.has_more, len(pending)):
-                    submit(ask)
-                yield answer
+                with lock:
+                    in_flight -= 1
+                    self.http.counters.pages += 1
+                    for ask in plan.returned(window, created, last, page.has_more, in_flight):
+                        submit(ask)
+                returned.put(answer)
+            except BaseException as err:  # handed to the caller's thread
+                returned.put(err)
+
+        with lock:
+            for window in plan.first():
+                submit(window)
+        return self._handed(returned, lock, lambda: outstanding)
+
+    @staticmethod
+    def _handed(
+        returned: "queue.SimpleQueue[Answer[DatedT] | BaseException]",
+        lock: threading.Lock,
+        outstanding: Callable[[], int],
+    ) -> Iterator[Answer[DatedT]]:
+        """The pages of `windows` in the order they came back, to the caller's thread."""
+        handed = 0
+        while True:
+            with lock:
+                if handed == outstanding():
+                    return
+            answer = returned.get()
+            if isinstance(answer, BaseException):
+                raise answer
+            handed += 1
+            yield answer
 
     def _slots(self) -> int:
         """Requests worth having in flight: past rate x latency they only queue."""
