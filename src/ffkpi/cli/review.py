@@ -14,6 +14,7 @@ from ffkpi.engine.calendar import week_name
 from ffkpi.errors import UsageError
 from ffkpi.past import load_history, rebuilt_days, rebuilt_history
 from ffkpi.review.document import build_review
+from ffkpi.review.figures import HORIZONS
 from ffkpi.sources.demo import demo_kpis
 from ffkpi.storage.config_file import find_config, load_config
 from ffkpi.storage.files import write_atomically
@@ -23,6 +24,7 @@ from ffkpi.webhook import ENV_WEBHOOK
 
 
 class ReviewFormat(StrEnum):
+    html = "html"
     json = "json"
     markdown = "markdown"
     slack = "slack"
@@ -39,7 +41,9 @@ def review(
     as_of: Annotated[
         datetime | None, day_option("--as-of", "The week whose as-of day this is.")
     ] = None,
-    weeks: Annotated[int, typer.Option("--weeks", min=1, help="Weeks of history read.")] = 52,
+    weeks: Annotated[
+        int, typer.Option("--weeks", min=2, max=520, help="Weeks of MRR the chart shows.")
+    ] = 52,
     fmt: Annotated[
         ReviewFormat,
         typer.Option("--format", "-f", help="markdown for Notion, slack for Slack, json."),
@@ -74,27 +78,30 @@ def review(
     if week is not None and as_of is not None:
         raise UsageError("--week and --as-of were both given", "pass one of them")
     chosen = week or (week_name(as_of.date()) if as_of else None)
+    read = max(weeks, *HORIZONS)  # the weeks shown, and those growth compounds over
     if past.input_file is not None or past.demo:
         config, path = run_config(past)
         data = load_past(past, StripeOptions(), config)
         today = datetime.now(UTC).date()
         until = as_of.date() if as_of else (past.until.date() if past.until else None)
         days = rebuilt_days(data, past.since.date() if past.since else None, until, today)
-        history = rebuilt_history(data, config, days[-weeks - 1 :], last=None, by_tier=False)
+        history = rebuilt_history(data, config, days[-read - 1 :], last=None, by_tier=True)
+        names = data.customer_names
     else:
         path = find_config(past.config)
         if path is None:
             raise UsageError("no config file found", "pass --config PATH, or --demo")
         config = load_config(path)
         history = load_history(
-            snapshot_folder(directory, config, path), config, last=None, by_tier=False, strict=False
+            snapshot_folder(directory, config, path), config, last=None, by_tier=True, strict=False
         ).history
+        names = {}
     folder = snapshot_folder(directory, config, path)
     recorded = read_all(folder) if folder.is_dir() else {}
     if past.demo and not config.kpis:  # the demo's own: made-up values, marked as such
         kpis, recorded = demo_kpis()
         config = config.model_copy(update={"kpis": kpis})
-    document = build_review(history, recorded, config, chosen)
+    document = build_review(history, recorded, config, chosen, names, chart_weeks=weeks)
     if post_to:
         webhook.post(post_to, render.review_text(document, "slack"))
         render.note(f"posted the review of {document.week} to Slack")

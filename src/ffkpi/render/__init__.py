@@ -29,6 +29,7 @@ from ffkpi.render.growth import history_csv, history_json, history_table, limits
 from ffkpi.render.kpis import recorded_text as kpi_recorded
 from ffkpi.render.kpis import week_text as kpi_week
 from ffkpi.render.movements import movements_csv, movements_json, movements_table
+from ffkpi.render.page import review_html
 from ffkpi.render.review import review_json, review_markdown, review_slack
 from ffkpi.render.tables import Lead, Terminal, findings_table, product_listing, report_table
 from ffkpi.review.document import Review
@@ -73,9 +74,11 @@ def write(text: str) -> None:
 
 
 def review_text(document: Review, fmt: str) -> str:
-    """The review as `fmt` says: json, markdown or slack."""
+    """The review as `fmt` says: html, json, markdown or slack."""
     if fmt == "json":
         return review_json(document)
+    if fmt == "html":
+        return review_html(document)
     return review_slack(document) if fmt == "slack" else review_markdown(document)
 
 

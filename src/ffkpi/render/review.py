@@ -7,7 +7,7 @@ from typing import Any
 from ffkpi.engine.money import format_money, format_percent, format_rate
 from ffkpi.history.movements import Rates
 from ffkpi.render.formats import to_json
-from ffkpi.review.document import KpiRow, Review
+from ffkpi.review.document import KpiRow, Mover, Review
 from ffkpi.text import printable
 
 REVIEW_SCHEMA = "ffkpi.review/1"
@@ -67,6 +67,17 @@ def _kpi(row: KpiRow, currency: str) -> dict[str, Any]:
     }
 
 
+def _mover(mover: Mover, currency: str) -> dict[str, Any]:
+    return {
+        "customer": mover.customer,
+        "name": mover.name,
+        "kind": mover.kind,
+        "previous": format_money(mover.previous, currency),
+        "current": format_money(mover.current, currency),
+        "change": format_money(mover.current - mover.previous, currency),
+    }
+
+
 def review_dict(review: Review) -> dict[str, Any]:
     cur = review.currency
     judged = review.judged
@@ -108,12 +119,31 @@ def review_dict(review: Review) -> dict[str, Any]:
             if review.movements is None
             else {kind: format_money(review.movements[kind], cur) for kind in KINDS}
         ),
+        "movement_customers": (
+            None
+            if review.movement_customers is None
+            else {kind: review.movement_customers[kind] for kind in KINDS}
+        ),
+        "movers": {
+            "up": [_mover(mover, cur) for mover in review.movers_up],
+            "down": [_mover(mover, cur) for mover in review.movers_down],
+        },
+        "tiers": [
+            {
+                "name": tier.name,
+                "mrr": format_money(tier.mrr, cur),
+                "share": format_rate(tier.share),
+                "growth": format_rate(tier.growth),
+            }
+            for tier in review.tiers
+        ],
         "rates": {f"{n}w": _rates(rates) for n, rates in review.rates.items()},
         "quarter": {
             "name": review.quarter.name,
             "first_day": review.quarter.first_day.isoformat(),
             "last_day": review.quarter.last_day.isoformat(),
             "share_gone": format_rate(review.quarter_gone),
+            "mrr_added": _money(review.mrr_added, cur),
             "arr_added": _money(review.arr_added, cur),
         },
         "kpis": [*(_kpi(row, cur) for row in review.kpis), mrr_row],

@@ -3,16 +3,16 @@ rebuilt weeks, with their movements), the recorded KPI values and the config: ev
 format renders this one document, so no two can disagree. Pure.
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 from ffkpi.config import Config
 from ffkpi.engine.calendar import WEEK, Quarter, quarter_of, week_before, week_name, weeks_between
 from ffkpi.errors import UsageError
 from ffkpi.history.growth import History, Week, printed_movements
-from ffkpi.history.movements import Rates
+from ffkpi.history.movements import Change, Rates
 from ffkpi.review.figures import (
     HORIZONS,
     Judgement,
@@ -28,6 +28,7 @@ from ffkpi.review.sentences import bridge_sentence, kpi_sentence, target_sentenc
 from ffkpi.storage.kpis import Recorded
 
 SPARK = 8  # weeks a KPI's sparkline shows
+MOVERS = 5  # customers shown each way: the largest rises and the largest falls
 PROJECTED, GOAL = "carr_projected", "carr_goal"  # the handbook's pair (review-rules.md)
 
 
@@ -47,6 +48,25 @@ class KpiRow:
 
 
 @dataclass(frozen=True, slots=True)
+class Mover:
+    """A customer whose MRR moved this week, named where the data has names."""
+
+    customer: str
+    name: str | None
+    kind: str  # new, expansion, reactivation, contraction or churn
+    previous: Decimal
+    current: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class TierRow:
+    name: str
+    mrr: Decimal
+    share: Decimal | None  # of the week's MRR
+    growth: Decimal | None  # against the week before, per week
+
+
+@dataclass(frozen=True, slots=True)
 class Review:
     week: str
     as_of: date
@@ -58,9 +78,14 @@ class Review:
     compounded: dict[int, Decimal | None]  # per week, over 4, 13 and 52 weeks
     met: tuple[int, int]  # met k of the last n judged weeks (n up to 13)
     movements: Mapping[str, Decimal] | None  # the week's bridge, where known
+    movement_customers: Mapping[str, int] | None  # the customers behind each movement
+    movers_up: tuple[Mover, ...]  # the largest rises, largest first
+    movers_down: tuple[Mover, ...]  # the largest falls, largest first
+    tiers: tuple[TierRow, ...]
     rates: dict[int, Rates | None]  # the week's (1) and the trailing 4 and 52 weeks'
     quarter: Quarter
     quarter_gone: Decimal
+    mrr_added: Decimal | None  # this quarter: MRR less the last week's before it began
     arr_added: Decimal | None  # this quarter
     series: tuple[Week, ...]  # the weeks the MRR chart shows, oldest first
     kpis: tuple[KpiRow, ...]
@@ -73,8 +98,12 @@ def build_review(
     recorded: Mapping[str, Mapping[str, Recorded]],
     config: Config,
     week: str | None = None,
+    customer_names: Mapping[str, str] | None = None,
+    chart_weeks: int = 52,
 ) -> Review:
-    """The review of `week` (default: the newest of the history)."""
+    """The review of `week` (default: the newest of the history); `customer_names`:
+    customers' names by id, where the data has them (snapshot files keep ids only); `chart_weeks`:
+    the weeks of MRR the review shows (growth is compounded from all of them)."""
     weeks = history.weeks
     if not weeks:
         raise UsageError("no week to review yet", "take a snapshot, or pass --input or --demo")
@@ -108,6 +137,9 @@ def build_review(
         None,
     )
     bridge = printed_movements(this)  # as every output of the bridge prints it
+    moves = this.moves
+    counted = moves.movements if moves is not None and bridge is not None else None
+    changes = moves.changes if moves is not None else ()
     rows = tuple(_kpi_rows(config, recorded, this, shown, quarter))
     standings = [(row.name, row.standing) for row in rows if row.standing is not None]
     met = met_of_last(points)
@@ -128,15 +160,44 @@ def build_review(
         compounded={n: compounded(points, n) for n in HORIZONS},
         met=met,
         movements=bridge,
+        movement_customers=(
+            None if counted is None else {kind: move.customers for kind, move in counted.items()}
+        ),
+        movers_up=_movers((c for c in changes if c.current > c.previous), customer_names or {}),
+        movers_down=_movers((c for c in changes if c.current < c.previous), customer_names or {}),
+        tiers=_tier_rows(history, this),
         rates={1: this.moves.rates, **this.moves.trailing} if this.moves is not None else {},
         quarter=quarter,
         quarter_gone=quarter.share_gone(this.as_of),
+        mrr_added=None if start is None else this.mrr - start.mrr,
         arr_added=arr_added(this.mrr, start.mrr if start is not None else None),
-        series=tuple(shown),
+        series=tuple(shown[-chart_weeks:]),
         kpis=rows,
         sentences=tuple(sentences),
         limits=history.limits,
     )
+
+
+def _movers(changes: Iterable[Change], names: Mapping[str, str]) -> tuple[Mover, ...]:
+    """The MOVERS largest of `changes`, largest first (ties by customer id)."""
+    largest = sorted(changes, key=lambda c: (-abs(c.current - c.previous), c.customer))
+    return tuple(
+        Mover(c.customer, names.get(c.customer), c.kind, c.previous, c.current)
+        for c in largest[:MOVERS]
+    )
+
+
+def _tier_rows(history: History, this: Week) -> tuple[TierRow, ...]:
+    """Each tier's MRR in the week, its share of the total and its growth."""
+    rows = []
+    for name, weeks in (history.tiers or {}).items():
+        week = next((w for w in weeks if w.week == this.week), None)
+        if week is None:
+            continue
+        with localcontext(prec=34):
+            share = week.mrr / this.mrr if this.mrr > 0 else None
+        rows.append(TierRow(name, week.mrr, share, week.growth))
+    return tuple(rows)
 
 
 def _carried(
