@@ -12,6 +12,7 @@ class ExitCode(IntEnum):
     STRIPE_UNAVAILABLE = 5
     STORAGE = 6
     SOME_FAILED = 7  # record --run: some KPI commands gave no value, the others recorded
+    RENDERER = 8  # review --format png: no headless chromium, or it failed
     INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
 
 
@@ -69,3 +70,7 @@ class Interrupted(FfkpiError):
     """Ctrl-C, where a run has something to say about what it left on disk."""
 
     exit_code = ExitCode.INTERRUPTED
+
+
+class RendererError(FfkpiError):
+    exit_code = ExitCode.RENDERER

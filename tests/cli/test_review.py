@@ -90,6 +90,7 @@ def test_outside_text_stays_text_in_markdown(ffkpi: Ffkpi, cli_env: Path) -> Non
     [
         (("--week", "2030-W01"), ExitCode.USAGE, "2030-W01 is not among the weeks"),
         (("--week", "2026-W47", "--as-of", "2026-11-17"), ExitCode.USAGE, "both given"),
+        (("--format", "png"), ExitCode.USAGE, "--format png writes an image (pass --output"),
     ],
 )
 def test_bad_input_is_one_line(
@@ -191,3 +192,27 @@ def test_projected_carr_is_judged_against_the_carr_goal(ffkpi: Ffkpi) -> None:
         "450000.00",
     )
     assert (projected["on_track"], projected["behind_by"]) == (False, "48000.00")
+
+
+def test_png_without_a_browser_names_the_install_step(
+    ffkpi: Ffkpi, review_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FFKPI_CHROMIUM", raising=False)
+    monkeypatch.setenv("PATH", str(review_env / "empty"))
+    result = ffkpi("review", "--demo", "--format", "png", "-o", "review.png")
+    assert result.exit_code == ExitCode.RENDERER
+    assert result.stderr == (
+        "ffkpi: error: --format png needs a headless chromium, and none is installed (install "
+        "one (apt-get install -y --no-install-recommends chromium), or set FFKPI_CHROMIUM; "
+        "html, markdown and slack need none)\n"
+    )
+    assert not (review_env / "review.png").exists()
+
+
+def test_an_output_path_that_is_a_folder_is_one_line(ffkpi: Ffkpi, review_env: Path) -> None:
+    (review_env / "out").mkdir()
+    result = ffkpi("review", "--demo", "--format", "html", "-o", "out")
+    assert result.exit_code != 0
+    assert result.stderr.count("\n") == 1
+    assert "out" in result.stderr
+    assert list((review_env / "out").iterdir()) == []

@@ -5,6 +5,7 @@ chromium and fails without it; elsewhere these tests skip with the install line.
 import json
 import os
 import shutil
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -102,3 +103,18 @@ def test_hostile_names_stay_text_and_nothing_runs(
     assert IMG in text  # shown as it is, as text
     assert SCRIPT in text
     assert opened.overflow() == 0
+
+
+def test_the_png_is_the_top_of_the_page(browser: Any, ffkpi: Ffkpi, cli_env: Path) -> None:
+    result = ffkpi("review", "--demo", "--format", "png", "-o", "review.png")
+    assert (result.exit_code, result.stdout) == (0, "review.png\n"), repr(result.exception)
+    image = (cli_env / "review.png").read_bytes()
+    assert image[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", image[16:24])  # IHDR
+    page = Opened(browser, demo_page(ffkpi, cli_env), 1280).page
+    whole = page.evaluate("document.documentElement.scrollHeight")
+    chart_bottom = page.evaluate(
+        "document.querySelector('#mrr-chart').getBoundingClientRect().bottom"
+    )
+    assert width == 1280
+    assert chart_bottom < height < whole  # the headline, the KPIs and the chart; not the rest

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ffkpi import render, webhook
+from ffkpi import render, screenshot, webhook
 from ffkpi.cli.options import DirOption, PastOptions, StripeOptions, day_option, grouped
 from ffkpi.cli.runs import load_past, one_source, run_config
 from ffkpi.engine.calendar import week_name
@@ -22,9 +22,12 @@ from ffkpi.storage.kpis import read_all
 from ffkpi.storage.snapshots import snapshot_folder
 from ffkpi.webhook import ENV_WEBHOOK
 
+PNG_WIDTH = 1280  # CSS pixels: the page as a laptop shows it
+
 
 class ReviewFormat(StrEnum):
     html = "html"
+    png = "png"
     json = "json"
     markdown = "markdown"
     slack = "slack"
@@ -46,7 +49,12 @@ def review(
     ] = 52,
     fmt: Annotated[
         ReviewFormat,
-        typer.Option("--format", "-f", help="markdown for Notion, slack for Slack, json."),
+        typer.Option(
+            "--format",
+            "-f",
+            help="markdown for Notion, slack for Slack, html for a browser, png (the page's "
+            "top, for a chat; needs chromium), json.",
+        ),
     ] = ReviewFormat.markdown,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", dir_okay=False, help="Write it to this file.")
@@ -75,6 +83,8 @@ def review(
         ffkpi review --demo --format json
     """
     one_source(past.input_file, past.demo)
+    if fmt == ReviewFormat.png and output is None:
+        raise UsageError("--format png writes an image", "pass --output FILE.png")
     if week is not None and as_of is not None:
         raise UsageError("--week and --as-of were both given", "pass one of them")
     chosen = week or (week_name(as_of.date()) if as_of else None)
@@ -105,6 +115,12 @@ def review(
     if post_to:
         webhook.post(post_to, render.review_text(document, "slack"))
         render.note(f"posted the review of {document.week} to Slack")
+        return
+    if fmt == ReviewFormat.png:
+        image = screenshot.png_of(render.review_html(document, top_only=True), PNG_WIDTH)
+        assert output is not None
+        write_atomically(output, image)
+        render.write(f"{output}\n")
         return
     text = render.review_text(document, fmt.value)
     if output is not None:

@@ -46,6 +46,7 @@ __all__ = [
     "product_listing",
     "report_dict",
     "report_json",
+    "review_html",
     "review_text",
     "show_findings",
     "show_history",

@@ -231,7 +231,9 @@ def _steps(review: Review) -> Sequence[Step] | None:
     ]
 
 
-def review_html(review: Review) -> str:
+def review_html(review: Review, *, top_only: bool = False) -> str:
+    """The page; `top_only`: its top (the headline, the sentences, the KPIs and the MRR
+    chart), as the PNG shows it."""
     cur = review.currency
     document = review_dict(review)
     rows = [_kpi_view(row, cur) for row in review.kpis] + [_mrr_view(review)]
@@ -290,5 +292,6 @@ def review_html(review: Review) -> str:
         "arr_added": _amount(review.arr_added, "money", cur),
         "quarter_bars": _quarter_bars(review),
         "limits": review.limits,
+        "top_only": top_only,
     }
     return _environment().get_template("review.html.j2").render(context)
