@@ -216,3 +216,32 @@ def test_an_output_path_that_is_a_folder_is_one_line(ffkpi: Ffkpi, review_env: P
     assert result.stderr.count("\n") == 1
     assert "out" in result.stderr
     assert list((review_env / "out").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        ("values = [", "2026-W46.toml is not a readable file of recorded KPI values"),
+        ('schema = "someone.else/3"\n', "2026-W46.toml is not a readable file of recorded KPI"),
+    ],
+)
+def test_a_corrupt_recorded_week_is_one_line_and_no_page(
+    ffkpi: Ffkpi, review_env: Path, content: str, says: str
+) -> None:
+    (review_env / "snapshots" / "kpis" / "2026-W46.toml").write_text(content)
+    result = ffkpi("review", "--demo", "--format", "html", "-o", "review.html")
+    assert result.exit_code == ExitCode.STORAGE
+    assert says in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert not (review_env / "review.html").exists()
+
+
+def test_a_malformed_kpis_table_is_one_line(ffkpi: Ffkpi, cli_env: Path) -> None:
+    (cli_env / "ffkpi.toml").write_text(
+        (ROOT / "config.example.toml").read_text() + '\n[kpis.mqls]\nunit = "furlongs"\n'
+    )
+    result = ffkpi("review", "--demo", "--format", "html", "-o", "review.html")
+    assert result.exit_code == ExitCode.INVALID
+    assert "kpis.mqls" in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert not (cli_env / "review.html").exists()

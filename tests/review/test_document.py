@@ -96,3 +96,30 @@ def test_a_quarters_figure_is_carried_to_its_later_weeks(review_inputs) -> None:
     assert row.value.value == Decimal(450000)  # recorded in W41, carried to W47
     earlier = {"2026-W39": {"carr_goal": Recorded(Decimal(380000), "manual", AT)}}
     assert build_review(history, earlier, goal).kpis[0].value is None  # another quarter's
+
+
+def test_movers_tiers_and_the_bridges_customers() -> None:
+    config = parse_config(example_config_text(), "ffkpi.toml")
+    data = load_demo(history=True)
+    days = weeks_back(DEMO_AS_OF - timedelta(weeks=8), DEMO_AS_OF)
+    history = rebuilt_history(data, config, days, last=None, by_tier=True)
+    review = build_review(history, {}, config, customer_names=data.customer_names)
+    week = history.weeks[-1]
+    assert week.moves is not None
+    changes = week.moves.changes
+    rises = sorted(
+        (c.current - c.previous for c in changes if c.current > c.previous), reverse=True
+    )
+    falls = sorted(c.current - c.previous for c in changes if c.current < c.previous)
+    assert [m.current - m.previous for m in review.movers_up] == rises[:5]
+    assert [m.current - m.previous for m in review.movers_down] == falls[:5]
+    assert review.movers_up[0].name == data.customer_names[review.movers_up[0].customer]
+    assert review.movement_customers == {
+        kind: sum(1 for c in changes if c.kind == kind)
+        for kind in ("new", "expansion", "reactivation", "contraction", "churn")
+    }
+    assert [t.name for t in review.tiers] == [t.name for t in config.tiers]
+    assert sum(t.mrr for t in review.tiers) == review.mrr
+    assert [format_percent(t.share) for t in review.tiers] == ["5.70 %", "94.30 %"]
+    assert review.mrr_added is not None
+    assert review.arr_added == 12 * review.mrr_added

@@ -11,22 +11,13 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from ffkpi.engine.money import format_money, format_percent, format_ratio
+from ffkpi.engine.money import format_money, format_percent
 from ffkpi.engine.pricing import ZERO
 from ffkpi.history.movements import INFLOWS, KINDS
 from ffkpi.render.charts import MrrPoint, Step, mrr_chart, progress, sparkline, waterfall
-from ffkpi.render.review import EXAMPLE, review_dict
+from ffkpi.render.review import EXAMPLE, rate_rows, review_dict
 from ffkpi.review.document import PROJECTED, SPARK, KpiRow, Mover, Review
 from ffkpi.text import printable
-
-RATES = (
-    ("nrr", "Net revenue retention"),
-    ("grr", "Gross revenue retention"),
-    ("gross_mrr_churn", "MRR churn"),
-    ("net_mrr_churn", "Net MRR churn"),
-    ("logo_churn", "Logo churn"),
-    ("quick_ratio", "Quick ratio"),
-)
 
 
 @cache
@@ -244,18 +235,6 @@ def review_html(review: Review, *, top_only: bool = False) -> str:
         if steps is not None and previous_mrr is not None
         else None
     )
-    rates = [
-        (
-            label,
-            [
-                format_percent(getattr(review.rates.get(n), key, None))
-                if key != "quick_ratio"
-                else format_ratio(getattr(review.rates.get(n), key, None))
-                for n in (1, 4, 52)
-            ],
-        )
-        for key, label in RATES
-    ]
     context = {
         "review": document,
         "code": cur.upper(),
@@ -274,7 +253,7 @@ def review_html(review: Review, *, top_only: bool = False) -> str:
         "chart": mrr_chart(_points(review), cur),
         "chart_weeks": len(review.series),
         "bridge": bridge,
-        "rates": rates if review.rates else None,
+        "rates": rate_rows(review) if review.rates else None,
         "movers_up": [_mover(m, cur) for m in review.movers_up],
         "movers_down": [_mover(m, cur) for m in review.movers_down],
         "tiers": [

@@ -4,7 +4,7 @@ Notion and GitHub), both rendered from the one review document."""
 from decimal import Decimal
 from typing import Any
 
-from ffkpi.engine.money import format_money, format_percent, format_rate
+from ffkpi.engine.money import format_money, format_percent, format_rate, format_ratio
 from ffkpi.history.movements import Rates
 from ffkpi.render.formats import to_json
 from ffkpi.review.document import KpiRow, Mover, Review
@@ -192,15 +192,82 @@ def review_markdown(review: Review) -> str:
             f"{row['goal'] or ''} | {_cell(row['source'] or '')} |"
         )
     if document["movements"] is not None:
+        counts = document["movement_customers"]
         lines += [
             "",
-            "| New | Expansion | Reactivation | Contraction | Churn |",
-            "|---:|---:|---:|---:|---:|",
+            "| | New | Expansion | Reactivation | Contraction | Churn |",
+            "|---|---:|---:|---:|---:|---:|",
+            "| MRR | " + " | ".join(document["movements"][kind] for kind in KINDS) + " |",
+            "| Customers | " + " | ".join(str(counts[kind]) for kind in KINDS) + " |",
         ]
-        lines.append("| " + " | ".join(document["movements"][kind] for kind in KINDS) + " |")
+    lines += _markdown_details(review, document)
     if review.limits:
         lines += ["", "_Rebuilt weeks cannot show: " + "; ".join(review.limits) + "._"]
     return "\n".join(lines) + "\n"
+
+
+TRAILING_SHOWN = (1, 4, 52)  # weeks: the week's own rates, then two trailing windows
+RATE_ROWS = (
+    ("nrr", "Net revenue retention"),
+    ("grr", "Gross revenue retention"),
+    ("gross_mrr_churn", "MRR churn"),
+    ("net_mrr_churn", "Net MRR churn"),
+    ("logo_churn", "Logo churn"),
+    ("quick_ratio", "Quick ratio"),
+)
+
+
+def rate_rows(review: Review) -> list[tuple[str, list[str]]]:
+    """Retention for the week, 4 and 52 weeks: rates as percents, the quick ratio as a
+    ratio; "" where a window has none."""
+    rows = []
+    for key, label in RATE_ROWS:
+        shown = format_ratio if key == "quick_ratio" else format_percent
+        rows.append(
+            (label, [shown(getattr(review.rates.get(n), key, None)) for n in TRAILING_SHOWN])
+        )
+    return rows
+
+
+def _markdown_details(review: Review, document: dict[str, Any]) -> list[str]:
+    """Retention, the top movers, the tiers and the quarter, as Markdown."""
+    lines: list[str] = []
+    if review.rates:
+        lines += ["", "| Retention | This week | 4 weeks | 52 weeks |", "|---|---:|---:|---:|"]
+        lines += [f"| {label} | " + " | ".join(cells) + " |" for label, cells in rate_rows(review)]
+    movers = document["movers"]["up"] + document["movers"]["down"]
+    if movers:
+        lines += [
+            "",
+            "| Top movers | Movement | Before | Now | Change |",
+            "|---|---|---:|---:|---:|",
+        ]
+        for mover in movers:
+            name = _cell(mover["name"] or mover["customer"])
+            lines.append(
+                f"| {name} | {mover['kind']} | {mover['previous']} | {mover['current']} | "
+                f"{mover['change']} |"
+            )
+    if document["tiers"]:
+        lines += ["", "| Tier | MRR | Share | Growth |", "|---|---:|---:|---:|"]
+        for tier in document["tiers"]:
+            lines.append(
+                f"| {_cell(tier['name'])} | {tier['mrr']} | "
+                f"{format_percent(Decimal(tier['share'])) if tier['share'] else ''} | "
+                f"{format_percent(Decimal(tier['growth'])) if tier['growth'] else ''} |"
+            )
+    quarter = document["quarter"]
+    added = (
+        f"MRR added {quarter['mrr_added']}, ARR added {quarter['arr_added']}"
+        if quarter["mrr_added"] is not None
+        else "no week before it to measure what it added from"
+    )
+    lines += [
+        "",
+        f"**{quarter['name']}**: {format_percent(review.quarter_gone)} of the quarter gone; "
+        f"{added}.",
+    ]
+    return lines
 
 
 SLACK_LIMIT = 3000  # characters Slack shows of a message before it folds it
