@@ -4,6 +4,7 @@ chromium and fails without it; elsewhere these tests skip with the install line.
 
 import json
 import os
+import re
 import shutil
 import struct
 from collections.abc import Iterator
@@ -118,3 +119,16 @@ def test_the_png_is_the_top_of_the_page(browser: Any, ffkpi: Ffkpi, cli_env: Pat
     )
     assert width == 1280
     assert chart_bottom < height < whole  # the headline, the KPIs and the chart; not the rest
+
+
+def test_printed_to_a4_sections_are_not_split(browser: Any, ffkpi: Ffkpi, cli_env: Path) -> None:
+    page = Opened(browser, demo_page(ffkpi, cli_env), 1280).page
+    page.emulate_media(media="print")
+    breaks = page.evaluate(
+        "[...document.querySelectorAll('section')].map(s => getComputedStyle(s).breakInside)"
+    )
+    assert breaks == ["avoid"] * 7
+    pdf = page.pdf(format="A4")
+    assert pdf.startswith(b"%PDF")
+    pages = len(re.findall(rb"/Type\s*/Page(?!s)", pdf))
+    assert 2 <= pages <= 6  # A4 pages, each section whole on one
