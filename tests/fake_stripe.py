@@ -61,6 +61,9 @@ class Faults:
     always_fail: bool = False  # every request 500
     not_json: bool = False  # every answer a 200 HTML page, as a captive portal sends
     seed: int = 1
+    # Faults for the first requests admitted, in order ("drop", "500", "409"), before the
+    # random ones: a test that needs each fault to happen gets it whatever the order.
+    first: tuple[str, ...] = ()
 
 
 @dataclass
@@ -215,6 +218,7 @@ class FakeStripe:
         self._recent: deque[float] = deque()
         self._lock = threading.Lock()
         self._random = random.Random(self.faults.seed)
+        self._scripted_count = 0
         self._cache: dict[tuple[str, tuple[str, ...]], str] = {}
         self.server: ThreadingHTTPServer | None = None
 
@@ -241,6 +245,12 @@ class FakeStripe:
             self.server.shutdown()
             self.server.server_close()
 
+    def _scripted(self) -> str | None:
+        with self._lock:
+            done = self._scripted_count
+            self._scripted_count += 1
+        return self.faults.first[done] if done < len(self.faults.first) else None
+
     def _roll(self, rate: float) -> bool:
         with self._lock:
             return rate > 0 and self._random.random() < rate
@@ -255,14 +265,15 @@ class FakeStripe:
             time.sleep(self.faults.latency_ms / 1000)
         try:
             self._admit()
-            if self._roll(self.faults.drop_rate):
+            scripted = self._scripted()
+            if scripted == "drop" or self._roll(self.faults.drop_rate):
                 self._record(url.path, params, 0, key, version)
                 handler.close_connection = True
                 handler.connection.shutdown(2)
                 return
-            if self.faults.always_fail or self._roll(self.faults.error_rate):
+            if scripted == "500" or self.faults.always_fail or self._roll(self.faults.error_rate):
                 raise StripeError(500, "An unknown error occurred", type="api_error")
-            if self._roll(self.faults.lock_timeout_rate):
+            if scripted == "409" or self._roll(self.faults.lock_timeout_rate):
                 raise StripeError(
                     409, "This object cannot be accessed right now", code="lock_timeout"
                 )

@@ -70,7 +70,13 @@ def test_live_totals_equal_the_offline_engine(
 def test_faults_and_429s_change_nothing(start_fake: Callable[..., tuple[FakeStripe, str]]) -> None:
     _, clean_url = start_fake()
     clean = read_live(clean_url)
-    faults = Faults(error_rate=0.1, lock_timeout_rate=0.05, drop_rate=0.05, empty_page_rate=0.3)
+    faults = Faults(
+        error_rate=0.1,
+        lock_timeout_rate=0.05,
+        drop_rate=0.05,
+        empty_page_rate=0.3,
+        first=("500", "409", "drop"),  # each at least once, however the requests interleave
+    )
     fake, url = start_fake(rate_limit=15, faults=faults)
     faulty = read_live(url, max_rps=60)  # above the fake's limit: 429s, then slowing down
     assert canonical(faulty) == canonical(clean)
