@@ -7,6 +7,7 @@ cursor, several at once; `Windows` decides where they fall so that every request
 stays busy to the end while few pages come back part-empty.
 """
 
+import functools
 import itertools
 import math
 import queue
@@ -277,49 +278,51 @@ class Lister:
         holds the requests back."""
         plan = Windows(since, until, self._slots, expected)
         returned: queue.SimpleQueue[Answer[DatedT] | BaseException] = queue.SimpleQueue()
-        lock = threading.Lock()
-        in_flight = 0
-        outstanding = 0  # asked for and not yet handed to the caller
+        lock = threading.Lock()  # over the plan and the counts; never held to submit
+        counts = {"in_flight": 0, "outstanding": 0}  # outstanding: not yet handed over
 
-        def submit(window: Window) -> None:
-            nonlocal in_flight, outstanding
-            in_flight += 1
-            outstanding += 1
-            future = self.pool.submit(self._window_page, path, params, model, what, window)
-            future.add_done_callback(lambda done: back(done, window))
+        def ask(windows: list[Window]) -> None:
+            """Count `windows` as asked for (under the lock), then submit them."""
+            with lock:
+                counts["in_flight"] += len(windows)
+                counts["outstanding"] += len(windows)
+            for window in windows:
+                future = self.pool.submit(self._window_page, path, params, model, what, window)
+                # Run at once if it is already done: hence no lock held here.
+                future.add_done_callback(functools.partial(back, window))
 
-        def back(done: "Future[Answer[DatedT]]", window: Window) -> None:
-            nonlocal in_flight
+        def back(window: Window, done: "Future[Answer[DatedT]]") -> None:
             try:
                 answer = done.result()
                 page = answer.page
                 created = [entry.created for entry in page.data]
                 last = page.data[-1].id if page.data else None
                 with lock:
-                    in_flight -= 1
+                    counts["in_flight"] -= 1
                     self.http.counters.pages += 1
-                    for ask in plan.returned(window, created, last, page.has_more, in_flight):
-                        submit(ask)
+                    busy = counts["in_flight"]
+                    asks = plan.returned(window, created, last, page.has_more, busy)
+                ask(asks)  # counted before this page is handed over
                 returned.put(answer)
             except BaseException as err:  # handed to the caller's thread
                 returned.put(err)
 
         with lock:
-            for window in plan.first():
-                submit(window)
-        return self._handed(returned, lock, lambda: outstanding)
+            first = plan.first()
+        ask(first)
+        return self._handed(returned, lock, counts)
 
     @staticmethod
     def _handed(
         returned: "queue.SimpleQueue[Answer[DatedT] | BaseException]",
         lock: threading.Lock,
-        outstanding: Callable[[], int],
+        counts: dict[str, int],
     ) -> Iterator[Answer[DatedT]]:
         """The pages of `windows` in the order they came back, to the caller's thread."""
         handed = 0
         while True:
             with lock:
-                if handed == outstanding():
+                if handed == counts["outstanding"]:
                     return
             answer = returned.get()
             if isinstance(answer, BaseException):
