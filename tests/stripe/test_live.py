@@ -465,3 +465,22 @@ def test_the_history_read_gives_metered_items_their_newest_invoices_too(
     plain = AccountReader(http, now=now).read(invoices_for=statuses)
     newest = latest_metered(plain.invoice_lines)
     assert newest == {k: v for k, v in latest_metered(history.invoice_lines).items() if k in newest}
+
+
+def test_review_live_is_the_review_of_the_bundle_fetch_saves(
+    ffkpi: Ffkpi, live_env: Path, start_fake: Callable[..., tuple[FakeStripe, str]]
+) -> None:
+    """`review --live` rebuilds the weeks from the account read now: the same document as
+    `fetch --since` then `review --input` on what it saved."""
+    _, url = start_fake()
+    reach = ("--api-base", url, "-q", "--max-rps", "500")
+    since = ("--since", "2025-06-01", "--weeks", "8")
+    saved = ffkpi("fetch", "-o", "history.json", "--since", "2025-06-01", *reach)
+    assert saved.exit_code == 0, saved.stderr
+    offline = ffkpi("review", "--input", "history.json", "--weeks", "8", "--format", "json")
+    live = ffkpi("review", "--live", *since, *reach, "--format", "json")
+    assert (offline.exit_code, live.exit_code) == (0, 0), live.stderr
+    assert json.loads(live.stdout) == json.loads(offline.stdout)
+    both = ffkpi("review", "--live", "--demo", "--format", "json")
+    assert both.exit_code == ExitCode.USAGE
+    assert "--live reads the account itself" in both.stderr

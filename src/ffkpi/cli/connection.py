@@ -47,6 +47,7 @@ def read_stripe(
     recorder: Recorder | None = None,
     http: StripeHttp | None = None,
     history_from: int | None = None,
+    names: bool = False,
 ) -> Dataset:
     http = http or connect(live)
     with render.fetch_progress(not live.quiet and sys.stderr.isatty()) as progress:
@@ -58,6 +59,7 @@ def read_stripe(
             canceled=canceled,
             recorder=recorder,
             history_from=history_from,
+            names=names,
         )
 
 

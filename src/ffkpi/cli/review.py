@@ -1,6 +1,7 @@
 """`ffkpi review`: the Tuesday KPI review of one week."""
 
-from datetime import UTC, datetime
+import dataclasses
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -36,7 +37,16 @@ class ReviewFormat(StrEnum):
 @grouped
 def review(
     past: PastOptions,
+    live: StripeOptions,
     directory: DirOption = None,
+    from_stripe: Annotated[
+        bool,
+        typer.Option(
+            "--live",
+            help="Rebuild the weeks from the account's invoices, read from Stripe now "
+            "(from --since; default: enough weeks for the chart and a year's growth).",
+        ),
+    ] = False,
     week: Annotated[
         str | None,
         typer.Option("--week", metavar="YYYY-Www", help="The week (default: the newest)."),
@@ -73,8 +83,9 @@ def review(
     """Show the Tuesday KPI review of a week: MRR against the target, what moved it, and
     the other KPIs against their goals.
 
-    From the snapshot folder, or with --input FILE or --demo from weeks rebuilt from the
-    invoices; the other KPIs are those `ffkpi record` keeps beside the snapshots.
+    From the snapshot folder; or with --input FILE, --demo or --live (the account read
+    now), from weeks rebuilt from the invoices. The other KPIs are those `ffkpi record`
+    keeps beside the snapshots.
 
     Example:
 
@@ -89,10 +100,15 @@ def review(
         raise UsageError("--week and --as-of were both given", "pass one of them")
     chosen = week or (week_name(as_of.date()) if as_of else None)
     read = max(weeks, *HORIZONS)  # the weeks shown, and those growth compounds over
-    if past.input_file is not None or past.demo:
+    if from_stripe and (past.input_file is not None or past.demo):
+        raise UsageError("--live reads the account itself", "drop --input or --demo, or --live")
+    if past.input_file is not None or past.demo or from_stripe:
         config, path = run_config(past)
-        data = load_past(past, StripeOptions(), config)
         today = datetime.now(UTC).date()
+        if from_stripe and past.since is None:  # the weeks read, and the one before
+            first = today - timedelta(weeks=read + 1)
+            past = dataclasses.replace(past, since=datetime(first.year, first.month, first.day))
+        data = load_past(past, live, config, names=True)
         until = as_of.date() if as_of else (past.until.date() if past.until else None)
         days = rebuilt_days(data, past.since.date() if past.since else None, until, today)
         history = rebuilt_history(data, config, days[-read - 1 :], last=None, by_tier=True)

@@ -94,8 +94,11 @@ def load_data(
     )
 
 
-def load_past(past: PastOptions, live: StripeOptions, config: Config) -> Dataset:
-    """The data with its billed history from `past.since` on (live: read from Stripe)."""
+def load_past(
+    past: PastOptions, live: StripeOptions, config: Config, *, names: bool = False
+) -> Dataset:
+    """The data with its billed history from `past.since` on (live: read from Stripe,
+    with customers' names if asked)."""
     if past.demo:
         return load_demo(history=True)
     if past.input_file is not None:
@@ -110,6 +113,7 @@ def load_past(past: PastOptions, live: StripeOptions, config: Config) -> Dataset
         invoices_for=invoices_for(config),
         canceled=True,  # subscriptions that ended since were counted in their weeks
         history_from=calendar.timegm(past.since.timetuple()),
+        names=names,
     )
 
 

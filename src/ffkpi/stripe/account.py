@@ -74,14 +74,17 @@ class AccountReader:
         canceled: bool = False,
         recorder: Recorder | None = None,
         history_from: int | None = None,
+        names: bool = False,
     ) -> Dataset:
         """`invoices_for`: statuses of subscriptions whose metered items need invoices;
         `canceled`: read canceled subscriptions too; `recorder`: keeps Stripe's JSON;
         `history_from`: the first instant past weeks will be rebuilt from, for which the
-        recorder keeps every invoice, pending invoice item and price needed."""
+        recorder keeps every invoice, pending invoice item and price needed; `names`:
+        customers' names as well (for the movers a review names)."""
         pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="ffkpi")
         try:
-            run = _Read(self, Lister(self.http, pool, self.concurrency), recorder, history_from)
+            lister = Lister(self.http, pool, self.concurrency)
+            run = _Read(self, lister, recorder, history_from, names)
             dataset = run.read(invoices_for, canceled)
         except BaseException:
             self.http.cancelled.set()  # requests in flight or backing off stop now
@@ -100,8 +103,10 @@ class _Read:
         lister: Lister,
         recorder: Recorder | None,
         history_from: int | None = None,
+        names: bool = False,
     ) -> None:
         self.history_from = history_from
+        self.names = names
         self.longest_interval = 0  # seconds: the longest billing period of any price
         self.reader = reader
         self.lister = lister
@@ -118,9 +123,9 @@ class _Read:
         pages = self._subscription_pages(canceled)
         lists = {endpoint.key: self._list(endpoint) for endpoint in SIDE}
         names = None
-        if self.recorder is not None and self.history_from is not None:
-            # Their names, for `ffkpi movements` on the bundle: read once, kept as read,
-            # waited for only at the end (the rules need none of them).
+        if self.names or (self.recorder is not None and self.history_from is not None):
+            # Their names, for `ffkpi movements` on the bundle or the movers a review
+            # names: read once, waited for only at the end (the rules need none of them).
             names = self._list(CUSTOMERS)
         resolver: Resolver | None = None
         history: Future[_History] | None = None
@@ -164,11 +169,20 @@ class _Read:
             billed = Billed(lifetimes, invoices, unknown)
         elif invoices_for is not None:
             lines = self._metered_lines(domain, invoices_for)
-        if names is not None and self.recorder is not None:
-            # Names are a courtesy: without the permission, `ffkpi movements` shows ids.
+        customer_names: dict[str, str] = {}
+        if names is not None:
+            # Names are a courtesy: without the permission, customers are shown by id.
             with contextlib.suppress(MissingPermissionError):
-                self.recorder.listed(CUSTOMERS.key, (a.body for a in names.result()))
-        data = Dataset(domain, product_names=resolver.product_names, invoice_lines=tuple(lines))
+                answers = names.result()
+                customer_names = {c.id: c.name for c in _objects(answers) if c.name}
+                if self.recorder is not None:
+                    self.recorder.listed(CUSTOMERS.key, (a.body for a in answers))
+        data = Dataset(
+            domain,
+            product_names=resolver.product_names,
+            invoice_lines=tuple(lines),
+            customer_names=customer_names,
+        )
         if billed is None:
             return data
         return dataclasses.replace(
