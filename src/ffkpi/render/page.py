@@ -250,6 +250,7 @@ def review_html(review: Review, *, top_only: bool = False) -> str:
         "example": EXAMPLE if document["example_data"] else None,
         "sentences": [printable(s) for s in review.sentences],
         "kpis": rows,
+        "spark_weeks": SPARK,
         "chart": mrr_chart(_points(review), cur),
         "chart_weeks": len(review.series),
         "bridge": bridge,
