@@ -41,7 +41,7 @@ def _text(
 def _short(amount: Decimal, currency: str) -> str:
     """An axis label: 98.2k, 1.25M, 740."""
     value = float(amount)
-    for limit, suffix in ((1e6, "M"), (1e3, "k")):
+    for limit, suffix in ((1e9, "bn"), (1e6, "M"), (1e3, "k")):
         if abs(value) >= limit:
             return f"{value / limit:.3g}{suffix}"
     return format_money(amount, currency, grouping=True).split(".")[0]
@@ -231,7 +231,10 @@ def waterfall(previous: Decimal, steps: Sequence[Step], current: Decimal, curren
         if note:
             body.append(_text(x + bar / 2, height - bottom + 30, note, "middle", 10, fill=MUTED))
 
-    column(0, floor, float(previous), MUTED, "Last week", _short(previous, currency), "")
+    whole = {
+        amount: format_money(amount, currency, grouping=True) for amount in (previous, current)
+    }
+    column(0, floor, float(previous), MUTED, "Last week", whole[previous], "")
     level = float(previous)
     for k, step in enumerate(steps, start=1):
         end = level + float(step.amount)
@@ -248,7 +251,8 @@ def waterfall(previous: Decimal, steps: Sequence[Step], current: Decimal, curren
                 f'y2="{_n(y(end))}" stroke="{MUTED}" stroke-dasharray="2,2"/>'
             )
         level = end
-    column(columns - 1, floor, float(current), BASE, "This week", _short(current, currency), "")
+    this_week = format_money(current, currency, grouping=True)
+    column(columns - 1, floor, float(current), BASE, "This week", this_week, "")
     body.append(
         _text(
             left, top - 8, f"axis from {_short(Decimal(str(floor)), currency)}", fill=MUTED, size=10

@@ -104,12 +104,7 @@ def _kpi_view(row: KpiRow, currency: str) -> KpiView:
         definition=printable(row.definition),
         value=_amount(value.value, row.unit, currency) if value else "not recorded",
         example=value is not None and value.via == "example",
-        via=(
-            f"{value.via}, {value.recorded_at:%Y-%m-%d}"
-            + (f": {printable(value.note)}" if value.note else "")
-            if value
-            else ""
-        ),
+        via=_via(row),
         previous=_amount(row.previous.value, row.unit, currency) if row.previous else "",
         change=_change(
             value.value if value else None,
@@ -117,7 +112,7 @@ def _kpi_view(row: KpiRow, currency: str) -> KpiView:
             row.unit,
             currency,
         ),
-        spark=sparkline(row.history, f"{row.name}: the last {SPARK} weeks"),
+        spark=sparkline(row.history, f"{printable(row.name)}: the last {SPARK} weeks"),
         goal=_amount(row.goal, row.unit, currency),
         against=_against(row, currency),
         on_track=row.standing.on_track if row.standing else None,
@@ -201,7 +196,7 @@ def _quarter_bars(review: Review) -> list[dict[str, Any]]:
                     f"({format_percent(share)})"
                 ),
                 "example": row.value.via == "example",
-                "bar": progress(share, review.quarter_gone, standing.on_track, row.name),
+                "bar": progress(share, review.quarter_gone, standing.on_track, printable(row.name)),
             }
         )
     return bars
