@@ -20,7 +20,9 @@ change = st.decimals(min_value=-(10**7), max_value=10**7, places=2, allow_nan=Fa
 def test_the_mrr_chart_is_well_formed_for_any_weeks(
     weeks: list[tuple[Decimal, Decimal | None, bool]],
 ) -> None:
-    points = [MrrPoint(f"2026-W{k % 52 + 1:02d}", m, n, r) for k, (m, n, r) in enumerate(weeks)]
+    points = [
+        MrrPoint(f"2026-W{k % 52 + 1:02d}", 2 * k, m, n, r) for k, (m, n, r) in enumerate(weeks)
+    ]
     svg = mrr_chart(points, "usd")
     root = ET.fromstring(str(svg))
     assert len(root.findall(f".//{SVG}rect[@class='bar']")) == len(points)
@@ -56,3 +58,13 @@ def test_text_in_a_chart_is_escaped() -> None:
         ET.fromstring(str(progress(Decimal("0.4"), Decimal("0.5"), False, name))).get("aria-label")
         == name
     )
+
+
+def test_a_missing_week_is_a_gap_in_the_mrr_chart() -> None:
+    weeks = [("2026-W44", 0), ("2026-W45", 1), ("2026-W47", 3)]  # no W46
+    points = [MrrPoint(week, at, Decimal(100), None, False) for week, at in weeks]
+    root = ET.fromstring(str(mrr_chart(points, "usd")))
+    xs = [float(bar.get("x", "")) for bar in root.iter(f"{SVG}rect") if bar.get("class") == "bar"]
+    assert xs[1] - xs[0] > 0
+    assert round(xs[2] - xs[1], 1) == round(2 * (xs[1] - xs[0]), 1)  # W46: an empty column
+    assert root.get("aria-label") == "MRR over 4 weeks"

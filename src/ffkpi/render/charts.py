@@ -102,6 +102,7 @@ def _polyline(points: list[str]) -> str:
 @dataclass(frozen=True, slots=True)
 class MrrPoint:
     week: str
+    position: int  # ISO weeks since the first point: a missing week is a gap
     mrr: Decimal
     needed: Decimal | None  # the week before's MRR grown by the target
     rebuilt: bool
@@ -124,7 +125,8 @@ def mrr_chart(points: Sequence[MrrPoint], currency: str) -> Markup:
     def y(value: float) -> float:
         return top + plot_h - value / top_value * plot_h
 
-    slot = plot_w / len(points)
+    columns = points[-1].position + 1
+    slot = plot_w / columns
     bar = max(1.0, slot * 0.72)
     body = [
         '<defs><pattern id="rebuilt" width="4" height="4" patternUnits="userSpaceOnUse" '
@@ -138,10 +140,10 @@ def mrr_chart(points: Sequence[MrrPoint], currency: str) -> Markup:
         )
         label = _short(Decimal(str(tick)), currency)
         body.append(_text(left - 6, y(tick) + 4, label, "end", fill=MUTED))
-    label_every = max(1, round(len(points) / 8))
+    label_every = max(1, round(columns / 8))
     target: list[str] = []
-    for k, point in enumerate(points):
-        x = left + k * slot + (slot - bar) / 2
+    for point in points:
+        x = left + point.position * slot + (slot - bar) / 2
         top_y = y(float(point.mrr))
         fill = "url(#rebuilt)" if point.rebuilt else BASE
         body.append(
@@ -154,7 +156,7 @@ def mrr_chart(points: Sequence[MrrPoint], currency: str) -> Markup:
             target.append(
                 f"{_n(x)},{_n(y(float(point.needed)))} {_n(x + bar)},{_n(y(float(point.needed)))}"
             )
-        if (len(points) - 1 - k) % label_every == 0:
+        if (columns - 1 - point.position) % label_every == 0:
             body.append(
                 _text(x + bar / 2, height - bottom + 16, point.week[2:], "middle", 10, fill=MUTED)
             )
@@ -176,7 +178,7 @@ def mrr_chart(points: Sequence[MrrPoint], currency: str) -> Markup:
         f'stroke="{TARGET}" stroke-width="2"/>',
         _text(left + 230, legend_y, "needed to meet the weekly target"),
     ]
-    return _svg(width, height, f"MRR over {len(points)} weeks", body, "chart")
+    return _svg(width, height, f"MRR over {columns} weeks", body, "chart")
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from ffkpi.engine.calendar import weeks_between
 from ffkpi.engine.money import format_money, format_percent
 from ffkpi.engine.pricing import ZERO
 from ffkpi.history.movements import INFLOWS, KINDS
@@ -169,7 +170,9 @@ def _points(review: Review) -> list[MrrPoint]:
         needed = None
         if k and week.comparable and week.previous_mrr is not None:
             needed = week.previous_mrr * (1 + target)
-        points.append(MrrPoint(week.week, week.mrr, needed, week.source == "reconstructed"))
+        position = weeks_between(weeks[0].week, week.week)
+        rebuilt = week.source == "reconstructed"
+        points.append(MrrPoint(week.week, position, week.mrr, needed, rebuilt))
     return points
 
 
