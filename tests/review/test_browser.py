@@ -84,6 +84,11 @@ def test_the_demo_review_in_a_browser(
         assert box is not None
         assert box["width"] >= 300
         assert box["height"] >= 150
+    if width >= 1280:  # a laptop sees every table whole; a phone may scroll one in its box
+        scrolled = (
+            "[...document.querySelectorAll('.scroll')].map(e => e.scrollWidth - e.clientWidth)"
+        )
+        assert set(page.evaluate(scrolled)) == {0}
     assert page.locator("#mrr-chart rect.bar").count() == 52
     assert page.locator("#bridge rect.bar").count() == 7
     assert page.locator("svg.spark polyline").count() >= 7
@@ -104,6 +109,8 @@ def test_hostile_names_stay_text_and_nothing_runs(
     assert IMG in text  # shown as it is, as text
     assert SCRIPT in text
     assert opened.overflow() == 0
+    boxes = "[...document.querySelectorAll('.scroll')].map(e => e.scrollWidth - e.clientWidth)"
+    assert set(page.evaluate(boxes)) == {0}  # a long note wraps, it does not widen the table
 
 
 def test_the_png_is_the_top_of_the_page(browser: Any, ffkpi: Ffkpi, cli_env: Path) -> None:
