@@ -248,14 +248,13 @@ def _markdown_details(review: Review, document: dict[str, Any]) -> list[str]:
                 f"| {name} | {mover['kind']} | {mover['previous']} | {mover['current']} | "
                 f"{mover['change']} |"
             )
-    if document["tiers"]:
+    if review.tiers:
         lines += ["", "| Tier | MRR | Share | Growth |", "|---|---:|---:|---:|"]
-        for tier in document["tiers"]:
-            lines.append(
-                f"| {_cell(tier['name'])} | {tier['mrr']} | "
-                f"{format_percent(Decimal(tier['share'])) if tier['share'] else ''} | "
-                f"{format_percent(Decimal(tier['growth'])) if tier['growth'] else ''} |"
-            )
+        lines += [
+            f"| {_cell(tier.name)} | {format_money(tier.mrr, review.currency)} | "
+            f"{format_percent(tier.share)} | {format_percent(tier.growth)} |"
+            for tier in review.tiers
+        ]
     quarter = document["quarter"]
     added = (
         f"MRR added {quarter['mrr_added']}, ARR added {quarter['arr_added']}"

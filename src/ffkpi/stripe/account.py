@@ -3,23 +3,25 @@
 Every subscription, in `created` windows read several at once; the side data the MRR
 rules need (tiered prices, coupons, product names) alongside the first pages; then the
 items of subscriptions with more than a list page embeds and, for metered items, their
-newest invoices. All of it through one StripeHttp: one pacer, one cap on requests.
+newest invoices (stripe/invoices.py), or the billed history. All of it through one
+StripeHttp: one pacer, one cap on requests.
 """
 
 import contextlib
 import dataclasses
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
 
 import msgspec
 
-from ffkpi.engine.model import BilledInvoice, Dataset, InvoiceLine, Lifetime, Price, Subscription
+from ffkpi.engine.model import BilledInvoice, Dataset, InvoiceLine, Lifetime, Subscription
 from ffkpi.errors import MissingPermissionError
 from ffkpi.stripe.billed import Billed, Biller, lifetime
 from ffkpi.stripe.bundle import Recorder
-from ffkpi.stripe.http import Counters, StripeHttp
+from ffkpi.stripe.http import Counters, Progress, StripeHttp
+from ffkpi.stripe.invoices import PERIOD_DAYS, WEEK, Invoices
 from ffkpi.stripe.lists import (
     CUSTOMERS,
     INVOICE_ITEMS,
@@ -29,25 +31,20 @@ from ffkpi.stripe.lists import (
     SUBSCRIPTIONS,
     Endpoint,
 )
-from ffkpi.stripe.paging import PAGE, Answer, Lister, parse
+from ffkpi.stripe.paging import Answer, Lister, objects, parse, whole
 from ffkpi.stripe.payloads import (
     Page,
     StripeCoupon,
-    StripeInvoice,
     StripeItem,
-    StripeLine,
     StripePrice,
     StripeSubscription,
 )
 from ffkpi.stripe.resolve import Resolver, bulk_allocation, invoice_lines
 
-PageT = TypeVar("PageT", bound=Page[Any])
 # A read's billed history: invoices and pending items, discounts left out, and the lines
 # of subscription items (for metered items' newest invoices).
 _History = tuple[tuple[BilledInvoice, ...], int, list[InvoiceLine]]
 
-WEEK = 7 * 86_400
-PERIOD_DAYS = {"day": 1, "week": 7, "month": 31, "year": 366}  # at their longest
 DEFAULT_CONCURRENCY = 12
 
 
@@ -113,6 +110,8 @@ class _Read:
         self.pool = lister.pool
         self.http = reader.http
         self.recorder = recorder
+        self.progress = Progress(self.http.counters, reader.on_progress)
+        self.invoices = Invoices(lister, recorder, reader.now, self.progress)
 
     def read(self, invoices_for: frozenset[str] | None, canceled: bool) -> Dataset:
         if self.recorder is not None:
@@ -132,7 +131,7 @@ class _Read:
         subscriptions: dict[str, Subscription] = {}
         lifetimes: dict[str, Lifetime] = {}
         partial: dict[str, StripeSubscription] = {}  # more items than a page embeds
-        counters = self.http.counters
+        counters = self.progress.counters
         with bulk_allocation():
             for answer in pages:
                 if resolver is None:
@@ -153,7 +152,7 @@ class _Read:
                 for sub in fresh:
                     subscriptions[sub.id] = resolver.subscription(sub)
                 counters.subscriptions = len(subscriptions) + len(partial)
-                self.reader.on_progress(counters)
+                self.progress.show(counters)
             if resolver is None:
                 resolver = self._side_data(lists)
                 history = self._start_history(resolver)
@@ -168,13 +167,13 @@ class _Read:
             invoices, unknown, lines = history.result()  # the newest invoices are among them
             billed = Billed(lifetimes, invoices, unknown)
         elif invoices_for is not None:
-            lines = self._metered_lines(domain, invoices_for)
+            lines = self.invoices.metered_lines(domain, invoices_for)
         customer_names: dict[str, str] = {}
         if names is not None:
             # Names are a courtesy: without the permission, customers are shown by id.
             with contextlib.suppress(MissingPermissionError):
                 answers = names.result()
-                customer_names = {c.id: c.name for c in _objects(answers) if c.name}
+                customer_names = {c.id: c.name for c in objects(answers) if c.name}
                 if self.recorder is not None:
                     self.recorder.listed(CUSTOMERS.key, (a.body for a in answers))
         data = Dataset(
@@ -215,7 +214,7 @@ class _Read:
 
     def _side_data(self, lists: dict[str, "Future[list[Answer[Any]]]"]) -> Resolver:
         answers = {name: future.result() for name, future in lists.items()}
-        prices: list[StripePrice] = _objects(answers["prices"])
+        prices: list[StripePrice] = objects(answers["prices"])
         tiered = {p.id for p in prices if p.billing_scheme == "tiered"}
         self.longest_interval = max(map(_period_seconds, prices), default=0)
         if self.recorder is not None:
@@ -227,8 +226,8 @@ class _Read:
         every = self.history_from is not None  # past invoices name prices of any kind
         return Resolver(
             [p for p in prices if every or p.id in tiered],
-            _objects(answers["coupons"]),
-            _objects(answers["products"]),
+            objects(answers["coupons"]),
+            objects(answers["products"]),
         )
 
     def _start_history(self, resolver: Resolver) -> "Future[_History] | None":
@@ -249,81 +248,30 @@ class _Read:
         pending invoice items (history-rules.md, "What is read"); the discounts left out;
         and the lines of subscription items, for metered items' newest invoices."""
         since = history_from - self.longest_interval - WEEK
-        self._phase("history", 0)
+        self.progress.phase("history", 0)
         pending = self._list(INVOICE_ITEMS)
         biller = Biller(resolver)
         invoices: list[BilledInvoice] = []
         lines: list[InvoiceLine] = []
         with bulk_allocation():
-            for invoice in self._listed_invoices(INVOICES.params(), since):
+            for invoice in self.invoices.listed(INVOICES.params(), since):
                 billed = biller.invoice(invoice)
                 if billed is not None:
                     invoices.append(billed)
                 lines += invoice_lines([invoice])
-                self._advance()
+                self.progress.advance()
         items = pending.result()
         if self.recorder is not None:
             self.recorder.listed("invoice_items", (a.body for a in items))
-        invoices += biller.pending(_objects(items))
+        invoices += biller.pending(objects(items))
         return tuple(invoices), biller.unknown, lines
-
-    def _listed_invoices(
-        self, params: Mapping[str, Any], since: int, expected: float | None = None
-    ) -> Iterator[StripeInvoice]:
-        """Every invoice created since `since`, in created windows, once each, with all
-        its lines: the lines of one that has more than a page embeds are asked for as
-        soon as it comes back, alongside the windows."""
-        seen: set[str] = set()
-        incomplete: dict[str, tuple[StripeInvoice, Future[list[Answer[StripeLine]]]]] = {}
-        for answer in self.lister.windows(
-            INVOICES.path,
-            params,
-            Page[StripeInvoice],
-            "invoices",
-            since=since,
-            until=self.reader.now + 86_400,
-            expected=expected,
-        ):
-            if self.recorder is not None:
-                self.recorder.listed("invoices", [answer.body])
-            for invoice in answer.page.data:
-                if invoice.id in seen:
-                    continue  # windows and retries can overlap: once each
-                seen.add(invoice.id)
-                if invoice.lines.has_more:
-                    incomplete[invoice.id] = (invoice, self._lines_of(invoice.id))
-                else:
-                    yield invoice
-        for invoice_id, (invoice, future) in incomplete.items():
-            answers = future.result()
-            if self.recorder is not None:
-                self.recorder.completed("invoices", invoice_id, "lines", (a.body for a in answers))
-            yield msgspec.structs.replace(invoice, lines=_whole(invoice.lines, answers))
-
-    def _lines_of(self, invoice_id: str) -> "Future[list[Answer[StripeLine]]]":
-        return self.pool.submit(
-            self.lister.all,
-            f"/v1/invoices/{invoice_id}/lines",
-            {"expand": ["data.discounts"]},
-            Page[StripeLine],
-            "invoice lines",
-        )
-
-    def _phase(self, phase: str, total: int) -> None:
-        counters = self.http.counters
-        counters.phase, counters.done, counters.total = phase, 0, total
-        self.reader.on_progress(counters)
-
-    def _advance(self) -> None:
-        self.http.counters.done += 1
-        self.reader.on_progress(self.http.counters)
 
     def _complete_items(self, partial: dict[str, StripeSubscription]) -> list[StripeSubscription]:
         """Subscriptions with more items than a list page embeds, with all of them."""
         params = {"expand": ["data.discounts"]}
         ids = list(partial)
         completed = []
-        self._phase("items", len(ids))
+        self.progress.phase("items", len(ids))
         pages = self.pool.map(
             lambda s: self.lister.all(
                 "/v1/subscription_items",
@@ -335,8 +283,8 @@ class _Read:
         )
         for sub_id, answers in zip(ids, pages, strict=True):
             sub = partial[sub_id]
-            completed.append(msgspec.structs.replace(sub, items=_whole(sub.items, answers)))
-            self._advance()
+            completed.append(msgspec.structs.replace(sub, items=whole(sub.items, answers)))
+            self.progress.advance()
             if self.recorder is not None:
                 self.recorder.completed("subscriptions", sub_id, "items", (a.body for a in answers))
         return completed
@@ -372,86 +320,9 @@ class _Read:
             lambda one: self.http.get(f"/v1/{resource}/{one}", {"expand": [expand]}), sorted(ids)
         )
 
-    def _metered_lines(
-        self, domain: tuple[Subscription, ...], statuses: frozenset[str]
-    ) -> list[InvoiceLine]:
-        """The lines of the newest invoices of the subscriptions with metered items, read
-        the cheaper way: every invoice of the last two of their longest periods (the
-        newest may still be a draft) in created windows, a page per 100; or each such
-        subscription's newest ten, a request each."""
-        longest = max(
-            (_seconds(i.price) for sub in domain for i in sub.items if i.price.metered),
-            default=0,
-        )
-        span = 2 * longest + WEEK
-        metered, listed = _metered_costs(domain, statuses, span)
-        if not metered:
-            return []
-        if listed / PAGE < len(metered):
-            invoices = self._listed_invoices({}, self.reader.now - span, listed)
-        else:
-            invoices = self._newest_invoices(metered)
-        return [line for invoice in invoices for line in invoice_lines([invoice])]
-
-    def _newest_invoices(self, subscription_ids: list[str]) -> Iterator[StripeInvoice]:
-        """The newest invoices of each subscription, a request each (lines complete)."""
-
-        def newest_invoices(subscription: str) -> bytes:
-            return self.http.get("/v1/invoices", {"subscription": subscription, "limit": 10})
-
-        self._phase("invoices", len(subscription_ids))
-        for body in self.pool.map(newest_invoices, subscription_ids):
-            self._advance()
-            page = parse(Page[StripeInvoice], body, "invoices")
-            if self.recorder is not None:
-                self.recorder.listed("invoices", [body])
-            for invoice in page.data:
-                if invoice.lines.has_more:
-                    answers = self._lines_of(invoice.id).result()
-                    if self.recorder is not None:
-                        self.recorder.completed(
-                            "invoices", invoice.id, "lines", (a.body for a in answers)
-                        )
-                    invoice = msgspec.structs.replace(  # noqa: PLW2901
-                        invoice, lines=_whole(invoice.lines, answers)
-                    )
-                yield invoice
-
-
-def _objects(answers: list[Answer[Any]]) -> list[Any]:
-    """The objects of every page of one list."""
-    return [entry for answer in answers for entry in answer.page.data]
-
-
-def _whole(listed: PageT, answers: list[Answer[Any]]) -> PageT:
-    """A list object that said has_more, with every page's objects in it."""
-    return msgspec.structs.replace(listed, data=_objects(answers), has_more=False)
-
 
 def _period_seconds(price: StripePrice) -> int:
     recurring = price.recurring
     if recurring is None:
         return 0
     return PERIOD_DAYS[recurring.interval] * recurring.interval_count * 86_400
-
-
-def _metered_costs(
-    subscriptions: Iterable[Subscription], statuses: frozenset[str], span: int
-) -> tuple[list[str], float]:
-    """The subscriptions counted with metered items (a request each, to read their newest
-    invoices), and how many invoices their account sent in `span` (a page per 100 to
-    list them): each subscription that bills sends at least one a period."""
-    metered: list[str] = []
-    listed = 0.0
-    for sub in subscriptions:
-        if not sub.items or sub.status in ("canceled", "incomplete_expired"):
-            continue
-        listed += span / _seconds(sub.items[0].price)
-        if sub.status in statuses and any(item.price.metered for item in sub.items):
-            metered.append(sub.id)
-    return metered, listed
-
-
-def _seconds(price: Price) -> int:
-    """A price's billing period at its longest."""
-    return PERIOD_DAYS[price.interval] * price.interval_count * 86_400

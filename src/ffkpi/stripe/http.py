@@ -154,6 +154,23 @@ class Counters:
         return f"{doing}, {rate}"
 
 
+@dataclass(frozen=True)
+class Progress:
+    """A read's counters, and whoever shows them as they change."""
+
+    counters: Counters
+    show: Callable[[Counters], None]
+
+    def phase(self, phase: str, total: int) -> None:
+        counters = self.counters
+        counters.phase, counters.done, counters.total = phase, 0, total
+        self.show(counters)
+
+    def advance(self) -> None:
+        self.counters.done += 1
+        self.show(self.counters)
+
+
 class Cancelled(Exception):
     """Another request of the run failed; this one stops without a word of its own."""
 

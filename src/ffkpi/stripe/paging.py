@@ -66,6 +66,19 @@ class Answer(Generic[ListedT]):
     body: bytes
 
 
+PageT = TypeVar("PageT", bound=Page[Any])
+
+
+def objects(answers: list[Answer[Any]]) -> list[Any]:
+    """The objects of every page of one list."""
+    return [entry for answer in answers for entry in answer.page.data]
+
+
+def whole(listed: PageT, answers: list[Answer[Any]]) -> PageT:
+    """A list object that said has_more, with every page's objects in it."""
+    return msgspec.structs.replace(listed, data=objects(answers), has_more=False)
+
+
 def parse(model: type[M], body: bytes, what: str) -> M:
     try:
         return msgspec.json.decode(body, type=model)
