@@ -1,6 +1,7 @@
 import gzip
 import json
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -66,3 +67,16 @@ def start_fake() -> Iterator[Callable[..., tuple[FakeStripe, str]]]:
     yield start
     for fake in fakes:
         fake.stop()
+
+
+# Two clocks for every test that touches dates: no figure may change with the day a
+# command runs (a Monday in one quarter, a Sunday in the next).
+CLOCKS = [datetime(2026, 12, 7, 6, 0, tzinfo=UTC), datetime(2027, 1, 3, 23, 30, tzinfo=UTC)]
+
+
+@pytest.fixture(params=CLOCKS, ids=["monday-2026-q4", "sunday-2027-q1"])
+def clock(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> datetime:
+    """The instant every command of the test runs at."""
+    at: datetime = request.param
+    monkeypatch.setattr("ffkpi.clock.now", lambda: at)
+    return at

@@ -159,7 +159,7 @@ def with_placeholder_rates(config: Config, missing: Mapping[str, int]) -> Config
 def run_checks(
     config: Callable[[], tuple[Config, Path | None]],
     data: Callable[[Config, list[Finding]], Dataset | None],
-    as_of: date,
+    as_of: Callable[[Dataset], date],
 ) -> list[Finding]:
     """Every finding: the config, then what `data` finds about the key (and the data it
     reads, None when the key cannot read it all), then the data against the config."""
@@ -179,10 +179,11 @@ def run_checks(
     missing = missing_rates(cfg, dataset)
     findings += check_currencies(missing, cfg)
     placeholder = with_placeholder_rates(cfg, missing)
-    report = compute_report(dataset, placeholder, as_of)
+    day = as_of(dataset)
+    report = compute_report(dataset, placeholder, day)
     findings += check_report(report, cfg)
     if dataset.lifetimes:
-        findings += check_history(reconcile(dataset, placeholder, as_of))
+        findings += check_history(reconcile(dataset, placeholder, day))
     return findings
 
 

@@ -69,6 +69,9 @@ class Growth(_Model):
 
 
 BUILT_IN_KPIS = ("mrr", "arr")  # from snapshots or rebuilt weeks, never recorded
+# One CARR goal (review-rules.md): carr_goal's figure for the quarter judges both.
+CARR_GOAL = "carr_goal"
+CARR_JUDGED = ("carr_closed", "carr_projected")
 KpiKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 QuarterName = Annotated[str, Field(pattern=r"^\d{4}-Q[1-4]$")]
 Amount = Annotated[Decimal, Field(allow_inf_nan=False, ge=Decimal("-1e15"), le=Decimal("1e15"))]
@@ -117,6 +120,18 @@ class Config(_Model):
         return self
 
     @model_validator(mode="after")
+    def _one_carr_goal(self) -> Self:
+        if CARR_GOAL not in self.kpis:
+            return self
+        for key in CARR_JUDGED:
+            if key in self.kpis and self.kpis[key].goal is not None:
+                raise ValueError(
+                    f"kpis.{key} has a goal of its own, but kpis.{CARR_GOAL} is the goal of "
+                    f"{' and '.join(CARR_JUDGED)}: remove the goal from [kpis.{key}]"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _each_product_once(self) -> Self:
         seen: dict[str, str] = {}
         for tier in self.tiers:
@@ -135,10 +150,16 @@ class Config(_Model):
 
     @property
     def digest(self) -> str:
-        """Identifies what the config means for MRR, whatever its layout and comments
-        (where snapshots go and the other KPIs' definitions change no figure of it)."""
-        canonical = self.model_dump_json(exclude={"snapshots_dir", "kpis"})
-        return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+        """Identifies the config's MRR definition (tiers, their products and rules, policy,
+        fx, currency), whatever its layout and comments: the growth target, the other
+        KPIs and where snapshots go change no MRR figure (review-rules.md)."""
+        return _digest(self.model_dump_json(exclude={"snapshots_dir", "kpis", "growth"}))
+
+    @property
+    def earlier_digest(self) -> str:
+        """The digest of snapshots written while the growth target was part of it (ffkpi
+        0.1.0): a snapshot that carries it was made under today's MRR definition."""
+        return _digest(self.model_dump_json(exclude={"snapshots_dir", "kpis"}))
 
     def warnings(self) -> list[str]:
         """What is valid but almost surely not meant."""
@@ -151,6 +172,10 @@ class Config(_Model):
         if currency == self.currency:
             return Decimal(1)
         return self.fx.get(currency)
+
+
+def _digest(canonical: str) -> str:
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def parse_config(text: str, origin: str) -> Config:

@@ -1,6 +1,8 @@
 """The weeks `history` and `movements` show: read from the snapshot folder, or rebuilt
 from invoices in memory (nothing written); and the days each covers by default."""
 
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -8,10 +10,13 @@ from pathlib import Path
 from ffkpi.config import Config
 from ffkpi.engine.calendar import day_in_week, parse_week, week_name, weeks_back, year_back
 from ffkpi.engine.model import Dataset
+from ffkpi.engine.mrr import compute_report
 from ffkpi.errors import StorageError, UsageError
 from ffkpi.history.growth import History, WeekMovers, growth_history, week_movers
-from ffkpi.history.rebuild import data_day, rebuild
+from ffkpi.history.rebuild import data_day, rebuild, refuse_after_read
 from ffkpi.history.series import WeekFigures, rebuilt_week
+from ffkpi.sources.files import read_input
+from ffkpi.storage.reads import kept_read
 from ffkpi.storage.snapshots import Skipped, read_series
 
 
@@ -37,11 +42,16 @@ def chosen_week(as_of: date | None, week: str | None, until: date | None) -> str
 def movement_days(
     data: Dataset, since: date | None, as_of: date | None, week: str | None, today: date
 ) -> list[date]:
-    """The as-of days that tell a week's movements: the week (from --week, on the read's
-    weekday; or --as-of; default the day the data was read) and the ones before it, back
-    to `since` (default: a year before), which tell new from reactivation."""
+    """The as-of days that tell a week's movements: the week (--as-of itself, whatever
+    weekday it is; or --week, on the read's weekday; default the day the data was read)
+    and the ones before it, back to `since` (default: a year before), which tell new
+    from reactivation."""
     read = data_day(data) or today
-    day = day_in_week(week, read.weekday()) if week is not None else as_of or read
+    if as_of is not None:
+        refuse_after_read(data, as_of)
+        day = as_of
+    else:
+        day = day_in_week(week, read.weekday()) if week is not None else read
     return weeks_back(since or year_back(day), day)
 
 
@@ -97,6 +107,7 @@ def load_history(
             "pass an earlier --since, or a later --until",
         )
     series = read_series(folder)
+    weeks = series.weeks if config is None else under_definition(folder, series.weeks, config)
     if strict and series.skipped:
         skipped = series.skipped[0]
         raise StorageError(
@@ -110,15 +121,35 @@ def load_history(
             "restore the file from a backup, or take the week again with "
             "`ffkpi snapshot --force --as-of DATE`",
         )
-    history = growth_history(
-        series.weeks, config, last=last, by_tier=by_tier, since=since, until=until
-    )
+    history = growth_history(weeks, config, last=last, by_tier=by_tier, since=since, until=until)
     return FolderHistory(history, series.skipped, series.damaged)
 
 
-def folder_movers(folder: Path, week: str | None) -> WeekMovers:
+def under_definition(
+    folder: Path, weeks: Sequence[WeekFigures], config: Config
+) -> list[WeekFigures]:
+    """The folder's weeks under today's MRR definition (review-rules.md): a week made
+    under another is recomputed from its kept read, where the weekly run kept it, and
+    marked so; where no read is kept it stays as it was, and growth across the change
+    is withheld (history.growth.comparable)."""
+    current = []
+    for taken in weeks:
+        week = taken
+        if week.config_digest == config.earlier_digest:  # the target was in the digest
+            week = dataclasses.replace(week, config_digest=config.digest)
+        read = kept_read(folder, week.week)
+        if week.config_digest != config.digest and read.is_file():
+            report = compute_report(read_input(read), config, week.as_of)
+            week = rebuilt_week(report, config.digest, None, 0, origin="recomputed")
+        current.append(week)
+    return current
+
+
+def folder_movers(folder: Path, week: str | None, config: Config | None) -> WeekMovers:
     """`week` of the snapshot folder (default: the newest) against the one before it."""
     series = read_series(folder).weeks
+    if config is not None:
+        series = tuple(under_definition(folder, series, config))
     if not series:
         raise StorageError(
             f"no snapshots in {folder} yet",

@@ -231,7 +231,7 @@ def test_missing_exchange_rate_exits_3_naming_the_currency(ffkpi: Ffkpi, files: 
     for entry in eur["data"][0]["items"]["data"]:
         entry["price"]["currency"] = "eur"
     (files / "eur.json").write_text(json.dumps(eur))
-    result = ffkpi("mrr", "--input", "eur.json")
+    result = ffkpi("mrr", "--input", "eur.json", "--as-of", "2026-11-17")
     assert (result.exit_code, result.stdout) == (ExitCode.INVALID, "")
     assert result.stderr == (
         "ffkpi: error: no exchange rate for EUR (subscription sub_1 is billed in EUR) "

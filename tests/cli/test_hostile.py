@@ -162,7 +162,11 @@ def test_history_never_compares_weeks_of_two_currencies(ffkpi: Ffkpi, write_acco
 
 @pytest.mark.parametrize(
     "args",
-    [["mrr", "--demo"], ["mrr", "--demo", "-f", "json"], ["snapshot", "-i", "bundle.json"]],
+    [
+        ["mrr", "--demo"],
+        ["mrr", "--demo", "-f", "json"],
+        ["snapshot", "-i", "bundle.json", "--as-of", "2026-11-17"],
+    ],
     ids=["table", "json", "snapshot"],
 )
 def test_a_closed_pipe_ends_quietly(write_account: Any, args: list[str]) -> None:

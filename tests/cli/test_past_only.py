@@ -67,8 +67,8 @@ class TestNeverAWeekAfterTheRead:
         result = ffkpi(command, "--demo", option, "2026-12-01")
         assert result.exit_code == ExitCode.USAGE
         assert result.stderr == (
-            f"ffkpi: error: the data was read on {READ}, so it cannot show the week of "
-            f"2026-12-01 (pass --until {READ} or earlier, or read the account again)\n"
+            f"ffkpi: error: the data was read on {READ}, so it cannot show 2026-12-01 "
+            f"(read Stripe again with ffkpi fetch, or pass {option} {READ} or earlier)\n"
         )
         assert result.stdout == ""
 

@@ -186,9 +186,28 @@ class TestKpis:
         config = parse_config(uncommented, "config.example.toml")
         assert list(config.kpis) == HANDBOOK_KPIS
         assert all(k.command for k in config.kpis.values() if k.period != "quarter")
-        assert config.kpis["carr_closed"].goal_for("2026-Q4") == Decimal(450000)
-        assert config.kpis["carr_closed"].goal_for("2027-Q1") is None
+        assert config.kpis["carr_closed"].goal is None  # carr_goal is the one CARR goal
         assert config.digest == parse_config(text, "x").digest  # KPIs change no MRR figure
+
+    def test_carr_goal_is_the_one_goal_of_closed_and_projected(self) -> None:
+        carr = (
+            '[kpis.carr_closed]\nname = "Closed"\nunit = "money"\nperiod = "quarter_to_date"\n'
+            '{goal}[kpis.carr_goal]\nname = "Goal"\nunit = "money"\nperiod = "quarter"\n'
+        )
+        assert self.parse(carr.format(goal="")).kpis["carr_closed"].goal is None
+        with pytest.raises(ConfigError) as refused:
+            self.parse(carr.format(goal="goal = 450000\n"))
+        assert "kpis.carr_goal is the goal of carr_closed and carr_projected" in refused.value.what
+        assert refused.value.exit_code == 3
+        alone = carr.format(goal="goal = 450000\n").split("[kpis.carr_goal]")[0]
+        assert self.parse(alone).kpis["carr_closed"].goal == Decimal(450000)  # no carr_goal
+
+    def test_the_growth_target_is_not_part_of_the_mrr_definition(self) -> None:
+        text = (ROOT / "config.example.toml").read_text()
+        faster = parse_config(text.replace('weekly_target = "0.10"', 'weekly_target = "0.05"'), "x")
+        assert faster.digest == parse_config(text, "x").digest
+        other_rule = text.replace('\nrule = "list_price"', '\nrule = "net"')
+        assert parse_config(other_rule, "x").digest != faster.digest
 
     def test_a_goal_is_one_number_or_one_per_quarter(self) -> None:
         config = self.parse('[kpis.mqls]\nname = "MQLs"\ngoal = 120\n')

@@ -234,7 +234,7 @@ def test_weeks_with_old_customer_files_or_another_config_have_no_movements(
     assert "schema 1" in weeks[1]["movements_note"]
     assert weeks[2]["movements"] is None  # nothing to compare with
     assert weeks[3]["movements"] is None
-    assert weeks[3]["movements_note"] == "another config or currency than the week before"
+    assert weeks[3]["movements_note"] == "another MRR definition or currency than the week before"
 
 
 def test_movements_names_the_customers_behind_the_week(ffkpi: Ffkpi) -> None:

@@ -230,7 +230,7 @@ class TestSmaller:
         (cli_env / "ffkpi.toml").write_text(CONFIG)
         (cli_env / "in.json").write_text(json.dumps(bundle()))
         os.symlink(cli_env / "gone" / "deeper", cli_env / "snaps")
-        result = ffkpi("snapshot", "-i", "in.json", "--dir", "snaps")
+        result = ffkpi("snapshot", "-i", "in.json", "--dir", "snaps", "--as-of", "2026-11-17")
         assert (result.exit_code, result.stdout) == (ExitCode.STORAGE, "")
         assert result.stderr == (
             f"ffkpi: error: snapshot folder snaps is a link to {cli_env}/gone/deeper, which "
@@ -251,7 +251,7 @@ class TestSmaller:
             CONFIG.replace("[[tiers]]", "[policy]\nstatuses = []\n[[tiers]]")
         )
         (cli_env / "in.json").write_text(json.dumps(bundle()))
-        result = ffkpi("mrr", "-i", "in.json", "-f", "json")
+        result = ffkpi("mrr", "-i", "in.json", "-f", "json", "--as-of", "2026-11-17")
         assert result.exit_code == 0
         assert json.loads(result.stdout)["mrr"] == "0.00"
         assert result.stderr == (

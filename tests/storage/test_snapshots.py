@@ -145,7 +145,7 @@ def test_snapshots_made_with_another_config_are_marked(ffkpi: Ffkpi, workdir: Pa
     assert all(week["config_changed"] for week in json.loads(result.stdout)["weeks"])
     table = ffkpi("history", "--no-chart")
     assert "2026-W45*" in table.stdout
-    assert "* made with a different config than the one in use now" in table.stdout
+    assert "* made under another MRR definition than today's, its read not kept" in table.stdout
 
 
 def test_existing_week_is_left_untouched_and_exits_0(ffkpi: Ffkpi, workdir: Path) -> None:

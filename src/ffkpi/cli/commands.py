@@ -1,13 +1,13 @@
 """The ffkpi commands: each reads its options, makes one library call, renders once."""
 
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ffkpi import __version__, onboarding, render
+from ffkpi import __version__, clock, onboarding, render
 from ffkpi.check import exit_code, run_checks
 from ffkpi.cli.connection import read_stripe
 from ffkpi.cli.options import (
@@ -102,22 +102,22 @@ def snapshot(
 
         ffkpi snapshot --input subscriptions.json --dir snapshots
     """
-    run = load_run(source, live)
+    run = load_run(source, live, names=True)
     report = compute_report(run.data, run.config, run.as_of)
     saved = write_snapshot(
         snapshot_folder(directory, run.config, run.config_path),
         report,
         config_digest=run.config.digest,
-        created_at=datetime.now(UTC),
+        created_at=clock.now(),
         version=__version__,
         force=force,
         lock_timeout=lock_timeout,
     )
+    week, running = week_name(report.as_of), week_name(clock.today())
+    if source.as_of is None and week != running:
+        render.note(f"the data was read on {report.as_of}: a snapshot of {week}, not of {running}")
     if saved.kept:
-        render.note(
-            f"{week_name(report.as_of)} already has a snapshot, left untouched "
-            "(pass --force to replace it)"
-        )
+        render.note(f"{week} already has a snapshot, left untouched (pass --force to replace it)")
     render.show_snapshot(report, saved, as_json=fmt is TextFormat.json)
 
 
@@ -150,7 +150,7 @@ def fetch(
         ffkpi fetch --since 2024-11-25 --output stripe-history.json
     """
     refuse_existing(output, force)
-    history_from = None if since is None else history_start(since.date(), datetime.now(UTC).date())
+    history_from = None if since is None else history_start(since.date(), clock.today())
     recorder = Recorder()
     read_stripe(
         live,
@@ -190,7 +190,7 @@ def check(
     findings = run_checks(
         lambda: run_config(source),
         lambda config, found: check_data(source, live, config, found),
-        as_of(source),
+        lambda data: as_of(source, data),
     )
     render.show_findings(findings, as_json=fmt is TextFormat.json)
     if exit_code(findings) is not ExitCode.OK:
@@ -237,7 +237,7 @@ def init(
     ask = None if yes or not sys.stdin.isatty() else Prompts()
     rates = {**(example.fx if demo else {}), **parse_rates(fx or [])}
     setup = onboarding.prepare(data, currency, rates, ask)
-    listing = compute_report(data, setup.listing(example.policy), as_of(source))
+    listing = compute_report(data, setup.listing(example.policy), as_of(source, data))
     render.product_listing(listing, onboarding.listing_note(example.policy))
     plans = onboarding.plan_tiers(setup.names, ask)
     origin = "the demo account" if demo else str(input_file or "the Stripe account")

@@ -1,12 +1,11 @@
 """`ffkpi record`: the review's other KPIs for a week."""
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ffkpi import kpis, render
+from ffkpi import clock, kpis, render
 from ffkpi.cli.commands import LockTimeout
 from ffkpi.cli.options import ConfigOption, DirOption, finite
 from ffkpi.errors import ExitCode, UsageError
@@ -62,7 +61,7 @@ def record(
         raise UsageError("no config file found", "pass --config PATH; record needs its [kpis]")
     config = load_config(path)
     folder = snapshot_folder(directory, config, path)
-    now = datetime.now(UTC)
+    now = clock.now()
     chosen = kpis.chosen_week(week, now.date())
     if listing:
         render.write(render.kpi_week(chosen, read_week(folder, chosen), config))

@@ -1,18 +1,19 @@
 """`ffkpi review`: the Tuesday KPI review of one week."""
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ffkpi import render, screenshot, webhook
+from ffkpi import clock, render, screenshot, webhook
 from ffkpi.cli.options import DirOption, PastOptions, StripeOptions, day_option, grouped
 from ffkpi.cli.runs import load_past, one_source, run_config
 from ffkpi.engine.calendar import week_name
 from ffkpi.errors import UsageError
+from ffkpi.history.rebuild import refuse_after_read
 from ffkpi.past import load_history, rebuilt_days, rebuilt_history
 from ffkpi.review.document import build_review
 from ffkpi.review.figures import HORIZONS
@@ -104,11 +105,13 @@ def review(
         raise UsageError("--live reads the account itself", "drop --input or --demo, or --live")
     if past.input_file is not None or past.demo or from_stripe:
         config, path = run_config(past)
-        today = datetime.now(UTC).date()
+        today = clock.today()
         if from_stripe and past.since is None:  # the weeks read, and the one before
             first = today - timedelta(weeks=read + 1)
             past = dataclasses.replace(past, since=datetime(first.year, first.month, first.day))
         data = load_past(past, live, config, names=True)
+        if as_of is not None:
+            refuse_after_read(data, as_of.date())
         until = as_of.date() if as_of else (past.until.date() if past.until else None)
         days = rebuilt_days(data, past.since.date() if past.since else None, until, today)
         history = rebuilt_history(data, config, days[-read - 1 :], last=None, by_tier=True)

@@ -2,19 +2,20 @@
 as-of date."""
 
 import calendar
-import time
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
-from ffkpi import render
+from ffkpi import clock, render
 from ffkpi.check import Finding
 from ffkpi.cli.connection import key_findings, read_stripe
 from ffkpi.cli.options import DataOptions, PastOptions, ReportOptions, StripeOptions
 from ffkpi.config import Config
+from ffkpi.engine.calendar import format_instant
 from ffkpi.engine.model import Dataset
 from ffkpi.errors import UsageError
-from ffkpi.sources.demo import DEMO_AS_OF, demo_config, load_demo
+from ffkpi.history.rebuild import data_day, refuse_after_read
+from ffkpi.sources.demo import demo_config, load_demo
 from ffkpi.sources.files import read_input
 from ffkpi.storage.config_file import find_config, load_config
 from ffkpi.stripe.http import StripeHttp
@@ -28,11 +29,12 @@ class Run:
     as_of: date
 
 
-def load_run(source: ReportOptions, live: StripeOptions) -> Run:
+def load_run(source: ReportOptions, live: StripeOptions, *, names: bool = False) -> Run:
     """Everything a report needs, checked before any of it is used."""
     one_source(source.input_file, source.demo)
     config, path = run_config(source)
-    return Run(config, path, load_data(source, live, config), as_of(source))
+    data = load_data(source, live, config, names=names)
+    return Run(config, path, data, as_of(source, data))
 
 
 def one_source(input_file: Path | None, demo: bool) -> None:
@@ -56,10 +58,23 @@ def run_config(source: DataOptions) -> tuple[Config, Path | None]:
     )
 
 
-def as_of(source: ReportOptions) -> date:
+def as_of(source: ReportOptions, data: Dataset) -> date:
+    """--as-of, never after the day the data was read; by default that day, so no figure
+    depends on the day the command runs."""
     if source.as_of is not None:
+        refuse_after_read(data, source.as_of.date())
         return source.as_of.date()
-    return DEMO_AS_OF if source.demo else datetime.now(UTC).date()
+    note_file_time(data)
+    return data_day(data) or clock.today()
+
+
+def note_file_time(data: Dataset) -> None:
+    """Say that the data is dated by its file's modification time, where it is."""
+    if data.read_at_is_file_time and data.read_at is not None:
+        render.note(
+            f"the file does not say when it was read: dated by its modification time, "
+            f"{format_instant(data.read_at)}"
+        )
 
 
 def invoices_for(config: Config | None) -> frozenset[str] | None:
@@ -76,6 +91,7 @@ def load_data(
     http: StripeHttp | None = None,
     *,
     history: bool = False,
+    names: bool = False,
 ) -> Dataset:
     """The data of a run; with `history`, the billed history of the current periods as
     well where the source has it (live: the invoices they need)."""
@@ -90,7 +106,8 @@ def load_data(
         invoices_for=invoices_for(config),
         canceled=canceled,
         http=http,
-        history_from=int(time.time()) if history else None,
+        history_from=int(clock.now().timestamp()) if history else None,
+        names=names,
     )
 
 
@@ -102,7 +119,9 @@ def load_past(
     if past.demo:
         return load_demo(history=True)
     if past.input_file is not None:
-        return read_input(past.input_file, history=True)
+        data = read_input(past.input_file, history=True)
+        note_file_time(data)
+        return data
     if past.since is None:
         raise UsageError(
             "reading past weeks from Stripe needs --since",

@@ -1,11 +1,11 @@
 """The commands of past weeks: history, backfill and movements."""
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated
 
 import typer
 
-from ffkpi import __version__, render
+from ffkpi import __version__, clock, render
 from ffkpi.backfill import backfill as run_backfill
 from ffkpi.backfill import backfill_days, cron_weekday
 from ffkpi.cli.commands import LockTimeout
@@ -33,10 +33,6 @@ from ffkpi.past import (
 )
 from ffkpi.storage.config_file import find_config, load_config
 from ffkpi.storage.snapshots import snapshot_folder
-
-
-def today() -> date:
-    return datetime.now(UTC).date()
 
 
 @grouped
@@ -74,7 +70,7 @@ def history(
     if past.input_file is not None or past.demo:
         config, _ = run_config(past)
         data = load_past(past, StripeOptions(), config)
-        days = rebuilt_days(data, _day(past.since), _day(past.until), today())
+        days = rebuilt_days(data, _day(past.since), _day(past.until), clock.today())
         shown = rebuilt_history(data, config, days, last=weeks, by_tier=by_tier)
         render.show_history(shown, fmt, chart=chart, empty="no week to rebuild")
         return
@@ -132,16 +128,16 @@ def backfill(
     folder = snapshot_folder(directory, config, path)
     since, until = past.since.date(), _day(past.until)
     if past.input_file is None and not past.demo:
-        backfill_days(since, until, today(), 6)  # a live read is today's: fail before it
+        backfill_days(since, until, clock.today(), 6)  # a live read is today's: fail before it
     data = load_past(past, live, config)
-    day = data_day(data) or today()
+    day = data_day(data) or clock.today()
     result = run_backfill(
         folder,
         data,
         config,
         backfill_days(since, until, day, cron_weekday(folder, day)),
         as_of=day,
-        created_at=datetime.now(UTC),
+        created_at=clock.now(),
         version=__version__,
         lock_timeout=lock_timeout,
     )
@@ -179,14 +175,14 @@ def movements(
     if past.input_file is not None or past.demo:
         config, _ = run_config(past)
         data = load_past(past, StripeOptions(), config)
-        days = movement_days(data, _day(past.since), _day(as_of), target, today())
+        days = movement_days(data, _day(past.since), _day(as_of), target, clock.today())
         render.show_movements(rebuilt_movers(data, config, days), data.customer_names, fmt)
     else:
         path = find_config(past.config)
         cfg = load_config(path) if path is not None else None
         folder = snapshot_folder(directory, cfg, path)
         # Snapshot files keep customer ids only.
-        render.show_movements(folder_movers(folder, target), {}, fmt)
+        render.show_movements(folder_movers(folder, target, cfg), {}, fmt)
 
 
 def _day(option: datetime | None) -> date | None:

@@ -34,6 +34,11 @@ def day_of(instant: int) -> date:
     return datetime.fromtimestamp(instant, UTC).date()
 
 
+def format_instant(instant: int) -> str:
+    """An instant (Unix seconds) as people read it: `2026-11-17 12:00 UTC`."""
+    return datetime.fromtimestamp(instant, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def week_name(day: date) -> str:
     """The ISO week `day` falls in, as `2026-W47`."""
     year, week, _ = day.isocalendar()

@@ -166,5 +166,7 @@ class Dataset:
     invoices: tuple[BilledInvoice, ...] = ()
     unknown_discounts: int = 0  # left out of the history: an id only, or a coupon gone
     read_at: int | None = None  # when the data was read from Stripe, if known
+    # read_at is the file's modification time: the file does not say when it was read
+    read_at_is_file_time: bool = False
     history_from: int | None = None  # the first instant its invoices rebuild, if known
     customer_names: Mapping[str, str] = field(default_factory=dict)  # where the data has them

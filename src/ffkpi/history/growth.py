@@ -56,6 +56,14 @@ def weekly_growth(current: Decimal, previous: Decimal, weeks: int) -> Decimal | 
             return None
 
 
+def comparable(before: WeekFigures, after: WeekFigures) -> bool:
+    """Whether growth and movements run from one week to the next: one currency and one
+    MRR definition (review-rules.md). A week made under another definition is recomputed
+    where its read is kept (past.py); where it is not, growth across the change is
+    withheld."""
+    return before.currency == after.currency and before.config_digest == after.config_digest
+
+
 def growth_weeks(
     series: Sequence[WeekFigures],
     target: Decimal,
@@ -78,7 +86,7 @@ def growth_weeks(
                 continue
             mrr, arr = match.mrr, match.arr
         growth = None
-        if previous is not None and previous[0].currency == snapshot.currency:
+        if previous is not None and comparable(previous[0], snapshot):
             gap = weeks_between(previous[0].week, snapshot.week)
             growth = weekly_growth(mrr, previous[1], gap)
         weeks.append(
@@ -179,18 +187,13 @@ def _with_moves(weeks: list[Week], series: Sequence[WeekFigures], tier: str | No
     by_week = {w.week: w for w in series}
     shown = [by_week[week.week] for week in weeks]
     customers = [customers_in(w.customers, tier) for w in shown]
-    comparable = [
-        k > 0
-        and shown[k - 1].currency == w.currency
-        and shown[k - 1].config_digest == w.config_digest
-        for k, w in enumerate(shown)
-    ]
-    moves = week_moves(customers, comparable)
+    together = [k > 0 and comparable(shown[k - 1], w) for k, w in enumerate(shown)]
+    moves = week_moves(customers, together)
     return [
         dataclasses.replace(
             week,
             moves=move if customers[k] is not None else None,
-            comparable=comparable[k] or k == 0,
+            comparable=together[k] or k == 0,
             previous_mrr=weeks[k - 1].mrr if k else None,
         )
         for k, (week, move) in enumerate(zip(weeks, moves, strict=True))
@@ -247,10 +250,10 @@ def week_movers(series: Sequence[WeekFigures], week: str) -> WeekMovers:
             f"{week} is the first week: nothing to compare it with", "pick a later week"
         )
     current, previous = series[k], series[k - 1]
-    if current.currency != previous.currency or current.config_digest != previous.config_digest:
+    if not comparable(previous, current):
         raise StorageError(
-            f"{week} was made under another config or currency than {previous.week}: its "
-            "movements are not comparable",
+            f"{week} was made under another MRR definition or currency than {previous.week}, "
+            "whose read is not kept: its movements are not comparable",
             "pick another week, or rebuild both under one config with `ffkpi history --input`",
         )
     totals = [customers_in(w.customers, None) for w in series[: k + 1]]

@@ -66,6 +66,17 @@ def data_day(data: Dataset) -> date | None:
     return None if data.read_at is None else day_of(data.read_at)
 
 
+def refuse_after_read(data: Dataset, day: date, option: str = "--as-of") -> None:
+    """Data read on day R cannot know a later day (docs/review-rules.md)."""
+    read = data_day(data)
+    if read is not None and day > read:
+        how = " (its file's modification time)" if data.read_at_is_file_time else ""
+        raise UsageError(
+            f"the data was read on {read}{how}, so it cannot show {day}",
+            f"read Stripe again with ffkpi fetch, or pass {option} {read} or earlier",
+        )
+
+
 def history_start(since: date, today: date) -> int:
     """The first instant a read's invoices must rebuild (`fetch --since`): a past day,
     since no later week can be known from a read made today."""
@@ -93,12 +104,8 @@ def rebuild(data: Dataset, config: Config, as_of: Sequence[date]) -> Rebuilt:
             f"the data holds invoices for weeks from {first} on, not {days[0]}",
             f"start at {first} or later, or fetch again with an earlier --since",
         )
-    read = data_day(data)
-    if days and read is not None and days[-1] > read:
-        raise UsageError(
-            f"the data was read on {read}, so it cannot show the week of {days[-1]}",
-            f"pass --until {read} or earlier, or read the account again",
-        )
+    if days:
+        refuse_after_read(data, days[-1], "--until")
     rules = Rules(config, data.product_names)
     instants = [instant_of(day, data.read_at) for day in days]
     cutoffs = [end_of_day(day) for day in days]

@@ -17,8 +17,9 @@ from ffkpi.engine.calendar import week_name
 from ffkpi.engine.money import round_money
 from ffkpi.engine.mrr import Report
 
-# A week taken by `ffkpi snapshot`, or rebuilt from invoices by `ffkpi backfill`.
-Origin = Literal["snapshot", "reconstructed"]
+# A week taken by `ffkpi snapshot`, rebuilt from invoices by `ffkpi backfill`, or
+# counted again from its kept read under a changed MRR definition.
+Origin = Literal["snapshot", "reconstructed", "recomputed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +61,15 @@ class WeekFigures:
 
 
 def rebuilt_week(
-    report: Report, config_digest: str, converted: int, unknown_discounts: int
+    report: Report,
+    config_digest: str,
+    converted: int | None,
+    unknown_discounts: int,
+    origin: Origin = "reconstructed",
 ) -> WeekFigures:
-    """A week rebuilt from invoices as a snapshot written for it reads back: its totals
-    rounded as the file stores them, each customer's MRR at full precision."""
+    """A week counted in memory (rebuilt from invoices, or recomputed from its kept
+    read) as a snapshot written for it reads back: its totals rounded as the file stores
+    them, each customer's MRR at full precision."""
     cur = report.currency
     return WeekFigures(
         week=week_name(report.as_of),
@@ -75,7 +81,7 @@ def rebuilt_week(
             TierFigures(t.name, round_money(t.mrr, cur), round_money(t.arr, cur))
             for t in report.tiers
         ),
-        origin="reconstructed",
+        origin=origin,
         config_digest=config_digest,
         customers=Customers(
             report.currency,

@@ -20,6 +20,7 @@ LABELS = {
     "churn": "Churn",
 }
 REBUILT = "~"  # marks a week rebuilt from invoices, in tables and charts
+RECOMPUTED = "^"  # marks a week counted again from its kept read, under today's config
 RATE_KEYS = ("logo_churn", "gross_mrr_churn", "net_mrr_churn", "quick_ratio")
 WINDOW_KEYS = (*RATE_KEYS, "nrr", "grr")
 
@@ -61,7 +62,7 @@ def moves_dict(week: Week) -> dict[str, Any]:
         **{f"trailing_{n}w": _rates(moves.trailing[n], WINDOW_KEYS) for n in TRAILING},
     }
     if not week.comparable:
-        document["movements_note"] = "another config or currency than the week before"
+        document["movements_note"] = "another MRR definition or currency than the week before"
     return document
 
 

@@ -20,6 +20,7 @@ from ffkpi.history.growth import History, Week
 from ffkpi.render.bridge import (
     MOVE_COLUMNS,
     REBUILT,
+    RECOMPUTED,
     moves_chart,
     moves_dict,
     moves_row,
@@ -140,6 +141,7 @@ def _history_table(weeks: list[Week], target: Decimal, title: Text) -> Table:
         cells = [
             week.week
             + (REBUILT if week.source == "reconstructed" else "")
+            + (RECOMPUTED if week.source == "recomputed" else "")
             + ("*" if week.config_changed else ""),
             week.as_of.isoformat(),
             format_money(week.mrr, week.currency, grouping=True),
@@ -154,8 +156,13 @@ def _history_table(weeks: list[Week], target: Decimal, title: Text) -> Table:
     notes = []
     if rebuilt:
         notes.append(f"{REBUILT} rebuilt from invoices; the other weeks are snapshots taken then")
+    if any(week.source == "recomputed" for week in weeks):
+        notes.append(f"{RECOMPUTED} recomputed from the read kept that week, under today's config")
     if any(week.config_changed for week in weeks):
-        notes.append("* made with a different config than the one in use now")
+        notes.append(
+            "* made under another MRR definition than today's, its read not kept: no growth "
+            "across the change"
+        )
     if len(currencies) > 1:
         notes.append("Weeks in different currencies are not compared: growth restarts.")
     if notes:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, localcontext
 
-from ffkpi.config import Config
+from ffkpi.config import CARR_GOAL, CARR_JUDGED, Config
 from ffkpi.engine.calendar import WEEK, Quarter, quarter_of, week_before, week_name, weeks_between
 from ffkpi.errors import UsageError
 from ffkpi.history.growth import History, Week, printed_movements
@@ -29,7 +29,7 @@ from ffkpi.storage.kpis import Recorded
 
 SPARK = 8  # weeks a KPI's sparkline shows
 MOVERS = 5  # customers shown each way: the largest rises and the largest falls
-PROJECTED, GOAL = "carr_projected", "carr_goal"  # the handbook's pair (review-rules.md)
+PROJECTED = "carr_projected"
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +126,10 @@ def build_review(
     elif weeks_between(before.week, this.week) != 1:
         why = f"the week before it, {week_before(this.week)}, is missing"
     elif not this.comparable or before.currency != this.currency:
-        why = "the week before it was made under another config or currency"
+        why = (
+            "the week before it was made under another MRR definition or currency, and its "
+            "read is not kept to recompute it"
+        )
     else:
         previous_mrr = before.mrr
     judged = judge(this.mrr, previous_mrr, target, why)
@@ -229,11 +232,13 @@ def _kpi_rows(
             before = None  # a quarter's running total restarts: no comparison across it
         goal = kpi.goal_for(quarter.name)
         judged_as = kpi
-        if key == PROJECTED and goal is None and GOAL in config.kpis:
-            # review-rules: projected CARR is on track when it reaches the CARR goal.
-            carried = _carried(recorded, GOAL, this.week, quarter)
+        if key in CARR_JUDGED and CARR_GOAL in config.kpis:
+            # review-rules: the one CARR goal is the quarter's carr_goal; projected is
+            # where the quarter ends, so it is judged against the whole of it.
+            carried = _carried(recorded, CARR_GOAL, this.week, quarter)
             goal = carried.value if carried is not None else None
-            judged_as = kpi.model_copy(update={"period": "point", "goal": goal})
+            period = "point" if key == PROJECTED else kpi.period
+            judged_as = kpi.model_copy(update={"period": period, "goal": goal})
         rows.append(
             KpiRow(
                 key=key,

@@ -2,9 +2,10 @@
 
 import dataclasses
 import json
+import os
 import zlib
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, BinaryIO, cast
 
 import msgspec
 
@@ -57,13 +58,15 @@ MAX_UNPACKED_EXTRA = 32 * 1024 * 1024
 def read_input(path: Path, *, history: bool | None = False) -> Dataset:
     """The one place an input file is read: its first bytes must be able to start Stripe
     JSON (a device such as /dev/zero, or a binary file, is refused there, before it fills
-    memory)."""
+    memory). A file that does not say when it was read is dated by its modification
+    time, and says so (`read_at_is_file_time`)."""
     origin = str(path)
     try:
         with path.open("rb") as handle:
             raw = handle.read(HEAD)
             _check_start(raw, origin)
             raw += handle.read()
+            modified = int(os.fstat(handle.fileno()).st_mtime)
     except FileNotFoundError:
         raise InputError(f"input file {path} does not exist", "check the path") from None
     except IsADirectoryError:
@@ -72,7 +75,10 @@ def read_input(path: Path, *, history: bool | None = False) -> Dataset:
         raise InputError(
             f"cannot read input file {path}: {err.strerror}", "check the path and its permissions"
         ) from None
-    return parse_input(raw, origin, history=history)
+    data = parse_input(raw, origin, history=history)
+    if data.read_at is None:  # the Stripe CLI's output never says: the file's own time
+        return dataclasses.replace(data, read_at=modified, read_at_is_file_time=True)
+    return data
 
 
 def _check_start(raw: bytes | bytearray, origin: str) -> None:
@@ -272,19 +278,24 @@ def write_bundle(path: Path, bundle: Bundle) -> None:
     """The bundle format `read_input` takes, streamed to disk and committed atomically,
     readable by the user alone: it holds customer names, emails and addresses."""
     with atomic_file(path, PRIVATE) as out:
-        out.write(b"{")
-        for name in ("fetched_at", "history_from"):
-            moment = getattr(bundle, name)
-            if moment is not None:
-                out.write(f'"{name}":{int(moment)},'.encode())
-        out.write(b'"subscriptions":[')
-        for position, text in enumerate(bundle.subscriptions.values()):
-            out.write(b"," if position else b"")
-            out.write(text.encode())
-        out.write(b"]")
-        for name in (endpoint.key for endpoint in ENDPOINTS if endpoint is not SUBSCRIPTIONS):
-            table = getattr(bundle, name)
-            if table is not None:
-                objects = json.dumps(list(table.values()), separators=(",", ":"))
-                out.write(f',"{name}":{objects}'.encode())
-        out.write(b"}\n")
+        write_bundle_to(out, bundle)
+
+
+def write_bundle_to(out: BinaryIO, bundle: Bundle) -> None:
+    """A bundle's JSON, streamed to `out`."""
+    out.write(b"{")
+    for name in ("fetched_at", "history_from"):
+        moment = getattr(bundle, name)
+        if moment is not None:
+            out.write(f'"{name}":{int(moment)},'.encode())
+    out.write(b'"subscriptions":[')
+    for position, text in enumerate(bundle.subscriptions.values()):
+        out.write(b"," if position else b"")
+        out.write(text.encode())
+    out.write(b"]")
+    for name in (endpoint.key for endpoint in ENDPOINTS if endpoint is not SUBSCRIPTIONS):
+        table = getattr(bundle, name)
+        if table is not None:
+            objects = json.dumps(list(table.values()), separators=(",", ":"))
+            out.write(f',"{name}":{objects}'.encode())
+    out.write(b"}\n")

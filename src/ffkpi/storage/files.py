@@ -139,6 +139,7 @@ def _alive(pid: int) -> bool:
 
 LOCK_NAME = ".ffkpi.lock"
 LOCK_POLL = 0.2  # seconds between tries while another run holds the lock
+_HELD: set[str] = set()  # the folders this process holds the lock of
 
 
 @contextlib.contextmanager
@@ -147,8 +148,13 @@ def folder_lock(folder: Path, timeout: float) -> Iterator[None]:
 
     Waits at most `timeout` seconds for another run to release it, then fails naming
     the lock and the process holding it (its id is written in the lock file). A lock
-    file another user owns is opened read-only: that locks as well.
+    file another user owns is opened read-only: that locks as well. Taken again inside
+    itself (a step of the weekly run), it is already held.
     """
+    key = os.path.realpath(folder)
+    if key in _HELD:  # the weekly run holds it throughout; its steps take it again
+        yield
+        return
     lock = folder / LOCK_NAME
     if lock.is_dir():
         raise StorageError(f"{lock} is a folder, not ffkpi's lock file", f"remove {lock}")
@@ -174,9 +180,11 @@ def folder_lock(folder: Path, timeout: float) -> Iterator[None]:
             handle.truncate()
             handle.write(f"{os.getpid()}\n".encode())
             handle.flush()
+        _HELD.add(key)
         try:
             yield
         finally:
+            _HELD.discard(key)
             _unlock(handle.fileno())
 
 
