@@ -131,6 +131,7 @@ def backfill(
                     lock_timeout=lock_timeout,
                     source="reconstructed",
                     reconstruction=_reconstruction(rebuilt, week),
+                    names=data.customer_names,
                 )
                 writing = None
                 if not saved.kept:

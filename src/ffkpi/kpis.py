@@ -7,18 +7,28 @@ or `arr` (built in), a week in the future, a value that is not a finite number.
 
 import csv
 import io
+import os
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from ffkpi.backfill import cron_weekday
 from ffkpi.config import BUILT_IN_KPIS, Config
-from ffkpi.engine.calendar import first_of_running_week, parse_week, week_name
+from ffkpi.engine.calendar import (
+    WEEK,
+    day_in_week,
+    first_of_running_week,
+    kpi_window,
+    parse_week,
+    week_name,
+)
 from ffkpi.errors import ConfigError, InputError, UsageError
 from ffkpi.storage.files import read_limited
 from ffkpi.storage.kpis import Recorded, Via
+from ffkpi.storage.snapshots import read_snapshots
 
 MAX_VALUE = Decimal("1e15")
 MAX_CSV = 16 * 1024 * 1024
@@ -85,17 +95,37 @@ def manual_values(
 
 @dataclass(frozen=True, slots=True)
 class Failed:
-    """A KPI whose command gave no value: its key and the first line it printed."""
+    """A KPI whose command gave no value for a week: its key and the first line it
+    printed."""
 
     key: str
     why: str
+    week: str = ""
 
 
-Runner = Callable[[str, float], tuple[int | None, str]]  # command, timeout -> code, output
+Runner = Callable[[str, float, Mapping[str, str]], tuple[int | None, str]]
+# command, timeout, its window's variables -> exit code (None: timed out), output
 
 
-def run_shell(command: str, timeout: float) -> tuple[int | None, str]:
-    """Run one command line as cron would (through the shell); None: it timed out."""
+def window_variables(key: str, period: str, as_of: date) -> dict[str, str]:
+    """The window a KPI's command runs with (review-rules.md), so that it computes no
+    dates and can be run for past weeks."""
+    window = kpi_window(period, as_of)
+    return {
+        "FFKPI_KPI": key,
+        "FFKPI_WEEK": window.week,
+        "FFKPI_AS_OF": window.as_of.isoformat(),
+        "FFKPI_SINCE": window.since.isoformat(),
+        "FFKPI_UNTIL": window.until.isoformat(),
+        "FFKPI_QUARTER": window.quarter.name,
+        "FFKPI_QUARTER_START": window.quarter.first_day.isoformat(),
+        "FFKPI_QUARTER_END": window.quarter.last_day.isoformat(),
+    }
+
+
+def run_shell(command: str, timeout: float, variables: Mapping[str, str]) -> tuple[int | None, str]:
+    """Run one command line as cron would (through the shell), with its window in the
+    environment; None: it timed out."""
     try:
         done = subprocess.run(
             command,
@@ -105,47 +135,79 @@ def run_shell(command: str, timeout: float) -> tuple[int | None, str]:
             timeout=timeout,
             check=False,
             stdin=subprocess.DEVNULL,
+            env={**os.environ, **variables},
         )
     except subprocess.TimeoutExpired:
         return None, ""
     return done.returncode, (done.stdout if done.returncode == 0 else done.stderr or done.stdout)
 
 
+def run_days(
+    folder: Path, today: date, week: str | None, since: date | None, until: date | None
+) -> list[date]:
+    """The as-of day of each week `record --run` computes: the week named, the weeks
+    from `since` to `until` (default today), or the running week. A week's day is its
+    snapshot's as-of day where the folder has one, else its day on the weekday of the
+    folder's weeks (of `since`, in a folder without snapshots), never after today: so
+    the window a command gets does not depend on the day it runs."""
+    taken = {s.week: s.as_of for s in read_snapshots(folder).snapshots} if folder.is_dir() else {}
+    weekday = cron_weekday(folder, since or today)
+    if since is not None:
+        last = until or today
+        if since > last:
+            raise UsageError(f"--since {since} is after {last}", "pass an earlier --since")
+        weeks = []
+        monday = first_of_running_week(since)
+        while monday <= last:
+            weeks.append(week_name(monday))
+            monday += WEEK
+    else:
+        weeks = [chosen_week(week, today)]
+    return [taken.get(name) or min(day_in_week(name, weekday), today) for name in weeks]
+
+
 def command_values(
     config: Config,
     keys: Sequence[str],
-    week: str,
+    days: Sequence[date],
     now: datetime,
     timeout: float,
     run: Runner = run_shell,
-) -> tuple[Values, list[Failed]]:
-    """Each KPI's command run (those named, else every KPI that has one): the one number
-    it prints is its value; one that fails, times out or prints something else is
-    reported, and the others are still recorded."""
+) -> tuple[Values, list[Failed], list[str]]:
+    """Each KPI's command run for each as-of day (those named, else every KPI that has
+    one), with its window in the environment: the one number it prints is its value.
+    One that fails, times out or prints something else is reported for its week, and
+    the others are still recorded. Also: the KPIs left out for having no command."""
     for key in keys:
         _known(config, key)
     chosen = list(keys) or [key for key, kpi in config.kpis.items() if kpi.command]
-    values: dict[str, Recorded] = {}
+    skipped = [key for key, kpi in config.kpis.items() if not kpi.command and key not in keys]
+    values: Values = {}
     failed: list[Failed] = []
-    for key in chosen:
-        command = config.kpis[key].command
-        if command is None:
-            failed.append(Failed(key, "it has no command in the config"))
-            continue
-        code, output = run(command, timeout)
-        first = next((line.strip() for line in output.splitlines() if line.strip()), "")
-        if code is None:
-            failed.append(Failed(key, f"its command ran past {timeout:g} s"))
-        elif code != 0:
-            failed.append(Failed(key, f"its command exited {code}: {first or 'no output'}"))
-        else:
-            try:
-                value = number(output, key)
-            except InputError:
-                failed.append(Failed(key, f"its command printed {first or 'nothing'!r}"))
+    for day in days:
+        week = week_name(day)
+        for key in chosen:
+            kpi = config.kpis[key]
+            if kpi.command is None:
+                failed.append(Failed(key, "it has no command in the config", week))
                 continue
-            values[key] = Recorded(value, "command", now, "")
-    return ({week: values} if values else {}), failed
+            variables = window_variables(key, kpi.period, day)
+            code, output = run(kpi.command, timeout, variables)
+            first = next((line.strip() for line in output.splitlines() if line.strip()), "")
+            if code is None:
+                failed.append(Failed(key, f"its command ran past {timeout:g} s", week))
+            elif code != 0:
+                failed.append(
+                    Failed(key, f"its command exited {code}: {first or 'no output'}", week)
+                )
+            else:
+                try:
+                    value = number(output, key)
+                except InputError:
+                    failed.append(Failed(key, f"its command printed {first or 'nothing'!r}", week))
+                    continue
+                values.setdefault(week, {})[key] = Recorded(value, "command", now, "")
+    return values, failed, skipped
 
 
 def csv_values(path: Path, config: Config, today: date, now: datetime) -> Values:

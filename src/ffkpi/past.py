@@ -2,7 +2,7 @@
 from invoices in memory (nothing written); and the days each covers by default."""
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -86,6 +86,16 @@ class FolderHistory:
     history: History
     skipped: tuple[Skipped, ...]  # files that are not snapshots
     damaged: tuple[Skipped, ...]  # snapshots whose customer file is gone or altered
+    names: Mapping[str, str]  # the customers' names the weeks kept, the newest first
+
+
+def customer_names(weeks: Sequence[WeekFigures]) -> dict[str, str]:
+    """The names the weeks' customer files keep; a newer week's name wins."""
+    names: dict[str, str] = {}
+    for week in weeks:
+        if week.customers is not None:
+            names.update(week.customers.names)
+    return names
 
 
 def load_history(
@@ -122,7 +132,7 @@ def load_history(
             "`ffkpi snapshot --force --as-of DATE`",
         )
     history = growth_history(weeks, config, last=last, by_tier=by_tier, since=since, until=until)
-    return FolderHistory(history, series.skipped, series.damaged)
+    return FolderHistory(history, series.skipped, series.damaged, customer_names(weeks))
 
 
 def under_definition(
@@ -139,14 +149,20 @@ def under_definition(
             week = dataclasses.replace(week, config_digest=config.digest)
         read = kept_read(folder, week.week)
         if week.config_digest != config.digest and read.is_file():
-            report = compute_report(read_input(read), config, week.as_of)
-            week = rebuilt_week(report, config.digest, None, 0, origin="recomputed")
+            data = read_input(read)
+            report = compute_report(data, config, week.as_of)
+            week = rebuilt_week(
+                report, config.digest, None, 0, origin="recomputed", names=data.customer_names
+            )
         current.append(week)
     return current
 
 
-def folder_movers(folder: Path, week: str | None, config: Config | None) -> WeekMovers:
-    """`week` of the snapshot folder (default: the newest) against the one before it."""
+def folder_movers(
+    folder: Path, week: str | None, config: Config | None
+) -> tuple[WeekMovers, dict[str, str]]:
+    """`week` of the snapshot folder (default: the newest) against the one before it,
+    and the customers' names the weeks kept."""
     series = read_series(folder).weeks
     if config is not None:
         series = tuple(under_definition(folder, series, config))
@@ -155,4 +171,4 @@ def folder_movers(folder: Path, week: str | None, config: Config | None) -> Week
             f"no snapshots in {folder} yet",
             "run `ffkpi snapshot` once a week, or `ffkpi backfill`",
         )
-    return week_movers(series, week or series[-1].week)
+    return week_movers(series, week or series[-1].week), customer_names(series)

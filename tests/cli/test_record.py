@@ -69,12 +69,12 @@ def test_commands_record_what_they_print_and_name_what_failed(ffkpi: Ffkpi, kpi_
     assert result.exit_code == ExitCode.SOME_FAILED
     assert result.stdout == "2026-W46 mqls: 118 (new)\n"
     assert result.stderr.splitlines() == [
-        "ffkpi: error: carr_closed: its command exited 3: CRM unreachable (nothing recorded "
-        "for it)",
-        "ffkpi: error: nr_active_instances: its command printed 'about 1500' (nothing "
+        "ffkpi: error: carr_closed of 2026-W46: its command exited 3: CRM unreachable (nothing "
         "recorded for it)",
-        "ffkpi: error: engineering_throughput: its command ran past 0.5 s (nothing recorded "
-        "for it)",
+        "ffkpi: error: nr_active_instances of 2026-W46: its command printed 'about 1500' "
+        "(nothing recorded for it)",
+        "ffkpi: error: engineering_throughput of 2026-W46: its command ran past 0.5 s (nothing "
+        "recorded for it)",
     ]
     assert stored(kpi_env, "2026-W46")["mqls"]["via"] == "command"
     one = ffkpi("record", "--run", "mqls", "--week", "2026-W46")
@@ -151,3 +151,51 @@ def test_the_docs_show_record_literally(ffkpi: Ffkpi, kpi_env: Path) -> None:
     page = (ROOT / "docs" / "commands.md").read_text()
     command = 'ffkpi record mqls=118 carr_closed=168000 --week 2026-W47 --note "Q4 pipeline review"'
     assert f"$ {command}\n{result.stdout}$ " in page
+
+
+WINDOWS = """
+[kpis.engineering_throughput]
+name = "Engineering throughput"
+command = "echo $FFKPI_WEEK $FFKPI_AS_OF $FFKPI_SINCE $FFKPI_UNTIL >> windows.txt; echo 40"
+
+[kpis.carr_closed]
+name = "CARR Closed (this quarter)"
+unit = "money"
+period = "quarter_to_date"
+command = '''echo $FFKPI_KPI $FFKPI_QUARTER $FFKPI_QUARTER_START $FFKPI_QUARTER_END \\
+  $FFKPI_SINCE $FFKPI_UNTIL >> windows.txt; case $FFKPI_WEEK in 2026-W46) exit 4;; esac
+echo 168000'''
+
+[kpis.carr_goal]
+name = "CARR Goal"
+unit = "money"
+period = "quarter"
+"""
+
+
+def test_commands_get_their_windows_for_past_weeks_on_any_day(
+    ffkpi: Ffkpi, cli_env: Path, clock: object
+) -> None:
+    """review-rules: a week flow is the seven days before the as-of day; the quarter's
+    total runs from its first day; past weeks come from --since, on the weekday of the
+    folder's snapshots, whatever day the command runs."""
+    text = (ROOT / "config.example.toml").read_text()
+    (cli_env / "ffkpi.toml").write_text(text + WINDOWS)
+    assert ffkpi("snapshot", "--demo").exit_code == 0  # 2026-W47, as of Tuesday 2026-11-17
+    result = ffkpi("record", "--run", "--since", "2026-11-10", "--until", "2026-11-24")
+    assert result.exit_code == ExitCode.SOME_FAILED
+    assert result.stderr.splitlines() == [
+        "ffkpi: no command in the config, so not run: carr_goal",
+        "ffkpi: error: carr_closed of 2026-W46: its command exited 4: no output (nothing "
+        "recorded for it)",
+    ]
+    assert (cli_env / "windows.txt").read_text().splitlines() == [
+        "2026-W46 2026-11-10 2026-11-03 2026-11-09",
+        "carr_closed 2026-Q4 2026-10-01 2026-12-31 2026-10-01 2026-11-10",
+        "2026-W47 2026-11-17 2026-11-10 2026-11-16",
+        "carr_closed 2026-Q4 2026-10-01 2026-12-31 2026-10-01 2026-11-17",
+        "2026-W48 2026-11-24 2026-11-17 2026-11-23",
+        "carr_closed 2026-Q4 2026-10-01 2026-12-31 2026-10-01 2026-11-24",
+    ]
+    assert sorted(stored(cli_env, "2026-W47")) == ["carr_closed", "engineering_throughput"]
+    assert sorted(stored(cli_env, "2026-W46")) == ["engineering_throughput"]  # the rest kept

@@ -1,6 +1,6 @@
 """The one calendar: ISO week names, as-of days, quarters and the instant a day ends."""
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -12,6 +12,7 @@ from ffkpi.engine.calendar import (
     day_in_week,
     day_of,
     end_of_day,
+    kpi_window,
     last_complete_week,
     parse_quarter,
     parse_week,
@@ -85,3 +86,28 @@ def test_every_day_is_in_its_week_and_its_quarter(day: date) -> None:
     quarter = quarter_of(day)
     assert quarter.first_day <= day <= quarter.last_day
     assert day_of(end_of_day(day) - 1) == day
+
+
+class TestKpiWindows:
+    """review-rules.md: the window each period's command gets, W47 as of 2026-11-17."""
+
+    @pytest.mark.parametrize(
+        ("period", "since", "until"),
+        [
+            ("week", date(2026, 11, 10), date(2026, 11, 16)),
+            ("quarter_to_date", date(2026, 10, 1), date(2026, 11, 17)),
+            ("point", date(2026, 11, 17), date(2026, 11, 17)),
+            ("quarter", date(2026, 11, 17), date(2026, 11, 17)),
+        ],
+    )
+    def test_the_worked_case(self, period: str, since: date, until: date) -> None:
+        window = kpi_window(period, date(2026, 11, 17))
+        assert (window.week, window.since, window.until) == ("2026-W47", since, until)
+        assert (window.quarter.name, window.quarter.first_day) == ("2026-Q4", date(2026, 10, 1))
+
+    @given(st.dates(date(2001, 1, 1), date(2998, 1, 1)))
+    def test_consecutive_weeks_tile(self, as_of: date) -> None:
+        this, next_ = kpi_window("week", as_of), kpi_window("week", as_of + timedelta(days=7))
+        assert next_.since == this.until + timedelta(days=1)
+        assert (this.until - this.since).days == 6
+        assert this.until < as_of

@@ -187,6 +187,9 @@ class TestKpis:
         assert list(config.kpis) == HANDBOOK_KPIS
         assert all(k.command for k in config.kpis.values() if k.period != "quarter")
         assert config.kpis["carr_closed"].goal is None  # carr_goal is the one CARR goal
+        commands = [k.command or "" for k in config.kpis.values() if k.period != "quarter"]
+        assert all("$FFKPI_" in command for command in commands)  # their window, given
+        assert not any(("-d monday" in c or "now()" in c or "last-week" in c) for c in commands)
         assert config.digest == parse_config(text, "x").digest  # KPIs change no MRR figure
 
     def test_carr_goal_is_the_one_goal_of_closed_and_projected(self) -> None:

@@ -112,6 +112,7 @@ def snapshot(
         version=__version__,
         force=force,
         lock_timeout=lock_timeout,
+        names=run.data.customer_names,
     )
     week, running = week_name(report.as_of), week_name(clock.today())
     if source.as_of is None and week != running:

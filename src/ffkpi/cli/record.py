@@ -1,5 +1,6 @@
 """`ffkpi record`: the review's other KPIs for a week."""
 
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -7,7 +8,7 @@ import typer
 
 from ffkpi import clock, kpis, render
 from ffkpi.cli.commands import LockTimeout
-from ffkpi.cli.options import ConfigOption, DirOption, finite
+from ffkpi.cli.options import ConfigOption, DirOption, day_option, finite
 from ffkpi.errors import ExitCode, UsageError
 from ffkpi.storage.config_file import find_config, load_config
 from ffkpi.storage.kpis import read_week
@@ -38,24 +39,42 @@ def record(
         float,
         typer.Option("--timeout", min=0.1, callback=finite, metavar="SECONDS", help="Per command."),
     ] = kpis.COMMAND_TIMEOUT,
+    since: Annotated[
+        datetime | None,
+        day_option("--since", "With --run: run the commands for every week from this day's."),
+    ] = None,
+    until: Annotated[
+        datetime | None, day_option("--until", "With --since: the last week (default: today's).")
+    ] = None,
     config_path: ConfigOption = None,
     directory: DirOption = None,
     lock_timeout: LockTimeout = 600,
 ) -> None:
     """Record the Tuesday review's other KPIs for a week, beside the snapshots.
 
-    KEY=VALUE by hand, --run to run each KPI's command (as cron would), or --from-csv
-    for past weeks from a spreadsheet (all rows or none); --list shows a week's values.
-    Recording a value again replaces it and says what it was.
+    KEY=VALUE by hand, --run to run each KPI's command (as cron would; with --since,
+    for every past week too), or --from-csv for past weeks from a spreadsheet (all rows
+    or none); --list shows a week's values. Recording a value again replaces it and says
+    what it was. A command gets its week's window in the environment: FFKPI_KPI,
+    FFKPI_WEEK, FFKPI_AS_OF, FFKPI_SINCE, FFKPI_UNTIL, FFKPI_QUARTER,
+    FFKPI_QUARTER_START and FFKPI_QUARTER_END.
 
     Example:
 
         ffkpi record mqls=118 carr_closed=168000 --note "Q4 pipeline review"
 
         ffkpi record --run
+
+        ffkpi record --run --since 2026-01-06
     """
     if sum((bool(entries) and not run, run, from_csv is not None, listing)) > 1:
         raise UsageError("values, --run, --from-csv and --list were mixed", "pass one of them")
+    if (since is not None or until is not None) and not run:
+        raise UsageError("--since and --until go with --run", "add --run, or drop them")
+    if until is not None and since is None:
+        raise UsageError("--until goes with --since", "pass --since as well")
+    if since is not None and week is not None:
+        raise UsageError("--week and --since were both given", "pass one of them")
     path = find_config(config_path)
     if path is None:
         raise UsageError("no config file found", "pass --config PATH; record needs its [kpis]")
@@ -70,12 +89,24 @@ def record(
     if from_csv is not None:
         values = kpis.csv_values(from_csv, config, now.date(), now)
     elif run:
-        values, failed = kpis.command_values(config, entries or [], chosen, now, timeout)
+        days = kpis.run_days(folder, now.date(), week, _day(since), _day(until))
+        values, failed, skipped = kpis.command_values(config, entries or [], days, now, timeout)
+        if skipped:
+            render.note(f"no command in the config, so not run: {', '.join(skipped)}")
     else:
         values = kpis.manual_values(entries or [], config, chosen, note, now)
     replaced = write_values(folder, values, lock_timeout=lock_timeout) if values else []
     render.write(render.kpi_recorded(replaced))
+    show_failed(failed)
+
+
+def show_failed(failed: list[kpis.Failed]) -> None:
+    """Each KPI command that gave no value, named with its week; then exit 7."""
     for failure in failed:
-        render.error(f"{failure.key}: {failure.why} (nothing recorded for it)")
+        render.error(f"{failure.key} of {failure.week}: {failure.why} (nothing recorded for it)")
     if failed:
         raise typer.Exit(int(ExitCode.SOME_FAILED))
+
+
+def _day(option: datetime | None) -> date | None:
+    return None if option is None else option.date()

@@ -121,10 +121,10 @@ def review(
         if path is None:
             raise UsageError("no config file found", "pass --config PATH, or --demo")
         config = load_config(path)
-        history = load_history(
+        loaded = load_history(
             snapshot_folder(directory, config, path), config, last=None, by_tier=True, strict=False
-        ).history
-        names = {}
+        )
+        history, names = loaded.history, loaded.names
     folder = snapshot_folder(directory, config, path)
     recorded = read_all(folder) if folder.is_dir() else {}
     if past.demo and not config.kpis:  # the demo's own: made-up values, marked as such

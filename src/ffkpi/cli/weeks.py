@@ -181,8 +181,8 @@ def movements(
         path = find_config(past.config)
         cfg = load_config(path) if path is not None else None
         folder = snapshot_folder(directory, cfg, path)
-        # Snapshot files keep customer ids only.
-        render.show_movements(folder_movers(folder, target, cfg), {}, fmt)
+        movers, names = folder_movers(folder, target, cfg)
+        render.show_movements(movers, names, fmt)
 
 
 def _day(option: datetime | None) -> date | None:

@@ -157,3 +157,25 @@ def parse_quarter(text: str) -> Quarter:
     if match is None:
         raise UsageError(f"{text!r} is not a quarter", "write it as 2026-Q4")
     return Quarter(int(match[1]), int(match[2]))
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The days a KPI's value covers in the week of `as_of` (docs/review-rules.md):
+    `since` and `until` inclusive."""
+
+    week: str
+    as_of: date
+    since: date
+    until: date
+    quarter: Quarter
+
+
+def kpi_window(period: str, as_of: date) -> Window:
+    """A `week` flow: the seven whole days before the as-of day (consecutive weeks tile,
+    and a 06:00 run counts complete days only); `quarter_to_date`: the quarter's first
+    day to the as-of day; `point` and `quarter`: the as-of day."""
+    quarter = quarter_of(as_of)
+    since = {"week": as_of - WEEK, "quarter_to_date": quarter.first_day}.get(period, as_of)
+    until = as_of - DAY if period == "week" else as_of
+    return Window(week_name(as_of), as_of, since, until, quarter)

@@ -8,7 +8,7 @@ report (`rebuilt_week` here). Pure.
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Literal
@@ -31,6 +31,7 @@ class Customers:
     tiers: tuple[str, ...] | None
     mrr: Mapping[str, tuple[Decimal, ...]]
     totals: Mapping[str, Decimal] | None = None  # summed over the tiers, where known
+    names: Mapping[str, str] = field(default_factory=dict)  # where the read named them
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,7 @@ def rebuilt_week(
     converted: int | None,
     unknown_discounts: int,
     origin: Origin = "reconstructed",
+    names: Mapping[str, str] | None = None,
 ) -> WeekFigures:
     """A week counted in memory (rebuilt from invoices, or recomputed from its kept
     read) as a snapshot written for it reads back: its totals rounded as the file stores
@@ -88,6 +90,7 @@ def rebuilt_week(
             tuple(tier.name for tier in report.tiers),
             report.customer_tiers,
             report.customer_totals,
+            names or {},
         ),
         converted=converted,
         unknown_discounts=unknown_discounts,

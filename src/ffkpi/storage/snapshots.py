@@ -14,6 +14,7 @@ import json
 import os
 import tomllib
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -65,17 +66,17 @@ def snapshot_document(
     }
 
 
-def _customers_bytes(report: Report) -> bytes:
+def _customers_bytes(report: Report, names: Mapping[str, str]) -> bytes:
     """Each customer's MRR within each tier, at full precision: what movements between
-    weeks are computed from."""
+    weeks are computed from; and the names of those the read named, so the movers of a
+    snapshot folder are named as those of a read."""
+    customers = sorted(report.customer_tiers.items())
     body = {
         "schema": CUSTOMERS_SCHEMA,
         "currency": report.currency,
         "tiers": [tier.name for tier in report.tiers],
-        "customers": {
-            customer: [f"{mrr:f}" for mrr in tiers]
-            for customer, tiers in sorted(report.customer_tiers.items())
-        },
+        "customers": {customer: [f"{mrr:f}" for mrr in tiers] for customer, tiers in customers},
+        "names": {customer: names[customer] for customer, _ in customers if customer in names},
     }
     text = json.dumps(body, separators=(",", ":")).encode()
     return gzip.compress(text, compresslevel=6, mtime=0)
@@ -89,6 +90,7 @@ class _CustomersFile(msgspec.Struct, frozen=True, rename={"schema_version": "sch
     currency: str
     customers: dict[str, Decimal | tuple[Decimal, ...]]
     tiers: tuple[str, ...] | None = None
+    names: dict[str, str] = {}  # files written before names were kept have none
 
 
 def read_customers(folder: Path, snapshot: "Snapshot") -> Customers:
@@ -108,7 +110,7 @@ def read_customers(folder: Path, snapshot: "Snapshot") -> Customers:
         customer: value if isinstance(value, tuple) else (value,)
         for customer, value in body.customers.items()
     }
-    return Customers(body.currency, body.tiers, mrr)
+    return Customers(body.currency, body.tiers, mrr, names=body.names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +130,7 @@ def write_snapshot(
     lock_timeout: float = 600,
     source: Origin = "snapshot",
     reconstruction: "Reconstruction | None" = None,
+    names: Mapping[str, str] | None = None,
 ) -> Saved:
     week = week_name(report.as_of)
     path = folder / f"{week}.toml"
@@ -143,7 +146,7 @@ def write_snapshot(
         with folder_lock(folder, lock_timeout):
             if path.exists() and not force:
                 return Saved(path, kept=True)
-            customers = _customers_bytes(report)
+            customers = _customers_bytes(report, names or {})
             digest = hashlib.sha256(customers).hexdigest()
             # Named by content, so a replaced week's old TOML never points at new data.
             sidecar = folder / f"{week}.customers.{digest[:16]}.json.gz"
