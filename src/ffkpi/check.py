@@ -97,6 +97,17 @@ def check_products(config: Config, data: Dataset) -> list[Finding]:
     return findings
 
 
+def product_notes(config: Config, data: Dataset) -> list[str]:
+    """What the read did not find of the config's products, one line each with `check`'s
+    suggestion: the total leaves them out, so every output says so."""
+    return [
+        f"tier {finding.message}: its MRR is left out of the total; fix the config, then run "
+        "ffkpi check"
+        for finding in check_products(config, data)
+        if finding.level == "error"
+    ]
+
+
 def missing_rates(config: Config, data: Dataset) -> dict[str, int]:
     """Currencies of counted subscriptions with no [fx] rate, with how many use each."""
     statuses = set(config.policy.statuses)
@@ -222,6 +233,25 @@ def check_history(reconciliation: Reconciliation) -> list[Finding]:
         for cause in reconciliation.causes
     ]
     return findings
+
+
+def reconcile_note(reconciliation: Reconciliation) -> str | None:
+    """Where the read's MRR differs from the same instant rebuilt from invoices: the
+    read's week is the read, earlier weeks are rebuilt, and why they can differ."""
+    if reconciliation.difference == 0:
+        return None
+    cur = reconciliation.currency
+    causes = "; ".join(
+        f"{c.subscriptions} subscription{'' if c.subscriptions == 1 else 's'} {c.what}, "
+        f"{format_money(c.difference, cur, grouping=True)}"
+        for c in reconciliation.causes
+    )
+    return (
+        f"this week's MRR is the read's, {format_money(reconciliation.live, cur, grouping=True)}; "
+        f"rebuilt from invoices it would be "
+        f"{format_money(reconciliation.rebuilt, cur, grouping=True)} ({causes}): the earlier "
+        "weeks are rebuilt and cannot see such changes"
+    )
 
 
 def exit_code(findings: list[Finding]) -> ExitCode:

@@ -56,12 +56,18 @@ def movement_days(
 
 
 def rebuilt_series(data: Dataset, config: Config, days: list[date]) -> list[WeekFigures]:
-    """The weeks of `days` rebuilt from invoices, as a series."""
+    """The weeks of `days` rebuilt from invoices, as a series; the week of the read's
+    own day is the read itself, as `ffkpi mrr` and `ffkpi snapshot` count it (a rebuild
+    cannot see what changed since the last invoices: history-rules.md)."""
     rebuilt = rebuild(data, config, days)
-    return [
+    weeks = [
         rebuilt_week(report, config.digest, converted, rebuilt.unknown_discounts)
         for report, converted in zip(rebuilt.reports, rebuilt.converted, strict=True)
     ]
+    if weeks and weeks[-1].as_of == data_day(data):
+        report = compute_report(data, config, weeks[-1].as_of)
+        weeks[-1] = rebuilt_week(report, config.digest, None, 0, origin="snapshot")
+    return weeks
 
 
 def rebuilt_history(

@@ -167,22 +167,25 @@ def test_history_of_the_demo_is_rebuilt_in_memory(ffkpi: Ffkpi, cli_env: Path) -
     weeks = document["weeks"]
     assert len(weeks) == 53  # --since: 52 weeks before the data's own day
     assert (weeks[0]["as_of"], weeks[-1]["as_of"]) == ("2025-11-18", "2026-11-17")
-    assert {w["source"] for w in weeks} == {"reconstructed"}
-    assert weeks[-1]["mrr"] == "100266.13"  # the week of the read is `ffkpi mrr --demo`
+    assert {w["source"] for w in weeks[:-1]} == {"reconstructed"}
+    # The week of the read is the read itself: `ffkpi mrr --demo`, as a snapshot takes it.
+    assert (weeks[-1]["mrr"], weeks[-1]["source"]) == ("100266.13", "snapshot")
     assert document["reconstruction"]["cannot_show"][0].startswith("a change made without")
     assert list(cli_env.iterdir()) == []  # nothing written
     table = ffkpi("history", "--demo", "--weeks", "4", "--no-chart")
     assert table.exit_code == 0
-    assert sum(bool(re.match(r"\s*\d{4}-W\d\d~ ", line)) for line in table.stdout.splitlines()) == 4
+    assert sum(bool(re.match(r"\s*\d{4}-W\d\d~ ", line)) for line in table.stdout.splitlines()) == 3
     assert "~ rebuilt from invoices; the other weeks are snapshots taken then" in table.stdout
     assert "Rebuilt weeks cannot show" in table.stdout
     chart = ffkpi("history", "--demo", "--weeks", "3").stdout
-    assert "2026-W47~ █" in chart  # the chart says it too
+    assert "2026-W46~ █" in chart  # the chart says it too
+    assert "2026-W47  █" in chart
     assert "~ rebuilt\n" in chart
     csv = ffkpi("history", "--demo", "--weeks", "3", "-f", "csv")
     header, first = (line.split(",") for line in csv.stdout.splitlines()[:2])
     assert header[9:12] == ["currency", "source", "customers"]
     assert first[9:11] == ["usd", "reconstructed"]
+    assert csv.stdout.splitlines()[-1].split(",")[10] == "snapshot"
     assert "Rebuilt weeks cannot show" in csv.stderr  # once, beside the CSV
 
 

@@ -4,6 +4,7 @@ import json
 import re
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
@@ -12,6 +13,7 @@ import pytest
 
 from accounts import HANDBOOK_KPIS, WORKED_KPIS
 from conftest import ROOT, Ffkpi
+from ffkpi.engine.calendar import week_name
 from ffkpi.errors import ExitCode
 
 
@@ -130,6 +132,30 @@ def slack() -> Iterator[str]:
     server.server_close()
 
 
+@pytest.fixture
+def demo_tuesday(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The clock at 08:30 on the demo's own Tuesday: its week is the running week."""
+    monkeypatch.setattr("ffkpi.clock.now", lambda: datetime(2026, 11, 17, 8, 30, tzinfo=UTC))
+
+
+def test_only_the_running_week_is_posted(
+    ffkpi: Ffkpi, review_env: Path, slack: str, clock: datetime
+) -> None:
+    """review-rules: a post is of the running week; another only when named with --week."""
+    result = ffkpi("review", "--demo", "--post-to", slack)
+    assert (result.exit_code, result.stdout) == (ExitCode.USAGE, "")
+    assert result.stderr == (
+        "ffkpi: error: the newest week found is 2026-W47 (as of 2026-11-17), not the running "
+        f"week {week_name(clock.date())}: a post is of the running week (take this week's "
+        "snapshot first (ffkpi weekly), or pass --week 2026-W47 to post that week anyway)\n"
+    )
+    assert Slack.received == []
+    named = ffkpi("review", "--demo", "--post-to", slack, "--week", "2026-W47")
+    assert (named.exit_code, named.stderr) == (0, "ffkpi: posted the review of 2026-W47 to Slack\n")
+    assert len(Slack.received) == 1
+
+
+@pytest.mark.usefixtures("demo_tuesday")
 def test_the_review_is_posted_to_a_slack_webhook(
     ffkpi: Ffkpi, review_env: Path, slack: str
 ) -> None:
@@ -143,6 +169,7 @@ def test_the_review_is_posted_to_a_slack_webhook(
     assert [json.loads(body) for body in Slack.received] == [{"text": message}]
 
 
+@pytest.mark.usefixtures("demo_tuesday")
 def test_a_refusing_webhook_is_one_line_without_its_url(
     ffkpi: Ffkpi, review_env: Path, slack: str
 ) -> None:

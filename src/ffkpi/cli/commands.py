@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ffkpi import __version__, clock, onboarding, render
-from ffkpi.check import exit_code, run_checks
+from ffkpi.check import exit_code, product_notes, run_checks
 from ffkpi.cli.connection import read_stripe
 from ffkpi.cli.options import (
     DemoOption,
@@ -104,6 +104,9 @@ def snapshot(
     """
     run = load_run(source, live, names=True)
     report = compute_report(run.data, run.config, run.as_of)
+    notes = product_notes(run.config, run.data)
+    for line in notes:
+        render.warning(line)
     saved = write_snapshot(
         snapshot_folder(directory, run.config, run.config_path),
         report,
@@ -113,6 +116,7 @@ def snapshot(
         force=force,
         lock_timeout=lock_timeout,
         names=run.data.customer_names,
+        notes=notes,
     )
     week, running = week_name(report.as_of), week_name(clock.today())
     if source.as_of is None and week != running:

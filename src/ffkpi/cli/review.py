@@ -1,7 +1,7 @@
 """`ffkpi review`: the Tuesday KPI review of one week."""
 
 import dataclasses
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -13,14 +13,9 @@ from ffkpi.cli.options import DirOption, PastOptions, StripeOptions, day_option,
 from ffkpi.cli.runs import load_past, one_source, run_config
 from ffkpi.engine.calendar import week_name
 from ffkpi.errors import UsageError
-from ffkpi.history.rebuild import refuse_after_read
-from ffkpi.past import load_history, rebuilt_days, rebuilt_history
-from ffkpi.review.document import build_review
-from ffkpi.review.figures import HORIZONS
-from ffkpi.sources.demo import demo_kpis
+from ffkpi.reviewing import live_since, refuse_stale_post, review_of_folder, review_of_read
 from ffkpi.storage.config_file import find_config, load_config
 from ffkpi.storage.files import write_atomically
-from ffkpi.storage.kpis import read_all
 from ffkpi.storage.snapshots import snapshot_folder
 from ffkpi.webhook import ENV_WEBHOOK
 
@@ -99,39 +94,38 @@ def review(
         raise UsageError("--format png writes an image", "pass --output FILE.png")
     if week is not None and as_of is not None:
         raise UsageError("--week and --as-of were both given", "pass one of them")
-    chosen = week or (week_name(as_of.date()) if as_of else None)
-    read = max(weeks, *HORIZONS)  # the weeks shown, and those growth compounds over
     if from_stripe and (past.input_file is not None or past.demo):
         raise UsageError("--live reads the account itself", "drop --input or --demo, or --live")
+    running = week_name(clock.today())
     if past.input_file is not None or past.demo or from_stripe:
         config, path = run_config(past)
-        today = clock.today()
-        if from_stripe and past.since is None:  # the weeks read, and the one before
-            first = today - timedelta(weeks=read + 1)
+        if from_stripe and past.since is None:
+            first = live_since(clock.today(), weeks)
             past = dataclasses.replace(past, since=datetime(first.year, first.month, first.day))
-        data = load_past(past, live, config, names=True)
-        if as_of is not None:
-            refuse_after_read(data, as_of.date())
-        until = as_of.date() if as_of else (past.until.date() if past.until else None)
-        days = rebuilt_days(data, past.since.date() if past.since else None, until, today)
-        history = rebuilt_history(data, config, days[-read - 1 :], last=None, by_tier=True)
-        names = data.customer_names
+        data = load_past(past, live, config, names=True, quiet_file_time=True)
+        until = as_of or past.until
+        document = review_of_read(
+            data,
+            config,
+            snapshot_folder(directory, config, path),
+            week=week,
+            since=past.since.date() if past.since else None,
+            until=until.date() if until else None,
+            chart_weeks=weeks,
+            running=running,
+            live=from_stripe,
+            demo=past.demo,
+        )
     else:
         path = find_config(past.config)
         if path is None:
             raise UsageError("no config file found", "pass --config PATH, or --demo")
         config = load_config(path)
-        loaded = load_history(
-            snapshot_folder(directory, config, path), config, last=None, by_tier=True, strict=False
-        )
-        history, names = loaded.history, loaded.names
-    folder = snapshot_folder(directory, config, path)
-    recorded = read_all(folder) if folder.is_dir() else {}
-    if past.demo and not config.kpis:  # the demo's own: made-up values, marked as such
-        kpis, recorded = demo_kpis()
-        config = config.model_copy(update={"kpis": kpis})
-    document = build_review(history, recorded, config, chosen, names, chart_weeks=weeks)
+        chosen = week or (week_name(as_of.date()) if as_of else None)
+        folder = snapshot_folder(directory, config, path)
+        document = review_of_folder(folder, config, week=chosen, chart_weeks=weeks, running=running)
     if post_to:
+        refuse_stale_post(document, named=week is not None, running=running)
         webhook.post(post_to, render.review_text(document, "slack"))
         render.note(f"posted the review of {document.week} to Slack")
         return

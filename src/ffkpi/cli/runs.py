@@ -112,15 +112,22 @@ def load_data(
 
 
 def load_past(
-    past: PastOptions, live: StripeOptions, config: Config, *, names: bool = False
+    past: PastOptions,
+    live: StripeOptions,
+    config: Config,
+    *,
+    names: bool = False,
+    quiet_file_time: bool = False,
 ) -> Dataset:
     """The data with its billed history from `past.since` on (live: read from Stripe,
-    with customers' names if asked)."""
+    with customers' names if asked); `quiet_file_time`: the output itself says when the
+    file was read."""
     if past.demo:
         return load_demo(history=True)
     if past.input_file is not None:
         data = read_input(past.input_file, history=True)
-        note_file_time(data)
+        if not quiet_file_time:
+            note_file_time(data)
         return data
     if past.since is None:
         raise UsageError(

@@ -24,7 +24,7 @@ from ffkpi.history.movements import (
     week_moves,
 )
 from ffkpi.history.rebuild import LIMITS, ONCE_LIMIT
-from ffkpi.history.series import Customers, Origin, WeekFigures
+from ffkpi.history.series import Customers, Origin, ProductFigures, WeekFigures
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +43,8 @@ class Week:
     moves: WeekMoves | None = None  # what moved MRR since the week before, if known
     previous_mrr: Decimal | None = None  # the week before's, for the bridge
     comparable: bool = True  # False: another config or currency than the week before
+    unlisted: tuple[ProductFigures, ...] = ()  # recurring revenue outside the tiers
+    notes: tuple[str, ...] = ()  # what the read behind it did not find
 
 
 def weekly_growth(current: Decimal, previous: Decimal, weeks: int) -> Decimal | None:
@@ -102,6 +104,8 @@ def growth_weeks(
                 config_changed=digest is not None and snapshot.config_digest != digest,
                 source=snapshot.origin,
                 converted=snapshot.converted,
+                unlisted=snapshot.unlisted if tier is None else (),
+                notes=snapshot.notes,
             )
         )
         previous = (snapshot, mrr)

@@ -42,6 +42,14 @@ class TierFigures:
 
 
 @dataclass(frozen=True, slots=True)
+class ProductFigures:
+    """A product's MRR outside the tiers: recurring revenue the total leaves out."""
+
+    name: str
+    mrr: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class WeekFigures:
     """One week of a series."""
 
@@ -56,6 +64,8 @@ class WeekFigures:
     customers: Customers | None = None  # None: not known (no file, or a damaged one)
     converted: int | None = None  # rebuilt: subscriptions counted at today's [fx] rates
     unknown_discounts: int = 0  # rebuilt: discounts left out, their coupon gone
+    unlisted: tuple[ProductFigures, ...] = ()  # outside the tiers, largest first
+    notes: tuple[str, ...] = ()  # what the read behind it did not find (configured products)
 
     def tier(self, name: str) -> TierFigures | None:
         return next((tier for tier in self.tiers if tier.name == name), None)
@@ -94,4 +104,5 @@ def rebuilt_week(
         ),
         converted=converted,
         unknown_discounts=unknown_discounts,
+        unlisted=tuple(ProductFigures(p.name, round_money(p.mrr, cur)) for p in report.unlisted),
     )

@@ -16,7 +16,7 @@ from ffkpi.engine.money import format_money, format_percent
 from ffkpi.engine.pricing import ZERO
 from ffkpi.history.movements import INFLOWS, KINDS
 from ffkpi.render.charts import MrrPoint, Step, mrr_chart, progress, sparkline, waterfall
-from ffkpi.render.review import EXAMPLE, rate_rows, review_dict
+from ffkpi.render.review import EXAMPLE, outside_line, rate_rows, review_dict
 from ffkpi.review.document import PROJECTED, SPARK, KpiRow, Mover, Review
 from ffkpi.text import printable
 
@@ -270,6 +270,9 @@ def review_html(review: Review, *, top_only: bool = False) -> str:
         "arr_added": _amount(review.arr_added, "money", cur),
         "quarter_bars": _quarter_bars(review),
         "limits": review.limits,
+        "notes": [printable(note) for note in review.notes],
+        "outside": document["outside_tiers"],
+        "outside_line": outside_line(review),
         "top_only": top_only,
     }
     return _environment().get_template("review.html.j2").render(context)

@@ -78,6 +78,54 @@ def _mover(mover: Mover, currency: str) -> dict[str, Any]:
     }
 
 
+def _outside(review: Review) -> dict[str, Any]:
+    """Recurring revenue outside the tiers, with its change: MRR leaves it out."""
+    cur, outside = review.currency, review.outside
+
+    def change(now: Decimal, before: Decimal | None) -> str | None:
+        return None if before is None else format_money(now - before, cur)
+
+    return {
+        "mrr": format_money(outside.mrr, cur),
+        "previous": _money(outside.previous, cur),
+        "change": change(outside.mrr, outside.previous),
+        "products": [
+            {
+                "name": row.name,
+                "mrr": format_money(row.mrr, cur),
+                "previous": _money(row.previous, cur),
+                "change": change(row.mrr, row.previous),
+            }
+            for row in outside.products
+        ],
+    }
+
+
+def outside_line(review: Review) -> str | None:
+    """One line for the revenue outside the tiers, or None where there is none."""
+    outside = review.outside
+    if not outside.products:
+        return None
+    cur = review.currency
+    change = ""
+    if outside.previous is not None:
+        change = f" ({format_signed(outside.mrr - outside.previous, cur)} on the week)"
+    products = ", ".join(
+        f"{printable(row.name)} {format_money(row.mrr, cur, grouping=True)}"
+        for row in outside.products
+    )
+    return (
+        f"Outside the tiers, not in MRR: {format_money(outside.mrr, cur, grouping=True)} "
+        f"{cur.upper()} a month{change}: {products}"
+    )
+
+
+def format_signed(amount: Decimal, currency: str) -> str:
+    """An amount with its sign: +1,234.50 or -12.00."""
+    shown = format_money(amount, currency, grouping=True)
+    return shown if shown.startswith("-") else f"+{shown}"
+
+
 def review_dict(review: Review) -> dict[str, Any]:
     cur = review.currency
     judged = review.judged
@@ -147,6 +195,8 @@ def review_dict(review: Review) -> dict[str, Any]:
             "arr_added": _money(review.arr_added, cur),
         },
         "kpis": [*(_kpi(row, cur) for row in review.kpis), mrr_row],
+        "outside_tiers": _outside(review),
+        "data_notes": list(review.notes),
         "sentences": list(review.sentences),
         "cannot_show": list(review.limits),
         "example_data": _example(review),
@@ -177,6 +227,7 @@ def review_markdown(review: Review) -> str:
         f"{format_percent(review.target)} a week",
         "",
         *([f"> {EXAMPLE}", ""] if _example(review) else []),
+        *[line for note in review.notes for line in (f"> **Data note:** {_cell(note)}", "")],
         *(f"- {_cell(sentence)}" for sentence in review.sentences),
         "",
         "| KPI | This week | Last week | Goal | Source |",
@@ -255,6 +306,22 @@ def _markdown_details(review: Review, document: dict[str, Any]) -> list[str]:
             f"{format_percent(tier.share)} | {format_percent(tier.growth)} |"
             for tier in review.tiers
         ]
+    outside = document["outside_tiers"]
+    if outside["products"]:
+        lines += [
+            "",
+            "| Outside the tiers (not in MRR) | MRR | Last week | Change |",
+            "|---|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {_cell(row['name'])} | {row['mrr']} | {row['previous'] or ''} | "
+            f"{row['change'] or ''} |"
+            for row in outside["products"]
+        ]
+        lines.append(
+            f"| **Total** | **{outside['mrr']}** | {outside['previous'] or ''} | "
+            f"{outside['change'] or ''} |"
+        )
     quarter = document["quarter"]
     added = (
         f"MRR added {quarter['mrr_added']}, ARR added {quarter['arr_added']}"
@@ -291,7 +358,10 @@ def review_slack(review: Review) -> str:
         f"{format_percent(review.target)} a week",
         "",
         *([f"_{EXAMPLE}_", ""] if _example(review) else []),
+        *(f":warning: {_slack(note)}" for note in review.notes),
+        *([""] if review.notes else []),
         *(f"• {_slack(sentence)}" for sentence in review.sentences),
+        *([f"• {_slack(line)}"] if (line := outside_line(review)) else []),
         "",
     ]
     for row in review_dict(review)["kpis"]:

@@ -3,13 +3,14 @@ rebuilt weeks, with their movements), the recorded KPI values and the config: ev
 format renders this one document, so no two can disagree. Pure.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, localcontext
 
 from ffkpi.config import CARR_GOAL, CARR_JUDGED, Config
 from ffkpi.engine.calendar import WEEK, Quarter, quarter_of, week_before, week_name, weeks_between
+from ffkpi.engine.pricing import ZERO
 from ffkpi.errors import UsageError
 from ffkpi.history.growth import History, Week, printed_movements
 from ffkpi.history.movements import Change, Rates
@@ -67,6 +68,24 @@ class TierRow:
 
 
 @dataclass(frozen=True, slots=True)
+class UnlistedRow:
+    """A product outside the tiers: recurring revenue that MRR leaves out."""
+
+    name: str
+    mrr: Decimal
+    previous: Decimal | None  # the week before's, where that week is known
+
+
+@dataclass(frozen=True, slots=True)
+class Outside:
+    """Recurring revenue outside the tiers, this week and the week before."""
+
+    mrr: Decimal
+    previous: Decimal | None
+    products: tuple[UnlistedRow, ...]  # largest first
+
+
+@dataclass(frozen=True, slots=True)
 class Review:
     week: str
     as_of: date
@@ -91,6 +110,8 @@ class Review:
     kpis: tuple[KpiRow, ...]
     sentences: tuple[str, ...]
     limits: tuple[str, ...]  # what rebuilt weeks cannot show, stated once
+    outside: Outside  # recurring revenue outside the tiers: never hidden from finance
+    notes: tuple[str, ...] = ()  # what the data behind the figures did not know, at the top
 
 
 def build_review(
@@ -100,10 +121,13 @@ def build_review(
     week: str | None = None,
     customer_names: Mapping[str, str] | None = None,
     chart_weeks: int = 52,
+    notes: Sequence[str] = (),
 ) -> Review:
     """The review of `week` (default: the newest of the history); `customer_names`:
     customers' names by id, where the data has them (snapshot files keep ids only); `chart_weeks`:
-    the weeks of MRR the review shows (growth is compounded from all of them)."""
+    the weeks of MRR the review shows (growth is compounded from all of them); `notes`:
+    what the run knows of its data (a read older than the week, a rebuild's difference),
+    shown at the top with what the week's own read did not find."""
     weeks = history.weeks
     if not weeks:
         raise UsageError("no week to review yet", "take a snapshot, or pass --input or --demo")
@@ -178,6 +202,31 @@ def build_review(
         kpis=rows,
         sentences=tuple(sentences),
         limits=history.limits,
+        outside=_outside(this, before if previous_mrr is not None else None),
+        notes=(*notes, *this.notes, *_recomputed(shown[-chart_weeks:])),
+    )
+
+
+def _outside(this: Week, before: Week | None) -> Outside:
+    """The week's revenue outside the tiers, each product against the week before."""
+    earlier = {p.name: p.mrr for p in before.unlisted} if before is not None else None
+    rows = tuple(
+        UnlistedRow(p.name, p.mrr, None if earlier is None else earlier.get(p.name, ZERO))
+        for p in this.unlisted
+    )
+    total = sum((p.mrr for p in this.unlisted), ZERO)
+    previous = None if earlier is None else sum(earlier.values(), ZERO)
+    return Outside(total, previous, rows)
+
+
+def _recomputed(weeks: Sequence[Week]) -> tuple[str, ...]:
+    """A note naming the weeks counted again from their kept reads, if any."""
+    names = [w.week for w in weeks if w.source == "recomputed"]
+    if not names:
+        return ()
+    return (
+        f"{len(names)} earlier week{'s' if len(names) > 1 else ''} ({names[0]} to {names[-1]}) "
+        "recomputed from the reads kept then, under today's MRR definition",
     )
 
 

@@ -14,7 +14,7 @@ import json
 import os
 import tomllib
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -30,7 +30,7 @@ from ffkpi.engine.calendar import week_name
 from ffkpi.engine.documents import report_document
 from ffkpi.engine.mrr import Report
 from ffkpi.errors import StorageError
-from ffkpi.history.series import Customers, Origin, TierFigures, WeekFigures
+from ffkpi.history.series import Customers, Origin, ProductFigures, TierFigures, WeekFigures
 from ffkpi.storage.files import cannot_write, folder_lock, replacing
 
 SCHEMA = "ffkpi.snapshot/1"
@@ -47,6 +47,7 @@ def snapshot_document(
     customers: str,
     source: Origin = "snapshot",
     reconstruction: "Reconstruction | None" = None,
+    notes: Sequence[str] = (),
 ) -> dict[str, Any]:
     document = report_document(report)
     for row in [r for tier in document["tiers"] for r in tier["products"]] + document["unlisted"]:
@@ -63,6 +64,7 @@ def snapshot_document(
         "customers": customers,
         **{key: value for key, value in document.items() if key != "as_of"},
         **({"reconstruction": reconstruction.model_dump()} if reconstruction else {}),
+        **({"data_notes": list(notes)} if notes else {}),
     }
 
 
@@ -131,6 +133,7 @@ def write_snapshot(
     source: Origin = "snapshot",
     reconstruction: "Reconstruction | None" = None,
     names: Mapping[str, str] | None = None,
+    notes: Sequence[str] = (),
 ) -> Saved:
     week = week_name(report.as_of)
     path = folder / f"{week}.toml"
@@ -158,6 +161,7 @@ def write_snapshot(
                 customers=f"{sidecar.name} sha256:{digest}",
                 source=source,
                 reconstruction=reconstruction,
+                notes=notes,
             )
             existed = sidecar.exists()
             _write(sidecar, customers)
@@ -200,6 +204,11 @@ class SnapshotTier(_FileModel):
     arr: Decimal
 
 
+class SnapshotProduct(_FileModel):
+    name: str
+    mrr: Decimal
+
+
 class Snapshot(_FileModel):
     schema_version: str = Field(alias="schema")
     week: str
@@ -212,6 +221,8 @@ class Snapshot(_FileModel):
     tiers: tuple[SnapshotTier, ...] = ()
     customers: str | None = None  # "<sidecar file name> sha256:<hex digest>"
     reconstruction: Reconstruction | None = None  # for source = "reconstructed"
+    unlisted: tuple[SnapshotProduct, ...] = ()  # recurring revenue outside the tiers
+    data_notes: tuple[str, ...] = ()  # what the read did not find (configured products)
 
     @model_validator(mode="after")
     def _week_of_as_of(self) -> Self:
@@ -347,4 +358,6 @@ def _figures(snapshot: "Snapshot", customers: Customers | None) -> WeekFigures:
         customers=customers,
         converted=rebuilt.converted_subscriptions if rebuilt is not None else None,
         unknown_discounts=rebuilt.unknown_discounts if rebuilt is not None else 0,
+        unlisted=tuple(ProductFigures(p.name, p.mrr) for p in snapshot.unlisted),
+        notes=snapshot.data_notes,
     )

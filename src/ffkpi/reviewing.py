@@ -1,0 +1,118 @@
+"""The review of a week from where its data lives: the snapshot folder, or a read (a
+file, the demo, the account read now) whose weeks are rebuilt in memory; the other KPIs
+recorded beside the snapshots; the data notes every format shows at the top; and the
+rule that a post is of the running week (docs/review-rules.md)."""
+
+import dataclasses
+from collections.abc import Mapping
+from datetime import date, timedelta
+from pathlib import Path
+
+from ffkpi.check import product_notes, reconcile_note
+from ffkpi.config import Config
+from ffkpi.engine.calendar import format_instant, week_name
+from ffkpi.engine.model import Dataset
+from ffkpi.errors import UsageError
+from ffkpi.history.growth import growth_history
+from ffkpi.history.rebuild import data_day, refuse_after_read
+from ffkpi.history.reconcile import reconcile
+from ffkpi.past import load_history, rebuilt_days, rebuilt_series
+from ffkpi.review.document import Review, build_review
+from ffkpi.review.figures import HORIZONS
+from ffkpi.sources.demo import demo_kpis
+from ffkpi.storage.kpis import Recorded, read_all
+
+Values = Mapping[str, Mapping[str, Recorded]]
+
+
+def weeks_read(chart_weeks: int) -> int:
+    """The weeks a review rebuilds: those the chart shows, and those growth compounds over."""
+    return max(chart_weeks, *HORIZONS)
+
+
+def live_since(today: date, chart_weeks: int) -> date:
+    """Where `review --live` reads invoices from by default: the weeks read, and one before."""
+    return today - timedelta(weeks=weeks_read(chart_weeks) + 1)
+
+
+def recorded_values(folder: Path, config: Config, *, demo: bool) -> tuple[Config, Values]:
+    """The other KPIs' values recorded beside the snapshots; the demo's own made-up ones
+    (marked as such) when the demo runs without KPIs of its own."""
+    if demo and not config.kpis:
+        kpis, values = demo_kpis()
+        return config.model_copy(update={"kpis": kpis}), values
+    return config, read_all(folder) if folder.is_dir() else {}
+
+
+def review_of_folder(
+    folder: Path,
+    config: Config,
+    *,
+    week: str | None,
+    chart_weeks: int,
+    running: str,
+) -> Review:
+    """The review of `week` (default: the newest) from the folder's snapshots."""
+    loaded = load_history(folder, config, last=None, by_tier=True, strict=False)
+    config, recorded = recorded_values(folder, config, demo=False)
+    review = build_review(loaded.history, recorded, config, week, loaded.names, chart_weeks)
+    if week is None and review.week != running:
+        note = (
+            f"the newest week in {folder} is {review.week}, as of {review.as_of}: the running "
+            f"week, {running}, has no snapshot yet"
+        )
+        review = dataclasses.replace(review, notes=(note, *review.notes))
+    return review
+
+
+def review_of_read(
+    data: Dataset,
+    config: Config,
+    folder: Path,
+    *,
+    week: str | None,
+    since: date | None,
+    until: date | None,
+    chart_weeks: int,
+    running: str,
+    live: bool,
+    demo: bool,
+) -> Review:
+    """The review of `week` (default: the read's own) from weeks rebuilt from the read's
+    invoices; the read's own week is the read itself, equal to `ffkpi mrr`."""
+    if until is not None:
+        refuse_after_read(data, until, "--as-of")
+    read = data_day(data)
+    days = rebuilt_days(data, since, until, read or date.min)
+    series = rebuilt_series(data, config, days[-weeks_read(chart_weeks) - 1 :])
+    history = growth_history(series, config, last=None, by_tier=True)
+    notes = product_notes(config, data)
+    if data.read_at is not None and data.read_at_is_file_time:
+        notes.append(
+            "the file does not say when it was read: dated by its modification time, "
+            f"{format_instant(data.read_at)}"
+        )
+    if read is not None and week is None and until is None and week_name(read) != running:
+        notes.append(
+            f"the data was read on {read}, in {week_name(read)}: not the running week, {running}"
+        )
+    if live and read is not None:
+        note = reconcile_note(reconcile(data, config, read))
+        if note is not None:
+            notes.append(note)
+    config, recorded = recorded_values(folder, config, demo=demo)
+    chosen = week or (week_name(until) if until is not None else None)
+    return build_review(
+        history, recorded, config, chosen, data.customer_names, chart_weeks, notes=notes
+    )
+
+
+def refuse_stale_post(review: Review, *, named: bool, running: str) -> None:
+    """A post is of the running week; another week is posted only when named with --week."""
+    if review.week != running and not named:
+        raise UsageError(
+            f"the newest week found is {review.week} (as of {review.as_of}), not the running "
+            f"week {running}: a post is of the running week",
+            f"take this week's snapshot first (ffkpi weekly), or pass --week {review.week} to "
+            "post that week anyway",
+        )
