@@ -88,6 +88,11 @@ name = "Enterprise"
 rule = "net"
 products = [{ id = "prod_e" }]
 """
+# What `snapshot` says of CONFIG on `subscriptions`: its Enterprise product is in no read.
+CONFIG_WARNING = (
+    "ffkpi: warning: tier Enterprise: no product prod_e in the account (did you mean prod_a "
+    "(prod_a)?): its MRR is left out of the total; fix the config, then run ffkpi check\n"
+)
 
 
 def subscriptions(*amounts: str, product: str = "prod_a") -> dict[str, object]:

@@ -1,9 +1,11 @@
 import gzip
 import json
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from hypothesis import settings
@@ -80,3 +82,31 @@ def clock(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> da
     at: datetime = request.param
     monkeypatch.setattr("ffkpi.clock.now", lambda: at)
     return at
+
+
+class Slack(BaseHTTPRequestHandler):
+    """An incoming webhook on 127.0.0.1: keeps what it is sent; answers `status`."""
+
+    received: ClassVar[list[bytes]] = []
+    status: ClassVar[int] = 200
+
+    def do_POST(self) -> None:
+        length = int(self.headers["Content-Length"])
+        type(self).received.append(self.rfile.read(length))
+        self.send_response(type(self).status)
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def slack() -> Iterator[str]:
+    Slack.received, Slack.status = [], 200
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slack)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/services/T000/B000/secret-token"
+    server.shutdown()
+    server.server_close()

@@ -75,7 +75,6 @@ def review_of_read(
     until: date | None,
     chart_weeks: int,
     running: str,
-    live: bool,
     demo: bool,
 ) -> Review:
     """The review of `week` (default: the read's own) from weeks rebuilt from the read's
@@ -96,7 +95,7 @@ def review_of_read(
         notes.append(
             f"the data was read on {read}, in {week_name(read)}: not the running week, {running}"
         )
-    if live and read is not None:
+    if read is not None:  # the read's week is the read; the others are rebuilt
         note = reconcile_note(reconcile(data, config, read))
         if note is not None:
             notes.append(note)

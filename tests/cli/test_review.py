@@ -2,17 +2,13 @@
 
 import json
 import re
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
 
 from accounts import HANDBOOK_KPIS, WORKED_KPIS
-from conftest import ROOT, Ffkpi
+from conftest import ROOT, Ffkpi, Slack
 from ffkpi.engine.calendar import week_name
 from ffkpi.errors import ExitCode
 
@@ -102,34 +98,6 @@ def test_bad_input_is_one_line(
     assert result.exit_code == code
     assert says in result.stderr
     assert (result.stdout, len(result.stderr.splitlines())) == ("", 1)
-
-
-class Slack(BaseHTTPRequestHandler):
-    """An incoming webhook on 127.0.0.1: keeps what it is sent; answers `status`."""
-
-    received: ClassVar[list[bytes]] = []
-    status: ClassVar[int] = 200
-
-    def do_POST(self) -> None:
-        length = int(self.headers["Content-Length"])
-        type(self).received.append(self.rfile.read(length))
-        self.send_response(type(self).status)
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def slack() -> Iterator[str]:
-    Slack.received, Slack.status = [], 200
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Slack)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/services/T000/B000/secret-token"
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture

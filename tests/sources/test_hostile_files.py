@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from accounts import CONFIG, subscriptions
+from accounts import CONFIG, CONFIG_WARNING, subscriptions
 from conftest import Ffkpi
 from fake_stripe import SECRET_KEY, FakeStripe
 from ffkpi.errors import ExitCode, StorageError
@@ -124,7 +124,7 @@ class TestTheLock:
                 "snapshot", "-i", "subs.json", "--as-of", "2026-11-03", "--lock-timeout", "0.5"
             )
         assert (result.exit_code, result.stdout) == (ExitCode.STORAGE, "")
-        assert result.stderr == (
+        assert result.stderr == CONFIG_WARNING + (
             f"ffkpi: error: snapshots/{LOCK_NAME} is held by another ffkpi run (process 4242) "
             "and was not released within 0.5 s (wait for that run to finish or stop it, or "
             "pass --lock-timeout SECONDS)\n"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import Result
 
-from accounts import CONFIG, subscriptions
+from accounts import CONFIG, CONFIG_WARNING, subscriptions
 from conftest import Ffkpi
 from ffkpi.errors import ExitCode
 
@@ -155,7 +155,7 @@ def test_existing_week_is_left_untouched_and_exits_0(ffkpi: Ffkpi, workdir: Path
     (workdir / "changed.json").write_text(json.dumps(subscriptions("99900")))
     result = ffkpi("snapshot", "-i", "changed.json", "--as-of", "2026-11-18")
     assert (result.exit_code, result.stdout) == (0, "snapshots/2026-W47.toml\n")
-    assert result.stderr == (
+    assert result.stderr == CONFIG_WARNING + (
         "ffkpi: 2026-W47 already has a snapshot, left untouched (pass --force to replace it)\n"
     )
     assert path.read_bytes() == before
@@ -165,7 +165,7 @@ def test_force_replaces_the_week(ffkpi: Ffkpi, workdir: Path) -> None:
     take_all(ffkpi)
     (workdir / "changed.json").write_text(json.dumps(subscriptions("99900")))
     result = ffkpi("snapshot", "-i", "changed.json", "--as-of", "2026-11-18", "--force")
-    assert (result.exit_code, result.stderr) == (0, "")
+    assert (result.exit_code, result.stderr) == (0, CONFIG_WARNING)
     stored = tomllib.loads((workdir / "snapshots" / "2026-W47.toml").read_text())
     assert (stored["mrr"], str(stored["as_of"])) == ("999.00", "2026-11-18")
     week = sorted(p.name for p in (workdir / "snapshots").iterdir() if "W47" in p.name)
@@ -282,7 +282,7 @@ def test_read_only_folder_exits_6(ffkpi: Ffkpi, read_only_dir: Path) -> None:
     result = snapshot(ffkpi, "2026-11-03", "--dir", str(read_only_dir))
     assert (result.exit_code, result.stdout) == (ExitCode.STORAGE, "")
     assert result.stderr.startswith(
-        f"ffkpi: error: cannot write the snapshot {read_only_dir}/2026-W45.toml: "
+        f"{CONFIG_WARNING}ffkpi: error: cannot write the snapshot {read_only_dir}/2026-W45.toml: "
     )
     assert "(check the folder exists, is writable and has space, or pass --dir)" in result.stderr
 
@@ -297,7 +297,7 @@ def test_every_failure_to_write_a_snapshot_gives_the_same_advice(
     for result, folder in ((not_a_folder, "a-file/snapshots"), (read_only, str(read_only_dir))):
         assert (result.exit_code, result.stdout) == (ExitCode.STORAGE, "")
         assert result.stderr.startswith(
-            f"ffkpi: error: cannot write the snapshot {folder}/2026-W45.toml: "
+            f"{CONFIG_WARNING}ffkpi: error: cannot write the snapshot {folder}/2026-W45.toml: "
         )
         assert result.stderr.endswith(
             "(check the folder exists, is writable and has space, or pass --dir)\n"
@@ -327,7 +327,7 @@ def test_two_concurrent_runs_leave_one_whole_file(workdir: Path) -> None:
     outcomes = [run.communicate(timeout=120) for run in runs]
     assert [run.returncode for run in runs] == [0, 0]
     assert [out for out, _ in outcomes] == [b"snapshots/2026-W45.toml\n"] * 2
-    notes = [err for _, err in outcomes if err]
+    notes = [err for _, err in outcomes if err != CONFIG_WARNING.encode()]
     assert len(notes) == 1
     assert b"already has a snapshot" in notes[0]
     stored = tomllib.loads((workdir / "snapshots" / "2026-W45.toml").read_text())

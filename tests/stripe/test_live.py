@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -468,7 +469,10 @@ def test_the_history_read_gives_metered_items_their_newest_invoices_too(
 
 
 def test_review_live_is_the_review_of_the_bundle_fetch_saves(
-    ffkpi: Ffkpi, live_env: Path, start_fake: Callable[..., tuple[FakeStripe, str]]
+    ffkpi: Ffkpi,
+    live_env: Path,
+    start_fake: Callable[..., tuple[FakeStripe, str]],
+    clock: datetime,
 ) -> None:
     """`review --live` rebuilds the weeks from the account read now: the same document as
     `fetch --since` then `review --input` on what it saved."""
@@ -481,6 +485,14 @@ def test_review_live_is_the_review_of_the_bundle_fetch_saves(
     live = ffkpi("review", "--live", *since, *reach, "--format", "json")
     assert (offline.exit_code, live.exit_code) == (0, 0), live.stderr
     assert json.loads(live.stdout) == json.loads(offline.stdout)
+    # The running week is the read itself, as `ffkpi mrr` counts it; where the rebuild of
+    # that instant differs, the page says so and why.
+    document = json.loads(live.stdout)
+    counted = ffkpi("mrr", "--input", "history.json", "-f", "json")
+    assert document["mrr"] == json.loads(counted.stdout)["mrr"]
+    notes = [n for n in document["data_notes"] if n.startswith("this week's MRR is the read's")]
+    assert len(notes) == 1
+    assert "subscriptions changed status since their last invoice" in notes[0]
     both = ffkpi("review", "--live", "--demo", "--format", "json")
     assert both.exit_code == ExitCode.USAGE
     assert "--live reads the account itself" in both.stderr

@@ -15,11 +15,25 @@ from ffkpi import __version__, render
 from ffkpi.cli.commands import arr, check, fetch, init, mrr, snapshot
 from ffkpi.cli.record import record
 from ffkpi.cli.review import review
+from ffkpi.cli.weekly import weekly
 from ffkpi.cli.weeks import backfill, history, movements
 from ffkpi.errors import ExitCode, FfkpiError
 
 # Every command, in the order `ffkpi --help` lists them.
-COMMANDS = [mrr, arr, snapshot, record, review, history, movements, backfill, fetch, check, init]
+COMMANDS = [
+    mrr,
+    arr,
+    weekly,
+    snapshot,
+    record,
+    review,
+    history,
+    movements,
+    backfill,
+    fetch,
+    check,
+    init,
+]
 
 VERBOSE = threading.Event()  # set by --verbose for this run
 

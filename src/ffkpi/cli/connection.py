@@ -3,7 +3,7 @@ and the key's findings for `ffkpi check`."""
 
 import sys
 
-from ffkpi import render
+from ffkpi import clock, render
 from ffkpi.check import Finding
 from ffkpi.cli.options import StripeOptions
 from ffkpi.engine.model import Dataset
@@ -52,7 +52,10 @@ def read_stripe(
     http = http or connect(live)
     with render.fetch_progress(not live.quiet and sys.stderr.isatty()) as progress:
         reader = AccountReader(
-            http, concurrency=live.concurrency, on_progress=lambda c: progress(c.describe())
+            http,
+            concurrency=live.concurrency,
+            now=int(clock.now().timestamp()),  # the read's instant: the run's one clock
+            on_progress=lambda c: progress(c.describe()),
         )
         return reader.read(
             invoices_for=invoices_for,

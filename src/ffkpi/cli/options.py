@@ -20,6 +20,7 @@ import typer
 from ffkpi.storage.config_file import ENV_API_BASE
 from ffkpi.stripe.account import DEFAULT_CONCURRENCY
 from ffkpi.stripe.http import RetryPolicy
+from ffkpi.webhook import ENV_WEBHOOK
 
 R = TypeVar("R")
 
@@ -86,6 +87,16 @@ DirOption = Annotated[
     ),
 ]
 ForceOption = Annotated[bool, typer.Option("--force", help="Replace an existing file.")]
+PostToOption = Annotated[
+    str | None,
+    typer.Option(
+        "--post-to",
+        envvar=ENV_WEBHOOK,
+        show_envvar=False,
+        metavar="WEBHOOK_URL",
+        help=f"Post it to this Slack incoming webhook (or ${ENV_WEBHOOK}).",
+    ),
+]
 
 
 @dataclasses.dataclass(frozen=True)

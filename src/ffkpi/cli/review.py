@@ -9,7 +9,14 @@ from typing import Annotated
 import typer
 
 from ffkpi import clock, render, screenshot, webhook
-from ffkpi.cli.options import DirOption, PastOptions, StripeOptions, day_option, grouped
+from ffkpi.cli.options import (
+    DirOption,
+    PastOptions,
+    PostToOption,
+    StripeOptions,
+    day_option,
+    grouped,
+)
 from ffkpi.cli.runs import load_past, one_source, run_config
 from ffkpi.engine.calendar import week_name
 from ffkpi.errors import UsageError
@@ -17,7 +24,6 @@ from ffkpi.reviewing import live_since, refuse_stale_post, review_of_folder, rev
 from ffkpi.storage.config_file import find_config, load_config
 from ffkpi.storage.files import write_atomically
 from ffkpi.storage.snapshots import snapshot_folder
-from ffkpi.webhook import ENV_WEBHOOK
 
 PNG_WIDTH = 1280  # CSS pixels: the page as a laptop shows it
 
@@ -65,16 +71,7 @@ def review(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", dir_okay=False, help="Write it to this file.")
     ] = None,
-    post_to: Annotated[
-        str | None,
-        typer.Option(
-            "--post-to",
-            envvar=ENV_WEBHOOK,
-            show_envvar=False,
-            metavar="WEBHOOK_URL",
-            help=f"Post it to this Slack incoming webhook (or ${ENV_WEBHOOK}).",
-        ),
-    ] = None,
+    post_to: PostToOption = None,
 ) -> None:
     """Show the Tuesday KPI review of a week: MRR against the target, what moved it, and
     the other KPIs against their goals.
@@ -113,7 +110,6 @@ def review(
             until=until.date() if until else None,
             chart_weeks=weeks,
             running=running,
-            live=from_stripe,
             demo=past.demo,
         )
     else:

@@ -181,6 +181,7 @@ class _Read:
             product_names=resolver.product_names,
             invoice_lines=tuple(lines),
             customer_names=customer_names,
+            read_at=self.reader.now,
         )
         if billed is None:
             return data
@@ -189,7 +190,6 @@ class _Read:
             lifetimes=billed.lifetimes,
             invoices=billed.invoices,
             unknown_discounts=billed.unknown_discounts,
-            read_at=self.reader.now,
             history_from=self.history_from,
         )
 
