@@ -9,13 +9,14 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Protocol
 
 import tomli_w
 
 from ffkpi.config import Config, Policy, build_config, parse_config
 from ffkpi.engine.model import Dataset
+from ffkpi.engine.money import format_percent
 from ffkpi.errors import UsageError
 
 OTHER = "Other"
@@ -30,6 +31,33 @@ class Asker(Protocol):
     def tier(self, product_id: str, name: str, suggested: str) -> str: ...
 
     def rule(self, tier: str) -> str: ...
+
+    def target(self, default: Decimal) -> Decimal: ...
+
+
+HANDBOOK_TARGET = Decimal("0.10")  # the handbook's 10 % a week
+MAX_TARGET = Decimal(10)  # 1000 % a week, the config's own bound
+
+
+def yearly(target: Decimal) -> Decimal:
+    """What a weekly growth target compounds to in a year: (1 + target)^52."""
+    with localcontext(prec=28):
+        return (1 + target) ** 52
+
+
+def target_note(target: Decimal) -> str:
+    """The weekly target, and what it means over a year."""
+    return (
+        f"a weekly growth target of {format_percent(target)} compounds to "
+        f"{yearly(target):,.1f}x MRR in a year"
+    )
+
+
+def growth_target(given: Decimal | None, ask: "Asker | None") -> Decimal:
+    """The weekly growth target: given, asked on a terminal, else the handbook's."""
+    if given is not None:
+        return given
+    return ask.target(HANDBOOK_TARGET) if ask is not None else HANDBOOK_TARGET
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,8 +244,11 @@ def config_text(
     return "\n".join(out).rstrip("\n") + "\n" + tomli_w.dumps(document)
 
 
-def config_file(example: str, setup: Setup, plans: Sequence[TierPlan], origin: str) -> bytes:
+def config_file(
+    example: str, setup: Setup, plans: Sequence[TierPlan], origin: str, target: Decimal
+) -> bytes:
     """The config file init writes; never one ffkpi would refuse."""
     text = config_text(example, setup.currency, setup.rates, plans, header(origin))
+    text = text.replace('weekly_target = "0.10"', f'weekly_target = "{target:f}"', 1)
     parse_config(text, "the config written by ffkpi init")
     return text.encode()

@@ -41,11 +41,17 @@ def test_init_writes_a_valid_commented_config(ffkpi: Ffkpi, cli_env: Path) -> No
     result = ffkpi("init", "--demo", "--yes")
     assert (result.exit_code, result.stdout) == (0, "ffkpi.toml\n")
     assert "Recurring products, as of 2026-11-17 (USD)" in result.stderr
+    # Without a terminal: the handbook's target, and what it compounds to.
+    assert "a weekly growth target of 10.00 % compounds to 142.0x MRR in a year" in result.stderr
     assert "FlowFuse Team Platform - Cloud" in result.stderr
     text = (cli_env / "ffkpi.toml").read_text()
     assert text.startswith("# ffkpi configuration, written by `ffkpi init` from the demo account.")
     assert "# Subscription statuses that count. Stripe counts active and past_due." in text
     config = load_config(cli_env / "ffkpi.toml")
+    assert config.growth.weekly_target == Decimal("0.10")
+    given = ffkpi("init", "--demo", "--yes", "--target", "7.5", "--output", "seven.toml")
+    assert given.exit_code == 0, given.stderr
+    assert load_config(cli_env / "seven.toml").growth.weekly_target == Decimal("0.075")
     assert [(t.name, len(t.products)) for t in config.tiers] == [
         ("Starter", 3),
         ("Team", 5),
@@ -249,7 +255,9 @@ def test_init_on_a_terminal_asks_for_tiers_and_rules(cli_env: Path) -> None:
     products = ["", "", "", "Team", "", "", "", "", "", ""]
     # Tiers as the config lists them: Starter, Team (a wrong answer first), Other.
     rules = ["list_price", "gross", "net", ""]
-    code, out, err = on_a_terminal(cli_env, "\n".join(products + rules) + "\n", "init", "--demo")
+    target = ["fast", "5 %"]  # the weekly growth target: a wrong answer, then 5 %
+    typed = "\n".join(products + rules + target) + "\n"
+    code, out, err = on_a_terminal(cli_env, typed, "init", "--demo")
     assert code == 0, err
     assert out == "ffkpi.toml\n"  # stdout carries the file name alone
     assert "Tier for Priority Support (prod_TdSupport000001) [Other]" in err
@@ -269,6 +277,10 @@ def test_init_on_a_terminal_asks_for_tiers_and_rules(cli_env: Path) -> None:
         ],
     )
     assert tiers["Other"] == ("net", ["FlowFuse Enterprise - Self-Hosted"])
+    assert "Weekly MRR growth target, in % (a weekly growth target of 10.00 % compounds" in err
+    assert "answer a percent from 0 to 1000, such as 10" in err
+    assert config.growth.weekly_target == Decimal("0.05")
+    assert "ffkpi: a weekly growth target of 5.00 % compounds to 12.6x MRR in a year\n" in err
 
 
 def test_init_on_a_terminal_asks_again_for_a_bad_exchange_rate(cli_env: Path) -> None:

@@ -2,6 +2,7 @@
 
 import sys
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -221,6 +222,17 @@ def init(
         list[str] | None,
         typer.Option("--fx", metavar="CUR=RATE", help="An exchange rate, e.g. eur=1.08."),
     ] = None,
+    target: Annotated[
+        float | None,
+        typer.Option(
+            "--target",
+            min=0,
+            max=1000,
+            callback=finite,
+            metavar="PERCENT",
+            help="The weekly MRR growth target, in % (default: the handbook's 10).",
+        ),
+    ] = None,
 ) -> None:
     """Write a config from the account's products, grouped into tiers.
 
@@ -245,8 +257,12 @@ def init(
     listing = compute_report(data, setup.listing(example.policy), as_of(source, data))
     render.product_listing(listing, onboarding.listing_note(example.policy))
     plans = onboarding.plan_tiers(setup.names, ask)
+    given = None if target is None else Decimal(str(target)) / 100
+    weekly_target = onboarding.growth_target(given, ask)
     origin = "the demo account" if demo else str(input_file or "the Stripe account")
-    write_atomically(output, onboarding.config_file(example_config_text(), setup, plans, origin))
+    written = onboarding.config_file(example_config_text(), setup, plans, origin, weekly_target)
+    write_atomically(output, written)
+    render.note(onboarding.target_note(weekly_target))
     render.note(
         f"wrote {len(plans)} tiers with {len(setup.names)} products; check them with ffkpi check"
     )

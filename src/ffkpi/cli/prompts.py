@@ -67,3 +67,15 @@ class Prompts:
             if answer in onboarding.RULES:
                 return answer
             render.warning("answer net or list_price")
+
+    def target(self, default: Decimal) -> Decimal:
+        question = f"Weekly MRR growth target, in % ({onboarding.target_note(default)})"
+        while True:
+            answer = _ask(question, f"{default * 100:f}")
+            try:
+                value = Decimal(answer.removesuffix("%").strip()) / 100
+            except InvalidOperation:
+                value = Decimal(-1)
+            if value.is_finite() and 0 <= value <= onboarding.MAX_TARGET:
+                return value
+            render.warning("answer a percent from 0 to 1000, such as 10")
