@@ -91,7 +91,8 @@ def review_of_read(
             "the file does not say when it was read: dated by its modification time, "
             f"{format_instant(data.read_at)}"
         )
-    if read is not None and week is None and until is None and week_name(read) != running:
+    asked = week is not None or until is not None or demo  # the demo is of its own week
+    if read is not None and week_name(read) != running and not asked:
         notes.append(
             f"the data was read on {read}, in {week_name(read)}: not the running week, {running}"
         )

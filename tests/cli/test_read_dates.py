@@ -82,3 +82,20 @@ def test_a_file_that_does_not_say_when_it_was_read_is_dated_by_its_time(
     later = ffkpi("mrr", "-i", "read.json", "--as-of", "2026-11-11")
     assert later.exit_code == ExitCode.USAGE
     assert "read on 2026-11-10 (its file's modification time)" in later.stderr
+
+
+def test_a_review_of_an_older_read_says_so_at_the_top(
+    ffkpi: Ffkpi, old_read: Path, clock: datetime
+) -> None:
+    running = f"{clock.isocalendar()[0]}-W{clock.isocalendar()[1]:02d}"
+    result = ffkpi("review", "-i", "read.json", "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert (document["week"], document["mrr"]) == ("2026-W47", "100266.13")  # the read's own
+    assert document["data_notes"][0] == (
+        f"the data was read on {READ}, in 2026-W47: not the running week, {running}"
+    )
+    markdown = ffkpi("review", "-i", "read.json").stdout
+    assert f"> **Data note:** the data was read on {READ}, in 2026-W47" in markdown
+    slack = ffkpi("review", "-i", "read.json", "-f", "slack").stdout
+    assert f":warning: the data was read on {READ}, in 2026-W47" in slack.split("• ")[0]
