@@ -15,7 +15,7 @@ again, an identical page is not rewritten, and a post is repeated only when aske
 import hashlib
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import BinaryIO, TypeVar
@@ -34,7 +34,13 @@ from ffkpi.history.rebuild import data_day
 from ffkpi.kpis import Failed, command_values
 from ffkpi.review.document import Review
 from ffkpi.reviewing import review_of_folder
-from ffkpi.storage.files import atomic_file, folder_lock, read_limited, write_atomically
+from ffkpi.storage.files import (
+    atomic_file,
+    cannot_write,
+    folder_lock,
+    read_limited,
+    write_atomically,
+)
 from ffkpi.storage.kpis import read_week
 from ffkpi.storage.kpis import record as write_values
 from ffkpi.storage.reads import keep_read, kept_read
@@ -66,12 +72,6 @@ class Pages:
     slack: str  # the post
 
 
-@dataclass(slots=True)
-class Outcome:
-    week: str
-    failed: list[Failed] = field(default_factory=list)  # KPI commands that gave no value
-
-
 @dataclass(frozen=True, slots=True)
 class Weekly:
     """One weekly run: where, what, and how it logs."""
@@ -88,25 +88,19 @@ class Weekly:
     timeout: float = 60.0
     lock_timeout: float = 600.0
 
-    def run(self, read: Callable[[], Read]) -> Outcome:
+    def run(self, read: Callable[[], Read]) -> list[Failed]:
+        """The run of the running week; the KPI commands that gave no value."""
         week = week_name(self.now().date())
-        outcome = Outcome(week)
         if self.dry_run:
             self._plan(week)
-            return outcome
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise UsageError(
-                f"cannot create the snapshot folder {self.folder}: {err.strerror}",
-                "check the path and its permissions, or pass --dir",
-            ) from None
+            return []
+        _make(self.folder)
         with folder_lock(self.folder, self.lock_timeout):
             as_of = self._step("read and snapshot", lambda: self._snapshot(week, read))
-            outcome.failed = self._step("kpis", lambda: self._kpis(week, as_of))
+            failed = self._step("kpis", lambda: self._kpis(week, as_of))
             page = self._step("review", lambda: self._review(week))
             self._step("post", lambda: self._post(week, page))
-        return outcome
+        return failed
 
     def _say(self, step: str, text: str) -> None:
         stamp = self.now().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -187,7 +181,7 @@ class Weekly:
         )
         pages = self.pages(document)
         folder = self.folder / REVIEWS
-        folder.mkdir(exist_ok=True)
+        _make(folder)
         page = folder / f"{week}.html"
         changed = _write_if_changed(page, pages.html.encode())
         shown = f"{page} ({'written' if changed else 'unchanged'})"
@@ -239,6 +233,13 @@ class Weekly:
             self._say("post", f"would not post: already posted at {_posted_at(receipt)}")
         else:
             self._say("post", "would post the review to Slack")
+
+
+def _make(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise cannot_write(folder, err, what="the folder ", hint=", or pass --dir") from None
 
 
 def _write_if_changed(path: Path, data: bytes) -> bool:

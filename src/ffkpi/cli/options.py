@@ -87,6 +87,10 @@ DirOption = Annotated[
     ),
 ]
 ForceOption = Annotated[bool, typer.Option("--force", help="Replace an existing file.")]
+CommandTimeoutOption = Annotated[
+    float,
+    typer.Option("--timeout", min=0.1, callback=finite, metavar="SECONDS", help="Per KPI command."),
+]
 PostToOption = Annotated[
     str | None,
     typer.Option(

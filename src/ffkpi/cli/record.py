@@ -8,7 +8,7 @@ import typer
 
 from ffkpi import clock, kpis, render
 from ffkpi.cli.commands import LockTimeout
-from ffkpi.cli.options import ConfigOption, DirOption, day_option, finite
+from ffkpi.cli.options import CommandTimeoutOption, ConfigOption, DirOption, day_option
 from ffkpi.errors import ExitCode, UsageError
 from ffkpi.storage.config_file import find_config, load_config
 from ffkpi.storage.kpis import read_week
@@ -35,10 +35,7 @@ def record(
     listing: Annotated[
         bool, typer.Option("--list", help="Show the week's recorded values.")
     ] = False,
-    timeout: Annotated[
-        float,
-        typer.Option("--timeout", min=0.1, callback=finite, metavar="SECONDS", help="Per command."),
-    ] = kpis.COMMAND_TIMEOUT,
+    timeout: CommandTimeoutOption = kpis.COMMAND_TIMEOUT,
     since: Annotated[
         datetime | None,
         day_option("--since", "With --run: run the commands for every week from this day's."),

@@ -8,12 +8,12 @@ from ffkpi import __version__, clock, kpis, render
 from ffkpi.cli.commands import LockTimeout
 from ffkpi.cli.connection import read_stripe
 from ffkpi.cli.options import (
+    CommandTimeoutOption,
     ConfigOption,
     DirOption,
     InputOption,
     PostToOption,
     StripeOptions,
-    finite,
     grouped,
 )
 from ffkpi.cli.record import show_failed
@@ -41,12 +41,7 @@ def weekly(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Say what the run would do; do nothing.")
     ] = False,
-    timeout: Annotated[
-        float,
-        typer.Option(
-            "--timeout", min=0.1, callback=finite, metavar="SECONDS", help="Per KPI command."
-        ),
-    ] = kpis.COMMAND_TIMEOUT,
+    timeout: CommandTimeoutOption = kpis.COMMAND_TIMEOUT,
     lock_timeout: LockTimeout = 600,
 ) -> None:
     """Run the week's job, from cron: read Stripe once, keep the read, take the snapshot,
@@ -103,7 +98,7 @@ def weekly(
         timeout=timeout,
         lock_timeout=lock_timeout,
     )
-    show_failed(run.run(read).failed)
+    show_failed(run.run(read))
 
 
 def _pages(document: Review) -> Pages:
