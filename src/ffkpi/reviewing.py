@@ -10,16 +10,16 @@ from pathlib import Path
 
 from ffkpi.check import product_notes, reconcile_note
 from ffkpi.config import Config
-from ffkpi.engine.calendar import format_instant, week_name
+from ffkpi.engine.calendar import week_name
 from ffkpi.engine.model import Dataset
 from ffkpi.errors import UsageError
-from ffkpi.history.growth import growth_history
 from ffkpi.history.rebuild import data_day, refuse_after_read
 from ffkpi.history.reconcile import reconcile
-from ffkpi.past import load_history, rebuilt_days, rebuilt_series
+from ffkpi.past import load_history, rebuilt_days, rebuilt_history
 from ffkpi.review.document import Review, build_review
 from ffkpi.review.figures import HORIZONS
 from ffkpi.sources.demo import demo_kpis
+from ffkpi.sources.files import file_time_note
 from ffkpi.storage.kpis import Recorded, read_all
 
 Values = Mapping[str, Mapping[str, Recorded]]
@@ -83,14 +83,12 @@ def review_of_read(
         refuse_after_read(data, until, "--as-of")
     read = data_day(data)
     days = rebuilt_days(data, since, until, read or date.min)
-    series = rebuilt_series(data, config, days[-weeks_read(chart_weeks) - 1 :])
-    history = growth_history(series, config, last=None, by_tier=True)
+    days = days[-weeks_read(chart_weeks) - 1 :]
+    history = rebuilt_history(data, config, days, last=None, by_tier=True)
     notes = product_notes(config, data)
-    if data.read_at is not None and data.read_at_is_file_time:
-        notes.append(
-            "the file does not say when it was read: dated by its modification time, "
-            f"{format_instant(data.read_at)}"
-        )
+    dated = file_time_note(data)
+    if dated is not None:
+        notes.append(dated)
     asked = week is not None or until is not None or demo  # the demo is of its own week
     if read is not None and week_name(read) != running and not asked:
         notes.append(

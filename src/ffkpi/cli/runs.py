@@ -11,12 +11,11 @@ from ffkpi.check import Finding
 from ffkpi.cli.connection import key_findings, read_stripe
 from ffkpi.cli.options import DataOptions, PastOptions, ReportOptions, StripeOptions
 from ffkpi.config import Config
-from ffkpi.engine.calendar import format_instant
 from ffkpi.engine.model import Dataset
 from ffkpi.errors import UsageError
 from ffkpi.history.rebuild import data_day, refuse_after_read
 from ffkpi.sources.demo import demo_config, load_demo
-from ffkpi.sources.files import read_input
+from ffkpi.sources.files import file_time_note, read_input
 from ffkpi.storage.config_file import find_config, load_config
 from ffkpi.stripe.http import StripeHttp
 
@@ -70,11 +69,9 @@ def as_of(source: ReportOptions, data: Dataset) -> date:
 
 def note_file_time(data: Dataset) -> None:
     """Say that the data is dated by its file's modification time, where it is."""
-    if data.read_at_is_file_time and data.read_at is not None:
-        render.note(
-            f"the file does not say when it was read: dated by its modification time, "
-            f"{format_instant(data.read_at)}"
-        )
+    note = file_time_note(data)
+    if note is not None:
+        render.note(note)
 
 
 def invoices_for(config: Config | None) -> frozenset[str] | None:

@@ -9,6 +9,7 @@ from typing import Any, BinaryIO, cast
 
 import msgspec
 
+from ffkpi.engine.calendar import format_instant
 from ffkpi.engine.model import Dataset
 from ffkpi.errors import InputError
 from ffkpi.storage.files import PRIVATE, atomic_file
@@ -79,6 +80,16 @@ def read_input(path: Path, *, history: bool | None = False) -> Dataset:
     if data.read_at is None:  # the Stripe CLI's output never says: the file's own time
         return dataclasses.replace(data, read_at=modified, read_at_is_file_time=True)
     return data
+
+
+def file_time_note(data: Dataset) -> str | None:
+    """What every output says of data dated by its file's modification time."""
+    if not data.read_at_is_file_time or data.read_at is None:
+        return None
+    return (
+        "the file does not say when it was read: dated by its modification time, "
+        f"{format_instant(data.read_at)}"
+    )
 
 
 def _check_start(raw: bytes | bytearray, origin: str) -> None:
