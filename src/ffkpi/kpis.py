@@ -5,14 +5,18 @@ What is refused before anything is written: a key the config does not define, `m
 or `arr` (built in), a week in the future, a value that is not a finite number.
 """
 
+import contextlib
 import csv
+import difflib
 import io
 import os
+import re
+import signal
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
 from ffkpi.backfill import cron_weekday
@@ -27,8 +31,9 @@ from ffkpi.engine.calendar import (
 )
 from ffkpi.errors import ConfigError, InputError, UsageError
 from ffkpi.storage.files import read_limited
-from ffkpi.storage.kpis import Recorded, Via
+from ffkpi.storage.kpis import Recorded
 from ffkpi.storage.snapshots import read_snapshots
+from ffkpi.text import printable
 
 MAX_VALUE = Decimal("1e15")
 MAX_CSV = 16 * 1024 * 1024
@@ -48,18 +53,27 @@ def chosen_week(week: str | None, today: date) -> str:
     return week
 
 
+# A value as a person or a spreadsheet writes it: ASCII digits, thousands separated by
+# commas or not, at most six decimals; never an exponent, which could make a number of
+# a million digits.
+_NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d{1,16})(?:\.\d{1,6})?", re.ASCII)
+
+
 def number(text: str, where: str) -> Decimal:
-    """A recorded value: a finite number within ±10^15, or an error naming it."""
-    try:
-        value = Decimal(text.strip())
-    except InvalidOperation:
-        value = Decimal("NaN")
-    if not value.is_finite() or abs(value) > MAX_VALUE:
+    """A recorded value: a plain number within ±10^15 ("24,000.00" is 24000.00), or an
+    error naming it; -0 is 0."""
+    shown = text.strip()
+    if not _NUMBER.fullmatch(shown):
         raise InputError(
-            f"{where}: {text.strip()[:40]!r} is not a number",
-            "give a finite number such as 118 or 450000.50",
+            f"{where}: {printable(shown[:40])!r} is not a number",
+            "give a plain number such as 118, 24,000 or 450000.50",
         )
-    return value
+    value = Decimal(shown.replace(",", ""))
+    if abs(value) > MAX_VALUE:
+        raise InputError(
+            f"{where}: {shown[:40]} is past ±10^15", "give the KPI's value in its own unit"
+        )
+    return value.copy_abs() if value.is_zero() else value
 
 
 def _known(config: Config, key: str) -> None:
@@ -70,10 +84,24 @@ def _known(config: Config, key: str) -> None:
         )
     if key not in config.kpis:
         known = ", ".join(config.kpis) or "none yet"
+        meant = _meant(config, key)
         raise ConfigError(
-            f"no KPI {key!r} in the config (it defines: {known})",
-            f"add a [kpis.{key}] table to the config, or correct the key",
+            f"no KPI {printable(key)!r} in the config (it defines: {known})",
+            f"its key is {meant}"
+            if meant
+            else f"add a [kpis.{key}] table to the config, or correct the key",
         )
+
+
+def _meant(config: Config, key: str) -> str | None:
+    """The key a user most likely meant: its own in another case, a KPI's name, or a
+    near spelling."""
+    folded = key.strip().casefold()
+    for known, kpi in config.kpis.items():
+        if folded in (known.casefold(), kpi.name.casefold()):
+            return known
+    close = difflib.get_close_matches(folded, list(config.kpis), n=1, cutoff=0.75)
+    return close[0] if close else None
 
 
 def manual_values(
@@ -123,23 +151,57 @@ def window_variables(key: str, period: str, as_of: date) -> dict[str, str]:
     }
 
 
+MAX_OUTPUT = 64 * 1024  # bytes of a command's output read: a value is one number
+
+
 def run_shell(command: str, timeout: float, variables: Mapping[str, str]) -> tuple[int | None, str]:
     """Run one command line as cron would (through the shell), with its window in the
-    environment; None: it timed out."""
+    environment; None: it timed out. The command runs in a process group of its own, so
+    a timeout, Ctrl-C or a SIGTERM to ffkpi ends its children too; its output is read as
+    UTF-8 with anything else replaced, at most MAX_OUTPUT bytes of it."""
+    process = subprocess.Popen(
+        command,
+        shell=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **variables},
+        start_new_session=True,
+    )
+    previous = _on_sigterm()
     try:
-        done = subprocess.run(
-            command,
-            shell=True,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-            stdin=subprocess.DEVNULL,
-            env={**os.environ, **variables},
-        )
+        out, err = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         return None, ""
-    return done.returncode, (done.stdout if done.returncode == 0 else done.stderr or done.stdout)
+    finally:
+        _end_group(process)
+        _restore_sigterm(previous)
+    shown = (out if process.returncode == 0 else err or out)[:MAX_OUTPUT]
+    return process.returncode, shown.decode("utf-8", "replace")
+
+
+def _end_group(process: "subprocess.Popen[bytes]") -> None:
+    """Kill what is left of a command's process group, and reap it."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.communicate(timeout=5)
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM ends a run as Ctrl-C does: children first
+
+
+def _on_sigterm() -> object:
+    try:
+        return signal.signal(signal.SIGTERM, _interrupted)
+    except ValueError:  # not the main thread: leave the handler alone
+        return None
+
+
+def _restore_sigterm(previous: object) -> None:
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)  # type: ignore[arg-type]
 
 
 def run_days(
@@ -210,33 +272,84 @@ def command_values(
     return values, failed, skipped
 
 
+MAX_PROBLEMS = 20  # bad rows named at once
+
+
 def csv_values(path: Path, config: Config, today: date, now: datetime) -> Values:
-    """The rows of a spreadsheet's CSV (columns week, kpi, value, note): all of them, or
-    an error naming the first bad row and nothing recorded."""
+    """The rows of a spreadsheet's CSV, all of them or none: long (columns week, kpi,
+    value and an optional note) or wide (a week column and a column per KPI key, an
+    empty cell recorded as nothing). Every bad row is named at once (up to
+    MAX_PROBLEMS), and so is a KPI given twice for one week."""
     try:
         text = read_limited(path, MAX_CSV).decode("utf-8-sig")
     except FileNotFoundError:
         raise InputError(f"{path} does not exist", "check the path") from None
     except (OSError, UnicodeDecodeError) as err:
         raise InputError(f"cannot read {path}: {err}", "give a UTF-8 CSV file") from None
-    rows = list(csv.DictReader(io.StringIO(text)))
-    if not rows or not {"week", "kpi", "value"} <= set(rows[0]):
+    try:
+        rows = list(csv.reader(io.StringIO(text)))
+    except csv.Error as err:
+        raise InputError(f"{path} is not a CSV file: {err}", "export the sheet as CSV") from None
+    header = [cell.strip() for cell in rows[0]] if rows else []
+    long = {"week", "kpi", "value"} <= set(header)
+    if not long and (not header or header[0] != "week" or len(header) < 2):
         raise InputError(
-            f"{path} has no rows with the columns week, kpi, value (and note)",
-            "export the sheet with a header row: week,kpi,value,note",
+            f"{path} has neither the columns week, kpi, value (and note) nor a week column "
+            "followed by one column per KPI key",
+            "export the sheet with a header row: week,kpi,value,note or week,mqls,carr_closed",
         )
+    problems: list[str] = []
+    if not long:
+        problems += [
+            f"column {k!r}: {_unknown(config, k)}" for k in header[1:] if _unknown(config, k)
+        ]
     values: Values = {}
-    for number_, row in enumerate(rows, start=2):
-        where = f"{path}, row {number_}"
-        try:
-            week = chosen_week((row.get("week") or "").strip(), today)
-            key = (row.get("kpi") or "").strip()
-            _known(config, key)
-            value = number(row.get("value") or "", f"{key} of {week}")
-        except (UsageError, ConfigError, InputError) as err:
-            raise InputError(f"{where}: {err.what}", err.fix) from None
-        via: Via = "csv"
-        values.setdefault(week, {})[key] = Recorded(
-            value, via, now, (row.get("note") or "").strip()
+    seen: dict[tuple[str, str], int] = {}
+    for line, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) > len(header):
+            problems.append(
+                f"row {line} has {len(row)} fields where the header has {len(header)} (quote a "
+                'number written with commas: "24,000.00")'
+            )
+            continue
+        cells = dict(zip(header, (cell.strip() for cell in row), strict=False))
+        entries = (
+            [(cells.get("kpi", ""), cells.get("value", ""), cells.get("note", ""))]
+            if long
+            else [(k, cells.get(k, ""), "") for k in header[1:] if cells.get(k, "")]
+        )
+        for key, text_value, note in entries:
+            try:
+                week = chosen_week(cells.get("week", ""), today)
+                _known(config, key)
+                value = number(text_value, f"{key} of {week}")
+            except (UsageError, ConfigError, InputError) as err:
+                problems.append(f"row {line}: {err.what}")
+                continue
+            if (week, key) in seen:
+                problems.append(
+                    f"row {line}: {key} of {week} is given in row {seen[week, key]} too"
+                )
+                continue
+            seen[week, key] = line
+            values.setdefault(week, {})[key] = Recorded(value, "csv", now, note)
+    if problems:
+        more = len(problems) - MAX_PROBLEMS
+        shown = "; ".join(problems[:MAX_PROBLEMS]) + (f"; and {more} more" if more > 0 else "")
+        raise InputError(
+            f"{path}: nothing recorded, {len(problems)} bad row{'s' if len(problems) > 1 else ''}: "
+            f"{shown}",
+            "correct them in the sheet and export it again",
         )
     return values
+
+
+def _unknown(config: Config, key: str) -> str | None:
+    """Why `key` is no KPI to record, or None."""
+    try:
+        _known(config, key)
+    except (UsageError, ConfigError) as err:
+        return err.what
+    return None

@@ -1,5 +1,9 @@
 """`ffkpi record`: the review's other KPIs, by hand, by their commands, from a CSV."""
 
+import signal
+import subprocess
+import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -130,8 +134,109 @@ def test_a_csv_is_recorded_whole_or_not_at_all(ffkpi: Ffkpi, kpi_env: Path) -> N
     bad.write_text("week,kpi,value,note\n2026-W41,mqls,5,\n2026-W42,mqls,lots,\n")
     refused = ffkpi("record", "--from-csv", str(bad))
     assert refused.exit_code == ExitCode.INVALID
-    assert refused.stderr.startswith(f"ffkpi: error: {bad}, row 3: mqls of 2026-W42: 'lots'")
+    assert refused.stderr.startswith(
+        f"ffkpi: error: {bad}: nothing recorded, 1 bad row: row 3: mqls of 2026-W42: 'lots'"
+    )
     assert not (kpi_env / "snapshots" / "kpis" / "2026-W41.toml").exists()
+
+
+FULLWIDTH = "\uff12\uff10\uff12\uff16"  # 2026 in fullwidth digits
+
+
+def test_a_csv_as_a_spreadsheet_exports_it(ffkpi: Ffkpi, kpi_env: Path) -> None:
+    """Long or wide, separated thousands read as numbers; every bad row named at once."""
+    wide = kpi_env / "wide.csv"
+    wide.write_text('week,mqls,carr_closed\n2026-W44,101,"24,000.00"\n2026-W45,,150000\n\n')
+    result = ffkpi("record", "--from-csv", str(wide))
+    assert result.exit_code == 0, result.stderr
+    assert stored(kpi_env, "2026-W44")["carr_closed"]["value"] == "24000.00"
+    assert "mqls" not in stored(kpi_env, "2026-W45")  # an empty cell records nothing
+    bad = kpi_env / "bad.csv"
+    bad.write_text(
+        "week,kpi,value\n"
+        "2026-W46,carr_closed,168,000\n"  # a comma the sheet did not quote: not 168
+        f"{FULLWIDTH}-W46,mqls,5\n"  # fullwidth digits: stored under no week's name
+        "2026-W46,mqls,1e1000000\n"
+        "2026-W47,mqls,5\n"
+        "2026-W47,mqls,6\n"  # twice for one week: which one?
+        "2026-W47,MQLs,6\n"
+    )
+    refused = ffkpi("record", "--from-csv", str(bad))
+    assert (refused.exit_code, refused.stdout) == (ExitCode.INVALID, "")
+    assert len(refused.stderr.splitlines()) == 1
+    for says in (
+        "nothing recorded, 5 bad rows",
+        "row 2 has 4 fields where the header has 3",
+        f"row 3: --week '{FULLWIDTH}-W46' is not a week",
+        "row 4: mqls of 2026-W46: '1e1000000' is not a number",
+        "row 6: mqls of 2026-W47 is given in row 5 too",
+        "row 7: no KPI 'MQLs' in the config",
+    ):
+        assert says in refused.stderr, says
+    assert "(its key is mqls)" not in refused.stderr  # the fix is the CSV's, said once
+    assert not (kpi_env / "snapshots" / "kpis" / "2026-W47.toml").exists()
+
+
+@pytest.mark.parametrize(
+    ("entry", "says"),
+    [
+        ("mqls=1e1000000", "mqls: '1e1000000' is not a number"),
+        ("mqls=1e-1000000", "mqls: '1e-1000000' is not a number"),
+        ("MQLs=5", "no KPI 'MQLs' in the config (it defines: mqls, carr_closed, "),
+    ],
+)
+def test_values_that_are_no_number_or_no_key_are_one_line(
+    ffkpi: Ffkpi, kpi_env: Path, entry: str, says: str
+) -> None:
+    result = ffkpi("record", entry, "--week", "2026-W46")
+    assert (result.exit_code, result.stdout) == (ExitCode.INVALID, "")
+    assert result.stderr.startswith(f"ffkpi: error: {says}")
+    assert len(result.stderr.splitlines()) == 1
+    if entry.startswith("MQLs"):
+        assert result.stderr.endswith("(its key is mqls)\n")
+
+
+def running(pid: int) -> bool:
+    """Whether a process is alive (a zombie, killed and waiting to be reaped, is not)."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except FileNotFoundError:
+            return False
+        if "\nState:\tZ" in status:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_minus_zero_is_recorded_as_zero(ffkpi: Ffkpi, kpi_env: Path) -> None:
+    result = ffkpi("record", "mqls=-0", "carr_closed=-0.00", "--week", "2026-W46")
+    assert result.stdout == "2026-W46 mqls: 0 (new)\n2026-W46 carr_closed: 0.00 (new)\n"
+
+
+def test_a_command_that_prints_bytes_or_hangs_with_children_is_named(
+    ffkpi: Ffkpi, cli_env: Path
+) -> None:
+    """One command's bytes never lose the others; a timeout ends its whole process group."""
+    text = (ROOT / "config.example.toml").read_text()
+    (cli_env / "ffkpi.toml").write_text(
+        text
+        + '\n[kpis.mqls]\nname = "MQLs"\ncommand = "printf \'\\\\377\\\\376 12\'"\n'
+        + '\n[kpis.carr_closed]\nname = "CARR"\nunit = "money"\nperiod = "quarter_to_date"\n'
+        + 'command = "sleep 30 & echo $! > child.pid; sleep 30"\n'
+        + '\n[kpis.nr_active_instances]\nname = "NR"\nperiod = "point"\ncommand = "echo 1500"\n'
+    )
+    result = ffkpi("record", "--run", "--week", "2026-W46", "--timeout", "1")
+    assert result.exit_code == ExitCode.SOME_FAILED
+    assert result.stdout == "2026-W46 nr_active_instances: 1500 (new)\n"
+    assert "mqls of 2026-W46: its command printed '\ufffd\ufffd 12'" in result.stderr
+    assert "carr_closed of 2026-W46: its command ran past 1 s" in result.stderr
+    child = int((cli_env / "child.pid").read_text())
+    assert not running(child)  # the command's own child was ended with it
+    too_long = ffkpi("record", "--run", "--timeout", "3000000")
+    assert too_long.exit_code == ExitCode.USAGE
+    assert "less than or equal to 86400" in too_long.stderr
 
 
 def test_a_corrupt_week_file_is_named_and_left_as_it_is(ffkpi: Ffkpi, kpi_env: Path) -> None:
@@ -199,3 +304,28 @@ def test_commands_get_their_windows_for_past_weeks_on_any_day(
     ]
     assert sorted(stored(cli_env, "2026-W47")) == ["carr_closed", "engineering_throughput"]
     assert sorted(stored(cli_env, "2026-W46")) == ["engineering_throughput"]  # the rest kept
+
+
+def test_a_sigterm_ends_the_running_command_and_its_children(cli_env: Path) -> None:
+    text = (ROOT / "config.example.toml").read_text()
+    (cli_env / "ffkpi.toml").write_text(
+        text + '\n[kpis.mqls]\nname = "MQLs"\n'
+        'command = "sleep 30 & echo $! > child.pid; sleep 30; echo 5"\n'
+    )
+    run = subprocess.Popen(
+        [sys.executable, "-m", "ffkpi", "record", "--run", "--week", "2026-W46"],
+        cwd=cli_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    pid_file = cli_env / "child.pid"
+    deadline = time.monotonic() + 20
+    while not (pid_file.exists() and pid_file.read_text().strip()):
+        assert time.monotonic() < deadline, "the command never started"
+        time.sleep(0.05)
+    run.send_signal(signal.SIGTERM)
+    _, err = run.communicate(timeout=30)
+    assert run.returncode == ExitCode.INTERRUPTED
+    assert err.decode() == "ffkpi: error: interrupted; nothing was written\n"
+    assert not running(int(pid_file.read_text()))
+    assert not (cli_env / "snapshots" / "kpis").exists()

@@ -89,7 +89,14 @@ DirOption = Annotated[
 ForceOption = Annotated[bool, typer.Option("--force", help="Replace an existing file.")]
 CommandTimeoutOption = Annotated[
     float,
-    typer.Option("--timeout", min=0.1, callback=finite, metavar="SECONDS", help="Per KPI command."),
+    typer.Option(
+        "--timeout",
+        min=0.1,
+        max=86_400,
+        callback=finite,
+        metavar="SECONDS",
+        help="Per KPI command (at most a day).",
+    ),
 ]
 PostToOption = Annotated[
     str | None,

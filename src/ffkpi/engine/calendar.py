@@ -20,8 +20,10 @@ from ffkpi.errors import UsageError
 DAY = timedelta(days=1)
 WEEK = timedelta(weeks=1)
 DEFAULT_WEEKS = 52  # a history rebuilt in memory without --since
-_WEEK_NAME = re.compile(r"(\d{4})-W(\d{2})")
-_QUARTER_NAME = re.compile(r"(\d{4})-Q([1-4])")
+# ASCII digits only: a week in fullwidth or Arabic-Indic digits would parse, then be stored
+# under a name no week has.
+_WEEK_NAME = re.compile(r"(\d{4})-W(\d{2})", re.ASCII)
+_QUARTER_NAME = re.compile(r"(\d{4})-Q([1-4])", re.ASCII)
 
 
 def end_of_day(day: date) -> int:
