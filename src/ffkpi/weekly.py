@@ -38,7 +38,7 @@ from ffkpi.storage.files import (
     atomic_file,
     cannot_write,
     folder_lock,
-    read_limited,
+    read_own,
     write_atomically,
 )
 from ffkpi.storage.kpis import read_week
@@ -244,7 +244,7 @@ def _make(folder: Path) -> None:
 
 def _write_if_changed(path: Path, data: bytes) -> bool:
     try:
-        if read_limited(path, len(data) + 1) == data:
+        if read_own(path, len(data) + 1) == data:
             return False
     except OSError:
         pass
@@ -255,7 +255,7 @@ def _write_if_changed(path: Path, data: bytes) -> bool:
 def _posted_at(receipt: Path) -> str | None:
     """When the week's review was posted, if its receipt says so."""
     try:
-        stamp = tomllib.loads(read_limited(receipt, 4096).decode("utf-8")).get("posted_at")
+        stamp = tomllib.loads(read_own(receipt, 4096).decode("utf-8")).get("posted_at")
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return None
     return stamp.strftime("%Y-%m-%d %H:%M UTC") if isinstance(stamp, datetime) else None

@@ -1,5 +1,6 @@
 """`ffkpi record`: the review's other KPIs, by hand, by their commands, from a CSV."""
 
+import os
 import signal
 import subprocess
 import sys
@@ -329,3 +330,24 @@ def test_a_sigterm_ends_the_running_command_and_its_children(cli_env: Path) -> N
     assert err.decode() == "ffkpi: error: interrupted; nothing was written\n"
     assert not running(int(pid_file.read_text()))
     assert not (cli_env / "snapshots" / "kpis").exists()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_values_file_that_is_no_file_is_one_line_never_a_hang(
+    ffkpi: Ffkpi, kpi_env: Path, kind: str
+) -> None:
+    folder = kpi_env / "snapshots" / "kpis"
+    folder.mkdir(parents=True)
+    path = folder / "2026-W46.toml"
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to("/dev/zero")
+    for args in (("review", "--week", "2026-W46"), ("record", "mqls=1", "--week", "2026-W46")):
+        result = ffkpi(*args)
+        assert result.exit_code == ExitCode.STORAGE, result.stderr
+        assert result.stderr == (
+            f"ffkpi: error: snapshots/kpis/2026-W46.toml is not a readable file of recorded KPI "
+            "values: it is not a regular file (a FIFO, a device or a folder) (restore it from a "
+            "backup, or move it away and record the week again)\n"
+        )

@@ -13,10 +13,11 @@ from typing import Any, Literal
 import tomli_w
 
 from ffkpi.errors import StorageError
-from ffkpi.storage.files import cannot_write, folder_lock, replacing
+from ffkpi.storage.files import cannot_write, folder_lock, read_own, replacing
 
 SCHEMA = "ffkpi.kpis/1"
 FOLDER = "kpis"  # beside the snapshots, never read as one of them
+MAX_FILE = 1024 * 1024  # a week's values are a few hundred bytes
 # How a value got in: by hand, from its command, from a CSV, or the demo's made-up ones.
 Via = Literal["manual", "command", "csv", "example"]
 VIAS: tuple[Via, ...] = ("manual", "command", "csv", "example")
@@ -51,7 +52,7 @@ def read_week(folder: Path, week: str) -> dict[str, Recorded]:
     naming it, never read as no values."""
     path = week_path(folder, week)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_own(path, MAX_FILE).decode("utf-8")
     except FileNotFoundError:
         return {}
     except (OSError, UnicodeDecodeError) as err:

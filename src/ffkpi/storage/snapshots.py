@@ -31,11 +31,13 @@ from ffkpi.engine.documents import report_document
 from ffkpi.engine.mrr import Report
 from ffkpi.errors import StorageError
 from ffkpi.history.series import Customers, Origin, ProductFigures, TierFigures, WeekFigures
-from ffkpi.storage.files import cannot_write, folder_lock, replacing
+from ffkpi.storage.files import cannot_write, folder_lock, read_own, replacing
 
 SCHEMA = "ffkpi.snapshot/1"
 CUSTOMERS_SCHEMA = "ffkpi.customers/2"
 DEFAULT_FOLDER = Path("snapshots")
+MAX_TOML = 16 * 1024 * 1024  # a snapshot's TOML is a few kB, its tiers' products listed
+MAX_SIDECAR = 1024 * 1024 * 1024  # 100,000 customers are 0.27 MB compressed
 
 
 def snapshot_document(
@@ -272,7 +274,7 @@ def read_snapshots(folder: Path) -> Folder:
 def read_snapshot(path: Path) -> "Snapshot | Skipped":
     """One snapshot file, or why it is not one."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_own(path, MAX_TOML).decode("utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
         return Skipped(path, f"not readable TOML: {err}")
     if data.get("schema") != SCHEMA:
@@ -299,11 +301,11 @@ def _sidecar(folder: Path, snapshot: Snapshot) -> tuple[bytes, str | None]:
     if not name or not digest or "/" in name or "\\" in name:
         return b"", f"it names no customer file ({snapshot.customers!r})"
     try:
-        body = (folder / name).read_bytes()
+        body = read_own(folder / name, MAX_SIDECAR)
     except FileNotFoundError:
         return b"", f"its customer file {name} is missing"
     except OSError as err:
-        return b"", f"its customer file {name} cannot be read: {err.strerror}"
+        return b"", f"its customer file {name} cannot be read: {err.strerror or err}"
     if hashlib.sha256(body).hexdigest() != digest:
         return b"", f"its customer file {name} does not match its SHA-256 (altered or replaced)"
     return body, None
