@@ -1,6 +1,7 @@
 import gzip
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -85,15 +86,34 @@ def clock(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> da
 
 
 class Slack(BaseHTTPRequestHandler):
-    """An incoming webhook on 127.0.0.1: keeps what it is sent; answers `status`."""
+    """An incoming webhook on 127.0.0.1: keeps what it is sent; answers `status` (a 3xx
+    with a Location to a page that answers GET with 200), its body a byte every `trickle`
+    seconds if set."""
 
     received: ClassVar[list[bytes]] = []
     status: ClassVar[int] = 200
+    trickle: ClassVar[float] = 0.0
 
     def do_POST(self) -> None:
         length = int(self.headers["Content-Length"])
         type(self).received.append(self.rfile.read(length))
         self.send_response(type(self).status)
+        if 300 <= type(self).status < 400:
+            self.send_header("Location", "/elsewhere")
+        self.end_headers()
+        if type(self).trickle:
+            for byte in b"ok" * 50:
+                try:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                except OSError:  # the client gave up: so does the server
+                    return
+                time.sleep(type(self).trickle)
+        else:
+            self.wfile.write(b"ok")
+
+    def do_GET(self) -> None:
+        self.send_response(200)
         self.end_headers()
         self.wfile.write(b"ok")
 
@@ -103,7 +123,7 @@ class Slack(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def slack() -> Iterator[str]:
-    Slack.received, Slack.status = [], 200
+    Slack.received, Slack.status, Slack.trickle = [], 200, 0.0
     server = ThreadingHTTPServer(("127.0.0.1", 0), Slack)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -347,7 +347,7 @@ def test_a_values_file_that_is_no_file_is_one_line_never_a_hang(
         result = ffkpi(*args)
         assert result.exit_code == ExitCode.STORAGE, result.stderr
         assert result.stderr == (
-            f"ffkpi: error: snapshots/kpis/2026-W46.toml is not a readable file of recorded KPI "
+            "ffkpi: error: snapshots/kpis/2026-W46.toml is not a readable file of recorded KPI "
             "values: it is not a regular file (a FIFO, a device or a folder) (restore it from a "
             "backup, or move it away and record the week again)\n"
         )

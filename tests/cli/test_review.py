@@ -2,6 +2,7 @@
 
 import json
 import re
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -9,8 +10,9 @@ import pytest
 
 from accounts import HANDBOOK_KPIS, WORKED_KPIS
 from conftest import ROOT, Ffkpi, Slack
+from ffkpi import webhook
 from ffkpi.engine.calendar import week_name
-from ffkpi.errors import ExitCode
+from ffkpi.errors import ExitCode, WebhookError
 
 
 @pytest.fixture
@@ -240,3 +242,44 @@ def test_a_malformed_kpis_table_is_one_line(ffkpi: Ffkpi, cli_env: Path) -> None
     assert "kpis.mqls" in result.stderr
     assert result.stderr.count("\n") == 1
     assert not (cli_env / "review.html").exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("https://hooks.slack.com/services/T0/B0/secret-token with-a-space", "holds a space"),
+        ("https://hooks.slack.com/services/T0/B0/secret-token\twith-a-tab", "holds a space"),
+        ("https://hooks.slack.com:99999/services/T0/B0/secret-token", "broken host or port"),
+        ("https://hooks.slack.com:port/services/T0/B0/secret-token", "broken host or port"),
+        ("https://[::1/services/T0/B0/secret-token", "broken host or port"),
+    ],
+)
+@pytest.mark.usefixtures("demo_tuesday")
+def test_a_malformed_webhook_url_is_one_line_without_the_secret(
+    ffkpi: Ffkpi, review_env: Path, url: str, says: str
+) -> None:
+    result = ffkpi("review", "--demo", "--post-to", url)
+    assert (result.exit_code, result.stdout) == (ExitCode.USAGE, "")
+    assert len(result.stderr.splitlines()) == 1
+    assert says in result.stderr
+    assert "secret-token" not in result.stderr
+
+
+@pytest.mark.usefixtures("demo_tuesday")
+def test_a_redirecting_webhook_is_not_a_post(ffkpi: Ffkpi, review_env: Path, slack: str) -> None:
+    Slack.status = 302
+    result = ffkpi("review", "--demo", "--post-to", slack)
+    assert result.exit_code == ExitCode.STRIPE_UNAVAILABLE
+    assert result.stderr == (
+        "ffkpi: error: the Slack webhook answered with a redirect (HTTP 302), so nothing was "
+        "posted (check the URL is the one Slack gave for the channel)\n"
+    )
+
+
+def test_a_webhook_that_trickles_its_answer_meets_the_deadline(slack: str) -> None:
+    Slack.trickle = 0.2  # 100 bytes: 20 s, against a deadline of 1 s
+    began = time.monotonic()
+    with pytest.raises(WebhookError) as failed:
+        webhook.post(slack, "text", timeout=1)
+    assert "did not answer within 1 s" in failed.value.what
+    assert time.monotonic() - began < 5  # the deadline, not the server, ended it
