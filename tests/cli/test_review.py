@@ -283,3 +283,20 @@ def test_a_webhook_that_trickles_its_answer_meets_the_deadline(slack: str) -> No
         webhook.post(slack, "text", timeout=1)
     assert "did not answer within 1 s" in failed.value.what
     assert time.monotonic() - began < 5  # the deadline, not the server, ended it
+
+
+def test_a_quarters_figure_recorded_in_the_week_before_it_stays_in_its_quarter(
+    ffkpi: Ffkpi, cli_env: Path
+) -> None:
+    """2026-W40 runs from Monday 28 September: its as-of Tuesday is in Q3, so a goal
+    recorded in it is Q3's, never carried into Q4's first week."""
+    (cli_env / "ffkpi.toml").write_text(
+        (ROOT / "config.example.toml").read_text()
+        + '\n[kpis.carr_goal]\nname = "CARR Goal"\nunit = "money"\nperiod = "quarter"\n'
+    )
+    assert ffkpi("record", "carr_goal=380000", "--week", "2026-W40").exit_code == 0
+    goal_in = {}
+    for week in ("2026-W40", "2026-W41"):
+        document = json.loads(ffkpi("review", "--demo", "--week", week, "-f", "json").stdout)
+        goal_in[week] = next(k["value"] for k in document["kpis"] if k["key"] == "carr_goal")
+    assert goal_in == {"2026-W40": "380000.00", "2026-W41": None}

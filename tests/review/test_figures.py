@@ -132,3 +132,44 @@ def test_a_small_drag_is_not_named() -> None:
         "Net new MRR +76.00: new 100.00, expansion 0.00, reactivation 0.00, contraction "
         "0.00, churn 24.00."
     )
+
+
+@pytest.mark.parametrize(
+    ("better", "goal", "value", "on_track"),
+    [
+        ("up", "0", "0", True),
+        ("up", "0", "-1", False),
+        ("down", "0", "0", True),
+        ("down", "0", "2", False),
+        ("down", "-5", "-7", True),  # a loss held under 5: on track below it
+        ("down", "-5", "-3", False),
+        ("up", "-5", "-3", True),
+        ("up", "-5", "-7", False),
+    ],
+)
+def test_goals_of_0_and_below_are_judged_by_their_sign(
+    better: str, goal: str, value: str, on_track: bool
+) -> None:
+    """review-rules: on track when value >= goal (up) or <= goal (down), whatever the
+    goal's sign, 0 and negative goals included."""
+    kpi = KpiConfig(name="Net", period="point", better=better, goal=Decimal(goal))  # type: ignore[arg-type]
+    judged = standing(kpi, Decimal(value), parse_quarter("2026-Q4"), date(2026, 11, 17))
+    assert judged is not None
+    assert judged.on_track is on_track
+    assert (judged.behind_by is None) is on_track
+
+
+def test_the_sentence_states_the_kpis_own_share_and_a_gap_past_a_goal_of_0() -> None:
+    quarter, day = parse_quarter("2026-Q4"), date(2026, 11, 17)
+    churned = KpiConfig(name="Churned", better="down", goal=Decimal(10))
+    judged = standing(churned, Decimal(15), quarter, day)
+    assert judged is not None
+    assert kpi_sentence([("Churned", judged)]) == (
+        "Churned is furthest behind its goal: 150.0 % of its goal."  # never 50.0 %
+    )
+    incidents = KpiConfig(name="Incidents", better="down", goal=Decimal(0))
+    over = standing(incidents, Decimal(3), quarter, day)
+    assert over is not None
+    assert kpi_sentence([("Incidents", over)]) == (
+        "Incidents is furthest behind its goal: 3 above its goal of 0."
+    )

@@ -9,7 +9,14 @@ from datetime import date
 from decimal import Decimal, localcontext
 
 from ffkpi.config import CARR_GOAL, CARR_JUDGED, Config
-from ffkpi.engine.calendar import WEEK, Quarter, quarter_of, week_before, week_name, weeks_between
+from ffkpi.engine.calendar import (
+    WEEK,
+    Quarter,
+    day_in_week,
+    quarter_of,
+    week_before,
+    weeks_between,
+)
 from ffkpi.engine.pricing import ZERO
 from ffkpi.errors import UsageError
 from ffkpi.history.growth import History, Week, printed_movements
@@ -253,12 +260,20 @@ def _tier_rows(history: History, this: Week) -> tuple[TierRow, ...]:
 
 
 def _carried(
-    recorded: Mapping[str, Mapping[str, Recorded]], key: str, week: str, quarter: Quarter
+    recorded: Mapping[str, Mapping[str, Recorded]], key: str, this: Week, quarter: Quarter
 ) -> Recorded | None:
     """A quarter's one figure (a goal), carried to every later week of the quarter: the
-    newest recorded in it up to `week`."""
-    first = week_name(quarter.first_day)
-    weeks = sorted(w for w in recorded if first <= w <= week and key in recorded[w])
+    newest recorded up to this week in a week of the quarter. A week belongs to the
+    quarter of its as-of day (review-rules.md), so the week that holds the quarter's first
+    day belongs to the quarter before when its as-of day does."""
+    weekday = this.as_of.weekday()
+    weeks = sorted(
+        w
+        for w in recorded
+        if w <= this.week
+        and key in recorded[w]
+        and quarter_of(day_in_week(w, weekday)) == quarter
+    )
     return recorded[weeks[-1]][key] if weeks else None
 
 
@@ -276,7 +291,7 @@ def _kpi_rows(
         value = recorded.get(this.week, {}).get(key)
         before = recorded.get(previous_week, {}).get(key)
         if kpi.period == "quarter" and value is None:
-            value = _carried(recorded, key, this.week, quarter)  # one figure a quarter
+            value = _carried(recorded, key, this, quarter)  # one figure a quarter
         if kpi.period == "quarter_to_date" and quarter_of(this.as_of - WEEK) != quarter:
             before = None  # a quarter's running total restarts: no comparison across it
         goal = kpi.goal_for(quarter.name)
@@ -284,7 +299,7 @@ def _kpi_rows(
         if key in CARR_JUDGED and CARR_GOAL in config.kpis:
             # review-rules: the one CARR goal is the quarter's carr_goal; projected is
             # where the quarter ends, so it is judged against the whole of it.
-            carried = _carried(recorded, CARR_GOAL, this.week, quarter)
+            carried = _carried(recorded, CARR_GOAL, this, quarter)
             goal = carried.value if carried is not None else None
             period = "point" if key == PROJECTED else kpi.period
             judged_as = kpi.model_copy(update={"period": period, "goal": goal})

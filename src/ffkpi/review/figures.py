@@ -95,22 +95,33 @@ class Standing:
     # share of the quarter gone x goal - value)
     lead: Decimal  # how far ahead (positive) or behind (negative): the furthest behind is
     # the smallest, compared across KPIs
+    value: Decimal = Decimal(0)  # the value judged
 
 
 def standing(kpi: KpiConfig, value: Decimal | None, quarter: Quarter, day: date) -> Standing | None:
     """The KPI's standing against its goal in `quarter` at the end of `day`; None when it
-    has no goal there or no value recorded (a missing value has no status)."""
+    has no goal there or no value recorded (a missing value has no status).
+
+    review-rules.md: a quarter-to-date KPI with a positive goal is on track when its share
+    of the goal reaches the share of the quarter gone; any other is on track when the
+    value reaches the goal (better up) or stays at or below it (better down), whatever
+    the goal's sign, 0 and negative goals included."""
     goal = kpi.goal_for(quarter.name)
-    if goal is None or value is None or goal == 0:
+    if goal is None or value is None:
         return None
     up = kpi.better == "up"
     with localcontext(prec=34):
-        if kpi.period == "quarter_to_date":
+        if kpi.period == "quarter_to_date" and goal > 0:
             share = value / goal
             gone = quarter.share_gone(day)
             lead = (share - gone) if up else (gone - share)
-            behind = gone * goal - value if up and share < gone else None
-            return Standing(goal, lead >= 0, share, gone, behind, lead)
-        lead = (value / goal - 1) if up else (1 - value / goal)
+            behind = (gone * goal - value) if lead < 0 else None
+            if behind is not None and not up:
+                behind = value - gone * goal
+            return Standing(goal, lead >= 0, share, gone, behind, lead, value)
+        # Past the goal, in the goal's own size (1 where the goal is 0): value / goal - 1
+        # for a positive goal, reversed for better down.
+        lead = (value - goal) / (abs(goal) or Decimal(1))
+        lead = lead if up else -lead
         behind = abs(goal - value) if lead < 0 else None
-        return Standing(goal, lead >= 0, None, None, behind, lead)
+        return Standing(goal, lead >= 0, None, None, behind, lead, value)

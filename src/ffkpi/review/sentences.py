@@ -3,7 +3,7 @@ target met or missed and by how much; net new MRR and its bridge, naming the dra
 KPI furthest behind its goal (or, all on track, the one furthest ahead). Pure."""
 
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 from ffkpi.engine.money import format_money, format_percent, format_share
 from ffkpi.review.figures import Judgement, Standing
@@ -73,6 +73,17 @@ def kpi_sentence(standings: Sequence[tuple[str, Standing]]) -> str | None:
             f"{format_share(worst.share_of_goal)} of its goal with "
             f"{format_share(worst.share_gone)} of the quarter gone"
         )
-    else:
-        detail = f"{format_share(worst.lead + 1)} of its goal"
+    elif worst.goal > 0:  # its own figure: value / goal, whichever way is better
+        with localcontext(prec=34):
+            detail = f"{format_share(worst.value / worst.goal)} of its goal"
+    else:  # no share of a goal of 0 or below: by how much the value is past it
+        past = worst.value - worst.goal
+        side = "above" if past >= 0 else "below"
+        detail = f"{_plain(abs(past))} {side} its goal of {_plain(worst.goal)}"
     return f"{one_line(name)} {where}: {detail}."
+
+
+def _plain(amount: Decimal) -> str:
+    """A KPI's figure as it was recorded, without trailing zeros or an exponent."""
+    text = f"{amount:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
