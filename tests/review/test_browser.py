@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pages import IMG, SCRIPT, demo_page, hostile_page
+from pages import IMG, LONG, SCRIPT, demo_page, hostile_page, long_names_page
 
 from conftest import Ffkpi
 
@@ -139,3 +139,13 @@ def test_printed_to_a4_sections_are_not_split(browser: Any, ffkpi: Ffkpi, cli_en
     assert pdf.startswith(b"%PDF")
     pages = len(re.findall(rb"/Type\s*/Page(?!s)", pdf))
     assert 2 <= pages <= 6  # A4 pages, each section whole on one
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_long_unbroken_names_never_widen_the_page(
+    browser: Any, ffkpi: Ffkpi, cli_env: Path, width: int
+) -> None:
+    opened = Opened(browser, long_names_page(ffkpi, cli_env), width)
+    assert LONG in opened.page.inner_text("body").replace("\n", "")
+    assert opened.overflow() == 0
+    opened.page.screenshot(path=str(cli_env / f"long-{width}.png"), full_page=True)
