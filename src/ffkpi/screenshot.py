@@ -95,11 +95,28 @@ def png_of(html: str, width: int, timeout: float = TIMEOUT) -> bytes:
         os.close(chrome_in)
         session = _Session(ours, theirs, time.monotonic() + timeout)
         try:
-            return session.screenshot(page.as_uri(), width)
+            image = session.screenshot(page.as_uri(), width)
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+            # JSON that is not DevTools', a field missing or of another type, bad base64
+            raise _garbled(chromium) from None
         finally:
             _stop(session, process)
             os.close(ours)
             os.close(theirs)
+    if not image.startswith(PNG_SIGNATURE):
+        raise _garbled(chromium)
+    return image
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MAX_MESSAGE = 256 * 1024 * 1024  # a 1280-px page's screenshot, base64, is a few MB
+
+
+def _garbled(chromium: str) -> RendererError:
+    return RendererError(
+        f"{chromium} answered with something that is not a DevTools message or a PNG",
+        f"point {ENV_CHROMIUM} at a real chromium, or reinstall it: {INSTALL}",
+    )
 
 
 def _stop(session: "_Session", process: "subprocess.Popen[bytes]") -> None:
@@ -171,7 +188,7 @@ class _Session:
                 self.events.append(answer)
 
     def wait_for(self, event: str) -> None:
-        while not any(e["method"] == event for e in self.events):
+        while not any(e.get("method") == event for e in self.events):
             self.events.append(self._receive())
 
     def _receive(self) -> dict[str, Any]:
@@ -190,6 +207,10 @@ class _Session:
                     f"check the chromium works (chromium --version), or reinstall it: {INSTALL}",
                 )
             self.buffer += chunk
+            if len(self.buffer) > MAX_MESSAGE:
+                raise ValueError("a DevTools message past its largest size")
         message, _, self.buffer = self.buffer.partition(b"\0")
-        answer: dict[str, Any] = json.loads(message)
+        answer = json.loads(message)
+        if not isinstance(answer, dict):
+            raise TypeError("a DevTools message is an object")
         return answer
