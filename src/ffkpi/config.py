@@ -14,6 +14,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -74,6 +75,7 @@ CARR_GOAL = "carr_goal"
 CARR_JUDGED = ("carr_closed", "carr_projected")
 KpiKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 QuarterName = Annotated[str, Field(pattern=r"^\d{4}-Q[1-4]$")]
+_QUARTER = re.compile(r"\d{4}-Q[1-4]", re.ASCII)
 Amount = Annotated[Decimal, Field(allow_inf_nan=False, ge=Decimal("-1e15"), le=Decimal("1e15"))]
 
 
@@ -91,6 +93,18 @@ class KpiConfig(_Model):
     definition: str = ""
     source: str = ""
     command: str | None = Field(default=None, min_length=1)  # run by the shell; prints it
+
+    @field_validator("goal", mode="before")
+    @classmethod
+    def _goal_per_quarter(cls, goal: object) -> object:
+        """A table of goals is keyed by quarter: say which key is not one, plainly."""
+        if isinstance(goal, dict):
+            for quarter in goal:
+                if not isinstance(quarter, str) or not _QUARTER.fullmatch(quarter):
+                    raise ValueError(
+                        f'{quarter!r} is not a quarter: write each as "2026-Q4" = 450000'
+                    )
+        return goal
 
     def goal_for(self, quarter: str) -> Decimal | None:
         """The goal in force in `quarter` (`2026-Q4`), if any."""
@@ -245,6 +259,11 @@ def _line_of(text: str, loc: tuple[int | str, ...]) -> int | None:
             found = start = headers[index]
             end = block_end(start)
             continue
+        dotted = "[" + ".".join(str(p) for p in loc[: position + 1]) + "]"
+        if dotted in lines:  # a table header such as [kpis.mqls]
+            found = start = lines.index(dotted)
+            end = block_end(start)
+            continue
         for number in range(start, end):
             if re.match(rf"(\[)?{re.escape(part)}\s*(=|\])", lines[number]):
                 found = start = number
@@ -252,5 +271,7 @@ def _line_of(text: str, loc: tuple[int | str, ...]) -> int | None:
                     end = block_end(number)
                 break
         else:
-            break
+            prefix = "[" + ".".join(str(p) for p in loc[: position + 1]) + "."
+            if not any(line.startswith(prefix) for line in lines[start:end]):
+                break  # no [kpis.mqls]-style header further down either
     return None if found is None else found + 1

@@ -236,3 +236,15 @@ class TestKpis:
             self.parse(table)
         assert says in raised.value.message
         assert raised.value.exit_code == ExitCode.INVALID
+
+
+def test_a_goal_for_a_quarter_that_is_none_names_it_and_its_line() -> None:
+    text = (ROOT / "config.example.toml").read_text()
+    bad = text + '\n[kpis.mqls]\nname = "MQLs"\ngoal = { "2026-Q5" = 120 }\n'
+    line = bad.splitlines().index('goal = { "2026-Q5" = 120 }') + 1
+    with pytest.raises(ConfigError) as refused:
+        parse_config(bad, "ffkpi.toml")
+    assert refused.value.what == (
+        f"ffkpi.toml: kpis.mqls.goal (line {line}): '2026-Q5' is not a quarter: write each as "
+        '"2026-Q4" = 450000'
+    )

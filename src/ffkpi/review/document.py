@@ -270,9 +270,7 @@ def _carried(
     weeks = sorted(
         w
         for w in recorded
-        if w <= this.week
-        and key in recorded[w]
-        and quarter_of(day_in_week(w, weekday)) == quarter
+        if w <= this.week and key in recorded[w] and quarter_of(day_in_week(w, weekday)) == quarter
     )
     return recorded[weeks[-1]][key] if weeks else None
 
