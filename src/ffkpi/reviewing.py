@@ -36,12 +36,18 @@ def live_since(today: date, chart_weeks: int) -> date:
 
 
 def recorded_values(folder: Path, config: Config, *, demo: bool) -> tuple[Config, Values]:
-    """The other KPIs' values recorded beside the snapshots; the demo's own made-up ones
-    (marked as such) when the demo runs without KPIs of its own."""
-    if demo and not config.kpis:
-        kpis, values = demo_kpis()
+    """The other KPIs' values recorded beside the snapshots. The demo never mixes them
+    into its made-up account: it shows its own made-up values (marked as such), for the
+    KPIs the config defines, or for the handbook's six when it defines none."""
+    if not demo:
+        return config, read_all(folder) if folder.is_dir() else {}
+    kpis, values = demo_kpis()
+    if not config.kpis:
         return config.model_copy(update={"kpis": kpis}), values
-    return config, read_all(folder) if folder.is_dir() else {}
+    return config, {
+        week: {key: v for key, v in entries.items() if key in config.kpis}
+        for week, entries in values.items()
+    }
 
 
 def review_of_folder(

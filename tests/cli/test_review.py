@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from accounts import HANDBOOK_KPIS, WORKED_KPIS
-from conftest import ROOT, Ffkpi, Slack
+from conftest import DEMO, ROOT, Ffkpi, Slack
 from ffkpi import webhook
 from ffkpi.engine.calendar import week_name
 from ffkpi.errors import ExitCode, WebhookError
@@ -21,11 +21,18 @@ def review_env(cli_env: Path, ffkpi: Ffkpi) -> Path:
     for week, mqls, carr in (("2026-W46", "110", "150000"), ("2026-W47", "118", "168000")):
         result = ffkpi("record", f"mqls={mqls}", f"carr_closed={carr}", "--week", week)
         assert result.exit_code == 0, result.stderr
+    (cli_env / "bundle.json").write_text(json.dumps(DEMO))  # the demo's read, as a file
     return cli_env
 
 
+# The demo account read from a file: values recorded beside it are its own (the demo
+# never mixes them in).
+READ = ("--input", "bundle.json")
+
+
+@pytest.mark.usefixtures("demo_tuesday")
 def test_json_holds_the_worked_case(ffkpi: Ffkpi, review_env: Path) -> None:
-    result = ffkpi("review", "--demo", "--format", "json")
+    result = ffkpi("review", *READ, "--format", "json")
     assert result.exit_code == 0, result.stderr
     document = json.loads(result.stdout)
     assert document["schema"] == "ffkpi.review/1"
@@ -64,8 +71,9 @@ def test_json_holds_the_worked_case(ffkpi: Ffkpi, review_env: Path) -> None:
     assert json.loads(mrr.stdout)["mrr"] == document["mrr"]  # the headline is mrr's total
 
 
+@pytest.mark.usefixtures("demo_tuesday")
 def test_markdown_shows_the_same_document(ffkpi: Ffkpi, review_env: Path) -> None:
-    result = ffkpi("review", "--demo", "--output", "review.md")
+    result = ffkpi("review", *READ, "--output", "review.md")
     assert (result.exit_code, result.stdout) == (0, "review.md\n")
     text = (review_env / "review.md").read_text()
     assert text.startswith("# KPI review 2026-W47 (as of 2026-11-17)\n")
@@ -96,7 +104,7 @@ def test_outside_text_stays_text_in_markdown(ffkpi: Ffkpi, cli_env: Path) -> Non
 def test_bad_input_is_one_line(
     ffkpi: Ffkpi, review_env: Path, args: tuple[str, ...], code: int, says: str
 ) -> None:
-    result = ffkpi("review", "--demo", *args)
+    result = ffkpi("review", *READ, *args)
     assert result.exit_code == code
     assert says in result.stderr
     assert (result.stdout, len(result.stderr.splitlines())) == ("", 1)
@@ -112,7 +120,7 @@ def test_only_the_running_week_is_posted(
     ffkpi: Ffkpi, review_env: Path, slack: str, clock: datetime
 ) -> None:
     """review-rules: a post is of the running week; another only when named with --week."""
-    result = ffkpi("review", "--demo", "--post-to", slack)
+    result = ffkpi("review", *READ, "--post-to", slack)
     assert (result.exit_code, result.stdout) == (ExitCode.USAGE, "")
     assert result.stderr == (
         "ffkpi: error: the newest week found is 2026-W47 (as of 2026-11-17), not the running "
@@ -120,7 +128,7 @@ def test_only_the_running_week_is_posted(
         "snapshot first (ffkpi weekly), or pass --week 2026-W47 to post that week anyway)\n"
     )
     assert Slack.received == []
-    named = ffkpi("review", "--demo", "--post-to", slack, "--week", "2026-W47")
+    named = ffkpi("review", *READ, "--post-to", slack, "--week", "2026-W47")
     assert (named.exit_code, named.stderr) == (0, "ffkpi: posted the review of 2026-W47 to Slack\n")
     assert len(Slack.received) == 1
 
@@ -129,11 +137,11 @@ def test_only_the_running_week_is_posted(
 def test_the_review_is_posted_to_a_slack_webhook(
     ffkpi: Ffkpi, review_env: Path, slack: str
 ) -> None:
-    message = ffkpi("review", "--demo", "--format", "slack").stdout
+    message = ffkpi("review", *READ, "--format", "slack").stdout
     assert message.startswith("*KPI review 2026-W47* (as of 2026-11-17)\n")
     assert "• CARR Closed (this quarter): 168000.00 (goal 450000.00)\n" in message
     assert len(message) <= 3000
-    result = ffkpi("review", "--demo", env={"FFKPI_SLACK_WEBHOOK": slack})
+    result = ffkpi("review", *READ, env={"FFKPI_SLACK_WEBHOOK": slack})
     assert (result.exit_code, result.stdout) == (0, "")
     assert result.stderr == "ffkpi: posted the review of 2026-W47 to Slack\n"
     assert [json.loads(body) for body in Slack.received] == [{"text": message}]
@@ -144,13 +152,13 @@ def test_a_refusing_webhook_is_one_line_without_its_url(
     ffkpi: Ffkpi, review_env: Path, slack: str
 ) -> None:
     Slack.status = 404
-    result = ffkpi("review", "--demo", "--post-to", slack)
+    result = ffkpi("review", *READ, "--post-to", slack)
     assert result.exit_code == ExitCode.STRIPE_UNAVAILABLE
     assert result.stderr == (
         "ffkpi: error: the Slack webhook answered HTTP 404 (check the webhook is still active)\n"
     )
     assert "secret-token" not in result.output
-    plain = ffkpi("review", "--demo", "--post-to", "http://hooks.example.com/x")
+    plain = ffkpi("review", *READ, "--post-to", "http://hooks.example.com/x")
     assert plain.exit_code == ExitCode.USAGE
     assert "must be an https:// URL" in plain.stderr
 
@@ -161,7 +169,8 @@ def test_names_in_slack_are_text(ffkpi: Ffkpi, cli_env: Path) -> None:
         + '\n[kpis.mqls]\nname = "<!channel> & <http://x|click>"\ngoal = 120\n'
     )
     assert ffkpi("record", "mqls=1", "--week", "2026-W47").exit_code == 0
-    message = ffkpi("review", "--demo", "--format", "slack").stdout
+    (cli_env / "bundle.json").write_text(json.dumps(DEMO))
+    message = ffkpi("review", "--input", "bundle.json", "--format", "slack").stdout
     assert "• &lt;!channel&gt; &amp; &lt;http://x|click&gt;: 1 (goal 120)\n" in message
     assert "<!channel>" not in message
 
@@ -196,7 +205,7 @@ def test_png_without_a_browser_names_the_install_step(
 ) -> None:
     monkeypatch.delenv("FFKPI_CHROMIUM", raising=False)
     monkeypatch.setenv("PATH", str(review_env / "empty"))
-    result = ffkpi("review", "--demo", "--format", "png", "-o", "review.png")
+    result = ffkpi("review", *READ, "--format", "png", "-o", "review.png")
     assert result.exit_code == ExitCode.RENDERER
     assert result.stderr == (
         "ffkpi: error: --format png needs a headless chromium, and none is installed (install "
@@ -208,7 +217,7 @@ def test_png_without_a_browser_names_the_install_step(
 
 def test_an_output_path_that_is_a_folder_is_one_line(ffkpi: Ffkpi, review_env: Path) -> None:
     (review_env / "out").mkdir()
-    result = ffkpi("review", "--demo", "--format", "html", "-o", "out")
+    result = ffkpi("review", *READ, "--format", "html", "-o", "out")
     assert result.exit_code != 0
     assert result.stderr.count("\n") == 1
     assert "out" in result.stderr
@@ -226,7 +235,7 @@ def test_a_corrupt_recorded_week_is_one_line_and_no_page(
     ffkpi: Ffkpi, review_env: Path, content: str, says: str
 ) -> None:
     (review_env / "snapshots" / "kpis" / "2026-W46.toml").write_text(content)
-    result = ffkpi("review", "--demo", "--format", "html", "-o", "review.html")
+    result = ffkpi("review", *READ, "--format", "html", "-o", "review.html")
     assert result.exit_code == ExitCode.STORAGE
     assert says in result.stderr
     assert result.stderr.count("\n") == 1
@@ -258,7 +267,7 @@ def test_a_malformed_kpis_table_is_one_line(ffkpi: Ffkpi, cli_env: Path) -> None
 def test_a_malformed_webhook_url_is_one_line_without_the_secret(
     ffkpi: Ffkpi, review_env: Path, url: str, says: str
 ) -> None:
-    result = ffkpi("review", "--demo", "--post-to", url)
+    result = ffkpi("review", *READ, "--post-to", url)
     assert (result.exit_code, result.stdout) == (ExitCode.USAGE, "")
     assert len(result.stderr.splitlines()) == 1
     assert says in result.stderr
@@ -268,7 +277,7 @@ def test_a_malformed_webhook_url_is_one_line_without_the_secret(
 @pytest.mark.usefixtures("demo_tuesday")
 def test_a_redirecting_webhook_is_not_a_post(ffkpi: Ffkpi, review_env: Path, slack: str) -> None:
     Slack.status = 302
-    result = ffkpi("review", "--demo", "--post-to", slack)
+    result = ffkpi("review", *READ, "--post-to", slack)
     assert result.exit_code == ExitCode.STRIPE_UNAVAILABLE
     assert result.stderr == (
         "ffkpi: error: the Slack webhook answered with a redirect (HTTP 302), so nothing was "
@@ -296,7 +305,20 @@ def test_a_quarters_figure_recorded_in_the_week_before_it_stays_in_its_quarter(
     )
     assert ffkpi("record", "carr_goal=380000", "--week", "2026-W40").exit_code == 0
     goal_in = {}
+    (cli_env / "bundle.json").write_text(json.dumps(DEMO))
     for week in ("2026-W40", "2026-W41"):
-        document = json.loads(ffkpi("review", "--demo", "--week", week, "-f", "json").stdout)
+        shown = ffkpi("review", "--input", "bundle.json", "--week", week, "-f", "json")
+        document = json.loads(shown.stdout)
         goal_in[week] = next(k["value"] for k in document["kpis"] if k["key"] == "carr_goal")
     assert goal_in == {"2026-W40": "380000.00", "2026-W41": None}
+
+
+def test_the_demo_never_mixes_in_values_recorded_where_it_runs(ffkpi: Ffkpi, cli_env: Path) -> None:
+    (cli_env / "ffkpi.toml").write_text(
+        (ROOT / "config.example.toml").read_text() + '\n[kpis.mqls]\nname = "MQLs"\ngoal = 120\n'
+    )
+    assert ffkpi("record", "mqls=999", "--week", "2026-W47").exit_code == 0
+    document = json.loads(ffkpi("review", "--demo", "-f", "json").stdout)
+    mqls = next(k for k in document["kpis"] if k["key"] == "mqls")
+    assert (mqls["value"], mqls["via"]) == ("118", "example")  # the demo's own, marked
+    assert [k["key"] for k in document["kpis"]] == ["mqls", "mrr"]  # the config's KPIs
