@@ -77,7 +77,12 @@ def test_markdown_shows_the_same_document(ffkpi: Ffkpi, review_env: Path) -> Non
     assert (result.exit_code, result.stdout) == (0, "review.md\n")
     text = (review_env / "review.md").read_text()
     assert text.startswith("# KPI review 2026-W47 (as of 2026-11-17)\n")
-    assert "| CARR Closed (this quarter) | 168000.00 | 150000.00 | 450000.00 | the CRM |" in text
+    # Every KPI with last week, the change, the goal and its status; CARR in whole dollars.
+    assert (
+        "| CARR Closed (this quarter) | 168,000 | 150,000 | +18,000 (12.00 %) | 450,000 | "
+        "🔴 37.33 % of goal, 52.17 % of the quarter gone; behind by 66,783 | the CRM |"
+    ) in text
+    assert "| MRR | 100,266.13 | 99,263.30 | +1,002.83 (1.01 %) | 109,189.63 | 🔴 missed by" in text
     assert "churn and contraction took 64.0 % of new." in text
 
 
@@ -139,7 +144,18 @@ def test_the_review_is_posted_to_a_slack_webhook(
 ) -> None:
     message = ffkpi("review", *READ, "--format", "slack").stdout
     assert message.startswith("*KPI review 2026-W47* (as of 2026-11-17)\n")
-    assert "• CARR Closed (this quarter): 168000.00 (goal 450000.00)\n" in message
+    assert (
+        "• *CARR Closed (this quarter)*: 168,000; last week 150,000 (+18,000 (12.00 %)); goal "
+        "450,000 · 🔴 37.33 % of goal, 52.17 % of the quarter gone; behind by 66,783\n"
+    ) in message
+    assert message.splitlines()[1] == (
+        "*MRR 100,266.13 USD · ARR 1,203,193.60 USD · grew 1.01 % against the 10.00 % target; "
+        "the week needed 109,189.63 · 13 weeks compounded: 2.76 % a week*"
+    )
+    assert (
+        "• Bridge: 99,263.30 + new 2,546.50 + expansion 240.00 + reactivation 0.00 - "
+        "contraction 63.00 - churn 1,720.67 = 100,266.13\n"
+    ) in message
     assert len(message) <= 3000
     result = ffkpi("review", *READ, env={"FFKPI_SLACK_WEBHOOK": slack})
     assert (result.exit_code, result.stdout) == (0, "")
@@ -171,7 +187,10 @@ def test_names_in_slack_are_text(ffkpi: Ffkpi, cli_env: Path) -> None:
     assert ffkpi("record", "mqls=1", "--week", "2026-W47").exit_code == 0
     (cli_env / "bundle.json").write_text(json.dumps(DEMO))
     message = ffkpi("review", "--input", "bundle.json", "--format", "slack").stdout
-    assert "• &lt;!channel&gt; &amp; &lt;http://x|click&gt;: 1 (goal 120)\n" in message
+    assert (
+        "• *&lt;!channel&gt; &amp; &lt;http://x|click&gt;*: 1; goal 120 · 🔴 behind by 119\n"
+        in (message)
+    )
     assert "<!channel>" not in message
 
 
@@ -183,10 +202,13 @@ def test_the_demo_shows_all_seven_kpis_marked_as_example_data(ffkpi: Ffkpi) -> N
     assert document["kpis"][4]["behind_by"] == "66782.61"  # the worked case's CARR
     page = ffkpi("review", "--demo").stdout
     assert "> Example data: the demo's other KPIs are made up, not measured.\n" in page
-    assert "| MQLs | 118 (example) | 122 (example) | 120 |" in page
+    assert (
+        "| MQLs | 118 (example) | 122 (example) | -4 (-3.28 %) | 120 | 🔴 behind by 2 | the CRM "
+        "(example) |"
+    ) in page
     slack = ffkpi("review", "--demo", "--format", "slack").stdout
     assert "_Example data: the demo's other KPIs are made up, not measured._\n" in slack
-    assert "• MQLs: 118 (example) (goal 120)\n" in slack
+    assert "• *MQLs*: 118 _(example)_; last week 122 (-4 (-3.28 %)); goal 120" in slack
 
 
 def test_projected_carr_is_judged_against_the_carr_goal(ffkpi: Ffkpi) -> None:

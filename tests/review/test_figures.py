@@ -173,3 +173,9 @@ def test_the_sentence_states_the_kpis_own_share_and_a_gap_past_a_goal_of_0() -> 
     assert kpi_sentence([("Incidents", over)]) == (
         "Incidents is furthest behind its goal: 3 above its goal of 0."
     )
+
+
+def test_mrr_that_fell_says_fell() -> None:
+    judged = judge(Decimal("97466.13"), Decimal("99263.30"), Decimal("0.10"), None)
+    sentence = target_sentence(Decimal("97466.13"), "usd", judged, Decimal("0.10"), (0, 13))
+    assert sentence.startswith("MRR fell 1.81 % to 97,466.13 USD, missing the 10.00 % target")

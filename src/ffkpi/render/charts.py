@@ -263,12 +263,12 @@ def waterfall(previous: Decimal, steps: Sequence[Step], current: Decimal, curren
     return _svg(width, height, "This week's MRR bridge", body, "chart")
 
 
-def progress(share: Decimal, gone: Decimal, on_track: bool, label: str) -> Markup:
-    """A figure's share of its quarter's goal as a bar, with a marker at the share of
-    the quarter gone."""
+def progress(share: Decimal, pace: Decimal, on_track: bool, label: str) -> Markup:
+    """A figure's share of its quarter's goal as a bar, with a marker where it is on track
+    (`pace`: the share of the quarter gone, or the whole goal for a projection)."""
     width, height = 400, 28
     filled = min(1.0, max(0.0, float(share)))
-    marker = 8 + float(gone) * (width - 16)
+    marker = 8 + min(1.0, float(pace)) * (width - 16)
     color = UP if on_track else DOWN
     body = [
         f'<rect x="8" y="8" width="{width - 16}" height="12" rx="3" fill="{GRID}"/>',

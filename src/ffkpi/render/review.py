@@ -1,13 +1,17 @@
 """The Tuesday review as JSON (`ffkpi.review/1`) and as GitHub-flavoured Markdown (for
 Notion and GitHub), both rendered from the one review document."""
 
-from decimal import Decimal
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from markupsafe import Markup
+
 from ffkpi.engine.money import format_money, format_percent, format_rate, format_ratio
-from ffkpi.history.movements import Rates
+from ffkpi.engine.pricing import ZERO
+from ffkpi.history.movements import INFLOWS, Rates
 from ffkpi.render.formats import to_json
-from ffkpi.review.document import KpiRow, Mover, Review
+from ffkpi.review.document import SPARK, KpiRow, Mover, Review
 from ffkpi.text import printable
 
 REVIEW_SCHEMA = "ffkpi.review/1"
@@ -76,6 +80,160 @@ def _mover(mover: Mover, currency: str) -> dict[str, Any]:
         "current": format_money(mover.current, currency),
         "change": format_money(mover.current - mover.previous, currency),
     }
+
+
+@dataclass(frozen=True, slots=True)
+class KpiView:
+    """One row of the page's KPI table, as shown."""
+
+    name: str
+    definition: str
+    value: str
+    example: bool
+    via: str  # where the value came from, and when
+    previous: str
+    change: str
+    spark: Markup | None  # the page's sparkline, drawn there
+    goal: str
+    against: str
+    on_track: bool | None
+    source: str
+
+
+def amount(value: Decimal | None, unit: str, currency: str, *, whole: bool = False) -> str:
+    """A KPI's figure as every format shows it: thousands separated; money to the cent,
+    or in whole units (`whole`) for a KPI whose values are all whole (CARR)."""
+    if value is None:
+        return ""
+    if unit == "money" and whole:
+        return f"{value.quantize(Decimal(1), ROUND_HALF_UP):,f}"
+    if unit == "money":
+        return format_money(value, currency, grouping=True)  # the formats name the currency
+    if unit == "percent":
+        return f"{value:,f} %"
+    return f"{value:,f}"
+
+
+def _change(
+    value: Decimal | None, previous: Decimal | None, unit: str, currency: str, whole: bool
+) -> str:
+    if value is None or previous is None:
+        return ""
+    delta = value - previous
+    sign = "+" if delta > 0 else "-" if delta < 0 else "±"
+    shown = amount(abs(delta), unit, currency, whole=whole).replace(" %", " pp")
+    if previous > 0 and unit != "percent":
+        shown += f" ({format_percent(delta / previous)})"
+    return f"{sign}{shown}"
+
+
+def _against(row: KpiRow, currency: str, whole: bool) -> str:
+    standing = row.standing
+    if standing is None:
+        return "" if row.goal is None else "no value to judge"
+
+    def shown(figure: Decimal) -> str:
+        return amount(figure, row.unit, currency, whole=whole)
+
+    if standing.share_of_goal is not None and standing.share_gone is not None:
+        text = (
+            f"{format_percent(standing.share_of_goal)} of goal, "
+            f"{format_percent(standing.share_gone)} of the quarter gone"
+        )
+        if standing.behind_by is not None:
+            text += f"; behind by {shown(standing.behind_by)}"
+        return text
+    if standing.behind_by is not None:
+        return f"behind by {shown(standing.behind_by)}"
+    return "on track"
+
+
+def whole_figures(row: KpiRow) -> bool:
+    """Whether every figure of the KPI is a whole number (CARR in dollars, counts)."""
+    figures = [
+        row.value.value if row.value else None,
+        row.previous.value if row.previous else None,
+        row.goal,
+        *row.history,
+    ]
+    return all(f == f.to_integral_value() for f in figures if f is not None)
+
+
+def _via(row: KpiRow) -> str:
+    """Where a value came from and when: "command, 2026-11-17: a note"."""
+    value = row.value
+    if value is None:
+        return ""
+    note = f": {printable(value.note)}" if value.note else ""
+    return f"{value.via}, {value.recorded_at:%Y-%m-%d}{note}"
+
+
+def _kpi_view(row: KpiRow, currency: str) -> KpiView:
+    value = row.value
+    whole = whole_figures(row)
+
+    def shown(figure: Decimal | None) -> str:
+        return amount(figure, row.unit, currency, whole=whole)
+
+    return KpiView(
+        name=printable(row.name),
+        definition=printable(row.definition),
+        value=shown(value.value) if value else "not recorded",
+        example=value is not None and value.via == "example",
+        via=_via(row),
+        previous=shown(row.previous.value) if row.previous else "",
+        change=_change(
+            value.value if value else None,
+            row.previous.value if row.previous else None,
+            row.unit,
+            currency,
+            whole,
+        ),
+        spark=None,
+        goal=shown(row.goal),
+        against=_against(row, currency, whole),
+        on_track=row.standing.on_track if row.standing else None,
+        source=printable(row.source),
+    )
+
+
+def _mrr_view(review: Review) -> KpiView:
+    cur = review.currency
+    judged = review.judged
+    previous = review.series[-2].mrr if judged.growth is not None else None
+    this = review.series[-1]
+    if judged.met is None:
+        against = f"no growth: {judged.why}"
+    elif judged.met:
+        against = f"target met, {format_money(judged.excess or ZERO, cur, grouping=True)} over"
+    else:
+        against = f"missed by {format_money(judged.shortfall or ZERO, cur, grouping=True)}"
+    rebuilt = this.source == "reconstructed"
+    return KpiView(
+        name="MRR",
+        definition="Monthly recurring revenue from Stripe, by the config's rules",
+        value=amount(review.mrr, "money", cur),
+        example=False,
+        via="rebuilt from invoices" if rebuilt else f"snapshot of {review.as_of}",
+        previous=amount(previous, "money", cur),
+        change=_change(review.mrr, previous, "money", cur, whole=False),
+        spark=None,
+        goal=amount(judged.needed, "money", cur),
+        against=against,
+        on_track=judged.met,
+        source="Stripe",
+    )
+
+
+def kpi_views(review: Review) -> list[KpiView]:
+    """Each KPI as every format shows it, MRR last: one wording of values, changes, goals
+    and status for the page, Markdown and Slack."""
+    return [*(_kpi_view(row, review.currency) for row in review.kpis), _mrr_view(review)]
+
+
+def mrr_history(review: Review) -> list[Decimal | None]:
+    """MRR's last SPARK weeks, as a KPI's history."""
+    return [w.mrr for w in review.series[-SPARK:]]
 
 
 def _outside(review: Review) -> dict[str, Any]:
@@ -221,34 +379,33 @@ def review_markdown(review: Review) -> str:
     lines = [
         f"# KPI review {review.week} (as of {review.as_of})",
         "",
-        f"**MRR {format_money(review.mrr, cur, grouping=True)} {code}** · ARR "
-        f"{format_money(review.arr, cur, grouping=True)} {code} · growth "
-        f"{format_percent(review.judged.growth) or 'none'} against "
-        f"{format_percent(review.target)} a week",
+        f"**{_cell(headline(review))}**",
         "",
         *([f"> {EXAMPLE}", ""] if _example(review) else []),
         *[line for note in review.notes for line in (f"> **Data note:** {_cell(note)}", "")],
         *(f"- {_cell(sentence)}" for sentence in review.sentences),
         "",
-        "| KPI | This week | Last week | Goal | Source |",
-        "|---|---:|---:|---:|---|",
+        f"| KPI ({code}) | This week | Last week | Change | Goal | Status | Source |",
+        "|---|---:|---:|---:|---:|---|---|",
     ]
     document = review_dict(review)
-    for row in document["kpis"]:
-        previous = row["previous"] or ""
-        if previous and row.get("via") == "example":
-            previous += " (example)"
+    for view in kpi_views(review):
+        mark = " (example)" if view.example else ""
+        previous = f"{view.previous}{mark}" if view.previous else ""
         lines.append(
-            f"| {_cell(row['name'])} | {_shown(row)} | {previous} | "
-            f"{row['goal'] or ''} | {_cell(row['source'] or '')} |"
+            f"| {_cell(view.name)} | {view.value}{mark if view.value != 'not recorded' else ''} | "
+            f"{previous} | {view.change} | {view.goal} | {_cell(_status(view))} | "
+            f"{_cell(view.source)} |"
         )
-    if document["movements"] is not None:
+    if (movements := review.movements) is not None:
         counts = document["movement_customers"]
         lines += [
             "",
             "| | New | Expansion | Reactivation | Contraction | Churn |",
             "|---|---:|---:|---:|---:|---:|",
-            "| MRR | " + " | ".join(document["movements"][kind] for kind in KINDS) + " |",
+            "| MRR | "
+            + " | ".join(format_money(movements[kind], cur, grouping=True) for kind in KINDS)
+            + " |",
             "| Customers | " + " | ".join(str(counts[kind]) for kind in KINDS) + " |",
         ]
     lines += _markdown_details(review, document)
@@ -281,56 +438,64 @@ def rate_rows(review: Review) -> list[tuple[str, list[str]]]:
 
 
 def _markdown_details(review: Review, document: dict[str, Any]) -> list[str]:
-    """Retention, the top movers, the tiers and the quarter, as Markdown."""
+    """Retention, the top movers, the tiers, revenue outside them and the quarter, as
+    Markdown, amounts as the page shows them."""
+    cur = review.currency
+
+    def money(figure: Decimal | None) -> str:
+        return "" if figure is None else format_money(figure, cur, grouping=True)
+
     lines: list[str] = []
     if review.rates:
         lines += ["", "| Retention | This week | 4 weeks | 52 weeks |", "|---|---:|---:|---:|"]
         lines += [f"| {label} | " + " | ".join(cells) + " |" for label, cells in rate_rows(review)]
-    movers = document["movers"]["up"] + document["movers"]["down"]
+    movers = [*review.movers_up, *review.movers_down]
     if movers:
         lines += [
             "",
             "| Top movers | Movement | Before | Now | Change |",
             "|---|---|---:|---:|---:|",
         ]
-        for mover in movers:
-            name = _cell(mover["name"] or mover["customer"])
-            lines.append(
-                f"| {name} | {mover['kind']} | {mover['previous']} | {mover['current']} | "
-                f"{mover['change']} |"
-            )
+        lines += [
+            f"| {_cell(m.name or m.customer)} | {m.kind} | {money(m.previous)} | "
+            f"{money(m.current)} | {format_signed(m.current - m.previous, cur)} |"
+            for m in movers
+        ]
     if review.tiers:
         lines += ["", "| Tier | MRR | Share | Growth |", "|---|---:|---:|---:|"]
         lines += [
-            f"| {_cell(tier.name)} | {format_money(tier.mrr, review.currency)} | "
+            f"| {_cell(tier.name)} | {money(tier.mrr)} | "
             f"{format_percent(tier.share)} | {format_percent(tier.growth)} |"
             for tier in review.tiers
         ]
-    outside = document["outside_tiers"]
-    if outside["products"]:
+    outside = review.outside
+    if outside.products:
         lines += [
             "",
             "| Outside the tiers (not in MRR) | MRR | Last week | Change |",
             "|---|---:|---:|---:|",
         ]
+
+        def change(now: Decimal, before: Decimal | None) -> str:
+            return "" if before is None else format_signed(now - before, cur)
+
         lines += [
-            f"| {_cell(row['name'])} | {row['mrr']} | {row['previous'] or ''} | "
-            f"{row['change'] or ''} |"
-            for row in outside["products"]
+            f"| {_cell(row.name)} | {money(row.mrr)} | {money(row.previous)} | "
+            f"{change(row.mrr, row.previous)} |"
+            for row in outside.products
         ]
         lines.append(
-            f"| **Total** | **{outside['mrr']}** | {outside['previous'] or ''} | "
-            f"{outside['change'] or ''} |"
+            f"| **Total** | **{money(outside.mrr)}** | {money(outside.previous)} | "
+            f"{change(outside.mrr, outside.previous)} |"
         )
-    quarter = document["quarter"]
     added = (
-        f"MRR added {quarter['mrr_added']}, ARR added {quarter['arr_added']}"
-        if quarter["mrr_added"] is not None
+        f"MRR added {money(review.mrr_added)}, ARR added {money(review.arr_added)}"
+        if review.mrr_added is not None
         else "no week before it to measure what it added from"
     )
     lines += [
         "",
-        f"**{quarter['name']}**: {format_percent(review.quarter_gone)} of the quarter gone; "
+        f"**{review.quarter.name}**: {format_percent(review.quarter_gone)} of the quarter gone; "
         f"{added}.",
     ]
     return lines
@@ -345,28 +510,79 @@ def _slack(text: str) -> str:
     return printable(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def review_slack(review: Review) -> str:
-    """The review as a Slack message (mrkdwn has no tables): the headline, the sentences,
-    each KPI on a line; within Slack's limits."""
+def _status(view: KpiView) -> str:
+    """A KPI's status in words, led by a mark that reads at a glance."""
+    if view.on_track is None:
+        return view.against
+    return f"{'✅' if view.on_track else '🔴'} {view.against}"
+
+
+def headline(review: Review) -> str:
+    """MRR, its growth against the target with what the week needed, and growth
+    compounded over 13 weeks: the first thing every format says."""
     cur = review.currency
     code = cur.upper()
+    judged = review.judged
+    mrr = f"MRR {format_money(review.mrr, cur, grouping=True)} {code}"
+    arr = f"ARR {format_money(review.arr, cur, grouping=True)} {code}"
+    if judged.growth is None:
+        growth = f"no growth to judge ({judged.why})"
+    else:
+        moved = "grew" if judged.growth >= 0 else "fell"
+        growth = (
+            f"{moved} {format_percent(abs(judged.growth))} against the "
+            f"{format_percent(review.target)} target"
+        )
+        if judged.needed is not None:
+            growth += f"; the week needed {format_money(judged.needed, cur, grouping=True)}"
+    thirteen = review.compounded.get(13)
+    compounded = (
+        f"13 weeks compounded: {format_percent(thirteen)} a week" if thirteen is not None else ""
+    )
+    return " · ".join(part for part in (mrr, arr, growth, compounded) if part)
+
+
+def bridge_line(review: Review) -> str | None:
+    """The week's bridge in one line: last week's MRR, each movement, this week's."""
+    if review.movements is None or review.series[-1].previous_mrr is None:
+        return None
+    cur = review.currency
+
+    def money(figure: Decimal) -> str:
+        return format_money(figure, cur, grouping=True)
+
+    moves = review.movements
+    steps = " ".join(
+        f"{'+' if kind in INFLOWS else '-'} {kind} {money(moves[kind])}" for kind in KINDS
+    )
+    return f"Bridge: {money(review.series[-1].previous_mrr)} {steps} = {money(review.mrr)}"
+
+
+def review_slack(review: Review) -> str:
+    """The review as a Slack message (mrkdwn has no tables): the headline, the notes,
+    the sentences, the bridge, each KPI with this week, last week, change and status;
+    within Slack's limits, the KPIs kept whole before anything after them."""
+    code = review.currency.upper()
     lines = [
         f"*KPI review {review.week}* (as of {review.as_of})",
-        f"*MRR {format_money(review.mrr, cur, grouping=True)} {code}* · ARR "
-        f"{format_money(review.arr, cur, grouping=True)} {code} · growth "
-        f"{format_percent(review.judged.growth) or 'none'} against "
-        f"{format_percent(review.target)} a week",
+        f"*{_slack(headline(review))}*",
         "",
         *([f"_{EXAMPLE}_", ""] if _example(review) else []),
         *(f":warning: {_slack(note)}" for note in review.notes),
         *([""] if review.notes else []),
         *(f"• {_slack(sentence)}" for sentence in review.sentences),
+        *([f"• {_slack(line)}"] if (line := bridge_line(review)) else []),
         *([f"• {_slack(line)}"] if (line := outside_line(review)) else []),
         "",
+        f"*KPIs* (amounts in {code})",
     ]
-    for row in review_dict(review)["kpis"]:
-        goal = f" (goal {row['goal']})" if row["goal"] else ""
-        lines.append(f"• {_slack(row['name'])}: {_shown(row)}{goal}")
+    for view in kpi_views(review):
+        mark = " _(example)_" if view.example else ""
+        last = f"; last week {view.previous}" if view.previous else ""
+        change = f" ({view.change})" if view.change else ""
+        goal = f"; goal {view.goal}" if view.goal else ""
+        status = f" · {_slack(_status(view))}" if view.on_track is not None else ""
+        lines.append(f"• *{_slack(view.name)}*: {view.value}{mark}{last}{change}{goal}{status}")
     text = "\n".join(lines) + "\n"
     if len(text) > SLACK_LIMIT:
         text = text[: SLACK_LIMIT - 2].rsplit("\n", 1)[0] + "\n…\n"

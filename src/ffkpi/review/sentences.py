@@ -22,17 +22,19 @@ def target_sentence(
     streak = f"met {met[0]} of the last {met[1]} weeks"
     if judged.growth is None:
         return f"MRR is {money} {code}; no growth to judge ({judged.why}); {streak}."
-    growth = format_percent(judged.growth)
+    moved = "grew" if judged.growth >= 0 else "fell"  # never "grew -1.81 %"
+    growth = format_percent(abs(judged.growth))
     goal = format_percent(target)
     if judged.met:
         excess = format_money(judged.excess or Decimal(0), currency, grouping=True)
         return (
-            f"MRR grew {growth} to {money} {code}, meeting the {goal} target with "
+            f"MRR {moved} {growth} to {money} {code}, meeting the {goal} target with "
             f"{excess} to spare; {streak}."
         )
     shortfall = format_money(judged.shortfall or Decimal(0), currency, grouping=True)
     return (
-        f"MRR grew {growth} to {money} {code}, missing the {goal} target by {shortfall}; {streak}."
+        f"MRR {moved} {growth} to {money} {code}, missing the {goal} target by {shortfall}; "
+        f"{streak}."
     )
 
 
