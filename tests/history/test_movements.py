@@ -80,6 +80,32 @@ def test_case_10_the_metrics_of_one_span() -> None:
     span = week_moves(series, windows=(1,))[2].trailing[1]  # the span of one week
     assert span is not None
     assert (span.nrr, span.grr) == (D("0.97"), D("0.94"))
+    # Over a span, churn is that of the customers paying at its start (history-rules):
+    # 8 of 200 gone; gross 1 - GRR, net 1 - NRR; the quick ratio from the flows.
+    assert (span.logo_churn, span.gross_mrr_churn, span.net_mrr_churn) == (
+        D("0.04"),
+        D("0.06"),
+        D("0.03"),
+    )
+    assert f"{span.quick_ratio:.2f}" == "1.67"
+
+
+def test_a_growing_years_span_churn_stays_under_100_percent() -> None:
+    """A business that grows tenfold while churning: weekly churn summed against the
+    year-ago MRR would pass 100 %; the span's rates, of the customers paying at its
+    start, cannot."""
+    weeks = [{"a": D(100), "b": D(100)}]
+    for n in range(1, 53):
+        week = {f"n{n}-{k}": D(100) for k in range(n)}  # new customers every week
+        week.update({c: v for c, v in weeks[-1].items() if not c.startswith(f"n{n - 1}-0")})
+        weeks.append(week)
+    weeks[-1].pop("a")  # one of the two first customers churns
+    span = week_moves(weeks, windows=(52,))[-1].trailing[52]
+    assert span is not None
+    assert span.logo_churn == D("0.5")
+    assert span.grr == D("0.5")
+    assert span.gross_mrr_churn == D("0.5")  # 1 - GRR: at most 100 %, whatever the growth
+    assert span.net_mrr_churn == 1 - span.nrr  # type: ignore[operator]
 
 
 def test_a_week_whose_customers_are_unknown_has_no_movements_either_side() -> None:

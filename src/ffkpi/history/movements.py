@@ -201,8 +201,10 @@ class _Running:
 def _window(
     series: Series, sums: Sequence[Decimal | None], running: _Running, end: int, length: int
 ) -> Rates | None:
-    """Rates over the `length` weeks ending with week `end`: the movements summed, "at
-    the start" being the window's first week (`end - length`)."""
+    """Rates over the `length` weeks ending with week `end` (history-rules.md): those of
+    the customers paying at the window's first week (`end - length`), so that no churn
+    rate passes 100 % however fast the business grew; the quick ratio from the
+    movements summed over the span."""
     start = end - length
     if start < 0:
         return None
@@ -212,19 +214,20 @@ def _window(
         return None
     start_mrr = sums[start]
     assert start_mrr is not None
-    rates = _rates(summed, start_mrr, len(first))
     # The customers paying at the start, at the end, and each at most what they paid
     # then: sums in C over the customers paying both weeks (exact in EXACT's context).
     common = first.keys() & last.keys()
     kept = exact_sum(map(last.__getitem__, common))
     floor = exact_sum(map(min, map(first.__getitem__, common), map(last.__getitem__, common)))
+    nrr, grr = _divide(kept, start_mrr), _divide(floor, start_mrr)
+    lost = Decimal(len(first) - len(common))  # paying at the start, not at the end
     return Rates(
-        logo_churn=rates.logo_churn,
-        gross_mrr_churn=rates.gross_mrr_churn,
-        net_mrr_churn=rates.net_mrr_churn,
-        quick_ratio=rates.quick_ratio,
-        nrr=_divide(kept, start_mrr),
-        grr=_divide(floor, start_mrr),
+        logo_churn=_divide(lost, Decimal(len(first))),
+        gross_mrr_churn=None if grr is None else 1 - grr,
+        net_mrr_churn=None if nrr is None else 1 - nrr,
+        quick_ratio=_rates(summed, start_mrr, len(first)).quick_ratio,
+        nrr=nrr,
+        grr=grr,
     )
 
 
