@@ -77,19 +77,34 @@ def test_the_demo_review_in_a_browser(
     mrr = json.loads(ffkpi("mrr", "--demo", "--format", "json").stdout)["mrr"]
     assert page.inner_text("#headline-mrr").replace(",", "") == mrr
     assert page.locator("tr.kpi").count() == 7
-    charts = page.locator("svg.chart")
-    assert charts.count() == 2  # MRR over the weeks, the week's bridge
-    for k in range(2):
-        box = charts.nth(k).bounding_box()
+    mrr_chart = page.locator("#mrr-chart svg.chart:visible")
+    assert mrr_chart.count() == 1  # the 52 weeks on a laptop, the last 13 on a phone
+    for chart in (mrr_chart.first, page.locator("#bridge svg.chart")):
+        box = chart.bounding_box()
         assert box is not None
         assert box["width"] >= 300
         assert box["height"] >= 150
-    if width >= 1280:  # a laptop sees every table whole; a phone may scroll one in its box
+    bars = page.locator("#mrr-chart svg.chart:visible rect.bar")
+    assert bars.count() == (52 if width >= 1280 else 13)
+    this_week = bars.last.bounding_box()  # this week: drawn, and inside the screen
+    assert this_week is not None
+    assert this_week["x"] >= 0 and this_week["x"] + this_week["width"] <= width
+    if width >= 1280:  # a laptop sees every table whole
         scrolled = (
             "[...document.querySelectorAll('.scroll')].map(e => e.scrollWidth - e.clientWidth)"
         )
         assert set(page.evaluate(scrolled)) == {0}
-    assert page.locator("#mrr-chart rect.bar").count() == 52
+    else:  # a phone sees every KPI's value, change, goal and status, nothing to the side
+        cells = page.locator("tr.kpi td .cell")
+        assert cells.count() == 7 * 6
+        for k in range(cells.count()):
+            box = cells.nth(k).bounding_box()
+            assert box is not None
+            assert box["x"] >= 0
+            assert box["x"] + box["width"] <= width
+        bridge_end = page.locator("#bridge rect.bar").last.bounding_box()
+        assert bridge_end is not None
+        assert bridge_end["x"] + bridge_end["width"] <= width  # the bridge opens on this week
     assert page.locator("#bridge rect.bar").count() == 7
     assert page.locator("svg.spark polyline").count() >= 7
     page.screenshot(path=str(tmp_path / f"review-{width}.png"), full_page=True)
@@ -149,3 +164,23 @@ def test_long_unbroken_names_never_widen_the_page(
     assert LONG in opened.page.inner_text("body").replace("\n", "")
     assert opened.overflow() == 0
     opened.page.screenshot(path=str(cli_env / f"long-{width}.png"), full_page=True)
+
+
+A4_CONTENT = (703, 1032)  # CSS pixels inside the page's 12 mm margins: 186 x 273 mm
+
+
+@pytest.mark.parametrize("names", ["demo", "long"])
+def test_printed_page_one_holds_the_headline_and_the_kpis(
+    browser: Any, ffkpi: Ffkpi, cli_env: Path, names: str
+) -> None:
+    """On A4 paper the first page answers the meeting's questions, and no column runs off
+    the paper, whatever the names."""
+    path = demo_page(ffkpi, cli_env) if names == "demo" else long_names_page(ffkpi, cli_env)
+    opened = Opened(browser, path, A4_CONTENT[0])
+    page = opened.page
+    page.emulate_media(media="print")
+    kpis_bottom = page.evaluate("document.querySelector('#kpis').getBoundingClientRect().bottom")
+    assert kpis_bottom <= A4_CONTENT[1]
+    assert opened.overflow() == 0
+    pdf = page.pdf(format="A4")
+    assert 2 <= len(re.findall(rb"/Type\s*/Page(?!s)", pdf)) <= 4

@@ -108,12 +108,15 @@ class MrrPoint:
     rebuilt: bool
 
 
-def mrr_chart(points: Sequence[MrrPoint], currency: str) -> Markup:
+def mrr_chart(
+    points: Sequence[MrrPoint], currency: str, width: int = 880, height: int = 260
+) -> Markup:
     """MRR a bar a week (rebuilt weeks hatched), and the target line: what each week
     needed, the week before grown by the target (a path from the first week would
-    compound out of sight)."""
-    width, height = 880, 260
-    left, right, top, bottom = 56, 12, 14, 40
+    compound out of sight). A narrow one (a phone's) lays its legend out on two rows."""
+    narrow = width < 600
+    pattern = "rebuilt-narrow" if narrow else "rebuilt"  # one id per chart on a page
+    left, right, top, bottom = 56, 12, 14, 58 if narrow else 40
     plot_w, plot_h = width - left - right, height - top - bottom
     highest = max(
         [float(p.mrr) for p in points] + [float(p.needed) for p in points if p.needed is not None]
@@ -129,7 +132,7 @@ def mrr_chart(points: Sequence[MrrPoint], currency: str) -> Markup:
     slot = plot_w / columns
     bar = max(1.0, slot * 0.72)
     body = [
-        '<defs><pattern id="rebuilt" width="4" height="4" patternUnits="userSpaceOnUse" '
+        f'<defs><pattern id="{pattern}" width="4" height="4" patternUnits="userSpaceOnUse" '
         f'patternTransform="rotate(45)"><rect width="4" height="4" fill="#bfdbfe"/>'
         f'<line x1="0" y1="0" x2="0" y2="4" stroke="{BASE}" stroke-width="1.5"/></pattern></defs>'
     ]
@@ -145,7 +148,7 @@ def mrr_chart(points: Sequence[MrrPoint], currency: str) -> Markup:
     for point in points:
         x = left + point.position * slot + (slot - bar) / 2
         top_y = y(float(point.mrr))
-        fill = "url(#rebuilt)" if point.rebuilt else BASE
+        fill = f"url(#{pattern})" if point.rebuilt else BASE
         body.append(
             f'<rect class="bar" x="{_n(x)}" y="{_n(top_y)}" width="{_n(bar)}" '
             f'height="{_n(top + plot_h - top_y)}" fill="{fill}"><title>'
@@ -168,15 +171,16 @@ def mrr_chart(points: Sequence[MrrPoint], currency: str) -> Markup:
         f'<line x1="{left}" x2="{width - right}" y1="{_n(top + plot_h)}" '
         f'y2="{_n(top + plot_h)}" stroke="{MUTED}"/>'
     )
-    legend_y = height - 6
+    legend_y = height - (24 if narrow else 6)
+    line_x, line_y = (left, legend_y + 18) if narrow else (left + 210, legend_y)
     body += [
         f'<rect x="{left}" y="{legend_y - 9}" width="10" height="10" fill="{BASE}"/>',
         _text(left + 14, legend_y, "MRR"),
-        f'<rect x="{left + 60}" y="{legend_y - 9}" width="10" height="10" fill="url(#rebuilt)"/>',
+        f'<rect x="{left + 60}" y="{legend_y - 9}" width="10" height="10" fill="url(#{pattern})"/>',
         _text(left + 74, legend_y, "rebuilt from invoices"),
-        f'<line x1="{left + 210}" x2="{left + 226}" y1="{legend_y - 4}" y2="{legend_y - 4}" '
+        f'<line x1="{line_x}" x2="{line_x + 16}" y1="{line_y - 4}" y2="{line_y - 4}" '
         f'stroke="{TARGET}" stroke-width="2"/>',
-        _text(left + 230, legend_y, "needed to meet the weekly target"),
+        _text(line_x + 20, line_y, "needed to meet the weekly target"),
     ]
     return _svg(width, height, f"MRR over {columns} weeks", body, "chart")
 

@@ -53,13 +53,17 @@ def _mover(mover: Mover, currency: str) -> dict[str, str]:
     }
 
 
-def _points(review: Review) -> list[MrrPoint]:
+PHONE_WEEKS = 13  # the MRR chart a phone shows: a quarter's weeks, this one last
+
+
+def _points(review: Review, last: int | None = None) -> list[MrrPoint]:
+    """The chart's weeks (the `last` of them), each placed at its ISO week."""
     target = review.target
     points = []
-    weeks = review.series
-    for k, week in enumerate(weeks):
+    weeks = review.series[-last:] if last else review.series
+    for week in weeks:
         needed = None
-        if k and week.comparable and week.previous_mrr is not None:
+        if week.comparable and week.previous_mrr is not None:
             needed = week.previous_mrr * (1 + target)
         position = weeks_between(weeks[0].week, week.week)
         rebuilt = week.source == "reconstructed"
@@ -151,6 +155,8 @@ def review_html(review: Review, *, top_only: bool = False) -> str:
         "kpis": rows,
         "spark_weeks": SPARK,
         "chart": mrr_chart(_points(review), cur),
+        "chart_phone": mrr_chart(_points(review, PHONE_WEEKS), cur, 400, 300),
+        "phone_weeks": min(PHONE_WEEKS, len(review.series)),
         "chart_weeks": len(review.series),
         "bridge": bridge,
         "rates": rate_rows(review) if review.rates else None,
