@@ -88,7 +88,8 @@ def test_the_demo_review_in_a_browser(
     assert bars.count() == (52 if width >= 1280 else 13)
     this_week = bars.last.bounding_box()  # this week: drawn, and inside the screen
     assert this_week is not None
-    assert this_week["x"] >= 0 and this_week["x"] + this_week["width"] <= width
+    assert this_week["x"] >= 0
+    assert this_week["x"] + this_week["width"] <= width
     if width >= 1280:  # a laptop sees every table whole
         scrolled = (
             "[...document.querySelectorAll('.scroll')].map(e => e.scrollWidth - e.clientWidth)"
