@@ -22,8 +22,8 @@ from ffkpi.config import Config
 from ffkpi.engine.model import Dataset, Item, Price, PriceAmount, Subscription
 from ffkpi.engine.money import format_money
 from ffkpi.engine.mrr import compute_report
-from ffkpi.past import load_history
 from ffkpi.storage.snapshots import read_snapshots, snapshot_document, write_snapshot
+from ffkpi.usecases.past import load_history
 
 WEEKS = 52
 

@@ -103,3 +103,16 @@ def test_every_link_between_the_pages_leads_to_a_file(page: str) -> None:
     targets = re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", path.read_text())
     missing = [t for t in targets if not (path.parent / t).exists()]
     assert missing == []
+
+
+def test_the_api_paths_are_written_in_the_endpoint_table_alone() -> None:
+    writing = sorted(
+        name for name, path in modules().items() if re.search(r"[\"']/v1/", path.read_text())
+    )
+    assert writing == ["ffkpi.stripe.lists"]
+
+
+def test_src_holds_few_loose_modules() -> None:
+    """Use cases live in their package; what stays at the top are the edges."""
+    loose = sorted(p.name for p in (SRC / "ffkpi").glob("*.py"))
+    assert len(loose) <= 8, loose

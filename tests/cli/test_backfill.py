@@ -18,8 +18,8 @@ from conftest import ROOT, Ffkpi
 from fake_stripe import SECRET_KEY, FakeStripe, Faults
 from ffkpi.engine.money import format_money
 from ffkpi.errors import ExitCode
-from ffkpi.past import load_history
 from ffkpi.storage.snapshots import read_customers, read_snapshots
+from ffkpi.usecases.past import load_history
 
 SINCE, UNTIL = "2026-08-04", "2026-11-10"  # Tuesdays, 15 weeks
 

@@ -14,8 +14,8 @@ import pytest
 from conftest import DEMO, ROOT, Ffkpi
 from fake_stripe import ALL_PERMISSIONS, SECRET_KEY, FakeStripe
 from ffkpi.errors import ExitCode
-from ffkpi.onboarding import suggest_tiers
 from ffkpi.storage.config_file import load_config
+from ffkpi.usecases.onboarding import suggest_tiers
 
 
 def test_tiers_are_suggested_from_the_names_alone() -> None:

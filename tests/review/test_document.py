@@ -11,10 +11,10 @@ from ffkpi.config import parse_config
 from ffkpi.engine.calendar import weeks_back
 from ffkpi.engine.money import format_money, format_percent
 from ffkpi.errors import UsageError
-from ffkpi.past import rebuilt_history
 from ffkpi.review.document import build_review
 from ffkpi.sources.demo import DEMO_AS_OF, example_config_text, load_demo
 from ffkpi.storage.kpis import Recorded
+from ffkpi.usecases.past import rebuilt_history
 
 AT = datetime(2026, 11, 17, 6, tzinfo=UTC)
 

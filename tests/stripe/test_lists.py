@@ -12,8 +12,8 @@ from conftest import DEMO
 from fake_stripe import RESOURCE_OF, SECRET_KEY, FakeStripe
 from ffkpi.sources.files import parse_input
 from ffkpi.stripe.bundle import Bundle
-from ffkpi.stripe.http import PERMISSIONS, StripeHttp
-from ffkpi.stripe.lists import ENDPOINTS, Endpoint
+from ffkpi.stripe.http import StripeHttp
+from ffkpi.stripe.lists import ENDPOINTS, PERMISSIONS, Endpoint
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: e.key)

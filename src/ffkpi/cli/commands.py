@@ -8,8 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ffkpi import __version__, clock, onboarding, render
-from ffkpi.check import exit_code, product_notes, run_checks
+from ffkpi import __version__, clock, render
 from ffkpi.cli.connection import read_stripe
 from ffkpi.cli.options import (
     DemoOption,
@@ -37,6 +36,8 @@ from ffkpi.sources.files import write_bundle
 from ffkpi.storage.files import write_atomically
 from ffkpi.storage.snapshots import snapshot_folder, write_snapshot
 from ffkpi.stripe.bundle import Recorder
+from ffkpi.usecases import onboarding
+from ffkpi.usecases.check import exit_code, product_notes, run_checks
 
 LockTimeout = Annotated[
     float,

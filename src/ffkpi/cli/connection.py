@@ -4,20 +4,20 @@ and the key's findings for `ffkpi check`."""
 import sys
 
 from ffkpi import clock, render
-from ffkpi.check import Finding
 from ffkpi.cli.options import StripeOptions
 from ffkpi.engine.model import Dataset
 from ffkpi.storage.config_file import read_api_key
 from ffkpi.stripe.account import AccountReader
 from ffkpi.stripe.bundle import Recorder
 from ffkpi.stripe.http import (
-    PERMISSIONS,
     STRIPE_API,
     RetryPolicy,
     StripeHttp,
     is_test_key,
     missing_permissions,
 )
+from ffkpi.stripe.lists import CHECKED, PERMISSIONS
+from ffkpi.usecases.check import Finding
 
 
 def connect(live: StripeOptions) -> StripeHttp:
@@ -71,7 +71,7 @@ def key_findings(live: StripeOptions, findings: list[Finding]) -> StripeHttp | N
     http = connect(live)
     # Invoices (and invoice items, under the same permission): today's MRR is rebuilt
     # from them, against the live MRR.
-    needed = ["/v1/subscriptions", "/v1/prices", "/v1/products", "/v1/coupons", "/v1/invoices"]
+    needed = [endpoint.path for endpoint in CHECKED]
     mode = "test" if is_test_key(http.key) else "live"
     restricted = http.key.startswith("rk_")
     missing = missing_permissions(http, needed)

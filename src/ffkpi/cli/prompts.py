@@ -3,9 +3,10 @@
 import sys
 from decimal import Decimal, InvalidOperation
 
-from ffkpi import onboarding, render
+from ffkpi import render
 from ffkpi.config import MAX_RATE
 from ffkpi.errors import UsageError
+from ffkpi.usecases import onboarding
 
 
 def parse_rates(entries: list[str]) -> dict[str, Decimal]:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ffkpi import clock, kpis, render
+from ffkpi import clock, render
 from ffkpi.cli.commands import LockTimeout
 from ffkpi.cli.options import CommandTimeoutOption, ConfigOption, DirOption, day_option
 from ffkpi.errors import ExitCode, UsageError
@@ -14,6 +14,7 @@ from ffkpi.storage.config_file import find_config, load_config
 from ffkpi.storage.kpis import read_week
 from ffkpi.storage.kpis import record as write_values
 from ffkpi.storage.snapshots import snapshot_folder
+from ffkpi.usecases import kpis
 
 
 def record(

@@ -20,10 +20,10 @@ from ffkpi.cli.options import (
 from ffkpi.cli.runs import load_past, one_source, run_config
 from ffkpi.engine.calendar import week_name
 from ffkpi.errors import UsageError
-from ffkpi.reviewing import live_since, refuse_stale_post, review_of_folder, review_of_read
 from ffkpi.storage.config_file import find_config, load_config
 from ffkpi.storage.files import write_atomically
 from ffkpi.storage.snapshots import snapshot_folder
+from ffkpi.usecases.reviewing import live_since, refuse_stale_post, review_of_folder, review_of_read
 
 PNG_WIDTH = 1280  # CSS pixels: the page as a laptop shows it
 

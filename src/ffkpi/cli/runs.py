@@ -7,7 +7,6 @@ from datetime import date
 from pathlib import Path
 
 from ffkpi import clock, render
-from ffkpi.check import Finding
 from ffkpi.cli.connection import key_findings, read_stripe
 from ffkpi.cli.options import DataOptions, PastOptions, ReportOptions, StripeOptions
 from ffkpi.config import Config
@@ -18,6 +17,7 @@ from ffkpi.sources.demo import demo_config, load_demo
 from ffkpi.sources.files import file_time_note, read_input
 from ffkpi.storage.config_file import find_config, load_config
 from ffkpi.stripe.http import StripeHttp
+from ffkpi.usecases.check import Finding
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from typing import Annotated
 
 import typer
 
-from ffkpi import __version__, clock, kpis, render
+from ffkpi import __version__, clock, render
 from ffkpi.cli.commands import LockTimeout
 from ffkpi.cli.connection import read_stripe
 from ffkpi.cli.options import (
@@ -25,7 +25,8 @@ from ffkpi.storage.config_file import find_config, load_config
 from ffkpi.storage.reads import copy_into
 from ffkpi.storage.snapshots import snapshot_folder
 from ffkpi.stripe.bundle import Recorder
-from ffkpi.weekly import Pages, Read, Weekly
+from ffkpi.usecases import kpis
+from ffkpi.usecases.weekly import Pages, Read, Weekly
 
 
 @grouped

@@ -6,8 +6,6 @@ from typing import Annotated
 import typer
 
 from ffkpi import __version__, clock, render
-from ffkpi.backfill import backfill as run_backfill
-from ffkpi.backfill import backfill_days, cron_weekday
 from ffkpi.cli.commands import LockTimeout
 from ffkpi.cli.options import (
     DirOption,
@@ -22,7 +20,11 @@ from ffkpi.cli.options import (
 from ffkpi.cli.runs import load_past, one_source, run_config
 from ffkpi.errors import UsageError
 from ffkpi.history.rebuild import data_day
-from ffkpi.past import (
+from ffkpi.storage.config_file import find_config, load_config
+from ffkpi.storage.snapshots import snapshot_folder
+from ffkpi.usecases.backfill import backfill as run_backfill
+from ffkpi.usecases.backfill import backfill_days, cron_weekday
+from ffkpi.usecases.past import (
     chosen_week,
     folder_movers,
     load_history,
@@ -31,8 +33,6 @@ from ffkpi.past import (
     rebuilt_history,
     rebuilt_movers,
 )
-from ffkpi.storage.config_file import find_config, load_config
-from ffkpi.storage.snapshots import snapshot_folder
 
 
 @grouped

@@ -12,8 +12,6 @@ from collections.abc import Callable, Iterator, Mapping
 
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from ffkpi.backfill import Backfill
-from ffkpi.check import Finding
 from ffkpi.engine.mrr import Report
 from ffkpi.history.growth import History, WeekMovers
 from ffkpi.render.backfill import backfill_json, backfill_text
@@ -35,6 +33,8 @@ from ffkpi.render.tables import Lead, Terminal, findings_table, product_listing,
 from ffkpi.review.document import Review
 from ffkpi.storage.snapshots import Saved
 from ffkpi.text import one_line
+from ffkpi.usecases.backfill import Backfill
+from ffkpi.usecases.check import Finding
 
 __all__ = [
     "REPORT_SCHEMA",

@@ -3,13 +3,13 @@
 from decimal import Decimal
 from typing import Any
 
-from ffkpi.backfill import Backfill
 from ffkpi.engine.money import format_money
 from ffkpi.engine.mrr import EXACT
 from ffkpi.render.formats import to_json
 from ffkpi.render.growth import limits_text
 from ffkpi.render.tables import wrap
 from ffkpi.text import one_line
+from ffkpi.usecases.backfill import Backfill
 
 
 def _difference(rebuilt: Decimal, stored: Decimal, currency: str) -> str:

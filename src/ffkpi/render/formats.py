@@ -5,11 +5,11 @@ import io
 import json
 from typing import Any
 
-from ffkpi.check import Finding
 from ffkpi.engine.documents import report_document
 from ffkpi.engine.money import format_money
 from ffkpi.engine.mrr import Report
 from ffkpi.text import csv_cell
+from ffkpi.usecases.check import Finding
 
 REPORT_SCHEMA = "ffkpi.report/1"
 CHECK_SCHEMA = "ffkpi.check/1"

@@ -18,11 +18,11 @@ from rich.measure import Measurement
 from rich.table import Column, Table
 from rich.text import Text
 
-from ffkpi.check import Finding
 from ffkpi.engine.exclusions import Exclusions
 from ffkpi.engine.money import format_money
 from ffkpi.engine.mrr import ProductRow, Report
 from ffkpi.text import printable
+from ffkpi.usecases.check import Finding
 
 RULE_LABELS = {"list_price": "list price", "net": "net of discounts"}
 LEVEL_STYLES = {"ok": "green", "warning": "yellow", "error": "bold red"}

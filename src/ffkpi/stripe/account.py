@@ -23,13 +23,16 @@ from ffkpi.stripe.bundle import Recorder
 from ffkpi.stripe.http import Counters, Progress, StripeHttp
 from ffkpi.stripe.invoices import PERIOD_DAYS, WEEK, Invoices
 from ffkpi.stripe.lists import (
+    COUPONS,
     CUSTOMERS,
     INVOICE_ITEMS,
     INVOICES,
     PRICES,
     SIDE,
+    SUBSCRIPTION_ITEMS,
     SUBSCRIPTIONS,
     Endpoint,
+    one_object,
 )
 from ffkpi.stripe.paging import Answer, Lister, objects, parse, whole
 from ffkpi.stripe.payloads import (
@@ -274,7 +277,7 @@ class _Read:
         self.progress.phase("items", len(ids))
         pages = self.pool.map(
             lambda s: self.lister.all(
-                "/v1/subscription_items",
+                SUBSCRIPTION_ITEMS,
                 {**params, "subscription": s},
                 Page[StripeItem],
                 "subscription items",
@@ -304,20 +307,20 @@ class _Read:
             for discount in discounts:
                 if not isinstance(discount, str) and isinstance(discount.source.coupon, str):
                     coupons.add(discount.source.coupon)
-        for body in self._by_id("prices", prices - resolver.full_prices.keys(), "tiers"):
+        for body in self._by_id(PRICES, prices - resolver.full_prices.keys(), "tiers"):
             price = parse(StripePrice, body, "price")
             resolver.full_prices[price.id] = price
             if self.recorder is not None:
                 self.recorder.retrieved("prices", body)
-        for body in self._by_id("coupons", coupons - resolver.full_coupons.keys(), "applies_to"):
+        for body in self._by_id(COUPONS, coupons - resolver.full_coupons.keys(), "applies_to"):
             coupon = parse(StripeCoupon, body, "coupon")
             resolver.full_coupons[coupon.id] = coupon
             if self.recorder is not None:
                 self.recorder.retrieved("coupons", body)
 
-    def _by_id(self, resource: str, ids: set[str], expand: str) -> Iterator[bytes]:
+    def _by_id(self, endpoint: Endpoint, ids: set[str], expand: str) -> Iterator[bytes]:
         return self.pool.map(
-            lambda one: self.http.get(f"/v1/{resource}/{one}", {"expand": [expand]}), sorted(ids)
+            lambda one: self.http.get(one_object(endpoint, one), {"expand": [expand]}), sorted(ids)
         )
 
 

@@ -25,17 +25,11 @@ from ffkpi.errors import (
     UsageError,
 )
 from ffkpi.storage.config_file import ENV_API_BASE
-from ffkpi.stripe.lists import ENDPOINTS
+from ffkpi.stripe.lists import PERMISSIONS
 from ffkpi.stripe.payloads import API_VERSION
 from ffkpi.text import keep_secret, scrub
 from stripe import _util as stripe_util
 
-# What a restricted key needs per endpoint, in the Dashboard's words.
-# The Read permission of each endpoint: the lists', and the rest of a subscription's
-# items (read like its list).
-PERMISSIONS = {endpoint.path: endpoint.permission for endpoint in ENDPOINTS} | {
-    "/v1/subscription_items": "Subscriptions"
-}
 STRIPE_API = "https://api.stripe.com"
 
 

@@ -13,7 +13,7 @@ import msgspec
 from ffkpi.engine.model import InvoiceLine, Price, Subscription
 from ffkpi.stripe.bundle import Recorder
 from ffkpi.stripe.http import Progress
-from ffkpi.stripe.lists import INVOICES
+from ffkpi.stripe.lists import INVOICES, invoice_lines_path
 from ffkpi.stripe.paging import PAGE, Answer, Lister, parse, whole
 from ffkpi.stripe.payloads import Page, StripeInvoice, StripeLine
 from ffkpi.stripe.resolve import invoice_lines
@@ -68,7 +68,7 @@ class Invoices:
         http = self.lister.http
 
         def newest_invoices(subscription: str) -> bytes:
-            return http.get("/v1/invoices", {"subscription": subscription, "limit": 10})
+            return http.get(INVOICES.path, {"subscription": subscription, "limit": 10})
 
         self.progress.phase("invoices", len(subscription_ids))
         for body in self.lister.pool.map(newest_invoices, subscription_ids):
@@ -106,7 +106,7 @@ class Invoices:
     def _lines_of(self, invoice_id: str) -> "Future[list[Answer[StripeLine]]]":
         return self.lister.pool.submit(
             self.lister.all,
-            f"/v1/invoices/{invoice_id}/lines",
+            invoice_lines_path(invoice_id),
             {"expand": ["data.discounts"]},
             Page[StripeLine],
             "invoice lines",

@@ -1,8 +1,10 @@
 """The Stripe list endpoints ffkpi reads, one row each: where it is, what its objects
 decode to, what it expands, the restricted key's permission it needs, and when a run
 reads it. The reader (account), the recorder and the bundle (bundle), the file parser
-(sources.files), the permission check (http) and the fake Stripe of the tests all go
-through this table: a new list is a row, its payload type and its conversion.
+(sources.files), the permission check (http), the key check (cli.connection) and the
+fake Stripe of the tests all go through this table: a new list is a row, its payload
+type and its conversion. Every path of the API ffkpi asks for is written here, and
+only here.
 """
 
 from dataclasses import dataclass, field
@@ -92,3 +94,23 @@ CUSTOMERS = Endpoint(
 ENDPOINTS = (SUBSCRIPTIONS, PRICES, COUPONS, PRODUCTS, INVOICES, INVOICE_ITEMS, CUSTOMERS)
 BY_KEY = {endpoint.key: endpoint for endpoint in ENDPOINTS}
 SIDE = tuple(endpoint for endpoint in ENDPOINTS if endpoint.read == "side")
+
+# The other paths ffkpi asks for: a subscription's items past the ones its list embeds,
+# an invoice's lines past the ten its list embeds, and one object by its id.
+SUBSCRIPTION_ITEMS = "/v1/subscription_items"
+PERMISSIONS = {endpoint.path: endpoint.permission for endpoint in ENDPOINTS} | {
+    SUBSCRIPTION_ITEMS: SUBSCRIPTIONS.permission  # read like its subscription
+}
+# The lists whose Read permission `ffkpi check` tests a key for: today's MRR, and the
+# invoices it is rebuilt from (invoice items need the same permission).
+CHECKED = (SUBSCRIPTIONS, PRICES, PRODUCTS, COUPONS, INVOICES)
+
+
+def invoice_lines_path(invoice: str) -> str:
+    """The path of an invoice's lines."""
+    return f"{INVOICES.path}/{invoice}/lines"
+
+
+def one_object(endpoint: Endpoint, object_id: str) -> str:
+    """The path of one object of a list, by its id."""
+    return f"{endpoint.path}/{object_id}"

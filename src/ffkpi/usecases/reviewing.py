@@ -8,19 +8,19 @@ from collections.abc import Mapping
 from datetime import date, timedelta
 from pathlib import Path
 
-from ffkpi.check import product_notes, reconcile_note
 from ffkpi.config import Config
 from ffkpi.engine.calendar import week_name
 from ffkpi.engine.model import Dataset
 from ffkpi.errors import UsageError
 from ffkpi.history.rebuild import data_day, refuse_after_read
 from ffkpi.history.reconcile import reconcile
-from ffkpi.past import load_history, rebuilt_days, rebuilt_history
 from ffkpi.review.document import Review, build_review
 from ffkpi.review.figures import HORIZONS
 from ffkpi.sources.demo import demo_kpis
 from ffkpi.sources.files import file_time_note
 from ffkpi.storage.kpis import Recorded, read_all
+from ffkpi.usecases.check import product_notes, reconcile_note
+from ffkpi.usecases.past import load_history, rebuilt_days, rebuilt_history
 
 Values = Mapping[str, Mapping[str, Recorded]]
 

@@ -23,7 +23,6 @@ from typing import BinaryIO, TypeVar
 import tomli_w
 
 from ffkpi import screenshot, webhook
-from ffkpi.check import product_notes
 from ffkpi.config import Config
 from ffkpi.engine.calendar import format_instant, week_name
 from ffkpi.engine.model import Dataset
@@ -31,9 +30,7 @@ from ffkpi.engine.money import format_money
 from ffkpi.engine.mrr import compute_report
 from ffkpi.errors import FfkpiError, RendererError, StorageError, UsageError
 from ffkpi.history.rebuild import data_day
-from ffkpi.kpis import Failed, command_values
 from ffkpi.review.document import Review
-from ffkpi.reviewing import review_of_folder
 from ffkpi.storage.files import (
     atomic_file,
     cannot_write,
@@ -45,6 +42,9 @@ from ffkpi.storage.kpis import read_week
 from ffkpi.storage.kpis import record as write_values
 from ffkpi.storage.reads import keep_read, kept_read
 from ffkpi.storage.snapshots import Snapshot, read_snapshot, write_snapshot
+from ffkpi.usecases.check import product_notes
+from ffkpi.usecases.kpis import Failed, command_values
+from ffkpi.usecases.reviewing import review_of_folder
 
 T = TypeVar("T")
 REVIEWS = "reviews"  # beside the snapshots: each week's page, image and post receipt

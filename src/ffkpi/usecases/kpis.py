@@ -19,7 +19,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from ffkpi.backfill import cron_weekday
 from ffkpi.config import BUILT_IN_KPIS, Config
 from ffkpi.engine.calendar import (
     WEEK,
@@ -34,6 +33,7 @@ from ffkpi.storage.files import read_limited
 from ffkpi.storage.kpis import Recorded
 from ffkpi.storage.snapshots import read_snapshots
 from ffkpi.text import printable
+from ffkpi.usecases.backfill import cron_weekday
 
 MAX_VALUE = Decimal("1e15")
 MAX_CSV = 16 * 1024 * 1024
