@@ -1,14 +1,14 @@
 """`ffkpi review`: the Tuesday KPI review of one week."""
 
 import dataclasses
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ffkpi import clock, render, screenshot, webhook
+from ffkpi import clock, render, webhook
 from ffkpi.cli.options import (
     DirOption,
     PastOptions,
@@ -19,13 +19,15 @@ from ffkpi.cli.options import (
 )
 from ffkpi.cli.runs import load_past, one_source, run_config
 from ffkpi.engine.calendar import week_name
-from ffkpi.errors import UsageError
-from ffkpi.storage.config_file import find_config, load_config
-from ffkpi.storage.files import write_atomically
+from ffkpi.review.document import Review
 from ffkpi.storage.snapshots import snapshot_folder
-from ffkpi.usecases.reviewing import live_since, refuse_stale_post, review_of_folder, review_of_read
-
-PNG_WIDTH = 1280  # CSS pixels: the page as a laptop shows it
+from ffkpi.usecases.reviewing import (
+    live_since,
+    refuse_conflicts,
+    refuse_stale_post,
+    review_of_config,
+    review_of_read,
+)
 
 
 class ReviewFormat(StrEnum):
@@ -87,53 +89,56 @@ def review(
         ffkpi review --demo --format json
     """
     one_source(past.input_file, past.demo)
-    if fmt == ReviewFormat.png and output is None:
-        raise UsageError("--format png writes an image", "pass --output FILE.png")
-    if week is not None and as_of is not None:
-        raise UsageError("--week and --as-of were both given", "pass one of them")
-    if from_stripe and (past.input_file is not None or past.demo):
-        raise UsageError("--live reads the account itself", "drop --input or --demo, or --live")
+    day = as_of.date() if as_of else None
+    refuse_conflicts(
+        week=week,
+        as_of=day,
+        live=from_stripe,
+        input_file=past.input_file,
+        demo=past.demo,
+        image_to_stdout=fmt == ReviewFormat.png and output is None,
+    )
     running = week_name(clock.today())
-    if past.input_file is not None or past.demo or from_stripe:
-        config, path = run_config(past)
-        if from_stripe and past.since is None:
-            first = live_since(clock.today(), weeks)
-            past = dataclasses.replace(past, since=datetime(first.year, first.month, first.day))
-        data = load_past(past, live, config, names=True, quiet_file_time=True)
-        until = as_of or past.until
-        document = review_of_read(
-            data,
-            config,
-            snapshot_folder(directory, config, path),
-            week=week,
-            since=past.since.date() if past.since else None,
-            until=until.date() if until else None,
-            chart_weeks=weeks,
-            running=running,
-            demo=past.demo,
+    if past.input_file is None and not past.demo and not from_stripe:
+        chosen = week or (week_name(day) if day else None)
+        document = review_of_config(
+            past.config, directory, week=chosen, chart_weeks=weeks, running=running
         )
     else:
-        path = find_config(past.config)
-        if path is None:
-            raise UsageError("no config file found", "pass --config PATH, or --demo")
-        config = load_config(path)
-        chosen = week or (week_name(as_of.date()) if as_of else None)
-        folder = snapshot_folder(directory, config, path)
-        document = review_of_folder(folder, config, week=chosen, chart_weeks=weeks, running=running)
+        document = _review_of_read(past, live, directory, from_stripe, week, day, weeks, running)
     if post_to:
         refuse_stale_post(document, named=week is not None, running=running)
         webhook.post(post_to, render.review_text(document, "slack"))
         render.note(f"posted the review of {document.week} to Slack")
-        return
-    if fmt == ReviewFormat.png:
-        image = screenshot.png_of(render.review_html(document, top_only=True), PNG_WIDTH)
-        assert output is not None
-        write_atomically(output, image)
-        render.write(f"{output}\n")
-        return
-    text = render.review_text(document, fmt.value)
-    if output is not None:
-        write_atomically(output, text.encode())
-        render.write(f"{output}\n")
     else:
-        render.write(text)
+        render.save_review(document, fmt.value, output)
+
+
+def _review_of_read(
+    past: PastOptions,
+    live: StripeOptions,
+    directory: Path | None,
+    from_stripe: bool,
+    week: str | None,
+    as_of: date | None,
+    weeks: int,
+    running: str,
+) -> Review:
+    """The review from weeks rebuilt from a file, the demo, or the account read now."""
+    config, path = run_config(past)
+    if from_stripe and past.since is None:
+        first = live_since(clock.today(), weeks)
+        past = dataclasses.replace(past, since=datetime(first.year, first.month, first.day))
+    data = load_past(past, live, config, names=True, quiet_file_time=True)
+    until = as_of or (past.until.date() if past.until else None)
+    return review_of_read(
+        data,
+        config,
+        snapshot_folder(directory, config, path),
+        week=week,
+        since=past.since.date() if past.since else None,
+        until=until,
+        chart_weeks=weeks,
+        running=running,
+        demo=past.demo,
+    )

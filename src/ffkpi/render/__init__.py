@@ -9,10 +9,12 @@ reaches a terminal or a spreadsheet.
 import contextlib
 import sys
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ffkpi.engine.mrr import Report
+from ffkpi.errors import UsageError
 from ffkpi.history.growth import History, WeekMovers
 from ffkpi.render.backfill import backfill_json, backfill_text
 from ffkpi.render.formats import (
@@ -31,6 +33,8 @@ from ffkpi.render.page import review_html
 from ffkpi.render.review import review_json, review_markdown, review_slack
 from ffkpi.render.tables import Lead, Terminal, findings_table, product_listing, report_table
 from ffkpi.review.document import Review
+from ffkpi.screenshot import png_of
+from ffkpi.storage.files import write_atomically
 from ffkpi.storage.snapshots import Saved
 from ffkpi.text import one_line
 from ffkpi.usecases.backfill import Backfill
@@ -81,6 +85,24 @@ def review_text(document: Review, fmt: str) -> str:
     if fmt == "html":
         return review_html(document)
     return review_slack(document) if fmt == "slack" else review_markdown(document)
+
+
+PNG_WIDTH = 1280  # CSS pixels: the page as a laptop shows it
+
+
+def save_review(document: Review, fmt: str, output: Path | None) -> None:
+    """The review as `fmt` says, on stdout or written whole to `output` (its path then on
+    stdout); png, the page's top as the system's chromium takes it, needs `output`."""
+    if fmt == "png":
+        if output is None:
+            raise UsageError("--format png writes an image", "pass --output FILE.png")
+        write_atomically(output, png_of(review_html(document, top_only=True), PNG_WIDTH))
+    elif output is not None:
+        write_atomically(output, review_text(document, fmt).encode())
+    else:
+        write(review_text(document, fmt))
+        return
+    write(f"{output}\n")
 
 
 def show_report(report: Report, fmt: str, lead: Lead) -> None:

@@ -18,7 +18,9 @@ from ffkpi.review.document import Review, build_review
 from ffkpi.review.figures import HORIZONS
 from ffkpi.sources.demo import demo_kpis
 from ffkpi.sources.files import file_time_note
+from ffkpi.storage.config_file import find_config, load_config
 from ffkpi.storage.kpis import Recorded, read_all
+from ffkpi.storage.snapshots import snapshot_folder
 from ffkpi.usecases.check import product_notes, reconcile_note
 from ffkpi.usecases.past import load_history, rebuilt_days, rebuilt_history
 
@@ -48,6 +50,43 @@ def recorded_values(folder: Path, config: Config, *, demo: bool) -> tuple[Config
         week: {key: v for key, v in entries.items() if key in config.kpis}
         for week, entries in values.items()
     }
+
+
+def review_of_config(
+    config_option: Path | None,
+    directory: Path | None,
+    *,
+    week: str | None,
+    chart_weeks: int,
+    running: str,
+) -> Review:
+    """The review from the snapshot folder of the config found (--config, $FFKPI_CONFIG,
+    ./ffkpi.toml, the user's)."""
+    path = find_config(config_option)
+    if path is None:
+        raise UsageError("no config file found", "pass --config PATH, or --demo")
+    config = load_config(path)
+    folder = snapshot_folder(directory, config, path)
+    return review_of_folder(folder, config, week=week, chart_weeks=chart_weeks, running=running)
+
+
+def refuse_conflicts(
+    *,
+    week: str | None,
+    as_of: date | None,
+    live: bool,
+    input_file: Path | None,
+    demo: bool,
+    image_to_stdout: bool = False,
+) -> None:
+    """The options of `review` that cannot go together, each one line, before anything
+    is read."""
+    if image_to_stdout:
+        raise UsageError("--format png writes an image", "pass --output FILE.png")
+    if week is not None and as_of is not None:
+        raise UsageError("--week and --as-of were both given", "pass one of them")
+    if live and (input_file is not None or demo):
+        raise UsageError("--live reads the account itself", "drop --input or --demo, or --live")
 
 
 def review_of_folder(
