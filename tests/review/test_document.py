@@ -123,3 +123,20 @@ def test_movers_tiers_and_the_bridges_customers() -> None:
     assert [format_percent(t.share) for t in review.tiers] == ["5.70 %", "94.30 %"]
     assert review.mrr_added is not None
     assert review.arr_added == 12 * review.mrr_added
+
+
+def test_projected_carr_is_judged_against_the_whole_goal(review_inputs) -> None:  # type: ignore[no-untyped-def]
+    """Projected 402,000 of a 450,000 goal with 52 % of the quarter gone: 89 % of the goal
+    is past the share gone, yet projected is where the quarter ends: behind, by 48,000."""
+    history, _, _ = review_inputs
+    config = parse_config(
+        example_config_text() + '\n[kpis.carr_projected]\nname = "CARR Projected"\nunit = "money"\n'
+        'period = "quarter_to_date"\ngoal = 450000\n',
+        "ffkpi.toml",
+    )
+    values = {"2026-W47": {"carr_projected": Recorded(Decimal(402000), "manual", AT)}}
+    (row,) = build_review(history, values, config).kpis
+    assert row.standing is not None
+    assert row.standing.on_track is False
+    assert row.standing.behind_by == Decimal(48000)
+    assert row.standing.share_gone is None  # never against the share of the quarter gone

@@ -295,12 +295,15 @@ def _kpi_rows(
         goal = kpi.goal_for(quarter.name)
         judged_as = kpi
         if key in CARR_JUDGED and CARR_GOAL in config.kpis:
-            # review-rules: the one CARR goal is the quarter's carr_goal; projected is
-            # where the quarter ends, so it is judged against the whole of it.
+            # review-rules: the one CARR goal is the quarter's carr_goal.
             carried = _carried(recorded, CARR_GOAL, this, quarter)
             goal = carried.value if carried is not None else None
-            period = "point" if key == PROJECTED else kpi.period
-            judged_as = kpi.model_copy(update={"period": period, "goal": goal})
+        if key == PROJECTED:
+            # Projected is where the quarter ends: judged against the whole goal, never
+            # against the share of the quarter gone, whatever its period says.
+            judged_as = kpi.model_copy(update={"period": "point", "goal": goal})
+        elif goal is not kpi.goal_for(quarter.name):
+            judged_as = kpi.model_copy(update={"goal": goal})
         rows.append(
             KpiRow(
                 key=key,
