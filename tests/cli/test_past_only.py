@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from conftest import Ffkpi
-from ffkpi import backfill as backfill_module
 from ffkpi.errors import ExitCode, UsageError
 from ffkpi.storage.snapshots import read_snapshots
+from ffkpi.usecases import backfill as backfill_module
 from ffkpi.usecases.backfill import backfill_days
 
 READ = "2026-11-17"  # the demo's read: a Tuesday in 2026-W47
