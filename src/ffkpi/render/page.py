@@ -14,16 +14,8 @@ from ffkpi.engine.calendar import weeks_between
 from ffkpi.engine.money import format_money, format_percent
 from ffkpi.history.movements import INFLOWS, KINDS
 from ffkpi.render.charts import MrrPoint, Step, mrr_chart, progress, sparkline, waterfall
-from ffkpi.render.review import (
-    EXAMPLE,
-    amount,
-    kpi_views,
-    mrr_history,
-    outside_line,
-    rate_rows,
-    review_dict,
-    whole_figures,
-)
+from ffkpi.render.review import EXAMPLE, rate_rows, review_dict
+from ffkpi.render.wording import amount, kpi_views, mrr_history, outside_line, whole_figures
 from ffkpi.review.document import PROJECTED, SPARK, Mover, Review
 from ffkpi.text import printable
 
