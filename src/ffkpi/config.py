@@ -79,6 +79,32 @@ _QUARTER = re.compile(r"\d{4}-Q[1-4]", re.ASCII)
 Amount = Annotated[Decimal, Field(allow_inf_nan=False, ge=Decimal("-1e15"), le=Decimal("1e15"))]
 
 
+class DealColumns(_Model):
+    """Where a deals export keeps each field (a HubSpot export's names by default)."""
+
+    id: str = "Record ID"
+    pipeline: str = "Pipeline"
+    stage: str = "Deal Stage"
+    close_date: str = "Close Date"
+    amount: str = "Amount"
+
+
+class StageConfig(_Model):
+    probability: Annotated[Decimal, Field(ge=0, le=1)]
+    closed: bool = False
+
+
+class DealsCsv(_Model):
+    """CARR from a CRM's deals export (docs/kpi-sources.md): which figure, the file
+    (relative to the config), its pipelines, its columns and each stage's probability."""
+
+    measure: Literal["closed", "projected"]
+    path: str = Field(min_length=1)
+    pipelines: tuple[str, ...] = Field(default=("default",), min_length=1)
+    columns: DealColumns = DealColumns()
+    stages: dict[str, StageConfig] = Field(min_length=1)
+
+
 class KpiConfig(_Model):
     """One of the KPIs the Tuesday review shows beside MRR (docs/review-rules.md):
     what it is, how it is judged, and how its value is found each week."""
@@ -93,6 +119,18 @@ class KpiConfig(_Model):
     definition: str = ""
     source: str = ""
     command: str | None = Field(default=None, min_length=1)  # run by the shell; prints it
+    deals_csv: DealsCsv | None = None  # a built-in source, instead of a command
+
+    @model_validator(mode="after")
+    def _one_way_to_its_value(self) -> Self:
+        if self.command is not None and self.deals_csv is not None:
+            raise ValueError("a KPI has a command or a deals_csv, not both: keep one")
+        return self
+
+    @property
+    def runs(self) -> bool:
+        """Whether `record --run` finds its value (a command, or a built-in source)."""
+        return self.command is not None or self.deals_csv is not None
 
     @field_validator("goal", mode="before")
     @classmethod

@@ -291,7 +291,7 @@ def test_commands_get_their_windows_for_past_weeks_on_any_day(
     result = ffkpi("record", "--run", "--since", "2026-11-10", "--until", "2026-11-24")
     assert result.exit_code == ExitCode.SOME_FAILED
     assert result.stderr.splitlines() == [
-        "ffkpi: no command in the config, so not run: carr_goal",
+        "ffkpi: no command or source in the config, so not run: carr_goal",
         "ffkpi: error: carr_closed of 2026-W46: its command exited 4: no output (nothing "
         "recorded for it)",
     ]

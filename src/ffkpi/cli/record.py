@@ -88,9 +88,11 @@ def record(
         values = kpis.csv_values(from_csv, config, now.date(), now)
     elif run:
         days = kpis.run_days(folder, now.date(), week, _day(since), _day(until))
-        values, failed, skipped = kpis.command_values(config, entries or [], days, now, timeout)
+        values, failed, skipped = kpis.command_values(
+            config, entries or [], days, now, timeout, base=path.parent, running=now.date()
+        )
         if skipped:
-            render.note(f"no command in the config, so not run: {', '.join(skipped)}")
+            render.note(f"no command or source in the config, so not run: {', '.join(skipped)}")
     else:
         values = kpis.manual_values(entries or [], config, chosen, note, now)
     replaced = write_values(folder, values, lock_timeout=lock_timeout) if values else []

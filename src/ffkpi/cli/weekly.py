@@ -98,6 +98,7 @@ def weekly(
         dry_run=dry_run,
         timeout=timeout,
         lock_timeout=lock_timeout,
+        base=path.parent,
     )
     show_failed(run.run(read))
 

@@ -18,9 +18,10 @@ from ffkpi.storage.files import cannot_write, folder_lock, read_own, replacing
 SCHEMA = "ffkpi.kpis/1"
 FOLDER = "kpis"  # beside the snapshots, never read as one of them
 MAX_FILE = 1024 * 1024  # a week's values are a few hundred bytes
-# How a value got in: by hand, from its command, from a CSV, or the demo's made-up ones.
-Via = Literal["manual", "command", "csv", "example"]
-VIAS: tuple[Via, ...] = ("manual", "command", "csv", "example")
+# How a value got in: by hand, from its command, from a CSV, from a built-in source, or
+# the demo's made-up ones.
+Via = Literal["manual", "command", "csv", "source", "example"]
+VIAS: tuple[Via, ...] = ("manual", "command", "csv", "source", "example")
 
 
 @dataclass(frozen=True, slots=True)

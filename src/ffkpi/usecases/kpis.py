@@ -16,19 +16,22 @@ import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-from ffkpi.config import BUILT_IN_KPIS, Config
+from ffkpi.config import BUILT_IN_KPIS, Config, DealsCsv
 from ffkpi.engine.calendar import (
     WEEK,
     day_in_week,
     first_of_running_week,
     kpi_window,
     parse_week,
+    quarter_of,
     week_name,
 )
+from ffkpi.engine.crm import Deal, UnknownStage, carr_closed, carr_projected
 from ffkpi.errors import ConfigError, InputError, UsageError
+from ffkpi.sources.deals import read_deals, stages_of
 from ffkpi.storage.files import read_limited
 from ffkpi.storage.kpis import Recorded
 from ffkpi.storage.snapshots import read_snapshots
@@ -36,6 +39,7 @@ from ffkpi.text import printable
 from ffkpi.usecases.backfill import cron_weekday
 
 MAX_VALUE = Decimal("1e15")
+CENT = Decimal("0.01")
 MAX_CSV = 16 * 1024 * 1024
 COMMAND_TIMEOUT = 60.0  # seconds, the default of --timeout
 Values = dict[str, dict[str, Recorded]]  # by week, then KPI key
@@ -235,21 +239,33 @@ def command_values(
     now: datetime,
     timeout: float,
     run: Runner = run_shell,
+    *,
+    base: Path = Path(),
+    running: date | None = None,
 ) -> tuple[Values, list[Failed], list[str]]:
-    """Each KPI's command run for each as-of day (those named, else every KPI that has
-    one), with its window in the environment: the one number it prints is its value.
-    One that fails, times out or prints something else is reported for its week, and
-    the others are still recorded. Also: the KPIs left out for having no command."""
+    """Each KPI's value for each as-of day (those named, else every KPI that has a way to
+    it): its command run with its window in the environment (the one number it prints),
+    or its built-in source computed for the window (a deals export: `base` is the folder
+    its path is relative to). One that fails is reported for its week, and the others
+    are still recorded. Also: the KPIs left out, with why."""
     for key in keys:
         _known(config, key)
-    chosen = list(keys) or [key for key, kpi in config.kpis.items() if kpi.command]
-    skipped = [key for key, kpi in config.kpis.items() if not kpi.command and key not in keys]
+    chosen = list(keys) or [key for key, kpi in config.kpis.items() if kpi.runs]
+    skipped = [key for key, kpi in config.kpis.items() if not kpi.runs and key not in keys]
     values: Values = {}
     failed: list[Failed] = []
+    deals = _Deals(base)
     for day in days:
         week = week_name(day)
         for key in chosen:
             kpi = config.kpis[key]
+            if kpi.deals_csv is not None:
+                got = deals.value(kpi.deals_csv, day, running)
+                if isinstance(got, Decimal):
+                    values.setdefault(week, {})[key] = Recorded(got, "source", now, "")
+                else:
+                    failed.append(Failed(key, got, week))
+                continue
             if kpi.command is None:
                 failed.append(Failed(key, "it has no command in the config", week))
                 continue
@@ -270,6 +286,36 @@ def command_values(
                     continue
                 values.setdefault(week, {})[key] = Recorded(value, "command", now, "")
     return values, failed, skipped
+
+
+class _Deals:
+    """Deals exports read once a run, and CARR computed from them for a window."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.read: dict[Path, list[Deal]] = {}
+
+    def value(self, source: DealsCsv, day: date, running: date | None) -> Decimal | str:
+        """CARR as of `day`, or why there is none. Projected is a forecast of its moment:
+        an export of the deals as they stand now tells only the running week's."""
+        if (
+            source.measure == "projected"
+            and running is not None
+            and week_name(day) != week_name(running)
+        ):
+            return (
+                "projected CARR is a forecast of its moment: a deals export tells only the "
+                "running week's"
+            )
+        path = self.base / source.path
+        if path not in self.read:
+            self.read[path] = read_deals(path, source)
+        rule = carr_projected if source.measure == "projected" else carr_closed
+        try:
+            carr = rule(self.read[path], stages_of(source), source.pipelines, quarter_of(day), day)
+        except UnknownStage as err:
+            return f"{err}, which deals_csv.stages does not list"
+        return carr.quantize(CENT, ROUND_HALF_UP)  # money, to the cent
 
 
 MAX_PROBLEMS = 20  # bad rows named at once

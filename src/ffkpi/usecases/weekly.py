@@ -87,6 +87,7 @@ class Weekly:
     dry_run: bool = False
     timeout: float = 60.0
     lock_timeout: float = 600.0
+    base: Path = Path()  # the config's folder: a deals export's path is relative to it
 
     def run(self, read: Callable[[], Read]) -> list[Failed]:
         """The run of the running week; the KPI commands that gave no value."""
@@ -161,11 +162,19 @@ class Weekly:
     def _kpis(self, week: str, as_of: date) -> list[Failed]:
         """The KPI commands not yet recorded this week, run for its window."""
         recorded = read_week(self.folder, week)
-        waiting = [k for k, kpi in self.config.kpis.items() if kpi.command and k not in recorded]
+        waiting = [k for k, kpi in self.config.kpis.items() if kpi.runs and k not in recorded]
         if not waiting:
             self._say("kpis", f"nothing to run ({len(recorded)} recorded already)")
             return []
-        values, failed, _ = command_values(self.config, waiting, [as_of], self.now(), self.timeout)
+        values, failed, _ = command_values(
+            self.config,
+            waiting,
+            [as_of],
+            self.now(),
+            self.timeout,
+            base=self.base,
+            running=self.now().date(),
+        )
         if values:
             write_values(self.folder, values, lock_timeout=self.lock_timeout)
         got = sorted(values.get(week, {}))
@@ -223,7 +232,7 @@ class Weekly:
             self._say("read", f"would read Stripe, keep the read in {kept_read(self.folder, week)}")
             self._say("snapshot", f"would write {path}")
         recorded = read_week(self.folder, week) if self.folder.is_dir() else {}
-        waiting = [k for k, kpi in self.config.kpis.items() if kpi.command and k not in recorded]
+        waiting = [k for k, kpi in self.config.kpis.items() if kpi.runs and k not in recorded]
         self._say("kpis", f"would run {', '.join(waiting) or 'nothing'}")
         self._say("review", f"would write {self.folder / REVIEWS / f'{week}.html'}")
         receipt = self.folder / REVIEWS / f"{week}.posted.toml"
