@@ -26,6 +26,7 @@ ENV_CHROMIUM = "FFKPI_CHROMIUM"
 NAMES = ("chromium", "chromium-browser", "google-chrome")
 INSTALL = "apt-get install -y --no-install-recommends chromium"
 TIMEOUT = 60.0  # seconds for the whole screenshot
+WIDTH = 1280  # CSS pixels: the page as a laptop shows it
 
 
 def find_chromium() -> str:
@@ -48,7 +49,7 @@ def find_chromium() -> str:
     )
 
 
-def png_of(html: str, width: int, timeout: float = TIMEOUT) -> bytes:
+def png_of(html: str, width: int = WIDTH, timeout: float = TIMEOUT) -> bytes:
     """`html` rendered `width` CSS pixels wide, as tall as the page."""
     chromium = find_chromium()
     with tempfile.TemporaryDirectory(prefix="ffkpi-png-", ignore_cleanup_errors=True) as folder:

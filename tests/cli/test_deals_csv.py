@@ -30,23 +30,18 @@ stages.Procurement = { probability = 0.7 }
 stages."Closed Won" = { probability = 1, closed = true }
 stages."Closed Lost" = { probability = 0, closed = true }
 """
-KPIS = f"""
-[kpis.carr_projected]
-name = "CARR Projected"
-unit = "money"
-period = "quarter_to_date"
-[kpis.carr_projected.deals_csv]
-measure = "projected"
-path = "deals.csv"
-{STAGES}
-[kpis.carr_closed]
-name = "CARR Closed"
-unit = "money"
-period = "quarter_to_date"
-[kpis.carr_closed.deals_csv]
-measure = "closed"
-path = "deals.csv"
-{STAGES}"""
+
+
+def carr_kpi(measure: str) -> str:
+    """A CARR KPI read from the export: `carr_<measure>`."""
+    return (
+        f'\n[kpis.carr_{measure}]\nname = "CARR {measure.title()}"\nunit = "money"\n'
+        f'period = "quarter_to_date"\n[kpis.carr_{measure}.deals_csv]\n'
+        f'measure = "{measure}"\npath = "deals.csv"\n{STAGES}'
+    )
+
+
+KPIS = carr_kpi("projected") + carr_kpi("closed")
 
 
 @pytest.fixture

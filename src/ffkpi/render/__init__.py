@@ -87,16 +87,13 @@ def review_text(document: Review, fmt: str) -> str:
     return review_slack(document) if fmt == "slack" else review_markdown(document)
 
 
-PNG_WIDTH = 1280  # CSS pixels: the page as a laptop shows it
-
-
 def save_review(document: Review, fmt: str, output: Path | None) -> None:
     """The review as `fmt` says, on stdout or written whole to `output` (its path then on
     stdout); png, the page's top as the system's chromium takes it, needs `output`."""
     if fmt == "png":
         if output is None:
             raise UsageError("--format png writes an image", "pass --output FILE.png")
-        write_atomically(output, png_of(review_html(document, top_only=True), PNG_WIDTH))
+        write_atomically(output, png_of(review_html(document, top_only=True)))
     elif output is not None:
         write_atomically(output, review_text(document, fmt).encode())
     else:

@@ -59,15 +59,25 @@ def rebuilt_series(data: Dataset, config: Config, days: list[date]) -> list[Week
     """The weeks of `days` rebuilt from invoices, as a series; the week of the read's
     own day is the read itself, as `ffkpi mrr` and `ffkpi snapshot` count it (a rebuild
     cannot see what changed since the last invoices: history-rules.md)."""
+    return rebuilt_weeks(data, config, days)[0]
+
+
+def rebuilt_weeks(
+    data: Dataset, config: Config, days: list[date]
+) -> tuple[list[WeekFigures], bool]:
+    """rebuilt_series, and whether the read's own week, rebuilt, would differ from the
+    read (then reconcile tells why; it is not run when nothing differs)."""
     rebuilt = rebuild(data, config, days)
     weeks = [
         rebuilt_week(report, config.digest, converted, rebuilt.unknown_discounts)
         for report, converted in zip(rebuilt.reports, rebuilt.converted, strict=True)
     ]
+    differs = False
     if weeks and weeks[-1].as_of == data_day(data):
         report = compute_report(data, config, weeks[-1].as_of)
+        differs = report.mrr != rebuilt.reports[-1].mrr
         weeks[-1] = rebuilt_week(report, config.digest, None, 0, origin="snapshot")
-    return weeks
+    return weeks, differs
 
 
 def rebuilt_history(

@@ -12,6 +12,7 @@ from ffkpi.config import Config
 from ffkpi.engine.calendar import week_name
 from ffkpi.engine.model import Dataset
 from ffkpi.errors import UsageError
+from ffkpi.history.growth import growth_history
 from ffkpi.history.rebuild import data_day, refuse_after_read
 from ffkpi.history.reconcile import reconcile
 from ffkpi.review.document import Review, build_review
@@ -22,7 +23,7 @@ from ffkpi.storage.config_file import find_config, load_config
 from ffkpi.storage.kpis import Recorded, read_all
 from ffkpi.storage.snapshots import snapshot_folder
 from ffkpi.usecases.check import product_notes, reconcile_note
-from ffkpi.usecases.past import load_history, rebuilt_days, rebuilt_history
+from ffkpi.usecases.past import load_history, rebuilt_days, rebuilt_weeks
 
 Values = Mapping[str, Mapping[str, Recorded]]
 
@@ -128,8 +129,8 @@ def review_of_read(
         refuse_after_read(data, until, "--as-of")
     read = data_day(data)
     days = rebuilt_days(data, since, until, read or date.min)
-    days = days[-weeks_read(chart_weeks) - 1 :]
-    history = rebuilt_history(data, config, days, last=None, by_tier=True)
+    series, differs = rebuilt_weeks(data, config, days[-weeks_read(chart_weeks) - 1 :])
+    history = growth_history(series, config, last=None, by_tier=True)
     notes = product_notes(config, data)
     dated = file_time_note(data)
     if dated is not None:
@@ -139,7 +140,7 @@ def review_of_read(
         notes.append(
             f"the data was read on {read}, in {week_name(read)}: not the running week, {running}"
         )
-    if read is not None:  # the read's week is the read; the others are rebuilt
+    if read is not None and differs:  # the read's week is the read; the others rebuilt
         note = reconcile_note(reconcile(data, config, read))
         if note is not None:
             notes.append(note)

@@ -14,7 +14,7 @@ again, an identical page is not rewritten, and a post is repeated only when aske
 
 import hashlib
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -48,7 +48,6 @@ from ffkpi.usecases.reviewing import review_of_folder
 
 T = TypeVar("T")
 REVIEWS = "reviews"  # beside the snapshots: each week's page, image and post receipt
-PNG_WIDTH = 1280
 CHART_WEEKS = 52
 
 
@@ -115,6 +114,13 @@ class Weekly:
             self._say(step, f"failed, exit {int(err.exit_code)}: {err.what}; nothing after it ran")
             raise
 
+    def _waiting(self, recorded: Mapping[str, object]) -> list[str]:
+        """The KPIs with a command or a source not yet recorded for the week."""
+        return [k for k, kpi in self.config.kpis.items() if kpi.runs and k not in recorded]
+
+    def _receipt(self, week: str) -> Path:
+        return self.folder / REVIEWS / f"{week}.posted.toml"
+
     # The steps.
 
     def _snapshot(self, week: str, read: Callable[[], Read]) -> date:
@@ -162,7 +168,7 @@ class Weekly:
     def _kpis(self, week: str, as_of: date) -> list[Failed]:
         """The KPI commands not yet recorded this week, run for its window."""
         recorded = read_week(self.folder, week)
-        waiting = [k for k, kpi in self.config.kpis.items() if kpi.runs and k not in recorded]
+        waiting = self._waiting(recorded)
         if not waiting:
             self._say("kpis", f"nothing to run ({len(recorded)} recorded already)")
             return []
@@ -201,7 +207,7 @@ class Weekly:
         else:
             image = folder / f"{week}.png"
             if changed or not image.exists():
-                write_atomically(image, screenshot.png_of(pages.top, PNG_WIDTH))
+                write_atomically(image, screenshot.png_of(pages.top))
             shown += f" and {image}"
             self._say("review", shown)
         return pages.slack
@@ -211,7 +217,7 @@ class Weekly:
         if not self.webhook:
             self._say("post", f"no webhook set ({webhook.ENV_WEBHOOK}), so not posted")
             return
-        receipt = self.folder / REVIEWS / f"{week}.posted.toml"
+        receipt = self._receipt(week)
         before = _posted_at(receipt)
         if before is not None and not self.repost:
             self._say("post", f"already posted at {before}; pass --repost to post again")
@@ -232,14 +238,13 @@ class Weekly:
             self._say("read", f"would read Stripe, keep the read in {kept_read(self.folder, week)}")
             self._say("snapshot", f"would write {path}")
         recorded = read_week(self.folder, week) if self.folder.is_dir() else {}
-        waiting = [k for k, kpi in self.config.kpis.items() if kpi.runs and k not in recorded]
-        self._say("kpis", f"would run {', '.join(waiting) or 'nothing'}")
+        self._say("kpis", f"would run {', '.join(self._waiting(recorded)) or 'nothing'}")
         self._say("review", f"would write {self.folder / REVIEWS / f'{week}.html'}")
-        receipt = self.folder / REVIEWS / f"{week}.posted.toml"
+        posted = _posted_at(self._receipt(week))
         if not self.webhook:
             self._say("post", "would not post: no webhook set")
-        elif _posted_at(receipt) is not None and not self.repost:
-            self._say("post", f"would not post: already posted at {_posted_at(receipt)}")
+        elif posted is not None and not self.repost:
+            self._say("post", f"would not post: already posted at {posted}")
         else:
             self._say("post", "would post the review to Slack")
 
