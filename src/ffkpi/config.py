@@ -105,6 +105,33 @@ class DealsCsv(_Model):
     stages: dict[str, StageConfig] = Field(min_length=1)
 
 
+Repository = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$")]
+HubspotName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,100}$")]
+
+
+class GithubSource(_Model):
+    """Engineering throughput: pull requests merged across the repositories (owner/name)."""
+
+    repositories: tuple[Repository, ...] = Field(min_length=1, max_length=20)
+
+
+class HubspotContacts(_Model):
+    """MQLs: contacts whose date property (of becoming an MQL) falls in the window."""
+
+    date_property: HubspotName = "hs_lifecyclestage_marketingqualifiedlead_date"
+
+
+class HubspotDeals(_Model):
+    """CARR from HubSpot's deals: which figure, the pipelines (ids) and the amount."""
+
+    measure: Literal["closed", "projected"]
+    pipelines: tuple[HubspotName, ...] = Field(default=("default",), min_length=1)
+    amount_property: HubspotName = "amount"
+
+
+SOURCES = ("command", "github", "hubspot_contacts", "hubspot_deals", "deals_csv")
+
+
 class KpiConfig(_Model):
     """One of the KPIs the Tuesday review shows beside MRR (docs/review-rules.md):
     what it is, how it is judged, and how its value is found each week."""
@@ -119,18 +146,23 @@ class KpiConfig(_Model):
     definition: str = ""
     source: str = ""
     command: str | None = Field(default=None, min_length=1)  # run by the shell; prints it
-    deals_csv: DealsCsv | None = None  # a built-in source, instead of a command
+    # the built-in sources (docs/kpi-sources.md), each instead of a command
+    github: GithubSource | None = None
+    hubspot_contacts: HubspotContacts | None = None
+    hubspot_deals: HubspotDeals | None = None
+    deals_csv: DealsCsv | None = None
 
     @model_validator(mode="after")
     def _one_way_to_its_value(self) -> Self:
-        if self.command is not None and self.deals_csv is not None:
-            raise ValueError("a KPI has a command or a deals_csv, not both: keep one")
+        given = [name for name in SOURCES if getattr(self, name) is not None]
+        if len(given) > 1:
+            raise ValueError(f"a KPI has one way to its value, not {' and '.join(given)}: keep one")
         return self
 
     @property
     def runs(self) -> bool:
         """Whether `record --run` finds its value (a command, or a built-in source)."""
-        return self.command is not None or self.deals_csv is not None
+        return any(getattr(self, name) is not None for name in SOURCES)
 
     @field_validator("goal", mode="before")
     @classmethod

@@ -56,6 +56,18 @@ class StripeUnavailableError(FfkpiError):
     exit_code = ExitCode.STRIPE_UNAVAILABLE
 
 
+class SourceAuthError(FfkpiError):
+    """GitHub or HubSpot refused the token, or it lacks a scope or a repository."""
+
+    exit_code = ExitCode.STRIPE_AUTH
+
+
+class SourceUnavailableError(FfkpiError):
+    """GitHub or HubSpot did not answer, kept failing, or kept ffkpi waiting."""
+
+    exit_code = ExitCode.STRIPE_UNAVAILABLE
+
+
 class StorageError(FfkpiError):
     exit_code = ExitCode.STORAGE
 

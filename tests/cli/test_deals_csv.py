@@ -94,7 +94,7 @@ def test_bad_rows_and_unknown_stages_are_named(ffkpi: Ffkpi, crm: Path, clock: d
     assert unknown.exit_code == ExitCode.SOME_FAILED
     assert (
         "deal 12 is in stage 'Negotiation' of pipeline 'default', which deals_csv.stages does "
-        "not list"
+        "not define"
     ) in unknown.stderr
 
 
@@ -108,4 +108,4 @@ def test_a_kpi_has_one_way_to_its_value(ffkpi: Ffkpi, crm: Path) -> None:
     )
     refused = ffkpi("record", "--list")
     assert refused.exit_code == ExitCode.INVALID
-    assert "a KPI has a command or a deals_csv, not both" in refused.stderr
+    assert "a KPI has one way to its value, not command and deals_csv" in refused.stderr

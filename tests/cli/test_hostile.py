@@ -283,7 +283,7 @@ class TestTheApiBase:
         result = ffkpi("mrr", "--api-base", base, env={"STRIPE_API_KEY": "sk_live_51Abc"})
         assert (result.exit_code, result.stdout) == (ExitCode.USAGE, "")
         assert result.stderr == (
-            f"ffkpi: error: --api-base / $STRIPE_API_BASE '{base}' is plain HTTP: the API key "
+            f"ffkpi: error: --api-base / $STRIPE_API_BASE '{base}' is plain HTTP: the key "
             "would cross the network unencrypted (use https://, or http:// only to this "
             "machine (localhost, 127.0.0.1, ::1))\n"
         )

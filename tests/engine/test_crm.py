@@ -14,7 +14,7 @@ from ffkpi.engine.crm import (
     UnknownStage,
     carr_closed,
     carr_projected,
-    merged_in,
+    within_days,
 )
 
 D = Decimal
@@ -80,4 +80,4 @@ def test_the_worked_case_throughput() -> None:
         at(2026, 11, 9, 23, 59, 59),  # W46
         at(2026, 11, 17, 0, 0, 0),  # W48's window
     ]
-    assert merged_in(merged, date(2026, 11, 10), date(2026, 11, 16)) == 3
+    assert within_days(merged, date(2026, 11, 10), date(2026, 11, 16)) == 3

@@ -101,11 +101,13 @@ def record(
 
 
 def show_failed(failed: list[kpis.Failed]) -> None:
-    """Each KPI command that gave no value, named with its week; then exit 7."""
+    """Each KPI that gave no value, named with its week; then exit 7, or the code of the
+    first source that failed (a refused token 4, a service down 5)."""
     for failure in failed:
         render.error(f"{failure.key} of {failure.week}: {failure.why} (nothing recorded for it)")
     if failed:
-        raise typer.Exit(int(ExitCode.SOME_FAILED))
+        codes = [f.code for f in failed if f.code != ExitCode.SOME_FAILED]
+        raise typer.Exit(int(codes[0] if codes else ExitCode.SOME_FAILED))
 
 
 def _day(option: datetime | None) -> date | None:

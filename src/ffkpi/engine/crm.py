@@ -100,8 +100,8 @@ def carr_projected(
     return closed + weighted
 
 
-def merged_in(merged_at: Iterable[int], since: date, until: date) -> int:
-    """Pull requests merged within the whole UTC days [since, until] (instants in Unix
-    seconds, each pull request once)."""
+def within_days(instants: Iterable[int], since: date, until: date) -> int:
+    """How many of the instants (Unix seconds, one a pull request merged or a contact made
+    an MQL) fall within the whole UTC days [since, until]."""
     start, end = end_of_day(since) - 86_400, end_of_day(until)
-    return sum(1 for instant in merged_at if start <= instant < end)
+    return sum(1 for instant in instants if start <= instant < end)

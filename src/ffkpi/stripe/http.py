@@ -33,11 +33,14 @@ from stripe import _util as stripe_util
 STRIPE_API = "https://api.stripe.com"
 
 
-def check_api_base(base: str) -> str:
+def check_api_base(
+    base: str, setting: str = f"--api-base / ${ENV_API_BASE}", default: str = STRIPE_API
+) -> str:
     """The base URL every request goes to, once it is safe to send the key there.
 
-    The key travels in every request's Authorization header: over plain HTTP only to
-    this machine (a test double or a local proxy), never across a network.
+    The key or token travels in every request's Authorization header: over plain HTTP
+    only to this machine (a test double or a local proxy), never across a network.
+    `setting` is where the URL was given; `default` the API's own.
     """
     try:
         parts = urlsplit(base)
@@ -46,13 +49,12 @@ def check_api_base(base: str) -> str:
         scheme, host = "", None
     if scheme not in ("http", "https") or not host or base != base.strip() or " " in base:
         raise UsageError(
-            f"--api-base / ${ENV_API_BASE} {base!r} is not a URL",
-            f"give a base URL such as {STRIPE_API}, or unset {ENV_API_BASE}",
+            f"{setting} {base!r} is not a URL",
+            f"give a base URL such as {default}, or unset it",
         )
     if scheme == "http" and not _loopback(host):
         raise UsageError(
-            f"--api-base / ${ENV_API_BASE} {base!r} is plain HTTP: the API key would cross "
-            "the network unencrypted",
+            f"{setting} {base!r} is plain HTTP: the key would cross the network unencrypted",
             "use https://, or http:// only to this machine (localhost, 127.0.0.1, ::1)",
         )
     return base.rstrip("/")

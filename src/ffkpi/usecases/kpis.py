@@ -16,30 +16,27 @@ import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
 
-from ffkpi.config import BUILT_IN_KPIS, Config, DealsCsv
+from ffkpi.config import BUILT_IN_KPIS, Config
 from ffkpi.engine.calendar import (
     WEEK,
     day_in_week,
     first_of_running_week,
     kpi_window,
     parse_week,
-    quarter_of,
     week_name,
 )
-from ffkpi.engine.crm import Deal, UnknownStage, carr_closed, carr_projected
-from ffkpi.errors import ConfigError, InputError, UsageError
-from ffkpi.sources.deals import read_deals, stages_of
+from ffkpi.errors import ConfigError, ExitCode, InputError, UsageError
 from ffkpi.storage.files import read_limited
-from ffkpi.storage.kpis import Recorded
+from ffkpi.storage.kpis import Recorded, Via
 from ffkpi.storage.snapshots import read_snapshots
 from ffkpi.text import printable
 from ffkpi.usecases.backfill import cron_weekday
+from ffkpi.usecases.sources import Got, NoValue, Sources
 
 MAX_VALUE = Decimal("1e15")
-CENT = Decimal("0.01")
 MAX_CSV = 16 * 1024 * 1024
 COMMAND_TIMEOUT = 60.0  # seconds, the default of --timeout
 Values = dict[str, dict[str, Recorded]]  # by week, then KPI key
@@ -127,12 +124,14 @@ def manual_values(
 
 @dataclass(frozen=True, slots=True)
 class Failed:
-    """A KPI whose command gave no value for a week: its key and the first line it
-    printed."""
+    """A KPI whose command or source gave no value for a week: its key, why (the first
+    line its command printed, or its source's error) and the exit code that goes with it
+    (a source's refused token is 4, a source down 5)."""
 
     key: str
     why: str
     week: str = ""
+    code: ExitCode = ExitCode.SOME_FAILED
 
 
 Runner = Callable[[str, float, Mapping[str, str]], tuple[int | None, str]]
@@ -242,80 +241,57 @@ def command_values(
     *,
     base: Path = Path(),
     running: date | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> tuple[Values, list[Failed], list[str]]:
     """Each KPI's value for each as-of day (those named, else every KPI that has a way to
     it): its command run with its window in the environment (the one number it prints),
-    or its built-in source computed for the window (a deals export: `base` is the folder
-    its path is relative to). One that fails is reported for its week, and the others
-    are still recorded. Also: the KPIs left out, with why."""
+    or its built-in source computed for the window (usecases.sources: `base` is the
+    folder a deals export's path is relative to, `env` where tokens are found). One that
+    fails is reported for its week, and the others are still recorded. Also: the KPIs
+    left out, with why."""
     for key in keys:
         _known(config, key)
     chosen = list(keys) or [key for key, kpi in config.kpis.items() if kpi.runs]
     skipped = [key for key, kpi in config.kpis.items() if not kpi.runs and key not in keys]
     values: Values = {}
     failed: list[Failed] = []
-    deals = _Deals(base)
-    for day in days:
-        week = week_name(day)
-        for key in chosen:
-            kpi = config.kpis[key]
-            if kpi.deals_csv is not None:
-                got = deals.value(kpi.deals_csv, day, running)
-                if isinstance(got, Decimal):
-                    values.setdefault(week, {})[key] = Recorded(got, "source", now, "")
-                else:
-                    failed.append(Failed(key, got, week))
-                continue
-            if kpi.command is None:
-                failed.append(Failed(key, "it has no command in the config", week))
-                continue
-            variables = window_variables(key, kpi.period, day)
-            code, output = run(kpi.command, timeout, variables)
-            first = next((line.strip() for line in output.splitlines() if line.strip()), "")
-            if code is None:
-                failed.append(Failed(key, f"its command ran past {timeout:g} s", week))
-            elif code != 0:
-                failed.append(
-                    Failed(key, f"its command exited {code}: {first or 'no output'}", week)
+    sources = Sources(
+        days, base=base, env=os.environ if env is None else env, now=now, running=running
+    )
+    try:
+        for day in days:
+            week = week_name(day)
+            for key in chosen:
+                kpi = config.kpis[key]
+                got = (
+                    sources.value(kpi, day)
+                    if kpi.command is None
+                    else _command_value(key, kpi.command, kpi.period, day, timeout, run)
                 )
-            else:
-                try:
-                    value = number(output, key)
-                except InputError:
-                    failed.append(Failed(key, f"its command printed {first or 'nothing'!r}", week))
-                    continue
-                values.setdefault(week, {})[key] = Recorded(value, "command", now, "")
+                if isinstance(got, Got):
+                    via: Via = "source" if kpi.command is None else "command"
+                    values.setdefault(week, {})[key] = Recorded(got.value, via, now, got.note)
+                else:
+                    failed.append(Failed(key, got.why, week, got.code))
+    finally:
+        sources.close()
     return values, failed, skipped
 
 
-class _Deals:
-    """Deals exports read once a run, and CARR computed from them for a window."""
-
-    def __init__(self, base: Path) -> None:
-        self.base = base
-        self.read: dict[Path, list[Deal]] = {}
-
-    def value(self, source: DealsCsv, day: date, running: date | None) -> Decimal | str:
-        """CARR as of `day`, or why there is none. Projected is a forecast of its moment:
-        an export of the deals as they stand now tells only the running week's."""
-        if (
-            source.measure == "projected"
-            and running is not None
-            and week_name(day) != week_name(running)
-        ):
-            return (
-                "projected CARR is a forecast of its moment: a deals export tells only the "
-                "running week's"
-            )
-        path = self.base / source.path
-        if path not in self.read:
-            self.read[path] = read_deals(path, source)
-        rule = carr_projected if source.measure == "projected" else carr_closed
-        try:
-            carr = rule(self.read[path], stages_of(source), source.pipelines, quarter_of(day), day)
-        except UnknownStage as err:
-            return f"{err}, which deals_csv.stages does not list"
-        return carr.quantize(CENT, ROUND_HALF_UP)  # money, to the cent
+def _command_value(
+    key: str, command: str, period: str, day: date, timeout: float, run: Runner
+) -> Got | NoValue:
+    """The one number a KPI's command prints, run with its window in the environment."""
+    code, output = run(command, timeout, window_variables(key, period, day))
+    first = next((line.strip() for line in output.splitlines() if line.strip()), "")
+    if code is None:
+        return NoValue(f"its command ran past {timeout:g} s")
+    if code != 0:
+        return NoValue(f"its command exited {code}: {first or 'no output'}")
+    try:
+        return Got(number(output, key), "")
+    except InputError:
+        return NoValue(f"its command printed {first or 'nothing'!r}")
 
 
 MAX_PROBLEMS = 20  # bad rows named at once
