@@ -1,5 +1,6 @@
 """The ffkpi commands: each reads its options, makes one library call, renders once."""
 
+import os
 import sys
 from datetime import datetime
 from decimal import Decimal
@@ -26,6 +27,7 @@ from ffkpi.cli.options import (
 )
 from ffkpi.cli.prompts import Prompts, parse_rates
 from ffkpi.cli.runs import as_of, check_data, load_data, load_run, one_source, run_config
+from ffkpi.config import Config
 from ffkpi.engine.calendar import week_name
 from ffkpi.engine.model import STATUSES
 from ffkpi.engine.mrr import compute_report
@@ -37,7 +39,9 @@ from ffkpi.storage.files import write_atomically
 from ffkpi.storage.snapshots import snapshot_folder, write_snapshot
 from ffkpi.stripe.bundle import Recorder
 from ffkpi.usecases import onboarding
-from ffkpi.usecases.check import exit_code, product_notes, run_checks
+from ffkpi.usecases.check import Finding, exit_code, product_notes, run_checks, worst
+from ffkpi.usecases.kpis import run_days
+from ffkpi.usecases.sources import check_sources
 
 LockTimeout = Annotated[
     float,
@@ -193,15 +197,35 @@ def check(
         ffkpi check --demo --config ffkpi.toml --format json
     """
     one_source(source.input_file, source.demo)
+    loaded: list[tuple[Config, Path | None]] = []
+
+    def config() -> tuple[Config, Path | None]:
+        loaded.append(run_config(source))
+        return loaded[-1]
 
     findings = run_checks(
-        lambda: run_config(source),
+        config,
         lambda config, found: check_data(source, live, config, found),
         lambda data: as_of(source, data),
     )
+    code = exit_code(findings)
+    if loaded:
+        found, source_code = _check_sources(*loaded[0])
+        findings += found
+        code = worst(code, source_code)
     render.show_findings(findings, as_json=fmt is TextFormat.json)
-    if exit_code(findings) is not ExitCode.OK:
-        raise typer.Exit(int(exit_code(findings)))
+    if code is not ExitCode.OK:
+        raise typer.Exit(int(code))
+
+
+def _check_sources(config: Config, path: Path | None) -> tuple[list[Finding], ExitCode]:
+    """The KPIs' built-in sources, for the running week's as-of day of the folder."""
+    if path is None or not any(k.runs and k.command is None for k in config.kpis.values()):
+        return [], ExitCode.OK
+    now = clock.now()
+    folder = snapshot_folder(None, config, path)
+    day = run_days(folder, now.date(), None, None, None)[0]
+    return check_sources(config.kpis, day, base=path.parent, env=os.environ, now=now)
 
 
 @grouped

@@ -93,10 +93,13 @@ def whole_figures(row: KpiRow) -> bool:
 
 
 def _via(row: KpiRow) -> str:
-    """Where a value came from and when: "command, 2026-11-17: a note"."""
+    """Where a value came from and when: "command, 2026-11-17: a note"; a source's own
+    words: "HubSpot, 212 deals of 2026-Q4 read 2026-11-17 06:05 UTC"."""
     value = row.value
     if value is None:
         return ""
+    if value.via == "source" and value.note:
+        return printable(value.note)
     note = f": {printable(value.note)}" if value.note else ""
     return f"{value.via}, {value.recorded_at:%Y-%m-%d}{note}"
 

@@ -156,13 +156,17 @@ def _unsearchable(api: Api, repositories: Sequence[str], err: Refused) -> Except
     """A 422 names no repository: ask for each, and name those the token cannot see."""
     missing = [r for r in repositories if not repository_exists(api, r)]
     if missing:
-        return SourceAuthError(
-            f"GitHub: {', '.join(missing)} does not exist or this token cannot read it",
-            "correct the repository in the KPI's github.repositories, or give the token "
-            "read access to it",
-        )
+        return no_access(missing)
     return SourceUnavailableError(
         f"GitHub's search refused the query: {err.message}", "check the KPI's repositories"
+    )
+
+
+def no_access(missing: Sequence[str]) -> SourceAuthError:
+    return SourceAuthError(
+        f"GitHub: {', '.join(missing)} does not exist or this token cannot read it",
+        "correct the repository in the KPI's github.repositories, or give the token read "
+        "access to it",
     )
 
 

@@ -254,6 +254,12 @@ def reconcile_note(reconciliation: Reconciliation) -> str | None:
     )
 
 
+def worst(*codes: ExitCode) -> ExitCode:
+    """The exit code that says most: a refused key or token, a service down, the rest."""
+    order = (ExitCode.STRIPE_AUTH, ExitCode.STRIPE_UNAVAILABLE, ExitCode.INVALID)
+    return next((code for code in order if code in codes), ExitCode.OK)
+
+
 def exit_code(findings: list[Finding]) -> ExitCode:
     """4 when the key is at fault, else 3 when anything is, else 0."""
     errors = {f.topic for f in findings if f.level == "error"}

@@ -21,6 +21,7 @@ from ffkpi.errors import ExitCode, FfkpiError
 from ffkpi.sources import github, hubspot
 from ffkpi.sources.deals import read_deals, stages_of
 from ffkpi.sources.web import Api, Service
+from ffkpi.usecases.check import Finding, worst
 
 CENT = Decimal("0.01")
 PROJECTED_PAST = "projected CARR is a forecast of its moment: {} only the running week's"
@@ -28,8 +29,8 @@ PROJECTED_PAST = "projected CARR is a forecast of its moment: {} only the runnin
 
 @dataclass(frozen=True, slots=True)
 class Got:
-    """A KPI's value for a week, and where it came from ("HubSpot, 212 deals read at
-    06:05 UTC")."""
+    """A KPI's value for a week, and where it came from ("HubSpot, 212 deals of 2026-Q4
+    read 2026-11-17 06:05 UTC")."""
 
     value: Decimal
     note: str
@@ -108,7 +109,7 @@ class Sources:
         return end_of_day(since) - 86_400, end_of_day(until) - 1
 
     def _at(self) -> str:
-        return f"{self.now:%H:%M} UTC"
+        return f"{self.now:%Y-%m-%d %H:%M} UTC"
 
     def _throughput(self, kpi: KpiConfig, source: GithubSource, day: date) -> Got:
         start, end = self._span(kpi)
@@ -123,7 +124,7 @@ class Sources:
         return Got(
             Decimal(count),
             f"GitHub, {len(found):,} merged pull requests of {repos} "
-            f"{'repository' if repos == 1 else 'repositories'} read at {self._at()}",
+            f"{'repository' if repos == 1 else 'repositories'} read {self._at()}",
         )
 
     def _mqls(self, kpi: KpiConfig, source: HubspotContacts, day: date) -> Got:
@@ -137,7 +138,7 @@ class Sources:
         found: dict[str, int] = self._read(("mqls", source.date_property, start, end), read)
         window = kpi_window(kpi.period, day)
         count = within_days((at // 1000 for at in found.values()), window.since, window.until)
-        return Got(Decimal(count), f"HubSpot, {len(found):,} contacts read at {self._at()}")
+        return Got(Decimal(count), f"HubSpot, {len(found):,} contacts read {self._at()}")
 
     def _hubspot_carr(self, source: HubspotDeals, day: date) -> Got | NoValue:
         if self._past_projection(source.measure, day):
@@ -204,7 +205,82 @@ class Sources:
             and d.close_date is not None
             and quarter.first_day <= d.close_date <= quarter.last_day
         )
-        note = f"{where}, {read:,} deals of {quarter.name} read at {self._at()}"
+        note = f"{where}, {read:,} deals of {quarter.name} read {self._at()}"
         if self.running is not None and week_name(day) != week_name(self.running):
-            note += f", as they stood on {self.now:%Y-%m-%d}"
+            note += ", as the deals stood then"
         return Got(carr.quantize(CENT, ROUND_HALF_UP), note)  # money, to the cent
+
+
+def check_sources(
+    kpis: Mapping[str, KpiConfig], day: date, *, base: Path, env: Mapping[str, str], now: datetime
+) -> tuple[list[Finding], ExitCode]:
+    """`ffkpi check` of each built-in source: the token works, the repositories, the
+    pipelines and the properties exist, and the running week's value (as of `day`).
+    Its findings, and the exit code the worst of them calls for
+    (a refused token 4, a service down 5, anything else wrong 3)."""
+    findings: list[Finding] = []
+    codes: list[ExitCode] = []
+    sources = Sources([day], base=base, env=env, now=now, running=day)
+    checked: set[str] = set()
+    try:
+        for key, kpi in kpis.items():
+            if kpi.command is not None or not kpi.runs:
+                continue
+            topic = f"kpis.{key}"
+            try:
+                findings += [Finding("ok", topic, line) for line in _reach(sources, kpi, checked)]
+            except FfkpiError as err:
+                findings.append(Finding("error", topic, err.message))
+                codes.append(err.exit_code)
+                continue
+            got = sources.value(kpi, day)
+            if isinstance(got, Got):
+                window = kpi_window(kpi.period, day)
+                findings.append(
+                    Finding(
+                        "ok",
+                        topic,
+                        f"{got.value:,} for {window.week} ({window.since} to {window.until}); "
+                        f"{got.note}",
+                    )
+                )
+            else:
+                findings.append(Finding("error", topic, got.why))
+                codes.append(got.code if got.code != ExitCode.SOME_FAILED else ExitCode.INVALID)
+    finally:
+        sources.close()
+    return findings, worst(*codes)
+
+
+def _reach(sources: Sources, kpi: KpiConfig, checked: set[str]) -> list[str]:
+    """What a source's service says of the token and the KPI's repositories, pipelines
+    and properties; each service's token is told once."""
+    said: list[str] = []
+    if kpi.github is not None:
+        api = sources.api("GitHub", github.service)
+        limit = github.search_limit(api)
+        if "GitHub" not in checked:
+            checked.add("GitHub")
+            said.append(f"the GitHub token works (searches a minute: {limit or 'unknown'})")
+        missing = [r for r in kpi.github.repositories if not github.repository_exists(api, r)]
+        if missing:
+            raise github.no_access(missing)
+        said.append(f"GitHub repositories found: {', '.join(kpi.github.repositories)}")
+    elif kpi.hubspot_contacts is not None or kpi.hubspot_deals is not None:
+        api = sources.api("HubSpot", hubspot.service)
+        if kpi.hubspot_contacts is not None:
+            name = kpi.hubspot_contacts.date_property
+            label = hubspot.check_property(api, "contacts", name, ("datetime", "date"))
+            said.append(f"HubSpot contacts property {name} ({label}) found")
+        if kpi.hubspot_deals is not None:
+            deals = kpi.hubspot_deals
+            stages = hubspot.stages(api, deals.pipelines)
+            label = hubspot.check_property(api, "deals", deals.amount_property, ("number",))
+            said.append(
+                f"HubSpot pipelines {', '.join(deals.pipelines)} found ({len(stages)} stages); "
+                f"amount from {deals.amount_property} ({label})"
+            )
+        if "HubSpot" not in checked:
+            checked.add("HubSpot")
+            said.insert(0, "the HubSpot token works")
+    return said
