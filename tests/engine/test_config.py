@@ -185,9 +185,14 @@ class TestKpis:
         uncommented = text + "\n".join(line.removeprefix("# ") for line in examples.splitlines())
         config = parse_config(uncommented, "config.example.toml")
         assert list(config.kpis) == HANDBOOK_KPIS
-        assert all(k.command for k in config.kpis.values() if k.period != "quarter")
-        assert config.kpis["carr_closed"].goal is None  # carr_goal is the one CARR goal
-        commands = [k.command or "" for k in config.kpis.values() if k.period != "quarter"]
+        assert all(k.runs for k in config.kpis.values() if k.period != "quarter")
+        kpis = config.kpis
+        github, deals = kpis["engineering_throughput"].github, kpis["carr_closed"].hubspot_deals
+        assert github is not None and github.repositories == ("acme/app", "acme/api", "acme/docs")
+        assert kpis["mqls"].hubspot_contacts is not None
+        assert deals is not None and (deals.measure, deals.pipelines) == ("closed", ("default",))
+        assert kpis["carr_closed"].goal is None  # carr_goal is the one CARR goal
+        commands = [k.command for k in config.kpis.values() if k.command is not None]
         assert all("$FFKPI_" in command for command in commands)  # their window, given
         assert not any(("-d monday" in c or "now()" in c or "last-week" in c) for c in commands)
         assert config.digest == parse_config(text, "x").digest  # KPIs change no MRR figure
