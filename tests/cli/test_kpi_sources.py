@@ -4,6 +4,7 @@ past weeks filled in about the pages their data needs, the deals export giving t
 same figures as HubSpot on the same deals, and refusals each in one line."""
 
 import csv
+import gzip
 import io
 import json
 import random
@@ -21,6 +22,7 @@ from fake_sources import (
     FakeGitHub,
     FakeHubSpot,
     HubspotObject,
+    HubspotStage,
     PullRequest,
     iso,
 )
@@ -344,10 +346,13 @@ def test_check_verifies_each_source(
         (cli_env / "ffkpi.toml")
         .read_text()
         .replace('"acme/web"', '"acme/wbe"')
-        .replace('measure = "closed"', 'measure = "closed"\npipelines = ["default", "enterprise"]')
+        .replace(
+            '.hubspot_deals]\nmeasure = "closed"',
+            '.hubspot_deals]\nmeasure = "closed"\npipelines = ["default", "enterprise"]',
+        )
     )
     broken = ffkpi("check", "--demo", "--format", "json")
-    assert broken.exit_code == ExitCode.STRIPE_AUTH  # a token short of a repository
+    assert broken.exit_code == ExitCode.STRIPE_AUTH, broken.stdout  # a token short of a repository
     errors = {
         (f["topic"], f["message"].split(" (")[0])
         for f in json.loads(broken.stdout)["findings"]
@@ -360,3 +365,70 @@ def test_check_verifies_each_source(
         ),
         ("kpis.carr_closed", "HubSpot has no deal pipeline enterprise"),
     }
+
+
+def test_the_demo_computes_what_its_simulated_accounts_would_answer(
+    ffkpi: Ffkpi,
+    cli_env: Path,
+    fakes: tuple[FakeGitHub, FakeHubSpot],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The demo's throughput, MQLs and CARR are what `record --run` reads from GitHub and
+    HubSpot serving its simulated accounts (as they stand on the demo's day)."""
+    simulated = json.loads(
+        gzip.decompress((ROOT / "src/ffkpi/data/demo_sources.json.gz").read_bytes())
+    )
+    cutoff = datetime(2026, 11, 18, tzinfo=UTC).timestamp()
+    github, hubspot = fakes
+    github.pulls = [
+        PullRequest(
+            repo, number, datetime.fromtimestamp(at - 3_600, UTC), datetime.fromtimestamp(at, UTC)
+        )
+        for repo, number, at in simulated["github"]["pulls"]
+    ]
+    github.repositories = set(simulated["github"]["repositories"])
+    hubspot.objects["contacts"] = [
+        HubspotObject(str(n), {MQL_DATE: iso(datetime.fromtimestamp(at, UTC))})
+        for n, at in enumerate(simulated["hubspot"]["mqls"])
+    ]
+    deals = []
+    for deal in simulated["hubspot"]["deals"]:
+        seen = [stage for at, stage in deal["history"] if at < cutoff]
+        if seen:
+            properties = {
+                "pipeline": "default",
+                "dealstage": seen[-1],
+                "closedate": f"{deal['close']}T12:00:00Z",
+                "amount": deal["amount"],
+            }
+            deals.append(HubspotObject(deal["id"], properties))
+    hubspot.objects["deals"] = deals
+    hubspot.pipelines = {
+        "default": (
+            "Sales Pipeline",
+            [
+                HubspotStage(key, label, p, closed)
+                for key, label, p, closed in simulated["hubspot"]["stages"]
+            ],
+        )
+    }
+    config = cli_env / "ffkpi.toml"
+    config.write_text(
+        config.read_text().replace(
+            json.dumps(REPOS), json.dumps(simulated["github"]["repositories"])
+        )
+    )
+    monkeypatch.setattr("ffkpi.clock.now", lambda: TUESDAY)
+    assert ffkpi("record", "--run", "--since", "2026-09-01").exit_code == ExitCode.SOME_FAILED
+    demo = json.loads(ffkpi("review", "--demo", "--format", "json").stdout)
+    compared = 0
+    for kpi in demo["kpis"]:
+        if kpi["key"] not in ("engineering_throughput", "mqls", "carr_closed", "carr_projected"):
+            continue
+        read = recorded(cli_env, "2026-W47")[kpi["key"]]["value"]
+        assert kpi["value"] == read, kpi["key"]
+        previous = recorded(cli_env, "2026-W46").get(kpi["key"])
+        if previous is not None:  # projected CARR: the running week only
+            assert kpi["previous"] == previous["value"], kpi["key"]
+        compared += 1
+    assert compared == 4

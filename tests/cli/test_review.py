@@ -13,6 +13,7 @@ from conftest import DEMO, ROOT, Ffkpi, Slack
 from ffkpi import webhook
 from ffkpi.engine.calendar import week_name
 from ffkpi.errors import ExitCode, WebhookError
+from ffkpi.render.review import EXAMPLE
 
 
 @pytest.fixture
@@ -201,14 +202,14 @@ def test_the_demo_shows_all_seven_kpis_marked_as_example_data(ffkpi: Ffkpi) -> N
     assert all(k["via"] == "example" for k in document["kpis"][:6])
     assert document["kpis"][4]["behind_by"] == "66782.61"  # the worked case's CARR
     page = ffkpi("review", "--demo").stdout
-    assert "> Example data: the demo's other KPIs are made up, not measured.\n" in page
+    assert f"> {EXAMPLE}\n" in page
     assert (
-        "| MQLs | 118 (example) | 122 (example) | -4 (-3.28 %) | 120 | 🔴 behind by 2 | the CRM "
-        "(example) |"
+        "| MQLs | 133 (example) | 133 (example) | ±0 (0.00 %) | 120 | ✅ on track | HubSpot, "
+        "simulated (example) |"
     ) in page
     slack = ffkpi("review", "--demo", "--format", "slack").stdout
-    assert "_Example data: the demo's other KPIs are made up, not measured._\n" in slack
-    assert "• *MQLs*: 118 _(example)_; last week 122 (-4 (-3.28 %)); goal 120" in slack
+    assert f"_{EXAMPLE}_\n" in slack
+    assert "• *MQLs*: 133 _(example)_; last week 133 (±0 (0.00 %)); goal 120 · ✅ on track" in slack
 
 
 def test_projected_carr_is_judged_against_the_carr_goal(ffkpi: Ffkpi) -> None:
@@ -342,5 +343,5 @@ def test_the_demo_never_mixes_in_values_recorded_where_it_runs(ffkpi: Ffkpi, cli
     assert ffkpi("record", "mqls=999", "--week", "2026-W47").exit_code == 0
     document = json.loads(ffkpi("review", "--demo", "-f", "json").stdout)
     mqls = next(k for k in document["kpis"] if k["key"] == "mqls")
-    assert (mqls["value"], mqls["via"]) == ("118", "example")  # the demo's own, marked
+    assert (mqls["value"], mqls["via"]) == ("133", "example")  # the demo's own, marked
     assert [k["key"] for k in document["kpis"]] == ["mqls", "mrr"]  # the config's KPIs

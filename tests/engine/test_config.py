@@ -188,9 +188,11 @@ class TestKpis:
         assert all(k.runs for k in config.kpis.values() if k.period != "quarter")
         kpis = config.kpis
         github, deals = kpis["engineering_throughput"].github, kpis["carr_closed"].hubspot_deals
-        assert github is not None and github.repositories == ("acme/app", "acme/api", "acme/docs")
+        assert github is not None
+        assert github.repositories == ("acme/app", "acme/api", "acme/docs")
         assert kpis["mqls"].hubspot_contacts is not None
-        assert deals is not None and (deals.measure, deals.pipelines) == ("closed", ("default",))
+        assert deals is not None
+        assert (deals.measure, deals.pipelines) == ("closed", ("default",))
         assert kpis["carr_closed"].goal is None  # carr_goal is the one CARR goal
         commands = [k.command for k in config.kpis.values() if k.command is not None]
         assert all("$FFKPI_" in command for command in commands)  # their window, given

@@ -20,7 +20,10 @@ from ffkpi.review.document import KpiRow, Mover, Review
 from ffkpi.text import printable
 
 REVIEW_SCHEMA = "ffkpi.review/1"
-EXAMPLE = "Example data: the demo's other KPIs are made up, not measured."
+EXAMPLE = (
+    "Example data: the demo's other KPIs come from simulated GitHub and HubSpot accounts "
+    "and made-up figures, not measured."
+)
 
 
 def _example(review: Review) -> bool:

@@ -3,12 +3,17 @@
 The data is written by scripts/make_demo.py; its config is config.example.toml.
 """
 
+import gzip
+import json
 import tomllib
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from importlib.resources import files
+from typing import Any
 
 from ffkpi.config import Config, KpiConfig, parse_config
+from ffkpi.engine.calendar import kpi_window, parse_week, quarter_of
+from ffkpi.engine.crm import Deal, Stage, carr_closed, carr_projected, within_days
 from ffkpi.engine.model import Dataset
 from ffkpi.sources.files import parse_input
 from ffkpi.storage.kpis import Recorded
@@ -33,8 +38,9 @@ def demo_config() -> Config:
 
 
 def demo_kpis() -> tuple[dict[str, KpiConfig], dict[str, dict[str, Recorded]]]:
-    """The handbook's six other KPIs for the demo, and made-up values for its last twelve
-    weeks (via "example": every output marks them)."""
+    """The handbook's six other KPIs for the demo, and their values for its last twelve
+    weeks: throughput, MQLs and CARR computed from the simulated GitHub and HubSpot
+    accounts, the others made up (via "example": every output marks them)."""
     text = _DATA.joinpath("demo_kpis.toml").read_text(encoding="utf-8")
     document = tomllib.loads(text)
     kpis = parse_config(
@@ -47,4 +53,58 @@ def demo_kpis() -> tuple[dict[str, KpiConfig], dict[str, dict[str, Recorded]]]:
         week: {key: Recorded(Decimal(value), "example", at) for key, value in entries.items()}
         for week, entries in document["values"].items()
     }
+    simulated = json.loads(gzip.decompress(_DATA.joinpath("demo_sources.json.gz").read_bytes()))
+    for week, entries in values.items():
+        day = parse_week(week) + timedelta(days=DEMO_AS_OF.weekday())  # its Tuesday
+        for key, (value, note) in _computed(simulated, kpis, day).items():
+            entries[key] = Recorded(value, "example", at, note)
     return dict(kpis), values
+
+
+def _computed(
+    simulated: dict[str, Any], kpis: dict[str, KpiConfig], day: date
+) -> dict[str, tuple[Decimal, str]]:
+    """Throughput, MQLs and CARR as of `day`, by the KPI sources' rules, from the
+    simulated accounts; a deal as its stage stood on that day (its history)."""
+    github, hubspot = simulated["github"], simulated["hubspot"]
+    week = kpi_window(kpis["engineering_throughput"].period, day)
+    merged = within_days((at for _, _, at in github["pulls"]), week.since, week.until)
+    mqls = within_days(hubspot["mqls"], week.since, week.until)
+    stages = {
+        ("default", key): Stage(Decimal(probability), closed)
+        for key, _, probability, closed in hubspot["stages"]
+    }
+    cutoff = int(datetime.combine(day + timedelta(days=1), time(), UTC).timestamp())
+    deals = [deal for raw in hubspot["deals"] if (deal := _deal_on(raw, cutoff)) is not None]
+    quarter = quarter_of(day)
+    repos = len(github["repositories"])
+    return {
+        "engineering_throughput": (
+            Decimal(merged),
+            f"simulated GitHub, {repos} repositories (example data)",
+        ),
+        "mqls": (Decimal(mqls), "simulated HubSpot contacts (example data)"),
+        "carr_closed": (
+            carr_closed(deals, stages, ["default"], quarter, day),
+            f"simulated HubSpot, {len(deals)} deals (example data)",
+        ),
+        "carr_projected": (
+            carr_projected(deals, stages, ["default"], quarter, day),
+            f"simulated HubSpot, {len(deals)} deals as they stood on {day} (example data)",
+        ),
+    }
+
+
+def _deal_on(raw: dict[str, Any], cutoff: int) -> Deal | None:
+    """A simulated deal as it stood before `cutoff` (its stage then), or None before it
+    was opened."""
+    stages = [stage for at, stage in raw["history"] if at < cutoff]
+    if not stages:
+        return None
+    return Deal(
+        id=raw["id"],
+        pipeline=raw["pipeline"],
+        stage=stages[-1],
+        close_date=date.fromisoformat(raw["close"]),
+        amount=Decimal(raw["amount"]),
+    )
