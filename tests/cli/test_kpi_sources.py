@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, Ffkpi
+from conftest import DEMO, ROOT, Ffkpi
 from fake_sources import (
     HUBSPOT_TOKEN,
     TOKEN,
@@ -155,6 +155,23 @@ def test_the_worked_case_through_record_run(
     assert github.searches() == 1
     assert hubspot.searches() == 2
     assert len(hubspot.log) == 5
+    # the review says where each value came from
+    (cli_env / "bundle.json").write_text(json.dumps(DEMO))
+    page = ffkpi("review", "--input", "bundle.json", "--format", "html").stdout
+    assert "HubSpot, 6 deals of 2026-Q4 read 2026-11-17 06:05 UTC</div>" in page
+    # and shows each KPI's past, once `record --run --since` has filled it
+    filled = ffkpi("record", "--run", "engineering_throughput", "mqls", "--since", "2026-09-01")
+    assert filled.exit_code == 0, filled.stderr
+    document = json.loads(ffkpi("review", "--input", "bundle.json", "--format", "json").stdout)
+    throughput = document["kpis"][0]
+    again = recorded(cli_env, "2026-W47")["engineering_throughput"]
+    assert (throughput["value"], throughput["note"]) == (again["value"], again["note"])
+    assert again["note"].startswith("GitHub, 246 merged pull requests")  # the run's read
+    assert throughput["last_weeks"] == [
+        recorded(cli_env, f"2026-W{n}")["engineering_throughput"]["value"]
+        for n in range(48 - len(throughput["last_weeks"]), 48)
+    ]
+    assert len(throughput["last_weeks"]) >= 8
 
 
 def expected_mqls(since: date, until: date) -> int:
