@@ -81,16 +81,16 @@ def _computed(
     return {
         "engineering_throughput": (
             Decimal(merged),
-            f"simulated GitHub, {repos} repositories (example data)",
+            f"simulated GitHub, {repos} repositories",
         ),
-        "mqls": (Decimal(mqls), "simulated HubSpot contacts (example data)"),
+        "mqls": (Decimal(mqls), "simulated HubSpot contacts"),
         "carr_closed": (
             carr_closed(deals, stages, ["default"], quarter, day),
-            f"simulated HubSpot, {len(deals)} deals (example data)",
+            f"simulated HubSpot, {len(deals)} deals",
         ),
         "carr_projected": (
             carr_projected(deals, stages, ["default"], quarter, day),
-            f"simulated HubSpot, {len(deals)} deals as they stood on {day} (example data)",
+            f"simulated HubSpot, {len(deals)} deals as they stood on {day}",
         ),
     }
 
