@@ -74,7 +74,8 @@ def test_past_weeks_get_closed_carr_and_never_a_projection(
     assert values(crm, "2026-W45") == {"carr_closed": "60000.00"}  # deal 1, closed 2026-10-05
     assert values(crm, "2026-W47") == {"carr_closed": "108000.00"}
     assert (
-        "carr_projected of 2026-W46: projected CARR is a forecast of its moment: a deals "
+        "carr_projected of 3 weeks, 2026-W45 to 2026-W47: projected CARR is a forecast of "
+        "its moment: a deals "
         "export tells only the running week's"
     ) in result.stderr
 

@@ -103,11 +103,21 @@ def record(
 def show_failed(failed: list[kpis.Failed]) -> None:
     """Each KPI that gave no value, named with its week; then exit 7, or the code of the
     first source that failed (a refused token 4, a service down 5)."""
-    for failure in failed:
-        render.error(f"{failure.key} of {failure.week}: {failure.why} (nothing recorded for it)")
+    weeks: dict[tuple[str, str], list[str]] = {}
+    for failure in failed:  # one line for a KPI that failed alike in several weeks
+        weeks.setdefault((failure.key, failure.why), []).append(failure.week)
+    for (key, why), named in weeks.items():
+        render.error(f"{key} of {_weeks(named)}: {why} (nothing recorded for it)")
     if failed:
         codes = [f.code for f in failed if f.code != ExitCode.SOME_FAILED]
         raise typer.Exit(int(codes[0] if codes else ExitCode.SOME_FAILED))
+
+
+def _weeks(named: list[str]) -> str:
+    """2026-W46; 2026-W45 and 2026-W46; 14 weeks, 2026-W36 to 2026-W49."""
+    if len(named) <= 2:
+        return " and ".join(named)
+    return f"{len(named)} weeks, {named[0]} to {named[-1]}"
 
 
 def _day(option: datetime | None) -> date | None:
