@@ -10,13 +10,13 @@ import json
 import random
 import re
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from conftest import DEMO, ROOT, Ffkpi
+from conftest import DEMO, ROOT, Ffkpi, Slack
 from fake_sources import (
     HUBSPOT_TOKEN,
     TOKEN,
@@ -27,6 +27,8 @@ from fake_sources import (
     PullRequest,
     iso,
 )
+from fake_stripe import SECRET_KEY, FakeStripe
+from ffkpi.engine.calendar import week_name
 from ffkpi.errors import ExitCode
 from ffkpi.sources.hubspot import MQL_DATE
 from sources.test_github import worked_case as worked_pulls
@@ -455,3 +457,26 @@ def test_the_demo_computes_what_its_simulated_accounts_would_answer(
             assert kpi["previous"] == previous["value"], kpi["key"]
         compared += 1
     assert compared == 4
+
+
+def test_the_weekly_run_computes_the_sources_and_posts_them(
+    ffkpi: Ffkpi,
+    cli_env: Path,
+    fakes: tuple[FakeGitHub, FakeHubSpot],
+    start_fake: Callable[..., tuple[FakeStripe, str]],
+    slack: str,
+    clock: datetime,
+) -> None:
+    _, url = start_fake()
+    env = {"STRIPE_API_KEY": SECRET_KEY, "STRIPE_API_BASE": url, "FFKPI_SLACK_WEBHOOK": slack}
+    result = ffkpi("weekly", "-q", env=env)
+    assert result.exit_code == 0, result.stderr
+    week = week_name(clock.date())
+    since, until = clock.date() - timedelta(days=7), clock.date() - timedelta(days=1)
+    values = recorded(cli_env, week)
+    assert values["engineering_throughput"]["value"] == str(expected_throughput(since, until))
+    assert values["mqls"]["value"] == str(expected_mqls(since, until))
+    assert {v["via"] for v in values.values()} == {"source"}
+    assert len(Slack.received) == 1
+    post = json.loads(Slack.received[0])["text"]
+    assert f"*MQLs*: {values['mqls']['value']};" in post
