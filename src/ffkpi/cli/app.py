@@ -18,6 +18,7 @@ from ffkpi.cli.review import review
 from ffkpi.cli.weekly import weekly
 from ffkpi.cli.weeks import backfill, history, movements
 from ffkpi.errors import ExitCode, FfkpiError
+from ffkpi.usecases import parallel
 
 # Every command, in the order `ffkpi --help` lists them.
 COMMANDS = [
@@ -110,8 +111,21 @@ def main_options(
         bool,
         typer.Option("--verbose", "-v", help="Add detail to errors (request ids, fields)."),
     ] = False,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=0,
+            max=256,
+            envvar="FFKPI_JOBS",
+            show_envvar=False,
+            help="Processes that rebuild past weeks (default 0: every core; 1: this one).",
+        ),
+    ] = 0,
 ) -> None:
     """MRR and ARR per pricing tier and product, straight from Stripe."""
+    parallel.set_jobs(jobs)
     if verbose:
         VERBOSE.set()
     else:

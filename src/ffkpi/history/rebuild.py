@@ -7,7 +7,7 @@ the end of its as-of day, counted as `ffkpi mrr --as-of` would.
 """
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -17,7 +17,38 @@ from ffkpi.engine.model import Dataset
 from ffkpi.engine.mrr import Counted, Report, Rules, Totals
 from ffkpi.errors import InputError, UsageError
 from ffkpi.history.sweep import transitions
-from ffkpi.history.timeline import Timeline, metered_lines, timelines
+from ffkpi.history.timeline import (
+    Timeline,
+    invoice_index,
+    metered_lines,
+    rebuilt_subscriptions,
+    timeline_of,
+)
+
+Deltas = list[list[tuple[Counted, int]]]  # per week: what each change adds (sign +1) or takes
+# How the parts of a rebuild are run: each part (a range of the subscriptions) by `work`,
+# the results in the parts' order. In one process by default; the use cases pass a pool.
+Runner = Callable[[Callable[[range], Deltas], list[range]], list[Deltas]]
+
+
+def in_order(work: Callable[[range], Deltas], parts: list[range]) -> list[Deltas]:
+    return [work(part) for part in parts]
+
+
+def split(weights: Sequence[int], parts: int) -> list[range]:
+    """Contiguous ranges of `weights`' indices, at most `parts`, of about equal weight."""
+    total = sum(weights)
+    if parts <= 1 or len(weights) <= 1 or total == 0:
+        return [range(len(weights))]
+    ranges: list[range] = []
+    start, reached = 0, 0
+    for index, weight in enumerate(weights):
+        reached += weight
+        if reached * parts >= total * (len(ranges) + 1) and len(ranges) < parts - 1:
+            ranges.append(range(start, index + 1))
+            start = index + 1
+    ranges.append(range(start, len(weights)))
+    return [r for r in ranges if len(r)]
 
 
 def instant_of(day: date, read_at: int | None) -> int:
@@ -89,13 +120,23 @@ def history_start(since: date, today: date) -> int:
     return end_of_day(since - DAY)
 
 
-def rebuild(data: Dataset, config: Config, as_of: Sequence[date]) -> Rebuilt:
+def rebuild(
+    data: Dataset,
+    config: Config,
+    as_of: Sequence[date],
+    *,
+    parts: int = 1,
+    run: Runner = in_order,
+) -> Rebuilt:
     """The report of each as-of day (oldest first), as `ffkpi mrr --as-of` would have
     computed it then from the account as it stood.
 
     Each subscription is counted only where its state can have changed (a line, a
     payment, a date of its own between two weeks), and the weeks are summed from the
-    differences: exact, since report sums never round (mrr.EXACT).
+    differences: exact, since report sums never round (mrr.EXACT). The subscriptions
+    are counted in `parts` contiguous ranges (by `run`, which may spread them over
+    processes), and their differences summed in the subscriptions' order: the same
+    reports, to the byte, whatever the parts.
     """
     days = sorted(set(as_of))
     if days and data.history_from is not None and end_of_day(days[0]) < data.history_from:
@@ -109,10 +150,22 @@ def rebuild(data: Dataset, config: Config, as_of: Sequence[date]) -> Rebuilt:
     rules = Rules(config, data.product_names)
     instants = [instant_of(day, data.read_at) for day in days]
     cutoffs = [end_of_day(day) for day in days]
-    deltas: list[list[tuple[Counted, int]]] = [[] for _ in days]  # per week: (counted, sign)
-    for timeline in timelines(data):
-        for week, counted, sign in transitions(timeline, rules, instants, cutoffs):
-            deltas[week].append((counted, sign))
+    index = invoice_index(data)
+    subscriptions = rebuilt_subscriptions(data)
+
+    def work(part: range) -> Deltas:
+        found: Deltas = [[] for _ in days]
+        for n in part:
+            timeline = timeline_of(subscriptions[n], data, index)
+            for week, counted, sign in transitions(timeline, rules, instants, cutoffs):
+                found[week].append((counted, sign))
+        return found
+
+    weights = [len(index.get(sub.id, ())) + 1 for sub in subscriptions]
+    deltas: Deltas = [[] for _ in days]
+    for found in run(work, split(weights, parts)):
+        for week, changes in enumerate(found):
+            deltas[week] += changes
     totals = Totals(rules)
     reports = []
     converted = []

@@ -283,6 +283,13 @@ def _unpaid_at(invoice: BilledInvoice, t: int) -> bool:
 
 def timelines(data: Dataset) -> list[Timeline]:
     """Every subscription with a lifetime, its invoices indexed once."""
+    index = invoice_index(data)
+    return [timeline_of(sub, data, index) for sub in rebuilt_subscriptions(data)]
+
+
+def invoice_index(data: Dataset) -> dict[str, list[BilledInvoice]]:
+    """Each subscription's invoices; an invoice of a subscription the data does not hold
+    is refused, since its weeks cannot be rebuilt."""
     by_subscription: dict[str, list[BilledInvoice]] = {}
     for invoice in data.invoices:
         by_subscription.setdefault(invoice.subscription, []).append(invoice)
@@ -299,11 +306,18 @@ def timelines(data: Dataset) -> list[Timeline]:
             "cannot be rebuilt",
             "fetch again with ffkpi fetch --since, which reads subscriptions of every status",
         )
-    return [
-        Timeline(sub, data.lifetimes[sub.id], by_subscription.get(sub.id, []))
-        for sub in data.subscriptions
-        if sub.id in data.lifetimes
-    ]
+    return by_subscription
+
+
+def rebuilt_subscriptions(data: Dataset) -> list[Subscription]:
+    """The subscriptions whose past is rebuilt: those with a lifetime, in the data's order."""
+    return [sub for sub in data.subscriptions if sub.id in data.lifetimes]
+
+
+def timeline_of(
+    sub: Subscription, data: Dataset, index: dict[str, list[BilledInvoice]]
+) -> Timeline:
+    return Timeline(sub, data.lifetimes[sub.id], index.get(sub.id, []))
 
 
 def metered_lines(invoices: Iterable[BilledInvoice], t: int) -> list[InvoiceLine]:

@@ -33,6 +33,7 @@ from ffkpi.storage.snapshots import (
     read_snapshots,
     write_snapshot,
 )
+from ffkpi.usecases.parallel import rebuild_plan
 
 
 def backfill_days(since: date, until: date | None, read: date, weekday: int) -> list[date]:
@@ -103,7 +104,8 @@ def backfill(
 ) -> Backfill:
     """Write every week of `days` that has no snapshot yet; `as_of` is the day of the
     read, reconciled against its own reconstruction."""
-    rebuilt = rebuild(data, config, days)
+    parts, runner = rebuild_plan(len(data.lifetimes))
+    rebuilt = rebuild(data, config, days, parts=parts, run=runner)
     existing: dict[str, Snapshot | Skipped] = {}
     if folder.is_dir():
         stored = read_snapshots(folder)

@@ -18,6 +18,7 @@ from ffkpi.history.series import WeekFigures, rebuilt_week
 from ffkpi.sources.files import read_input
 from ffkpi.storage.reads import kept_read
 from ffkpi.storage.snapshots import Skipped, read_series
+from ffkpi.usecases.parallel import rebuild_plan
 
 
 def rebuilt_days(data: Dataset, since: date | None, until: date | None, today: date) -> list[date]:
@@ -67,7 +68,8 @@ def rebuilt_weeks(
 ) -> tuple[list[WeekFigures], bool]:
     """rebuilt_series, and whether the read's own week, rebuilt, would differ from the
     read (then reconcile tells why; it is not run when nothing differs)."""
-    rebuilt = rebuild(data, config, days)
+    parts, runner = rebuild_plan(len(data.lifetimes))
+    rebuilt = rebuild(data, config, days, parts=parts, run=runner)
     weeks = [
         rebuilt_week(report, config.digest, converted, rebuilt.unknown_discounts)
         for report, converted in zip(rebuilt.reports, rebuilt.converted, strict=True)
