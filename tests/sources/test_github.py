@@ -15,7 +15,7 @@ from ffkpi.engine.calendar import end_of_day
 from ffkpi.engine.crm import within_days
 from ffkpi.errors import ExitCode, SourceAuthError, SourceUnavailableError
 from ffkpi.sources import github
-from ffkpi.sources.web import Api, Service
+from ffkpi.sources.web import Api
 
 UTC_ = UTC
 
@@ -48,14 +48,7 @@ def serve() -> Iterator[list[FakeGitHub]]:
 def connect(fake: FakeGitHub, started: list[FakeGitHub], token: str = TOKEN, **kw: object) -> Api:
     base = fake.start()
     started.append(fake)
-    service = Service(
-        name="GitHub",
-        base=base,
-        token=token,
-        token_fix="set GITHUB_TOKEN",
-        setting="$FFKPI_GITHUB_API",
-        default_base=github.GITHUB_API,
-    )
+    service = github.service({github.ENV_TOKEN: token, github.ENV_API: base})
     return Api(service, **kw)  # type: ignore[arg-type]
 
 
