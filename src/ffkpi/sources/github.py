@@ -117,9 +117,13 @@ def _search_range(
             return total
         items = body.get("items")
         for item in items if isinstance(items, list) else []:
-            merged_at = _instant((item.get("pull_request") or {}).get("merged_at"))
-            if merged_at is not None and low <= merged_at <= high:
-                found[int(item["id"])] = merged_at
+            pull = item.get("pull_request") if isinstance(item, dict) else None
+            merged_at = _instant(pull.get("merged_at")) if isinstance(pull, dict) else None
+            key = item.get("id") if isinstance(item, dict) else None
+            if merged_at is None or not isinstance(key, int):
+                continue  # an issue, or a pull request not merged: never counted
+            if low <= merged_at <= high:
+                found[key] = merged_at
         if page * PER_PAGE >= total or not items:
             return None
         page += 1
@@ -142,7 +146,10 @@ def _page(api: Api, repositories: Sequence[str], query: str, page: int) -> dict[
                 "check the KPI's repositories",
             ) from None
         if not isinstance(body, dict):
-            break
+            raise SourceUnavailableError(
+                "GitHub's search answered something that is not a page of results",
+                f"check that {api.base} is GitHub's API",
+            )
         if body.get("incomplete_results") is not True:
             return body
     raise SourceUnavailableError(

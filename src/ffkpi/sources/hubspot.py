@@ -223,7 +223,9 @@ def stages(api: Api, pipelines: Sequence[str]) -> Stages:
     table: dict[tuple[str, str], Stage] = {}
     for pipeline in pipelines:
         for stage in known[pipeline].get("stages") or []:
-            metadata = stage.get("metadata") if isinstance(stage, dict) else None
+            if not isinstance(stage, dict):
+                continue
+            metadata = stage.get("metadata")
             metadata = metadata if isinstance(metadata, dict) else {}
             try:
                 probability = Decimal(str(metadata.get("probability")))
