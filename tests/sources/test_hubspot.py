@@ -60,13 +60,11 @@ def serve() -> Iterator[list[FakeHubSpot]]:
         fake.stop()
 
 
-def connect(
-    fake: FakeHubSpot, started: list[FakeHubSpot], token: str = HUBSPOT_TOKEN, pace: float = 0.0
-) -> Api:
+def connect(fake: FakeHubSpot, started: list[FakeHubSpot], token: str = HUBSPOT_TOKEN) -> Api:
     base = fake.start()
     started.append(fake)
     service = hubspot.service({hubspot.ENV_TOKEN: token, hubspot.ENV_API: base})
-    return Api(dataclasses.replace(service, min_interval=pace))  # unpaced: the limit is met
+    return Api(dataclasses.replace(service, max_rate=None))  # unpaced: the limit is met
 
 
 def quarter_span(name: str) -> tuple[int, int]:
@@ -158,3 +156,19 @@ def test_refusals_are_named(serve: list[FakeHubSpot]) -> None:
         hubspot.stages(bad, ["default"])
     assert token.value.what.startswith("HubSpot refused the token: Authentication credentials")
     assert "pat-na1-wrong" not in token.value.message
+
+
+def test_its_pace_is_not_waiting_out_a_limit(serve: list[FakeHubSpot]) -> None:
+    """Five searches a second is the pace, never time held against the wait allowed."""
+    contacts = [
+        HubspotObject(str(n), {hubspot.MQL_DATE: f"2026-11-{1 + n % 28:02d}T10:00:00Z"})
+        for n in range(1_000)
+    ]
+    fake = FakeHubSpot(contacts=contacts)
+    base = fake.start()
+    serve.append(fake)
+    service = hubspot.service({hubspot.ENV_TOKEN: HUBSPOT_TOKEN, hubspot.ENV_API: base})
+    api = Api(dataclasses.replace(service, max_wait=0.05))
+    found = hubspot.mql_dates(api, hubspot.MQL_DATE, *quarter_span("2026-Q4"))
+    assert len(found) == 1_000
+    assert (fake.searches(), fake.refused_429, api.waited) == (5, 0, 0.0)

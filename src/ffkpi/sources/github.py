@@ -25,7 +25,6 @@ ENV_API = "FFKPI_GITHUB_API"  # GitHub Enterprise's API, or a test double
 API_VERSION = "2022-11-28"
 PER_PAGE = 100
 CAP = 1000  # results one search query can page through
-SEARCH_INTERVAL = 0.0  # the limit is per minute: waited out from its headers
 
 
 def token(env: Mapping[str, str]) -> str:
@@ -57,7 +56,6 @@ def service(env: Mapping[str, str]) -> Service:
         token_fix=f"set {ENV_TOKEN} to a token that can read the repositories (or gh auth login)",
         setting=f"${ENV_API}",
         default_base=GITHUB_API,
-        min_interval=SEARCH_INTERVAL,
         headers={"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION},
     )
 

@@ -25,7 +25,7 @@ ENV_TOKEN = "HUBSPOT_TOKEN"  # a private app's access token
 ENV_API = "FFKPI_HUBSPOT_API"  # a test double, or a proxy on this machine
 PAGE = 200
 CAP = 10_000  # results one search query can page through
-SEARCH_INTERVAL = 0.2  # seconds: five searches a second a token
+SEARCHES_A_SECOND = 5.0  # a token's limit
 DEAL_PROPERTIES = ("pipeline", "dealstage", "closedate")
 MQL_DATE = "hs_lifecyclestage_marketingqualifiedlead_date"
 
@@ -45,7 +45,7 @@ def service(env: Mapping[str, str]) -> Service:
         token_fix=f"set {ENV_TOKEN} to a private app's access token",
         setting=f"${ENV_API}",
         default_base=HUBSPOT_API,
-        min_interval=SEARCH_INTERVAL,
+        max_rate=SEARCHES_A_SECOND,
     )
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from ffkpi.errors import SourceAuthError, SourceUnavailableError
-from ffkpi.stripe.http import check_api_base
+from ffkpi.stripe.http import Pacer, check_api_base
 from ffkpi.text import keep_secret, one_line
 
 RETRIES = 4  # of a request that failed in transit or with a 5xx
@@ -35,7 +35,7 @@ class Service:
     token_fix: str  # what to do when the service refuses the token
     setting: str  # where the base URL can be changed, for its error
     default_base: str
-    min_interval: float = 0.0  # seconds between requests: the service's own pace
+    max_rate: float | None = None  # requests a second the service allows; None: no pace
     max_wait: float = MAX_WAIT
     headers: Mapping[str, str] = field(default_factory=dict)
 
@@ -95,10 +95,12 @@ class Api:
             follow_redirects=False,
             transport=transport,
         )
-        self.sleep, self.clock, self.wall = sleep, clock, wall
+        self.sleep, self.wall = sleep, wall
+        # Stripe's pacer: requests spaced evenly, slower for a while after a 429
+        rate = service.max_rate
+        self.pacer = None if rate is None else Pacer(rate, clock=clock, sleep=sleep)
         self.requests = 0  # sent, retries included
-        self.waited = 0.0  # seconds spent waiting out limits
-        self._next = 0.0  # monotonic instant the next request may start
+        self.waited = 0.0  # seconds spent waiting out limits (the pace is not counted)
         self._not_before = 0.0  # wall instant a spent rate limit resets
 
     def close(self) -> None:
@@ -139,6 +141,8 @@ class Api:
             status = response.status_code
             self._note_limit(response.headers)
             if status < 300:
+                if self.pacer is not None:
+                    self.pacer.succeeded()
                 if decoded is _NOT_JSON:
                     raise SourceUnavailableError(
                         f"{name} answered {method} {path} with something that is not JSON",
@@ -146,6 +150,8 @@ class Api:
                     )
                 return decoded
             if self._limited(status, response.headers):
+                if self.pacer is not None:
+                    self.pacer.slow_down()
                 self._pause(self._limit_wait(response.headers, backoff))
                 backoff = min(backoff * 2, 30.0)
                 continue
@@ -186,12 +192,12 @@ class Api:
         raise Refused(status, message_of(decoded), decoded)
 
     def _wait_turn(self) -> None:
-        """Wait until the service's pace and any spent limit allow the next request."""
-        delay = max(self._next - self.clock(), self._not_before - self.wall(), 0.0)
+        """Wait until any spent limit has reset, and the service's pace allows."""
+        delay = self._not_before - self.wall()
         if delay > 0:
-            self._account(delay)
-            self.sleep(delay)
-        self._next = self.clock() + self.service.min_interval
+            self._pause(delay)
+        if self.pacer is not None:
+            self.pacer.wait()
 
     def _note_limit(self, headers: httpx.Headers) -> None:
         """A limit spent (`x-ratelimit-remaining: 0`): hold the next request until it
