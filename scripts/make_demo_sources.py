@@ -16,8 +16,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from ffkpi.engine.calendar import quarter_of
-from ffkpi.engine.crm import Deal, Stage, carr_closed, carr_projected
+from ffkpi.sources.demo import simulated_carr
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "src" / "ffkpi" / "data" / "demo_sources.json.gz"
@@ -98,22 +97,9 @@ CLOSED, PROJECTED = 168_000, 402_000
 
 
 def carr(made: list[dict[str, object]]) -> tuple[Decimal, Decimal]:
-    """CARR closed and projected on the demo's day, as ffkpi computes them."""
-    cutoff = calendar.timegm((AS_OF + timedelta(days=1)).timetuple())
-    stages = {("default", key): Stage(Decimal(p), closed) for key, _, p, closed in STAGES}
-    deals = []
-    for raw in made:
-        seen = [stage for at, stage in raw["history"] if at < cutoff]  # type: ignore[attr-defined]
-        if seen:
-            close = date.fromisoformat(str(raw["close"]))
-            deals.append(
-                Deal(str(raw["id"]), "default", seen[-1], close, Decimal(str(raw["amount"])))
-            )
-    quarter = quarter_of(AS_OF)
-    return (
-        carr_closed(deals, stages, ["default"], quarter, AS_OF),
-        carr_projected(deals, stages, ["default"], quarter, AS_OF),
-    )
+    """CARR closed and projected on the demo's day, as `review --demo` computes them."""
+    closed, projected, _ = simulated_carr({"stages": STAGES, "deals": made}, AS_OF)
+    return closed, projected
 
 
 def calibrated(made: list[dict[str, object]], customers: list[str]) -> list[dict[str, object]]:

@@ -70,13 +70,7 @@ def _computed(
     week = kpi_window(kpis["engineering_throughput"].period, day)
     merged = within_days((at for _, _, at in github["pulls"]), week.since, week.until)
     mqls = within_days(hubspot["mqls"], week.since, week.until)
-    stages = {
-        ("default", key): Stage(Decimal(probability), closed)
-        for key, _, probability, closed in hubspot["stages"]
-    }
-    cutoff = int(datetime.combine(day + timedelta(days=1), time(), UTC).timestamp())
-    deals = [deal for raw in hubspot["deals"] if (deal := _deal_on(raw, cutoff)) is not None]
-    quarter = quarter_of(day)
+    closed, projected, deals = simulated_carr(hubspot, day)
     repos = len(github["repositories"])
     return {
         "engineering_throughput": (
@@ -84,15 +78,29 @@ def _computed(
             f"simulated GitHub, {repos} repositories",
         ),
         "mqls": (Decimal(mqls), "simulated HubSpot contacts"),
-        "carr_closed": (
-            carr_closed(deals, stages, ["default"], quarter, day),
-            f"simulated HubSpot, {len(deals)} deals",
-        ),
+        "carr_closed": (closed, f"simulated HubSpot, {deals} deals"),
         "carr_projected": (
-            carr_projected(deals, stages, ["default"], quarter, day),
-            f"simulated HubSpot, {len(deals)} deals as they stood on {day}",
+            projected,
+            f"simulated HubSpot, {deals} deals as they stood on {day}",
         ),
     }
+
+
+def simulated_carr(hubspot: dict[str, Any], day: date) -> tuple[Decimal, Decimal, int]:
+    """CARR closed and projected as of `day` from a simulated HubSpot account (its
+    stages, and its deals with their history), and how many deals were open by then."""
+    stages = {
+        ("default", key): Stage(Decimal(probability), closed)
+        for key, _, probability, closed in hubspot["stages"]
+    }
+    cutoff = int(datetime.combine(day + timedelta(days=1), time(), UTC).timestamp())
+    deals = [deal for raw in hubspot["deals"] if (deal := _deal_on(raw, cutoff)) is not None]
+    quarter = quarter_of(day)
+    return (
+        carr_closed(deals, stages, ["default"], quarter, day),
+        carr_projected(deals, stages, ["default"], quarter, day),
+        len(deals),
+    )
 
 
 def _deal_on(raw: dict[str, Any], cutoff: int) -> Deal | None:
