@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from ffkpi.errors import SourceAuthError, SourceUnavailableError
-from ffkpi.stripe.http import Pacer, check_api_base
+from ffkpi.stripe.http import check_api_base
 from ffkpi.text import keep_secret, one_line
 
 RETRIES = 4  # of a request that failed in transit or with a 5xx
@@ -95,10 +95,11 @@ class Api:
             follow_redirects=False,
             transport=transport,
         )
-        self.sleep, self.wall = sleep, wall
-        # Stripe's pacer: requests spaced evenly, slower for a while after a 429
-        rate = service.max_rate
-        self.pacer = None if rate is None else Pacer(rate, clock=clock, sleep=sleep)
+        self.sleep, self.clock, self.wall = sleep, clock, wall
+        # One request at a time, each at least this long after the last one was sent:
+        # spaced from when it really went, so the service never sees two closer together.
+        self._interval = 0.0 if service.max_rate is None else 1 / service.max_rate
+        self._next = 0.0  # monotonic instant the next request may go
         self.requests = 0  # sent, retries included
         self.waited = 0.0  # seconds spent waiting out limits (the pace is not counted)
         self._not_before = 0.0  # wall instant a spent rate limit resets
@@ -141,8 +142,6 @@ class Api:
             status = response.status_code
             self._note_limit(response.headers)
             if status < 300:
-                if self.pacer is not None:
-                    self.pacer.succeeded()
                 if decoded is _NOT_JSON:
                     raise SourceUnavailableError(
                         f"{name} answered {method} {path} with something that is not JSON",
@@ -150,8 +149,6 @@ class Api:
                     )
                 return decoded
             if self._limited(status, response.headers):
-                if self.pacer is not None:
-                    self.pacer.slow_down()
                 self._pause(self._limit_wait(response.headers, backoff))
                 backoff = min(backoff * 2, 30.0)
                 continue
@@ -196,8 +193,10 @@ class Api:
         delay = self._not_before - self.wall()
         if delay > 0:
             self._pause(delay)
-        if self.pacer is not None:
-            self.pacer.wait()
+        pace = self._next - self.clock()
+        if pace > 0:
+            self.sleep(pace)
+        self._next = self.clock() + self._interval
 
     def _note_limit(self, headers: httpx.Headers) -> None:
         """A limit spent (`x-ratelimit-remaining: 0`): hold the next request until it
