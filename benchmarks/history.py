@@ -135,7 +135,7 @@ def offline(folder: str, history_from: str) -> None:
     from ffkpi.history.rebuild import dataset_at, instant_of, rebuild
     from ffkpi.history.reconcile import reconcile
     from ffkpi.history.series import Customers
-    from ffkpi.history.timeline import timelines
+    from ffkpi.history.timeline import Timelines
     from ffkpi.stripe.billed import Biller, lifetime
     from ffkpi.stripe.payloads import (
         Page,
@@ -203,7 +203,7 @@ def offline(folder: str, history_from: str) -> None:
     figures["peak_rss_mb"] = peak_mb()  # before the comparisons below
     # The way it is not done: every subscription read at every week, one report a week.
     began = time.perf_counter()
-    indexed = timelines(data)
+    indexed = list(Timelines(data))
     naive = [
         compute_report(dataset_at(data, indexed, instant_of(day, data.read_at)), config, day)
         for day in days()

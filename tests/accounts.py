@@ -2,6 +2,7 @@
 as bundles, and small Stripe lists for snapshot tests."""
 
 import calendar
+import io
 import json
 from datetime import datetime
 from typing import Any
@@ -11,6 +12,8 @@ import stripe_fixtures as sf
 from billing_sim import DAY, Account, Odds, growing
 from ffkpi.engine.model import Dataset
 from ffkpi.sources.files import parse_input
+from ffkpi.sources.stream import write_stream_to
+from ffkpi.stripe.bundle import Bundle
 
 NOW = make_demo.NOW
 
@@ -131,3 +134,31 @@ period = "quarter_to_date"
 goal = { "2026-Q4" = 450000 }
 source = "the CRM"
 """
+
+
+SUBS = "subscriptions"
+
+
+def streamed(bundle: dict[str, Any]) -> bytes:
+    """A bundle as `ffkpi fetch` now writes it: a read in JSON lines."""
+
+    def by_id(key: str) -> dict[str, Any] | None:
+        objects = bundle.get(key)
+        return None if objects is None else {o["id"]: o for o in objects}
+
+    kept = Bundle(
+        subscriptions={
+            s["id"]: json.dumps(s, separators=(",", ":")) for s in bundle["subscriptions"]
+        },
+        prices=by_id("prices") or {},
+        coupons=by_id("coupons") or {},
+        products=by_id("products") or {},
+        invoices=by_id("invoices") or {},
+        invoice_items=by_id("invoice_items"),
+        customers=by_id("customers"),
+        fetched_at=bundle.get("fetched_at"),
+        history_from=bundle.get("history_from"),
+    )
+    out = io.BytesIO()
+    write_stream_to(out, kept)
+    return out.getvalue()

@@ -27,6 +27,10 @@ class FfkpiError(Exception):
         self.fix = fix
         self.detail = detail  # shown with --verbose: request ids, objects, fields
 
+    def __reduce__(self) -> tuple[type["FfkpiError"], tuple[str, str, str | None]]:
+        # Whole across processes: a rebuild's worker raises it to the run that started it.
+        return type(self), (self.what, self.fix, self.detail)
+
     @property
     def message(self) -> str:
         return f"{self.what} ({self.fix})"

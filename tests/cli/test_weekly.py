@@ -67,7 +67,9 @@ def test_a_weekly_run_posts_this_weeks_review_once(
     folder = cli_env / "snapshots"
     kept = folder / "reads" / f"{week}.json.gz"
     assert stat.S_IMODE(kept.stat().st_mode) == 0o600  # customers' names: the user alone
-    listed = len(json.loads(gzip.decompress(kept.read_bytes()))["subscriptions"])
+    lines = [json.loads(line) for line in gzip.decompress(kept.read_bytes()).splitlines()]
+    listed = sum("subscription" in line for line in lines)  # a read in JSON lines
+    assert lines[0]["subscriptions"] == listed
     assert f"read: {listed:,} subscriptions from Stripe" in result.stderr
     assert listed == sum(s["status"] != "canceled" for s in DEMO["subscriptions"])
     # The KPI ran for the week's window: the seven days before the read's day.

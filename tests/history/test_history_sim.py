@@ -20,7 +20,7 @@ from accounts import read, simulated
 from ffkpi.config import Config, parse_config
 from ffkpi.engine.mrr import Report, compute_report
 from ffkpi.history.rebuild import dataset_at, instant_of, rebuild_weeks
-from ffkpi.history.timeline import timelines
+from ffkpi.history.timeline import Timelines
 from ffkpi.sources.demo import DEMO_AS_OF, demo_config, example_config_text
 
 pytestmark = pytest.mark.slow  # the quick run (-m "not slow") leaves it to CI
@@ -64,7 +64,7 @@ def test_every_week_is_compute_report_on_the_account_as_it_stood(seed: int, disc
     # The last is the day of the read: the subscriptions as read, the rules at the end of
     # that day (trials and discounts ending in between).
     days = weeks()
-    indexed = timelines(data)
+    indexed = list(Timelines(data))
     fast = rebuild_weeks(data, config, days)
     for day, week in zip(days, fast, strict=True):
         at = dataset_at(data, indexed, instant_of(day, data.read_at))

@@ -377,7 +377,7 @@ def test_an_item_trial_ending_between_the_read_and_the_end_of_its_day() -> None:
     as `ffkpi mrr --as-of` on that read does; the week before counts the trial as 0."""
     from ffkpi.engine.mrr import compute_report
     from ffkpi.history.rebuild import dataset_at, instant_of
-    from ffkpi.history.timeline import timelines
+    from ffkpi.history.timeline import Timelines
 
     base, addon = price(10_000), price(3_000, product="prod_b")
     s = sub(item(base, item_id="si_1"), item(addon, item_id="si_2"), sub_id="sub_1")
@@ -403,7 +403,7 @@ def test_an_item_trial_ending_between_the_read_and_the_end_of_its_day() -> None:
     days = [date(2026, 11, 12), date(2026, 11, 19)]
     weeks = rebuild_weeks(data, cfg, days)
     assert [format_money(w.mrr, "usd") for w in weeks] == ["100.00", "130.00"]
-    indexed = timelines(data)
+    indexed = list(Timelines(data))
     for day, week in zip(days, weeks, strict=True):
         slow = compute_report(dataset_at(data, indexed, instant_of(day, data.read_at)), cfg, day)
         assert (week.mrr, week.excluded) == (slow.mrr, slow.excluded)

@@ -9,7 +9,7 @@ by convention: a frozen dataclass costs 2-3x more to construct, and a run builds
 hundreds of thousands of them.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal, get_args
@@ -157,6 +157,20 @@ class BilledInvoice:
 
 
 @dataclass(frozen=True, slots=True)
+class Billed:
+    """One subscription's billed history as a streamed read gives it: its invoices (the
+    pending items as one), and the discounts they carried that had to be left out."""
+
+    invoices: tuple[BilledInvoice, ...]
+    unknown_discounts: int = 0
+
+
+# The billed history of a read too large to hold at once, read again from its file for
+# each range of positions in `Dataset.subscriptions`, in their order.
+Billing = Callable[[range], Iterator[Billed]]
+
+
+@dataclass(frozen=True, slots=True)
 class Dataset:
     subscriptions: tuple[Subscription, ...]
     product_names: Mapping[str, str] = field(default_factory=dict)
@@ -170,3 +184,6 @@ class Dataset:
     read_at_is_file_time: bool = False
     history_from: int | None = None  # the first instant its invoices rebuild, if known
     customer_names: Mapping[str, str] = field(default_factory=dict)  # where the data has them
+    # A streamed read's billed history, subscription by subscription (`invoices` is then
+    # empty and `unknown_discounts` is counted as it is read): see history.timeline.
+    billing: Billing | None = None

@@ -17,15 +17,20 @@ from ffkpi.engine.model import Dataset
 from ffkpi.engine.mrr import Counted, Report, Rules, Totals
 from ffkpi.errors import InputError, UsageError
 from ffkpi.history.sweep import transitions
-from ffkpi.history.timeline import (
-    Timeline,
-    invoice_index,
-    metered_lines,
-    rebuilt_subscriptions,
-    timeline_of,
-)
+from ffkpi.history.timeline import Timeline, Timelines, metered_lines
 
-Deltas = list[list[tuple[Counted, int]]]  # per week: what each change adds (sign +1) or takes
+Changes = list[list[tuple[Counted, int]]]  # per week: what each change adds (sign +1) or takes
+
+
+@dataclass(frozen=True, slots=True)
+class Deltas:
+    """What one part of the subscriptions changed, week by week, and the discounts its
+    invoices carried that had to be left out (a streamed read counts them as it goes)."""
+
+    weeks: Changes
+    unknown_discounts: int = 0
+
+
 # How the parts of a rebuild are run: each part (a range of the subscriptions) by `work`,
 # the results in the parts' order. In one process by default; the use cases pass a pool.
 Runner = Callable[[Callable[[range], Deltas], list[range]], list[Deltas]]
@@ -150,21 +155,22 @@ def rebuild(
     rules = Rules(config, data.product_names)
     instants = [instant_of(day, data.read_at) for day in days]
     cutoffs = [end_of_day(day) for day in days]
-    index = invoice_index(data)
-    subscriptions = rebuilt_subscriptions(data)
+    lines = Timelines(data)
 
     def work(part: range) -> Deltas:
-        found: Deltas = [[] for _ in days]
-        for n in part:
-            timeline = timeline_of(subscriptions[n], data, index)
+        found: Changes = [[] for _ in days]
+        unknown = 0
+        for timeline, left_out in lines.part(part):
+            unknown += left_out
             for week, counted, sign in transitions(timeline, rules, instants, cutoffs):
                 found[week].append((counted, sign))
-        return found
+        return Deltas(found, unknown)
 
-    weights = [len(index.get(sub.id, ())) + 1 for sub in subscriptions]
-    deltas: Deltas = [[] for _ in days]
-    for found in run(work, split(weights, parts)):
-        for week, changes in enumerate(found):
+    deltas: Changes = [[] for _ in days]
+    unknown_discounts = data.unknown_discounts
+    for found in run(work, split(lines.weights(), parts)):
+        unknown_discounts += found.unknown_discounts
+        for week, changes in enumerate(found.weeks):
             deltas[week] += changes
     totals = Totals(rules)
     reports = []
@@ -178,7 +184,7 @@ def rebuild(
         reports.append(totals.report(day))
         converted.append(foreign)
     limits = LIMITS + ((ONCE_LIMIT,) if config.policy.discounts == "all" else ())
-    return Rebuilt(reports, converted, data.unknown_discounts, limits)
+    return Rebuilt(reports, converted, unknown_discounts, limits)
 
 
 def rebuild_weeks(data: Dataset, config: Config, as_of: Sequence[date]) -> list[Report]:

@@ -19,7 +19,7 @@ from ffkpi.engine.model import Dataset, Subscription
 from ffkpi.engine.mrr import EXACT, Counted, Rules, exact_sum
 from ffkpi.engine.pricing import ZERO, latest_metered
 from ffkpi.history.rebuild import instant_of
-from ffkpi.history.timeline import Timeline, metered_lines, timelines
+from ffkpi.history.timeline import Timeline, Timelines, metered_lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,12 +106,17 @@ def reconcile(data: Dataset, config: Config, as_of: date) -> Reconciliation:
     rules = Rules(config, data.product_names, data.invoice_lines)
     cutoff = end_of_day(as_of)
     t = instant_of(as_of, data.read_at)
-    indexed: dict[str, Timeline] = {timeline.sub.id: timeline for timeline in timelines(data)}
+    # The timelines come in the subscriptions' order, one at a time (a streamed read is
+    # never held whole): each is matched to its subscription as the two lists go.
+    lines = iter(Timelines(data))
+    next_line = next(lines, None)
     live_total = rebuilt_total = ZERO
     causes: dict[str, tuple[int, Decimal]] = {}
     for sub in data.subscriptions:
         live = _in_tiers(rules.count(sub, cutoff))
-        timeline = indexed.get(sub.id)
+        timeline = None
+        if next_line is not None and next_line.sub is sub:
+            timeline, next_line = next_line, next(lines, None)
         then = timeline.at(t) if timeline is not None else None
         rebuilt = ZERO
         if timeline is not None and then is not None:

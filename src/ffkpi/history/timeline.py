@@ -5,7 +5,7 @@ Pure: no I/O, no clock.
 """
 
 import bisect
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import NamedTuple
@@ -281,10 +281,39 @@ def _unpaid_at(invoice: BilledInvoice, t: int) -> bool:
     return invoice.status == "uncollectible"  # marked after t, else unpaid already
 
 
-def timelines(data: Dataset) -> list[Timeline]:
-    """Every subscription with a lifetime, its invoices indexed once."""
-    index = invoice_index(data)
-    return [timeline_of(sub, data, index) for sub in rebuilt_subscriptions(data)]
+class Timelines:
+    """The subscriptions whose past is rebuilt (those with a lifetime, in the data's
+    order), each with its billed history: indexed from the data's invoices, or read part
+    by part from a streamed read's file (Dataset.billing), one subscription at a time."""
+
+    def __init__(self, data: Dataset) -> None:
+        self.data = data
+        self.subscriptions = [sub for sub in data.subscriptions if sub.id in data.lifetimes]
+        self.index = {} if data.billing is not None else invoice_index(data)
+        if data.billing is not None and len(self.subscriptions) != len(data.subscriptions):
+            raise ValueError("a streamed read gives a lifetime to every subscription")
+
+    def weights(self) -> list[int]:
+        """What each subscription costs to rebuild, about: its invoices (unknown, so
+        alike, in a streamed read), plus one."""
+        return [len(self.index.get(sub.id, ())) + 1 for sub in self.subscriptions]
+
+    def part(self, part: range) -> Iterator[tuple[Timeline, int]]:
+        """The timelines of the subscriptions in `part`, in order, each with the
+        discounts its invoices carried that had to be left out (counted here only for a
+        streamed read: the data's own count holds them otherwise)."""
+        data = self.data
+        if data.billing is None:
+            for n in part:
+                sub = self.subscriptions[n]
+                yield Timeline(sub, data.lifetimes[sub.id], self.index.get(sub.id, [])), 0
+            return
+        for n, billed in zip(part, data.billing(part), strict=True):
+            sub = self.subscriptions[n]
+            yield Timeline(sub, data.lifetimes[sub.id], billed.invoices), billed.unknown_discounts
+
+    def __iter__(self) -> Iterator[Timeline]:
+        return (timeline for timeline, _ in self.part(range(len(self.subscriptions))))
 
 
 def invoice_index(data: Dataset) -> dict[str, list[BilledInvoice]]:
@@ -296,28 +325,22 @@ def invoice_index(data: Dataset) -> dict[str, list[BilledInvoice]]:
     for sub_id, invoices in by_subscription.items():
         if sub_id in data.lifetimes:
             continue
-        # Made after the read began, by a subscription created since: beyond every week.
-        known = [i for i in invoices if data.read_at is None or i.created <= data.read_at]
-        if not known:
-            continue
-        what = "pending invoice items" if known[0].status == PENDING else f"invoice {known[0].id}"
-        raise InputError(
-            f"{what} of subscription {sub_id}, which the data does not hold: its weeks "
-            "cannot be rebuilt",
-            "fetch again with ffkpi fetch --since, which reads subscriptions of every status",
-        )
+        refuse_unheld(sub_id, invoices, data.read_at)
     return by_subscription
 
 
-def rebuilt_subscriptions(data: Dataset) -> list[Subscription]:
-    """The subscriptions whose past is rebuilt: those with a lifetime, in the data's order."""
-    return [sub for sub in data.subscriptions if sub.id in data.lifetimes]
-
-
-def timeline_of(
-    sub: Subscription, data: Dataset, index: dict[str, list[BilledInvoice]]
-) -> Timeline:
-    return Timeline(sub, data.lifetimes[sub.id], index.get(sub.id, []))
+def refuse_unheld(sub_id: str, invoices: Sequence[BilledInvoice], read_at: int | None) -> None:
+    """Invoices of a subscription the data does not hold: refused, unless made after the
+    read began (by a subscription created since: beyond every week)."""
+    known = [i for i in invoices if read_at is None or i.created <= read_at]
+    if not known:
+        return
+    what = "pending invoice items" if known[0].status == PENDING else f"invoice {known[0].id}"
+    raise InputError(
+        f"{what} of subscription {sub_id}, which the data does not hold: its weeks "
+        "cannot be rebuilt",
+        "fetch again with ffkpi fetch --since, which reads subscriptions of every status",
+    )
 
 
 def metered_lines(invoices: Iterable[BilledInvoice], t: int) -> list[InvoiceLine]:

@@ -12,6 +12,7 @@ import msgspec
 from ffkpi.engine.calendar import format_instant
 from ffkpi.engine.model import Dataset
 from ffkpi.errors import InputError
+from ffkpi.sources.stream import STREAM_START, StreamedRead, write_stream_to
 from ffkpi.storage.files import PRIVATE, atomic_file
 from ffkpi.stripe.billed import build_history_dataset
 from ffkpi.stripe.bundle import Bundle
@@ -66,8 +67,10 @@ def read_input(path: Path, *, history: bool | None = False) -> Dataset:
         with path.open("rb") as handle:
             raw = handle.read(HEAD)
             _check_start(raw, origin)
-            raw += handle.read()
             modified = int(os.fstat(handle.fileno()).st_mtime)
+            streamed = _head(raw).lstrip().startswith(STREAM_START)
+            if not streamed:
+                raw += handle.read()
     except FileNotFoundError:
         raise InputError(f"input file {path} does not exist", "check the path") from None
     except IsADirectoryError:
@@ -76,10 +79,23 @@ def read_input(path: Path, *, history: bool | None = False) -> Dataset:
         raise InputError(
             f"cannot read input file {path}: {err.strerror}", "check the path and its permissions"
         ) from None
-    data = parse_input(raw, origin, history=history)
+    if streamed:  # read record by record, never whole
+        data = StreamedRead(path).dataset(history=history)
+    else:
+        data = parse_input(raw, origin, history=history)
     if data.read_at is None:  # the Stripe CLI's output never says: the file's own time
         return dataclasses.replace(data, read_at=modified, read_at_is_file_time=True)
     return data
+
+
+def _head(raw: bytes) -> bytes:
+    """The first bytes of a file's JSON, unpacked if it is gzip."""
+    if raw[:2] != GZIP:
+        return raw
+    try:
+        return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(raw, HEAD)
+    except zlib.error:
+        return b""  # refused as broken gzip data when read whole
 
 
 def file_time_note(data: Dataset) -> str | None:
@@ -293,20 +309,5 @@ def write_bundle(path: Path, bundle: Bundle) -> None:
 
 
 def write_bundle_to(out: BinaryIO, bundle: Bundle) -> None:
-    """A bundle's JSON, streamed to `out`."""
-    out.write(b"{")
-    for name in ("fetched_at", "history_from"):
-        moment = getattr(bundle, name)
-        if moment is not None:
-            out.write(f'"{name}":{int(moment)},'.encode())
-    out.write(b'"subscriptions":[')
-    for position, text in enumerate(bundle.subscriptions.values()):
-        out.write(b"," if position else b"")
-        out.write(text.encode())
-    out.write(b"]")
-    for name in (endpoint.key for endpoint in ENDPOINTS if endpoint is not SUBSCRIPTIONS):
-        table = getattr(bundle, name)
-        if table is not None:
-            objects = json.dumps(list(table.values()), separators=(",", ":"))
-            out.write(f',"{name}":{objects}'.encode())
-    out.write(b"}\n")
+    """A bundle, streamed to `out` as a read in JSON lines (sources.stream)."""
+    write_stream_to(out, bundle)

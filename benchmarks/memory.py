@@ -1,0 +1,194 @@
+"""Peak memory and time of `ffkpi mrr --input` and `ffkpi history --input` as accounts
+grow, read from the file `ffkpi fetch` writes (a read in JSON lines), in one run.
+
+Simulates accounts of N subscriptions billed monthly for two years (benchmarks/history.py's
+"bench" profile, scripts/billing_sim.py), written straight to a read in JSON lines a
+thousand subscriptions at a time, so the generator never holds the account either. Each
+command runs in a fresh process with --jobs 1 (one process: its peak resident memory is
+the job's), and reports its own peak (VmHWM). At the smallest size the same account is
+also written as one JSON document (the bundle format of earlier versions), read the way
+that format must be (whole), and the outputs of the two are compared byte for byte.
+
+Usage: uv run python benchmarks/memory.py [--sizes 10000 30000 100000] [--keep FOLDER]
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import history as bench  # noqa: E402
+
+BATCH = 1_000
+# Runs ffkpi in this process, then reports the process's own peak resident memory.
+WRAPPER = """
+import sys
+from pathlib import Path
+from ffkpi.cli.app import main
+try:
+    main()
+finally:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            sys.stderr.write(f"\\npeak_kb={line.split()[1]}\\n")
+"""
+
+
+def _owner(entry: dict[str, Any]) -> str | None:
+    details = (entry.get("parent") or {}).get("subscription_details") or {}
+    owner: str | None = details.get("subscription")
+    return owner
+
+
+def generate(path: Path, count: int, bundle: Path | None = None) -> dict[str, int]:
+    """`count` subscriptions as a read in JSON lines at `path` (and, given `bundle`, as
+    one JSON document there too), simulated a batch at a time."""
+    import billing_sim
+    import make_demo
+
+    start = make_demo.NOW - 730 * billing_sim.DAY
+    odds = billing_sim.Odds(cancel=0.4, come_back=0, trial=10, incomplete=0.5)
+    account = billing_sim.Account(make_demo.NOW, seed=42, odds=odds)
+    rng = account.rng
+    side = {
+        "prices": [{**p, **make_demo._tiers(p)} for p in make_demo.P.values()],
+        "coupons": make_demo.BUNDLE_COUPONS,
+        "products": make_demo.PRODUCTS,
+    }
+    lists = ["subscriptions", "prices", "coupons", "products", "invoices", "invoice_items"]
+    header = {"object": "ffkpi.read", "version": 1, "lists": lists, "subscriptions": 0}
+    figures = {"subscriptions": 0, "invoices": 0}
+    whole: dict[str, list[Any]] = {"subscriptions": [], "invoices": [], "invoice_items": []}
+    with path.open("wb") as out:
+        # The count is known at the end: the header keeps room for it.
+        out.write(b" " * 400 + b"\n")
+        for key, objects in side.items():
+            out.write(json.dumps({key: objects}, separators=(",", ":")).encode() + b"\n")
+        for first in range(0, count, BATCH):
+            for n in range(first, min(count, first + BATCH)):
+                created = start + rng.randint(0, 30 * billing_sim.DAY)
+                plan = make_demo.plan(rng)
+                while plan.items[0][0]["recurring"]["interval"] != "month":
+                    plan = make_demo.plan(rng)
+                account.start(f"cus_Bench{n:07d}", created, plan)
+            owned: dict[str, dict[str, list[Any]]] = {}
+            for key in ("invoices", "invoice_items"):
+                for entry in getattr(account, key):
+                    owner = _owner(entry)
+                    assert owner is not None
+                    owned.setdefault(owner, {}).setdefault(key, []).append(entry)
+            for sub in account.subscriptions:
+                mine = owned.get(sub["id"], {})
+                line = {
+                    "subscription": sub,
+                    "invoices": mine.get("invoices", []),
+                    "invoice_items": mine.get("invoice_items", []),
+                }
+                out.write(json.dumps(line, separators=(",", ":")).encode() + b"\n")
+            figures["subscriptions"] += len(account.subscriptions)
+            figures["invoices"] += len(account.invoices)
+            if bundle is not None:
+                for key, objects in whole.items():
+                    objects += getattr(account, key)
+            account.subscriptions.clear()
+            account.invoices.clear()
+            account.invoice_items.clear()
+        header.update(
+            subscriptions=figures["subscriptions"], fetched_at=make_demo.NOW, history_from=start
+        )
+        out.seek(0)
+        out.write(json.dumps(header, separators=(",", ":")).encode())
+    if bundle is not None:
+        document = {"fetched_at": make_demo.NOW, "history_from": start, **side, **whole}
+        bundle.write_text(json.dumps(document, separators=(",", ":")))
+    figures["bytes"] = path.stat().st_size
+    return figures
+
+
+def run(command: list[str], config: Path) -> tuple[float, float, bytes]:
+    """Seconds, peak MB and stdout of one ffkpi command in a fresh process."""
+    env = {**os.environ, "FFKPI_JOBS": "1"}
+    began = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", WRAPPER, *command, "--config", str(config), "-f", "json"],
+        capture_output=True,
+        env=env,
+        check=False,
+    )
+    taken = time.perf_counter() - began
+    err = done.stderr.decode()
+    if done.returncode != 0:
+        raise SystemExit(f"{command} failed: {err}")
+    peak = int(err.rsplit("peak_kb=", 1)[1].split()[0]) / 1024
+    return taken, peak, done.stdout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 30_000, 100_000])
+    parser.add_argument("--keep", type=Path, help="a folder to write the accounts in, kept")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as temporary:
+        folder = args.keep or Path(temporary)
+        folder.mkdir(parents=True, exist_ok=True)
+        config = folder / "ffkpi.toml"
+        config.write_text(bench.bench_config_text())
+        rows = []
+        for size in sorted(args.sizes):
+            read = folder / f"read-{size}.jsonl"
+            bundle = folder / f"bundle-{size}.json" if size == min(args.sizes) else None
+            made = generate(read, size, bundle)
+            row: dict[str, Any] = {"size": size, **made}
+            for name in ("mrr", "history"):
+                taken, peak, out = run([name, "--input", str(read)], config)
+                row[name] = (taken, peak)
+                if bundle is not None:
+                    whole_taken, whole_peak, whole_out = run([name, "--input", str(bundle)], config)
+                    row[f"{name}_whole"] = (whole_taken, whole_peak, whole_out == out)
+            rows.append(row)
+            if bundle is not None:
+                bundle.unlink()
+            if args.keep is None:
+                read.unlink()
+    first = rows[0]
+    print(f"subscriptions billed monthly for two years; one process (--jobs 1); {BATCH:,} a batch")
+    for name in ("mrr", "history"):
+        taken, peak, same = first[f"{name}_whole"]
+        print(
+            f"{name} --input at {first['size']:,}: one JSON document {taken:.1f} s, {peak:,.0f} MB; "
+            f"JSON lines {first[name][0]:.1f} s, {first[name][1]:,.0f} MB "
+            f"({peak / first[name][1]:.1f}x less memory); same output: {same}"
+        )
+    print(
+        f"{'subscriptions':>13} {'invoices':>10} {'file MB':>8} | {'mrr s':>6} {'MB':>6} | "
+        f"{'history s':>9} {'MB':>6} | {'s / 1k subs':>11}"
+    )
+    for row in rows:
+        print(
+            f"{row['size']:>13,} {row['invoices']:>10,} {row['bytes'] / 2**20:>8,.0f} | "
+            f"{row['mrr'][0]:>6.1f} {row['mrr'][1]:>6,.0f} | "
+            f"{row['history'][0]:>9.1f} {row['history'][1]:>6,.0f} | "
+            f"{1000 * row['history'][0] / row['size']:>11.3f}"
+        )
+    last = rows[-1]
+    if len(rows) > 1:
+        grown = last["size"] / first["size"]
+        print(
+            f"from {first['size']:,} to {last['size']:,} ({grown:.0f}x): history time "
+            f"{last['history'][0] / first['history'][0]:.1f}x, memory "
+            f"{last['history'][1] / first['history'][1]:.2f}x; mrr memory "
+            f"{last['mrr'][1] / first['mrr'][1]:.2f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()

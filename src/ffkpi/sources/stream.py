@@ -1,0 +1,320 @@
+"""Reads in JSON lines: one subscription a line with its own invoices and pending items,
+after a header and the catalog (prices, coupons, products, customers). What `ffkpi
+fetch` and the weekly run write, so that no command holds the file, nor the account's
+invoices, at once:
+
+    {"object":"ffkpi.read","version":1,"lists":[...],"subscriptions":N,"fetched_at":T,...}
+    {"prices":[...]}                                    (a hundred objects a line)
+    {"subscription":{...},"invoices":[...],"invoice_items":[...]}   (N lines)
+    {"invoices":[...]}              (invoices of no subscription held: one-off, or newer)
+
+A first pass reads each subscription (its invoices skipped unread, but for a metered
+item's newest lines); the rebuild reads each subscription's invoices again, a range of
+subscriptions at a time (Dataset.billing), and lets them go.
+"""
+
+import dataclasses
+import gzip
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any, BinaryIO
+
+import msgspec
+
+from ffkpi.engine.model import Billed, BilledInvoice, Dataset, InvoiceLine, Subscription
+from ffkpi.errors import InputError
+from ffkpi.history.timeline import refuse_unheld
+from ffkpi.stripe.billed import Biller, lifetime
+from ffkpi.stripe.bundle import Bundle, Json
+from ffkpi.stripe.lists import (
+    CUSTOMERS,
+    ENDPOINTS,
+    INVOICE_ITEMS,
+    INVOICES,
+    SUBSCRIPTIONS,
+)
+from ffkpi.stripe.payloads import (
+    Payload,
+    StripeInvoice,
+    StripeInvoiceItem,
+    StripeSubscription,
+    error_location,
+    malformed,
+)
+from ffkpi.stripe.resolve import Resolver, bulk_allocation, invoice_lines, refuse_repeats
+
+MAGIC = "ffkpi.read"
+VERSION = 1
+CHUNK = 100  # objects a line, outside the subscriptions' lines
+LINE_LIMIT = 256 * 2**20  # a longer line is no subscription's: a crafted file
+CATALOG = tuple(e for e in ENDPOINTS if e not in (SUBSCRIPTIONS, INVOICES, INVOICE_ITEMS))
+OWNED = (INVOICES.key, INVOICE_ITEMS.key)  # the lists a subscription's line holds
+SUBSCRIPTION_LINE = b'{"subscription":'
+STREAM_START = b'{"object":"ffkpi.read"'  # how the header, written by ffkpi, begins
+
+
+class Header(Payload, frozen=True):
+    object: str
+    version: int
+    lists: list[str]  # the lists the read holds (an empty one is a list read)
+    subscriptions: int
+    fetched_at: int | None = None  # when the read began (Unix seconds)
+    history_from: int | None = None  # its --since: the first instant it rebuilds
+
+
+# A line as the first pass reads it: the catalog decoded, a subscription's invoices kept
+# as undecoded JSON until it is known whether they are needed.
+_First: Any = msgspec.defstruct(
+    "_First",
+    [
+        ("subscription", StripeSubscription | None, None),
+        ("invoices", msgspec.Raw, msgspec.Raw()),  # empty: none on the line
+        ("invoice_items", msgspec.Raw, msgspec.Raw()),
+        *((e.key, list[e.payload] | None, None) for e in CATALOG),  # type: ignore[name-defined]
+    ],
+    bases=(Payload,),
+    frozen=True,
+)
+
+
+class _Owned(Payload, frozen=True):
+    """A line as the rebuild reads it: its invoices and pending items."""
+
+    invoices: list[StripeInvoice] | None = None
+    invoice_items: list[StripeInvoiceItem] | None = None
+
+
+@contextmanager
+def _lines(path: Path) -> Iterator[Iterator[tuple[int, bytes]]]:
+    """The file's lines (unpacked if gzip), numbered from 1, each at most LINE_LIMIT."""
+    with path.open("rb") as raw:
+        packed = raw.read(2) == b"\x1f\x8b"
+        raw.seek(0)
+        handle: IO[bytes] = gzip.GzipFile(fileobj=raw) if packed else raw  # type: ignore[assignment]
+
+        def numbered() -> Iterator[tuple[int, bytes]]:
+            number = 0
+            try:
+                while line := handle.readline(LINE_LIMIT + 1):
+                    number += 1
+                    if len(line) > LINE_LIMIT:
+                        raise InputError(
+                            f"{path}, line {number} is longer than {LINE_LIMIT // 2**20} MB:"
+                            " not a read ffkpi wrote",
+                            "fetch it again with ffkpi fetch",
+                        )
+                    if line.strip():
+                        yield number, line
+            except (OSError, EOFError, gzip.BadGzipFile) as err:
+                raise InputError(f"{path}: broken gzip data: {err}", "fetch it again") from None
+
+        yield numbered()
+
+
+def _decode(line: bytes, kind: Any, where: str) -> Any:
+    try:
+        return msgspec.json.decode(line, type=kind)
+    except msgspec.ValidationError as err:
+        loc, message = error_location(err)
+        path = ".".join(str(part) for part in loc)
+        raise InputError(
+            f"{where}: {path + ': ' if path else ''}{message}",
+            "check the file is a read ffkpi fetch wrote",
+        ) from None
+    except msgspec.DecodeError as err:
+        raise InputError(
+            f"{where} is not valid JSON: {malformed(err)}", "fetch it again with ffkpi fetch"
+        ) from None
+
+
+class StreamedRead:
+    """A read in JSON lines: its header, its catalog, and its subscriptions' lines."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.first = 0  # the line number of the first subscription
+
+    def dataset(self, *, history: bool | None) -> Dataset:
+        """The read as a Dataset: every subscription held (with a metered item's newest
+        lines), its billed history, with `history`, read again part by part when the
+        rebuild asks (Dataset.billing). None: the history if the read holds one."""
+        origin = str(self.path)
+        subscriptions: list[Subscription] = []
+        lifetimes = {}
+        seen: set[str] = set()
+        metered: list[InvoiceLine] = []
+        catalog: dict[str, list[Any]] = {e.key: [] for e in CATALOG}
+        unheld: list[StripeInvoice] = []
+        unheld_items: list[StripeInvoiceItem] = []
+        resolver: Resolver | None = None
+        last = 0
+        with _lines(self.path) as lines, bulk_allocation():
+            number, line = next(lines, (0, b""))
+            header: Header = _decode(line, Header, f"{origin}, line 1")
+            if header.object != MAGIC or header.version != VERSION:
+                raise InputError(
+                    f"{origin}: a read of version {header.version}, which this ffkpi cannot read",
+                    "upgrade ffkpi, or fetch the read again with this one",
+                )
+            if history is None:
+                history = INVOICE_ITEMS.key in header.lists or (
+                    INVOICES.key in header.lists and header.history_from is not None
+                )
+            if history and not set(OWNED) <= set(header.lists):
+                missing = " and ".join(f'no "{key}"' for key in OWNED if key not in header.lists)
+                raise InputError(
+                    f"{origin}: it holds no billed history ({missing}), so past weeks cannot "
+                    "be rebuilt from it",
+                    "fetch it with ffkpi fetch --since YYYY-MM-DD, which saves them",
+                )
+            for number, line in lines:
+                where = f"{origin}, line {number}"
+                entry = _decode(line, _First, where)
+                sub: StripeSubscription | None = entry.subscription
+                if sub is None:
+                    if subscriptions:
+                        last = last or number
+                    for endpoint in CATALOG:
+                        objects = getattr(entry, endpoint.key)
+                        if objects is not None:
+                            if subscriptions:
+                                raise InputError(
+                                    f"{where}: {endpoint.key} after the subscriptions",
+                                    "fetch the read again with ffkpi fetch",
+                                )
+                            catalog[endpoint.key] += objects
+                    if history and entry.invoices:
+                        unheld += _decode(entry.invoices, list[StripeInvoice], where)
+                    if history and entry.invoice_items:
+                        unheld_items += _decode(entry.invoice_items, list[StripeInvoiceItem], where)
+                    continue
+                if last or not line.startswith(SUBSCRIPTION_LINE):
+                    raise InputError(
+                        f"{where}: subscription {sub.id} out of place",
+                        "fetch the read again with ffkpi fetch",
+                    )
+                if resolver is None:
+                    for endpoint in CATALOG:
+                        refuse_repeats(endpoint.kind, catalog[endpoint.key])
+                    resolver = Resolver(catalog["prices"], catalog["coupons"], catalog["products"])
+                    self.first = number
+                if sub.id in seen:
+                    raise InputError(
+                        f"{origin}: subscription {sub.id} appears twice",
+                        "fetch the read again with ffkpi fetch",
+                    )
+                seen.add(sub.id)
+                held = resolver.subscription(sub)
+                subscriptions.append(held)
+                if history:
+                    lifetimes[sub.id] = lifetime(sub)
+                if entry.invoices and any(i.price.metered for i in held.items):
+                    owned = _decode(entry.invoices, list[StripeInvoice], where)
+                    metered += invoice_lines(owned)
+        if resolver is None:
+            resolver = Resolver(catalog["prices"], catalog["coupons"], catalog["products"])
+        if len(subscriptions) != header.subscriptions:
+            raise InputError(
+                f"{origin} holds {len(subscriptions):,} of its {header.subscriptions:,} "
+                "subscriptions: it was cut short",
+                "fetch it again with ffkpi fetch",
+            )
+        names = {c.id: c.name for c in catalog.get(CUSTOMERS.key, ()) if c.name}
+        data = Dataset(
+            subscriptions=tuple(subscriptions),
+            product_names=resolver.product_names,
+            invoice_lines=tuple(metered),
+            read_at=header.fetched_at,
+            customer_names=names,
+        )
+        if not history:
+            return data
+        biller = Biller(resolver)
+        by_subscription: dict[str, list[BilledInvoice]] = {}
+        for invoice in [*filter(None, map(biller.invoice, unheld)), *biller.pending(unheld_items)]:
+            by_subscription.setdefault(invoice.subscription, []).append(invoice)
+        for sub_id, invoices in by_subscription.items():
+            if sub_id in lifetimes:
+                raise InputError(
+                    f"{origin}: invoices of subscription {sub_id} outside its line",
+                    "fetch the read again with ffkpi fetch",
+                )
+            refuse_unheld(sub_id, invoices, header.fetched_at)
+        return dataclasses.replace(
+            data,
+            lifetimes=lifetimes,
+            history_from=header.history_from,
+            billing=lambda part: self._billing(resolver, part),
+        )
+
+    def _billing(self, resolver: Resolver, part: range) -> Iterator[Billed]:
+        """The billed history of the subscriptions at `part`'s positions, in order."""
+        if not part:
+            return
+        first, stop = self.first + part.start, self.first + part.stop
+        with _lines(self.path) as lines:
+            for number, line in lines:
+                if number < first:
+                    continue
+                if number >= stop:
+                    return
+                owned: _Owned = _decode(line, _Owned, f"{self.path}, line {number}")
+                biller = Biller(resolver)
+                with bulk_allocation():
+                    invoices = owned.invoices or []
+                    refuse_repeats(INVOICES.kind, invoices)
+                    for invoice in invoices:
+                        refuse_repeats(f"invoice {invoice.id}: line", invoice.lines.data)
+                    billed = [b for i in invoices if (b := biller.invoice(i)) is not None]
+                    billed += biller.pending(owned.invoice_items or ())
+                yield Billed(tuple(billed), biller.unknown)
+
+
+def _owner(entry: Json) -> str | None:
+    """The subscription an invoice or pending invoice item belongs to, if any."""
+    details = (entry.get("parent") or {}).get("subscription_details") or {}
+    owner = details.get("subscription")
+    return owner if isinstance(owner, str) else None
+
+
+def _dump(value: object) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def write_stream_to(out: BinaryIO, bundle: Bundle) -> None:
+    """A bundle as a read in JSON lines, streamed to `out`."""
+    lists = [e.key for e in ENDPOINTS if getattr(bundle, e.key) is not None]
+    header: dict[str, object] = {
+        "object": MAGIC,  # first: STREAM_START
+        "version": VERSION,
+        "lists": lists,
+        "subscriptions": len(bundle.subscriptions),
+    }
+    for name in ("fetched_at", "history_from"):
+        if getattr(bundle, name) is not None:
+            header[name] = int(getattr(bundle, name))
+    out.write(_dump(header) + b"\n")
+    for endpoint in CATALOG:
+        objects = list((getattr(bundle, endpoint.key) or {}).values())
+        for first in range(0, len(objects), CHUNK):
+            out.write(_dump({endpoint.key: objects[first : first + CHUNK]}) + b"\n")
+    owned: dict[str, dict[str, list[Json]]] = {}
+    rest: dict[str, list[Json]] = {key: [] for key in OWNED}
+    for key in OWNED:
+        for entry in (getattr(bundle, key) or {}).values():
+            owner = _owner(entry)
+            if owner in bundle.subscriptions:
+                owned.setdefault(owner, {}).setdefault(key, []).append(entry)
+            else:
+                rest[key].append(entry)
+    for sub_id, text in bundle.subscriptions.items():
+        out.write(SUBSCRIPTION_LINE + text.encode())
+        for key in OWNED:
+            if key in lists:
+                out.write(f',"{key}":'.encode() + _dump(owned.get(sub_id, {}).get(key, [])))
+        out.write(b"}\n")
+    for key, entries in rest.items():
+        for first in range(0, len(entries), CHUNK):
+            out.write(_dump({key: entries[first : first + CHUNK]}) + b"\n")

@@ -1,0 +1,174 @@
+"""Reads in JSON lines (sources.stream), as `ffkpi fetch` and the weekly run write them:
+the same figures as the same account in one JSON document, in every command, whatever
+the parts of the rebuild; and what a damaged or crafted file gets."""
+
+import gzip
+import json
+import pickle
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from accounts import read, simulated, streamed
+from conftest import DEMO, Ffkpi
+from ffkpi.errors import ExitCode, InputError
+from ffkpi.history.rebuild import rebuild
+from ffkpi.sources import stream
+from ffkpi.sources.demo import DEMO_AS_OF, demo_config, example_config_text
+from ffkpi.sources.files import read_input
+from ffkpi.usecases import parallel
+
+COMMANDS = [
+    ("mrr", "-f", "json"),
+    ("mrr", "--as-of", "2026-10-01", "-f", "csv"),
+    ("history", "-f", "json"),
+    ("history", "--by-tier", "-f", "csv"),
+    ("movements", "-f", "json"),
+    ("review", "-f", "json"),
+    ("check",),
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+@pytest.mark.usefixtures("clock")
+def test_every_command_says_the_same_of_the_demo_read_either_way(
+    ffkpi: Ffkpi, cli_env: Path, command: tuple[str, ...]
+) -> None:
+    (cli_env / "ffkpi.toml").write_text(example_config_text())
+    (cli_env / "bundle.json").write_text(json.dumps(DEMO))
+    (cli_env / "read.jsonl.gz").write_bytes(gzip.compress(streamed(DEMO)))
+    whole = ffkpi(*command, "--input", "bundle.json")
+    lines = ffkpi(*command, "--input", "read.jsonl.gz")
+    assert whole.exit_code == 0, whole.stderr
+    assert (lines.exit_code, lines.stdout, lines.stderr) == (0, whole.stdout, whole.stderr)
+
+
+def test_the_read_is_a_header_the_catalog_and_a_line_a_subscription() -> None:
+    lines = [json.loads(line) for line in streamed(DEMO).splitlines()]
+    assert lines[0] == {
+        "object": "ffkpi.read",
+        "version": 1,
+        "lists": [
+            "subscriptions",
+            "prices",
+            "coupons",
+            "products",
+            "invoices",
+            "invoice_items",
+            "customers",
+        ],
+        "subscriptions": len(DEMO["subscriptions"]),
+        "fetched_at": DEMO["fetched_at"],
+        "history_from": DEMO["history_from"],
+    }
+    subs = [line for line in lines if "subscription" in line]
+    assert [s["subscription"]["id"] for s in subs] == [s["id"] for s in DEMO["subscriptions"]]
+    for line in subs:  # each invoice on its own subscription's line
+        owner = line["subscription"]["id"]
+        for invoice in line["invoices"] + line["invoice_items"]:
+            assert invoice["parent"]["subscription_details"]["subscription"] == owner
+    held = sum(len(s["invoices"]) for s in subs)
+    rest = sum(len(line.get("invoices", ())) for line in lines if "subscription" not in line)
+    assert held + rest == len(DEMO["invoices"])  # one-off invoices after the subscriptions
+    assert all(len(line.get("prices", ())) <= stream.CHUNK for line in lines)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [5, 71])
+def test_a_simulated_account_rebuilds_the_same_from_its_file_in_every_part(
+    tmp_path: Path, seed: int
+) -> None:
+    bundle = simulated(seed, signups=120, unknowable=4)
+    for invoice in bundle["invoices"][::9]:  # a discount known by its id alone: left out
+        invoice["discounts"] = [f"di_{invoice['id']}"]
+    path = tmp_path / "read.jsonl"
+    path.write_bytes(streamed(bundle))
+    held = read(bundle, history=True)
+    data = read_input(path, history=True)
+    assert data.invoices == ()  # never all held: read again part by part
+    assert data.billing is not None
+    days = [DEMO_AS_OF.fromordinal(DEMO_AS_OF.toordinal() - 7 * k) for k in range(60, -1, -1)]
+    config = demo_config()
+    expected = rebuild(held, config, days)
+    assert expected.unknown_discounts > 0  # the coupons gone are counted either way
+    assert rebuild(data, config, days) == expected
+    assert rebuild(data, config, days, parts=3) == expected
+    assert rebuild(data, config, days, parts=2, run=parallel._in_pool) == expected
+
+
+def test_a_read_cut_short_is_refused(tmp_path: Path) -> None:
+    lines = streamed(DEMO).splitlines(keepends=True)
+    path = tmp_path / "read.jsonl"
+    path.write_bytes(b"".join(lines[:-40]))
+    with pytest.raises(InputError, match=r"holds \d+ of its 594 subscriptions: it was cut short"):
+        read_input(path, history=True)
+
+
+def test_a_damaged_line_is_named(tmp_path: Path) -> None:
+    lines = streamed(DEMO).splitlines(keepends=True)
+    lines[30] = lines[30].replace(b'"status":"', b'"status":7,"x":"', 1)
+    path = tmp_path / "read.jsonl"
+    path.write_bytes(b"".join(lines))
+    with pytest.raises(InputError, match=r"read.jsonl, line 31: .*status"):
+        read_input(path, history=True)
+
+
+def test_a_line_past_the_limit_is_refused_before_it_fills_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stream, "LINE_LIMIT", 4096)
+    path = tmp_path / "read.jsonl.gz"
+    path.write_bytes(gzip.compress(streamed(DEMO)[:500] + b"0" * 10**7))
+    with pytest.raises(InputError, match="line 2 is longer than"):
+        read_input(path, history=True)
+
+
+def test_history_is_refused_from_a_read_without_it(tmp_path: Path) -> None:
+    today = {k: v for k, v in DEMO.items() if k not in ("invoice_items", "history_from")}
+    path = tmp_path / "read.jsonl"
+    path.write_bytes(streamed(today))
+    assert read_input(path, history=None).lifetimes == {}
+    with pytest.raises(InputError, match='no "invoice_items"'):
+        read_input(path, history=True)
+
+
+def test_invoices_of_a_subscription_not_held_are_refused(tmp_path: Path) -> None:
+    dropped = DEMO["subscriptions"][3]["id"]
+    bundle = {**DEMO, "subscriptions": [s for s in DEMO["subscriptions"] if s["id"] != dropped]}
+    path = tmp_path / "read.jsonl"
+    path.write_bytes(streamed(bundle))
+    with pytest.raises(InputError, match=f"of subscription {dropped}, which the data does not"):
+        read_input(path, history=True)
+
+
+def test_a_newer_version_asks_for_a_newer_ffkpi(ffkpi: Ffkpi, cli_env: Path) -> None:
+    text = streamed(DEMO).replace(b'"version":1', b'"version":2', 1)
+    (cli_env / "read.jsonl").write_bytes(text)
+    (cli_env / "ffkpi.toml").write_text(example_config_text())
+    result = ffkpi("mrr", "--input", "read.jsonl")
+    assert result.exit_code == ExitCode.INVALID
+    assert result.stderr == (
+        "ffkpi: error: read.jsonl: a read of version 2, which this ffkpi cannot read "
+        "(upgrade ffkpi, or fetch the read again with this one)\n"
+    )
+
+
+def test_an_error_in_a_rebuild_worker_reaches_the_run_whole() -> None:
+    err = pickle.loads(pickle.dumps(InputError("invoice in_1: broken", "fetch it again", "x")))
+    assert (type(err), err.what, err.fix, err.detail) == (
+        InputError,
+        "invoice in_1: broken",
+        "fetch it again",
+        "x",
+    )
+
+
+def test_the_file_says_when_it_was_read_so_the_clock_never_matters(
+    tmp_path: Path, clock: datetime
+) -> None:
+    path = tmp_path / "read.jsonl"
+    path.write_bytes(streamed(DEMO))
+    data = read_input(path)
+    assert (data.read_at, data.read_at_is_file_time) == (DEMO["fetched_at"], False)
+    assert clock.date() > DEMO_AS_OF
