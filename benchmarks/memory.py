@@ -97,8 +97,8 @@ def generate(path: Path, count: int, bundle: Path | None = None) -> dict[str, in
             figures["subscriptions"] += len(account.subscriptions)
             figures["invoices"] += len(account.invoices)
             if bundle is not None:
-                for key, objects in whole.items():
-                    objects += getattr(account, key)
+                for key in whole:
+                    whole[key] += getattr(account, key)
             account.subscriptions.clear()
             account.invoices.clear()
             account.invoice_items.clear()
@@ -164,7 +164,8 @@ def main() -> None:
     for name in ("mrr", "history"):
         taken, peak, same = first[f"{name}_whole"]
         print(
-            f"{name} --input at {first['size']:,}: one JSON document {taken:.1f} s, {peak:,.0f} MB; "
+            f"{name} --input at {first['size']:,}: one JSON document {taken:.1f} s, "
+            f"{peak:,.0f} MB; "
             f"JSON lines {first[name][0]:.1f} s, {first[name][1]:,.0f} MB "
             f"({peak / first[name][1]:.1f}x less memory); same output: {same}"
         )
