@@ -4,12 +4,14 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from builders import config, coupon, discount, item, price, sub
 from ffkpi.engine.model import Dataset, InvoiceLine
 from ffkpi.engine.money import format_money
 from ffkpi.engine.mrr import Report, compute_report, end_of_day
-from ffkpi.engine.pricing import latest_metered
+from ffkpi.engine.pricing import latest_metered, newest_lines
 from ffkpi.errors import ConfigError, InputError
 
 AS_OF = date(2026, 11, 22)
@@ -232,6 +234,28 @@ class TestMetered:
     def test_lines_of_the_same_newest_period_add_up(self) -> None:
         billed = latest_metered(self.lines())
         assert (billed["si_n"].amount, billed["si_n"].quantity) == (Decimal(1200), 3)
+
+    @settings(max_examples=200, deadline=None)
+    @given(
+        st.lists(
+            st.builds(
+                InvoiceLine,
+                subscription_item=st.sampled_from(["si_a", "si_b", "si_c"]),
+                invoice_status=st.sampled_from(["draft", "open", "paid", "void", "uncollectible"]),
+                amount=st.integers(-5_000, 5_000),
+                quantity=st.integers(0, 9),
+                period_end=st.integers(1, 6),
+            )
+        )
+    )
+    def test_a_streamed_read_keeps_only_the_lines_that_decide(
+        self, lines: list[InvoiceLine]
+    ) -> None:
+        kept = newest_lines(lines)
+        assert latest_metered(kept) == latest_metered(lines)
+        assert len({(line.subscription_item, line.period_end) for line in kept}) == len(
+            {line.subscription_item for line in kept}
+        )
 
     def test_excluded_by_default(self) -> None:
         s = sub(item(price(300, metered=True), 0, item_id="si_m"))

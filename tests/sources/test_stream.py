@@ -172,3 +172,13 @@ def test_the_file_says_when_it_was_read_so_the_clock_never_matters(
     data = read_input(path)
     assert (data.read_at, data.read_at_is_file_time) == (DEMO["fetched_at"], False)
     assert clock.date() > DEMO_AS_OF
+
+
+def test_a_file_changed_between_its_reads_is_one_line_not_a_wrong_week(tmp_path: Path) -> None:
+    path = tmp_path / "read.jsonl"
+    text = streamed(DEMO)
+    path.write_bytes(text)
+    data = read_input(path, history=True)
+    path.write_bytes(b"".join(text.splitlines(keepends=True)[:-60]))
+    with pytest.raises(InputError, match="changed while it was read"):
+        rebuild(data, demo_config(), [DEMO_AS_OF])

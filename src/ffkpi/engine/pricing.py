@@ -78,6 +78,17 @@ def latest_metered(lines: Iterable[InvoiceLine]) -> dict[str, Metered]:
     return {item: Metered(Decimal(amount), qty) for item, (_, amount, qty) in best.items()}
 
 
+def newest_lines(lines: Iterable[InvoiceLine]) -> list[InvoiceLine]:
+    """The lines latest_metered reads of `lines` (each item's finalized lines of its
+    newest period), in their order: latest_metered gives the same on them alone. What a
+    streamed read keeps of a subscription's invoices."""
+    newest: dict[str, int] = {}
+    finalized = [line for line in lines if line.invoice_status in FINALIZED]
+    for line in finalized:
+        newest[line.subscription_item] = max(newest.get(line.subscription_item, 0), line.period_end)
+    return [line for line in finalized if line.period_end == newest[line.subscription_item]]
+
+
 def _discount_applies(discount: Discount, policy: Policy, cutoff: int) -> bool:
     if discount.end is not None and discount.end <= cutoff:
         return False

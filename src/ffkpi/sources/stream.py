@@ -24,6 +24,7 @@ from typing import IO, Any, BinaryIO
 import msgspec
 
 from ffkpi.engine.model import Billed, BilledInvoice, Dataset, InvoiceLine, Subscription
+from ffkpi.engine.pricing import newest_lines
 from ffkpi.errors import InputError
 from ffkpi.history.timeline import refuse_unheld
 from ffkpi.stripe.billed import Biller, lifetime
@@ -212,7 +213,7 @@ class StreamedRead:
                     lifetimes[sub.id] = lifetime(sub)
                 if entry.invoices and any(i.price.metered for i in held.items):
                     owned = _decode(entry.invoices, list[StripeInvoice], where)
-                    metered += invoice_lines(owned)
+                    metered += newest_lines(invoice_lines(owned))
         if resolver is None:
             resolver = Resolver(catalog["prices"], catalog["coupons"], catalog["products"])
         if len(subscriptions) != header.subscriptions:
@@ -258,8 +259,8 @@ class StreamedRead:
             for number, line in lines:
                 if number < first:
                     continue
-                if number >= stop:
-                    return
+                if number >= stop or not line.startswith(SUBSCRIPTION_LINE):
+                    break
                 owned: _Owned = _decode(line, _Owned, f"{self.path}, line {number}")
                 biller = Biller(resolver)
                 with bulk_allocation():
@@ -270,6 +271,13 @@ class StreamedRead:
                     billed = [b for i in invoices if (b := biller.invoice(i)) is not None]
                     billed += biller.pending(owned.invoice_items or ())
                 yield Billed(tuple(billed), biller.unknown)
+                if number == stop - 1:
+                    return
+        raise InputError(
+            f"{self.path} changed while it was read: its subscriptions' lines are not "
+            "where they were",
+            "run the command again, and leave the file alone while it runs",
+        )
 
 
 def _owner(entry: Json) -> str | None:

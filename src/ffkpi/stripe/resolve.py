@@ -4,12 +4,14 @@ A payload that lacks what the rules need is an error naming the object and the f
 """
 
 import gc
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Protocol
 
 from ffkpi.engine.model import (
+    STATUSES,
     Coupon,
     Dataset,
     Discount,
@@ -17,6 +19,7 @@ from ffkpi.engine.model import (
     Item,
     Price,
     PriceAmount,
+    Status,
     Subscription,
     Tier,
 )
@@ -108,6 +111,9 @@ def _tier_amounts(tiers: tuple[Tier, ...] | None) -> list[Decimal]:
     return [value for tier in tiers or () for value in (tier.unit_amount, tier.flat_amount)]
 
 
+_STATUS: dict[str, Status] = {status: status for status in STATUSES}  # shared copies
+
+
 class Resolver:
     """Turns payload objects into domain values, filling in what they hold only by id."""
 
@@ -133,8 +139,9 @@ class Resolver:
         return Subscription(
             id=sub.id,
             customer=customer,
-            status=sub.status,
-            currency=sub.currency.lower(),
+            # A few values repeated across the account: shared, not one copy each.
+            status=_STATUS[sub.status],
+            currency=sys.intern(sub.currency.lower()),
             items=tuple([self._item(item, sub.id) for item in sub.items.data]),
             discounts=(
                 self._discounts(sub.discounts, f"subscription {sub.id}") if sub.discounts else ()
