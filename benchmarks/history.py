@@ -47,10 +47,14 @@ def generate(folder: Path, count: int, profile: str) -> dict[str, int]:
     import make_demo
 
     start = make_demo.NOW - 730 * billing_sim.DAY
-    if profile == "small":
-        # Some periods busy with seat changes: invoices of more than ten lines, whose
-        # lines a list page does not embed whole (a request each).
-        account = billing_sim.Account(make_demo.NOW, seed=919, odds=billing_sim.Odds(busy=5))
+    if profile in ("small", "plain"):
+        # small: some periods busy with seat changes, invoices of more than ten lines,
+        # whose lines a list page does not embed whole (a request each). plain: none, and
+        # another seed: yearly and monthly plans, trials and pauses, every invoice whole
+        # on its page.
+        odds = billing_sim.Odds(busy=5) if profile == "small" else billing_sim.Odds()
+        seed = 919 if profile == "small" else 2024
+        account = billing_sim.Account(make_demo.NOW, seed=seed, odds=odds)
         rng = account.rng
         for n in range(count):
             created = billing_sim.growing(rng, start, make_demo.NOW, doubling_days=240)
@@ -287,9 +291,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--profile",
-        choices=("bench", "small"),
+        choices=("bench", "small", "plain"),
         default="bench",
-        help="bench: N monthly subscriptions from the start; small: a small growing account",
+        help="bench: N monthly subscriptions from the start; small: a small growing account; "
+        "plain: another, with no busy periods",
     )
     parser.add_argument("--subscriptions", type=int, help="default 10,000 (small: 850 sign-ups)")
     parser.add_argument("--latency-ms", type=float, default=300)
@@ -301,7 +306,7 @@ def main() -> None:
     if args.child:
         {"offline": offline, "live": live}[args.child[0]](*args.child[1:])
         return
-    count = args.subscriptions or (850 if args.profile == "small" else 10_000)
+    count = args.subscriptions or (10_000 if args.profile == "bench" else 850)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         print(f"simulating {count:,} sign-ups over two years ({args.profile}) ...", flush=True)
