@@ -182,3 +182,14 @@ def test_a_file_changed_between_its_reads_is_one_line_not_a_wrong_week(tmp_path:
     path.write_bytes(b"".join(text.splitlines(keepends=True)[:-60]))
     with pytest.raises(InputError, match="changed while it was read"):
         rebuild(data, demo_config(), [DEMO_AS_OF])
+
+
+@pytest.mark.parametrize("moved", ["customers", "subscription"])
+def test_a_line_out_of_its_place_is_refused(tmp_path: Path, moved: str) -> None:
+    lines = streamed(DEMO).splitlines(keepends=True)
+    k = next(n for n, line in enumerate(lines) if line.startswith(f'{{"{moved}":'.encode()))
+    lines += [b'{"invoices":[]}\n', lines.pop(k)]  # after the subscriptions and what follows
+    path = tmp_path / "read.jsonl"
+    path.write_bytes(b"".join(lines))
+    with pytest.raises(InputError, match=r"catalog line after|out of place"):
+        read_input(path, history=True)

@@ -147,65 +147,34 @@ class StreamedRead:
         seen: set[str] = set()
         metered: list[InvoiceLine] = []
         catalog: dict[str, list[Any]] = {e.key: [] for e in CATALOG}
-        unheld: list[StripeInvoice] = []
+        after = 0  # the lines after the subscriptions
+        unheld: list[StripeInvoice] = []  # invoices there that name a subscription
         unheld_items: list[StripeInvoiceItem] = []
         resolver: Resolver | None = None
-        last = 0
         with _lines(self.path) as lines, bulk_allocation():
-            number, line = next(lines, (0, b""))
-            header: Header = _decode(line, Header, f"{origin}, line 1")
-            if header.object != MAGIC or header.version != VERSION:
-                raise InputError(
-                    f"{origin}: a read of version {header.version}, which this ffkpi cannot read",
-                    "upgrade ffkpi, or fetch the read again with this one",
-                )
-            if history is None:
-                history = INVOICE_ITEMS.key in header.lists or (
-                    INVOICES.key in header.lists and header.history_from is not None
-                )
-            if history and not set(OWNED) <= set(header.lists):
-                missing = " and ".join(f'no "{key}"' for key in OWNED if key not in header.lists)
-                raise InputError(
-                    f"{origin}: it holds no billed history ({missing}), so past weeks cannot "
-                    "be rebuilt from it",
-                    "fetch it with ffkpi fetch --since YYYY-MM-DD, which saves them",
-                )
+            header, history = _header(next(lines, (0, b""))[1], origin, history)
             for number, line in lines:
                 where = f"{origin}, line {number}"
                 entry = _decode(line, _First, where)
                 sub: StripeSubscription | None = entry.subscription
-                if sub is None:
-                    if subscriptions:
-                        last = last or number
+                owns = entry.invoices or entry.invoice_items
+                if sub is None and not (subscriptions or after or owns):
                     for endpoint in CATALOG:
-                        objects = getattr(entry, endpoint.key)
-                        if objects is not None:
-                            if subscriptions:
-                                raise InputError(
-                                    f"{where}: {endpoint.key} after the subscriptions",
-                                    "fetch the read again with ffkpi fetch",
-                                )
-                            catalog[endpoint.key] += objects
-                    if history and entry.invoices:
-                        unheld += _decode(entry.invoices, list[StripeInvoice], where)
-                    if history and entry.invoice_items:
-                        unheld_items += _decode(entry.invoice_items, list[StripeInvoiceItem], where)
+                        catalog[endpoint.key] += getattr(entry, endpoint.key) or ()
                     continue
-                if last or not line.startswith(SUBSCRIPTION_LINE):
+                if sub is None:
+                    after += 1
+                    if history:
+                        _unheld(where, entry, unheld, unheld_items)
+                    continue
+                if after or not line.startswith(SUBSCRIPTION_LINE) or sub.id in seen:
                     raise InputError(
-                        f"{where}: subscription {sub.id} out of place",
+                        f"{where}: subscription {sub.id} out of place, or there twice",
                         "fetch the read again with ffkpi fetch",
                     )
                 if resolver is None:
-                    for endpoint in CATALOG:
-                        refuse_repeats(endpoint.kind, catalog[endpoint.key])
-                    resolver = Resolver(catalog["prices"], catalog["coupons"], catalog["products"])
+                    resolver = _resolver(catalog)
                     self.first = number
-                if sub.id in seen:
-                    raise InputError(
-                        f"{origin}: subscription {sub.id} appears twice",
-                        "fetch the read again with ffkpi fetch",
-                    )
                 seen.add(sub.id)
                 held = resolver.subscription(sub)
                 subscriptions.append(held)
@@ -214,21 +183,19 @@ class StreamedRead:
                 if entry.invoices and any(i.price.metered for i in held.items):
                     owned = _decode(entry.invoices, list[StripeInvoice], where)
                     metered += newest_lines(invoice_lines(owned))
-        if resolver is None:
-            resolver = Resolver(catalog["prices"], catalog["coupons"], catalog["products"])
         if len(subscriptions) != header.subscriptions:
             raise InputError(
                 f"{origin} holds {len(subscriptions):,} of its {header.subscriptions:,} "
                 "subscriptions: it was cut short",
                 "fetch it again with ffkpi fetch",
             )
-        names = {c.id: c.name for c in catalog.get(CUSTOMERS.key, ()) if c.name}
+        resolver = resolver or _resolver(catalog)
         data = Dataset(
             subscriptions=tuple(subscriptions),
             product_names=resolver.product_names,
             invoice_lines=tuple(metered),
             read_at=header.fetched_at,
-            customer_names=names,
+            customer_names={c.id: c.name for c in catalog[CUSTOMERS.key] if c.name},
         )
         if not history:
             return data
@@ -236,13 +203,13 @@ class StreamedRead:
         by_subscription: dict[str, list[BilledInvoice]] = {}
         for invoice in [*filter(None, map(biller.invoice, unheld)), *biller.pending(unheld_items)]:
             by_subscription.setdefault(invoice.subscription, []).append(invoice)
-        for sub_id, invoices in by_subscription.items():
+        for sub_id, owned in by_subscription.items():
             if sub_id in lifetimes:
                 raise InputError(
                     f"{origin}: invoices of subscription {sub_id} outside its line",
                     "fetch the read again with ffkpi fetch",
                 )
-            refuse_unheld(sub_id, invoices, header.fetched_at)
+            refuse_unheld(sub_id, owned, header.fetched_at)
         return dataclasses.replace(
             data,
             lifetimes=lifetimes,
@@ -278,6 +245,54 @@ class StreamedRead:
             "where they were",
             "run the command again, and leave the file alone while it runs",
         )
+
+
+def _header(line: bytes, origin: str, history: bool | None) -> tuple[Header, bool]:
+    """The read's header, and whether its billed history is read (`history`; None: if
+    it holds one), refused if asked for and not held."""
+    header: Header = _decode(line, Header, f"{origin}, line 1")
+    if header.object != MAGIC or header.version != VERSION:
+        raise InputError(
+            f"{origin}: a read of version {header.version}, which this ffkpi cannot read",
+            "upgrade ffkpi, or fetch the read again with this one",
+        )
+    if history is None:
+        history = INVOICE_ITEMS.key in header.lists or (
+            INVOICES.key in header.lists and header.history_from is not None
+        )
+    if history and not set(OWNED) <= set(header.lists):
+        missing = " and ".join(f'no "{key}"' for key in OWNED if key not in header.lists)
+        raise InputError(
+            f"{origin}: it holds no billed history ({missing}), so past weeks cannot "
+            "be rebuilt from it",
+            "fetch it with ffkpi fetch --since YYYY-MM-DD, which saves them",
+        )
+    return header, history
+
+
+def _resolver(catalog: dict[str, list[Any]]) -> Resolver:
+    for endpoint in CATALOG:
+        refuse_repeats(endpoint.kind, catalog[endpoint.key])
+    return Resolver(catalog["prices"], catalog["coupons"], catalog["products"])
+
+
+def _unheld(
+    where: str, entry: Any, invoices: list[StripeInvoice], items: list[StripeInvoiceItem]
+) -> None:
+    """A line after the subscriptions: invoices of none held (one-off ones, let go, or
+    made after the read began) and pending items; never the catalog."""
+    if any(getattr(entry, endpoint.key) is not None for endpoint in CATALOG):
+        raise InputError(
+            f"{where}: a catalog line after the subscriptions",
+            "fetch the read again with ffkpi fetch",
+        )
+    if entry.invoices:
+        for invoice in _decode(entry.invoices, list[StripeInvoice], where):
+            details = invoice.parent.subscription_details if invoice.parent else None
+            if details is not None and details.subscription is not None:
+                invoices.append(invoice)
+    if entry.invoice_items:
+        items += _decode(entry.invoice_items, list[StripeInvoiceItem], where)
 
 
 def _owner(entry: Json) -> str | None:
