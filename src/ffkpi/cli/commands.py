@@ -156,9 +156,9 @@ def fetch(
 
     Example:
 
-        ffkpi fetch --output stripe-2026-11-24.json
+        ffkpi fetch --output stripe-2026-11-24.jsonl
 
-        ffkpi fetch --since 2024-11-25 --output stripe-history.json
+        ffkpi fetch --since 2024-11-25 --output stripe-history.jsonl
     """
     refuse_existing(output, force)
     history_from = None if since is None else history_start(since.date(), clock.today())

@@ -117,7 +117,7 @@ def backfill(
 
         ffkpi backfill --since 2024-11-26
 
-        ffkpi backfill --input stripe-history.json --since 2025-01-07 --dir kpi
+        ffkpi backfill --input stripe-history.jsonl --since 2025-01-07 --dir kpi
     """
     one_source(past.input_file, past.demo)
     if past.since is None:
