@@ -193,3 +193,18 @@ def test_a_line_out_of_its_place_is_refused(tmp_path: Path, moved: str) -> None:
     path.write_bytes(b"".join(lines))
     with pytest.raises(InputError, match=r"catalog line after|out of place"):
         read_input(path, history=True)
+
+
+@pytest.mark.usefixtures("clock")
+def test_backfill_writes_the_same_snapshots_from_either_read(ffkpi: Ffkpi, cli_env: Path) -> None:
+    (cli_env / "ffkpi.toml").write_text(example_config_text())
+    (cli_env / "bundle.json").write_text(json.dumps(DEMO))
+    (cli_env / "read.jsonl").write_bytes(streamed(DEMO))
+    written = {}
+    for given, folder in (("bundle.json", "whole"), ("read.jsonl", "lines")):
+        done = ffkpi("backfill", "--input", given, "--since", "2026-06-01", "--dir", folder)
+        assert done.exit_code == 0, done.stderr
+        files = (cli_env / folder).rglob("*")
+        written[folder] = {p.relative_to(cli_env / folder): p.read_bytes() for p in files}
+    assert len(written["whole"]) > 20  # a snapshot and a customer file a week
+    assert written["lines"] == written["whole"]
