@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import history as bench  # noqa: E402
+from ffkpi.sources.stream import Writer, owner  # noqa: E402
 
 BATCH = 1_000
 WHOLE_UP_TO = 30_000  # the one-document comparison reads the file whole: past this, GBs
@@ -43,12 +44,6 @@ finally:
         if line.startswith("VmHWM:"):
             sys.stderr.write(f"\\npeak_kb={line.split()[1]}\\n")
 """
-
-
-def _owner(entry: dict[str, Any]) -> str | None:
-    details = (entry.get("parent") or {}).get("subscription_details") or {}
-    owner: str | None = details.get("subscription")
-    return owner
 
 
 def generate(path: Path, count: int, bundle: Path | None = None) -> dict[str, int]:
@@ -67,14 +62,13 @@ def generate(path: Path, count: int, bundle: Path | None = None) -> dict[str, in
         "products": make_demo.PRODUCTS,
     }
     lists = ["subscriptions", "prices", "coupons", "products", "invoices", "invoice_items"]
-    header = {"object": "ffkpi.read", "version": 1, "lists": lists, "subscriptions": 0}
     figures = {"subscriptions": 0, "invoices": 0}
     whole: dict[str, list[Any]] = {"subscriptions": [], "invoices": [], "invoice_items": []}
     with path.open("wb") as out:
-        # The count is known at the end: the header keeps room for it.
-        out.write(b" " * 400 + b"\n")
+        # One subscription a sign-up (no customer comes back): the count is known.
+        writer = Writer(out, lists, count, make_demo.NOW, start)
         for key, objects in side.items():
-            out.write(json.dumps({key: objects}, separators=(",", ":")).encode() + b"\n")
+            writer.objects(key, objects)
         for first in range(0, count, BATCH):
             for n in range(first, min(count, first + BATCH)):
                 created = start + rng.randint(0, 30 * billing_sim.DAY)
@@ -85,17 +79,13 @@ def generate(path: Path, count: int, bundle: Path | None = None) -> dict[str, in
             owned: dict[str, dict[str, list[Any]]] = {}
             for key in ("invoices", "invoice_items"):
                 for entry in getattr(account, key):
-                    owner = _owner(entry)
-                    assert owner is not None
-                    owned.setdefault(owner, {}).setdefault(key, []).append(entry)
+                    sub_id = owner(entry)
+                    assert sub_id is not None
+                    owned.setdefault(sub_id, {}).setdefault(key, []).append(entry)
             for sub in account.subscriptions:
-                mine = owned.get(sub["id"], {})
-                line = {
-                    "subscription": sub,
-                    "invoices": mine.get("invoices", []),
-                    "invoice_items": mine.get("invoice_items", []),
-                }
-                out.write(json.dumps(line, separators=(",", ":")).encode() + b"\n")
+                writer.subscription(
+                    json.dumps(sub, separators=(",", ":")), owned.get(sub["id"], {})
+                )
             figures["subscriptions"] += len(account.subscriptions)
             figures["invoices"] += len(account.invoices)
             if bundle is not None:
@@ -104,11 +94,7 @@ def generate(path: Path, count: int, bundle: Path | None = None) -> dict[str, in
             account.subscriptions.clear()
             account.invoices.clear()
             account.invoice_items.clear()
-        header.update(
-            subscriptions=figures["subscriptions"], fetched_at=make_demo.NOW, history_from=start
-        )
-        out.seek(0)
-        out.write(json.dumps(header, separators=(",", ":")).encode())
+    assert figures["subscriptions"] == count, "a customer came back: the header's count is off"
     if bundle is not None:
         document = {"fetched_at": make_demo.NOW, "history_from": start, **side, **whole}
         bundle.write_text(json.dumps(document, separators=(",", ":")))

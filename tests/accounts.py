@@ -162,3 +162,17 @@ def streamed(bundle: dict[str, Any]) -> bytes:
     out = io.BytesIO()
     write_stream_to(out, kept)
     return out.getvalue()
+
+
+def unstreamed(text: bytes) -> dict[str, Any]:
+    """A read in JSON lines as one bundle's lists again (and its header's fields)."""
+    lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+    header, rest = lines[0], lines[1:]
+    bundle: dict[str, Any] = {key: [] for key in header["lists"]}
+    bundle.update({k: header[k] for k in ("fetched_at", "history_from") if k in header})
+    for line in rest:
+        if "subscription" in line:
+            bundle["subscriptions"].append(line.pop("subscription"))
+        for key, objects in line.items():
+            bundle[key] += objects
+    return bundle

@@ -385,7 +385,7 @@ def test_fetch_since_saves_the_billed_history_past_weeks_are_rebuilt_from(
 ) -> None:
     from datetime import date
 
-    from accounts import case_1_bundle
+    from accounts import case_1_bundle, unstreamed
     from ffkpi.engine.money import format_money
     from ffkpi.history.rebuild import rebuild_weeks
     from ffkpi.sources.files import read_input
@@ -410,7 +410,7 @@ def test_fetch_since_saves_the_billed_history_past_weeks_are_rebuilt_from(
         "500",
     )
     assert result.exit_code == 0, result.stderr
-    saved = json.loads((live_env / "history.json").read_text())
+    saved = unstreamed((live_env / "history.json").read_bytes())
     assert [i["id"] for i in saved["invoices"]] == ["in_1"]
     assert len(saved["invoices"][0]["lines"]["data"]) == 1
     assert sorted(i["id"] for i in saved["invoice_items"]) == ["ii_0", "ii_1"]
