@@ -5,6 +5,7 @@ the parts of the rebuild; and what a damaged or crafted file gets."""
 import gzip
 import json
 import pickle
+import re
 from datetime import datetime
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 
 from accounts import read, simulated, streamed
 from conftest import DEMO, Ffkpi
+from ffkpi.engine.mrr import compute_report
 from ffkpi.errors import ExitCode, InputError
 from ffkpi.history.rebuild import rebuild
 from ffkpi.sources import stream
@@ -105,13 +107,17 @@ def test_a_read_cut_short_is_refused(tmp_path: Path) -> None:
         read_input(path, history=True)
 
 
-def test_a_damaged_line_is_named(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["mrr", "history", "check"])
+def test_a_damaged_line_is_named_and_nothing_is_shown(
+    ffkpi: Ffkpi, cli_env: Path, command: str
+) -> None:
     lines = streamed(DEMO).splitlines(keepends=True)
     lines[30] = lines[30].replace(b'"status":"', b'"status":7,"x":"', 1)
-    path = tmp_path / "read.jsonl"
-    path.write_bytes(b"".join(lines))
-    with pytest.raises(InputError, match=r"read.jsonl, line 31: .*status"):
-        read_input(path, history=True)
+    (cli_env / "read.jsonl").write_bytes(b"".join(lines))
+    (cli_env / "ffkpi.toml").write_text(example_config_text())
+    result = ffkpi(command, "--input", "read.jsonl")
+    assert (result.exit_code, result.stdout) == (ExitCode.INVALID, "")
+    assert re.fullmatch(r"ffkpi: error: read\.jsonl, line 31: .*status.*\n", result.stderr)
 
 
 def test_a_line_past_the_limit_is_refused_before_it_fills_memory(
@@ -182,6 +188,8 @@ def test_a_file_changed_between_its_reads_is_one_line_not_a_wrong_week(tmp_path:
     path.write_bytes(b"".join(text.splitlines(keepends=True)[:-60]))
     with pytest.raises(InputError, match="changed while it was read"):
         rebuild(data, demo_config(), [DEMO_AS_OF])
+    with pytest.raises(InputError, match="changed while it was read"):
+        compute_report(data, demo_config(), DEMO_AS_OF)
 
 
 @pytest.mark.parametrize("moved", ["customers", "subscription"])

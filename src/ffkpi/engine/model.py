@@ -9,7 +9,7 @@ by convention: a frozen dataclass costs 2-3x more to construct, and a run builds
 hundreds of thousands of them.
 """
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal, get_args
@@ -158,9 +158,11 @@ class BilledInvoice:
 
 @dataclass(frozen=True, slots=True)
 class Billed:
-    """One subscription's billed history as a streamed read gives it: its invoices (the
-    pending items as one), and the discounts they carried that had to be left out."""
+    """One subscription as a streamed read gives it again, with its billed history: its
+    invoices (the pending items as one), and the discounts they carried that had to be
+    left out."""
 
+    subscription: Subscription
     invoices: tuple[BilledInvoice, ...]
     unknown_discounts: int = 0
 
@@ -172,7 +174,9 @@ Billing = Callable[[range], Iterator[Billed]]
 
 @dataclass(frozen=True, slots=True)
 class Dataset:
-    subscriptions: tuple[Subscription, ...]
+    # A tuple; or, for a streamed read, a collection read again from its file each time
+    # it is gone through (never held whole).
+    subscriptions: Collection[Subscription]
     product_names: Mapping[str, str] = field(default_factory=dict)
     invoice_lines: tuple[InvoiceLine, ...] = ()
     # What past weeks are rebuilt from: empty for a source read without history.

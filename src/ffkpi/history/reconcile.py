@@ -115,7 +115,7 @@ def reconcile(data: Dataset, config: Config, as_of: date) -> Reconciliation:
     for sub in data.subscriptions:
         live = _in_tiers(rules.count(sub, cutoff))
         timeline = None
-        if next_line is not None and next_line.sub is sub:
+        if next_line is not None and next_line.sub.id == sub.id:
             timeline, next_line = next_line, next(lines, None)
         then = timeline.at(t) if timeline is not None else None
         rebuilt = ZERO

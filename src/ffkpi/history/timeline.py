@@ -284,18 +284,25 @@ def _unpaid_at(invoice: BilledInvoice, t: int) -> bool:
 class Timelines:
     """The subscriptions whose past is rebuilt (those with a lifetime, in the data's
     order), each with its billed history: indexed from the data's invoices, or read part
-    by part from a streamed read's file (Dataset.billing), one subscription at a time."""
+    by part from a streamed read's file (Dataset.billing), one subscription at a time,
+    never all held."""
 
     def __init__(self, data: Dataset) -> None:
         self.data = data
-        self.subscriptions = [sub for sub in data.subscriptions if sub.id in data.lifetimes]
-        self.index = {} if data.billing is not None else invoice_index(data)
-        if data.billing is not None and len(self.subscriptions) != len(data.subscriptions):
-            raise ValueError("a streamed read gives a lifetime to every subscription")
+        self.streamed = data.billing is not None
+        self.subscriptions = (
+            [] if self.streamed else [s for s in data.subscriptions if s.id in data.lifetimes]
+        )
+        self.index = {} if self.streamed else invoice_index(data)
+
+    def __len__(self) -> int:
+        return len(self.data.subscriptions) if self.streamed else len(self.subscriptions)
 
     def weights(self) -> list[int]:
         """What each subscription costs to rebuild, about: its invoices (unknown, so
         alike, in a streamed read), plus one."""
+        if self.streamed:
+            return [1] * len(self)
         return [len(self.index.get(sub.id, ())) + 1 for sub in self.subscriptions]
 
     def part(self, part: range) -> Iterator[tuple[Timeline, int]]:
@@ -308,12 +315,12 @@ class Timelines:
                 sub = self.subscriptions[n]
                 yield Timeline(sub, data.lifetimes[sub.id], self.index.get(sub.id, [])), 0
             return
-        for n, billed in zip(part, data.billing(part), strict=True):
-            sub = self.subscriptions[n]
+        for billed in data.billing(part):
+            sub = billed.subscription
             yield Timeline(sub, data.lifetimes[sub.id], billed.invoices), billed.unknown_discounts
 
     def __iter__(self) -> Iterator[Timeline]:
-        return (timeline for timeline, _ in self.part(range(len(self.subscriptions))))
+        return (timeline for timeline, _ in self.part(range(len(self))))
 
 
 def invoice_index(data: Dataset) -> dict[str, list[BilledInvoice]]:

@@ -16,7 +16,7 @@ subscriptions at a time (Dataset.billing), and lets them go.
 import dataclasses
 import gzip
 import json
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, BinaryIO
@@ -65,12 +65,47 @@ class Header(Payload, frozen=True):
     history_from: int | None = None  # its --since: the first instant it rebuilds
 
 
-# A line as the first pass reads it: the catalog decoded, a subscription's invoices kept
-# as undecoded JSON until it is known whether they are needed.
+class _Recurring(Payload, frozen=True):
+    usage_type: str = "licensed"
+
+
+class _Price(Payload, frozen=True):
+    recurring: _Recurring | None = None
+
+
+class _Item(Payload, frozen=True):
+    price: _Price
+
+
+class _Items(Payload, frozen=True):
+    data: list[_Item]
+
+
+class _Head(Payload, frozen=True):
+    """What the first pass reads of a subscription: its id, its dates, whether an item
+    is metered. The rest is read where the subscription is counted."""
+
+    id: str
+    items: _Items
+    created: int = 0
+    start_date: int | None = None
+    ended_at: int | None = None
+    canceled_at: int | None = None
+    trial_start: int | None = None
+    trial_end: int | None = None
+
+    def metered(self) -> bool:
+        return any(
+            i.price.recurring and i.price.recurring.usage_type == "metered" for i in self.items.data
+        )
+
+
+# A line as the first pass reads it: the catalog decoded, a subscription's head, its
+# invoices kept as undecoded JSON until it is known whether they are needed.
 _First: Any = msgspec.defstruct(
     "_First",
     [
-        ("subscription", StripeSubscription | None, None),
+        ("subscription", _Head | None, None),
         ("invoices", msgspec.Raw, msgspec.Raw()),  # empty: none on the line
         ("invoice_items", msgspec.Raw, msgspec.Raw()),
         *((e.key, list[e.payload] | None, None) for e in CATALOG),  # type: ignore[name-defined]
@@ -80,9 +115,16 @@ _First: Any = msgspec.defstruct(
 )
 
 
-class _Owned(Payload, frozen=True):
-    """A line as the rebuild reads it: its invoices and pending items."""
+class _Counted(Payload, frozen=True):
+    """A subscription's line as today's MRR reads it: the subscription alone."""
 
+    subscription: StripeSubscription
+
+
+class _Owned(Payload, frozen=True):
+    """A subscription's line as the rebuild reads it: all of it."""
+
+    subscription: StripeSubscription
     invoices: list[StripeInvoice] | None = None
     invoice_items: list[StripeInvoiceItem] | None = None
 
@@ -142,7 +184,7 @@ class StreamedRead:
         lines), its billed history, with `history`, read again part by part when the
         rebuild asks (Dataset.billing). None: the history if the read holds one."""
         origin = str(self.path)
-        subscriptions: list[Subscription] = []
+        count = 0
         lifetimes = {}
         seen: set[str] = set()
         metered: list[InvoiceLine] = []
@@ -156,9 +198,9 @@ class StreamedRead:
             for number, line in lines:
                 where = f"{origin}, line {number}"
                 entry = _decode(line, _First, where)
-                sub: StripeSubscription | None = entry.subscription
+                sub: _Head | None = entry.subscription
                 owns = entry.invoices or entry.invoice_items
-                if sub is None and not (subscriptions or after or owns):
+                if sub is None and not (count or after or owns):
                     for endpoint in CATALOG:
                         catalog[endpoint.key] += getattr(entry, endpoint.key) or ()
                     continue
@@ -176,22 +218,21 @@ class StreamedRead:
                     resolver = _resolver(catalog)
                     self.first = number
                 seen.add(sub.id)
-                held = resolver.subscription(sub)
-                subscriptions.append(held)
+                count += 1
                 if history:
                     lifetimes[sub.id] = lifetime(sub)
-                if entry.invoices and any(i.price.metered for i in held.items):
+                if entry.invoices and sub.metered():
                     owned = _decode(entry.invoices, list[StripeInvoice], where)
                     metered += newest_lines(invoice_lines(owned))
-        if len(subscriptions) != header.subscriptions:
+        if count != header.subscriptions:
             raise InputError(
-                f"{origin} holds {len(subscriptions):,} of its {header.subscriptions:,} "
+                f"{origin} holds {count:,} of its {header.subscriptions:,} "
                 "subscriptions: it was cut short",
                 "fetch it again with ffkpi fetch",
             )
         resolver = resolver or _resolver(catalog)
         data = Dataset(
-            subscriptions=tuple(subscriptions),
+            subscriptions=_Subscriptions(self, resolver, count),
             product_names=resolver.product_names,
             invoice_lines=tuple(metered),
             read_at=header.fetched_at,
@@ -231,20 +272,54 @@ class StreamedRead:
                 owned: _Owned = _decode(line, _Owned, f"{self.path}, line {number}")
                 biller = Biller(resolver)
                 with bulk_allocation():
+                    sub = resolver.subscription(owned.subscription)
                     invoices = owned.invoices or []
                     refuse_repeats(INVOICES.kind, invoices)
                     for invoice in invoices:
                         refuse_repeats(f"invoice {invoice.id}: line", invoice.lines.data)
                     billed = [b for i in invoices if (b := biller.invoice(i)) is not None]
                     billed += biller.pending(owned.invoice_items or ())
-                yield Billed(tuple(billed), biller.unknown)
+                yield Billed(sub, tuple(billed), biller.unknown)
                 if number == stop - 1:
                     return
-        raise InputError(
-            f"{self.path} changed while it was read: its subscriptions' lines are not "
-            "where they were",
-            "run the command again, and leave the file alone while it runs",
-        )
+        raise _changed(self.path)
+
+
+class _Subscriptions(Collection[Subscription]):
+    """A streamed read's subscriptions, read again from its file each time they are gone
+    through, one at a time: a command counting them never holds them all."""
+
+    def __init__(self, read: StreamedRead, resolver: Resolver, count: int) -> None:
+        self.read, self.resolver, self.count = read, resolver, count
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __contains__(self, wanted: object) -> bool:
+        return any(sub == wanted for sub in self)
+
+    def __iter__(self) -> Iterator[Subscription]:
+        if not self.count:
+            return
+        first, path = self.read.first, self.read.path
+        with _lines(path) as lines:
+            for number, line in lines:
+                if number < first:
+                    continue
+                if number >= first + self.count or not line.startswith(SUBSCRIPTION_LINE):
+                    break
+                counted: _Counted = _decode(line, _Counted, f"{path}, line {number}")
+                yield self.resolver.subscription(counted.subscription)
+                if number == first + self.count - 1:
+                    return
+        raise _changed(path)
+
+
+def _changed(path: Path) -> InputError:
+    return InputError(
+        f"{path} changed while it was read: its subscriptions' lines are not where they were",
+        "run the command again, and leave the file alone while it runs",
+    )
 
 
 def _header(line: bytes, origin: str, history: bool | None) -> tuple[Header, bool]:

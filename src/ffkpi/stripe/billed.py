@@ -4,6 +4,7 @@ history past weeks are rebuilt from (model.Lifetime, BilledInvoice, BilledLine).
 import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from ffkpi.engine.model import PENDING, BilledInvoice, BilledLine, Dataset, Lifetime
 from ffkpi.errors import InputError
@@ -34,7 +35,24 @@ class Billed:
     unknown_discounts: int  # discounts left out: an id only, or a coupon that is gone
 
 
-def lifetime(sub: StripeSubscription) -> Lifetime:
+class Dates(Protocol):
+    """A subscription's own dates, as any decoded shape of it holds them."""
+
+    @property
+    def created(self) -> int: ...
+    @property
+    def start_date(self) -> int | None: ...
+    @property
+    def ended_at(self) -> int | None: ...
+    @property
+    def canceled_at(self) -> int | None: ...
+    @property
+    def trial_start(self) -> int | None: ...
+    @property
+    def trial_end(self) -> int | None: ...
+
+
+def lifetime(sub: Dates) -> Lifetime:
     return Lifetime(
         start=sub.start_date if sub.start_date is not None else sub.created,
         ended_at=sub.ended_at,
