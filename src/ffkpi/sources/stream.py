@@ -41,6 +41,7 @@ from ffkpi.stripe.payloads import (
     StripeInvoice,
     StripeInvoiceItem,
     StripeSubscription,
+    SubscriptionDates,
     error_location,
     malformed,
 )
@@ -81,18 +82,12 @@ class _Items(Payload, frozen=True):
     data: list[_Item]
 
 
-class _Head(Payload, frozen=True):
+class _Head(SubscriptionDates, frozen=True):
     """What the first pass reads of a subscription: its id, its dates, whether an item
     is metered. The rest is read where the subscription is counted."""
 
     id: str
     items: _Items
-    created: int = 0
-    start_date: int | None = None
-    ended_at: int | None = None
-    canceled_at: int | None = None
-    trial_start: int | None = None
-    trial_end: int | None = None
 
     def metered(self) -> bool:
         return any(

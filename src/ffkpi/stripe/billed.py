@@ -4,7 +4,6 @@ history past weeks are rebuilt from (model.Lifetime, BilledInvoice, BilledLine).
 import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from ffkpi.engine.model import PENDING, BilledInvoice, BilledLine, Dataset, Lifetime
 from ffkpi.errors import InputError
@@ -19,6 +18,7 @@ from ffkpi.stripe.payloads import (
     StripePricing,
     StripeProduct,
     StripeSubscription,
+    SubscriptionDates,
 )
 from ffkpi.stripe.resolve import (
     Resolver,
@@ -35,24 +35,7 @@ class Billed:
     unknown_discounts: int  # discounts left out: an id only, or a coupon that is gone
 
 
-class Dates(Protocol):
-    """A subscription's own dates, as any decoded shape of it holds them."""
-
-    @property
-    def created(self) -> int: ...
-    @property
-    def start_date(self) -> int | None: ...
-    @property
-    def ended_at(self) -> int | None: ...
-    @property
-    def canceled_at(self) -> int | None: ...
-    @property
-    def trial_start(self) -> int | None: ...
-    @property
-    def trial_end(self) -> int | None: ...
-
-
-def lifetime(sub: Dates) -> Lifetime:
+def lifetime(sub: SubscriptionDates) -> Lifetime:
     return Lifetime(
         start=sub.start_date if sub.start_date is not None else sub.created,
         ended_at=sub.ended_at,

@@ -131,7 +131,19 @@ class StripeCustomer(Payload, frozen=True):
     name: str | None = None  # read for `ffkpi movements`, where a bundle has customers
 
 
-class StripeSubscription(Payload, frozen=True):
+class SubscriptionDates(Payload, frozen=True, kw_only=True):
+    """A subscription's own dates: what history is rebuilt from (history-rules.md, rules
+    1 and 2), whichever shape of the subscription is decoded."""
+
+    created: int = 0
+    start_date: int | None = None
+    ended_at: int | None = None
+    canceled_at: int | None = None
+    trial_start: int | None = None
+    trial_end: int | None = None
+
+
+class StripeSubscription(SubscriptionDates, frozen=True):
     id: str
     customer: str | StripeCustomer
     status: Status
@@ -141,13 +153,6 @@ class StripeSubscription(Payload, frozen=True):
     cancel_at_period_end: bool = False
     cancel_at: int | None = None
     pause_collection: dict[str, Any] | None = None
-    created: int = 0
-    # What history is rebuilt from (history-rules.md, rules 1 and 2).
-    start_date: int | None = None
-    ended_at: int | None = None
-    canceled_at: int | None = None
-    trial_start: int | None = None
-    trial_end: int | None = None
 
 
 class StripePeriod(Payload, frozen=True):
