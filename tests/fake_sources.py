@@ -26,6 +26,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from fake_stripe import serve
+
 Json = dict[str, Any]
 TOKEN = "ghp_faketoken0123456789"
 HUBSPOT_TOKEN = "pat-na1-11111111-2222-3333-4444-555555555555"
@@ -71,9 +73,7 @@ class _Server:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = serve(Handler)
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def stop(self) -> None:

@@ -51,6 +51,24 @@ ALL_PERMISSIONS = frozenset(p for p, _ in RESOURCE_OF.values())
 SIMPLE = {e.path.removeprefix("/v1/"): e for e in ENDPOINTS if e.read in ("side", "names")}
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that left before its answer (a run interrupted, a timeout) is what a
+        # real API shrugs off too; a traceback here would land in another test's stderr.
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
+
+
+def serve(handler: type[BaseHTTPRequestHandler], port: int = 0) -> ThreadingHTTPServer:
+    """An HTTP server for a fake API on 127.0.0.1, serving on a thread of its own."""
+    server = _Server(("127.0.0.1", port), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 @dataclass
 class Faults:
     latency_ms: float = 0.0
@@ -235,9 +253,7 @@ class FakeStripe:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = serve(Handler, port)
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def stop(self) -> None:
