@@ -20,7 +20,8 @@ from ffkpi.cli.record import show_failed
 from ffkpi.cli.runs import invoices_for
 from ffkpi.errors import UsageError
 from ffkpi.review.document import Review
-from ffkpi.sources.files import read_input, write_bundle_to
+from ffkpi.sources.files import read_input
+from ffkpi.sources.stream import write_stream_to
 from ffkpi.storage.config_file import find_config, load_config
 from ffkpi.storage.reads import copy_into
 from ffkpi.storage.snapshots import snapshot_folder
@@ -84,7 +85,7 @@ def weekly(
             recorder=recorder,
             names=True,
         )
-        return Read(data, lambda out: write_bundle_to(out, recorder.bundle), "Stripe")
+        return Read(data, lambda out: write_stream_to(out, recorder.bundle), "Stripe")
 
     run = Weekly(
         snapshot_folder(directory, config, path),

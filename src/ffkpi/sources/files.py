@@ -5,7 +5,7 @@ import json
 import os
 import zlib
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any, cast
 
 import msgspec
 
@@ -302,12 +302,7 @@ def _explain(
 
 
 def write_bundle(path: Path, bundle: Bundle) -> None:
-    """The bundle format `read_input` takes, streamed to disk and committed atomically,
-    readable by the user alone: it holds customer names, emails and addresses."""
+    """A bundle as a read in JSON lines (sources.stream), streamed to disk and committed
+    atomically, readable by the user alone: it holds customer names, emails and addresses."""
     with atomic_file(path, PRIVATE) as out:
-        write_bundle_to(out, bundle)
-
-
-def write_bundle_to(out: BinaryIO, bundle: Bundle) -> None:
-    """A bundle, streamed to `out` as a read in JSON lines (sources.stream)."""
-    write_stream_to(out, bundle)
+        write_stream_to(out, bundle)
