@@ -367,7 +367,13 @@ class Totals:
             del customers[counted.customer]
             del self.totals[counted.customer]
 
-    def report(self, as_of: date) -> Report:
+    def report(
+        self,
+        as_of: date,
+        customers: tuple[Mapping[str, tuple[Decimal, ...]], Mapping[str, Decimal]] | None = None,
+    ) -> Report:
+        """The report so far; its customers copied, or `customers` (each one's MRR per
+        tier, and in all tiers) where the caller keeps them."""
         config = self.rules.config
         listing = self.rules.listing
         products = {k: b for k, b in self.products.items() if b.subscriptions}
@@ -407,8 +413,8 @@ class Totals:
             mrr=exact_sum(tier.mrr for tier in tiers),
             tiers=tuple(tiers),
             unlisted=tuple(unlisted),
-            customer_tiers=dict(self.customers),
-            customer_totals=dict(self.totals),
+            customer_tiers=dict(self.customers) if customers is None else customers[0],
+            customer_totals=dict(self.totals) if customers is None else customers[1],
             excluded=excluded,
         )
 

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from ffkpi.engine.mrr import EXACT, exact_sum
 from ffkpi.engine.pricing import ZERO
+from ffkpi.history.ledger import held
 
 NEW, EXPANSION, REACTIVATION, CONTRACTION, CHURN = (
     "new",
@@ -129,9 +130,11 @@ def week_moves(
     seen: set[str] = set()  # customers positive in some earlier week
     running = _Running()
     sums: list[Decimal | None] = []  # each week's MRR, exact
-    for i, customers in enumerate(series):
+    previous: Mapping[str, Decimal] | None = None
+    for i, week in enumerate(series):
+        # Made once here if lazy (a ledger's week), and the week before kept as made.
+        customers = None if week is None else held(week)
         count = len(customers) if customers is not None else 0
-        previous = series[i - 1] if i else None
         ok = comparable is None or comparable[i]
         changes: list[Change] = []
         totals: dict[str, Movement] | None = None
@@ -154,7 +157,8 @@ def week_moves(
         running.append(totals)
         if customers is not None:
             seen.update(customers)
-        trailing = {n: _window(series, sums, running, i, n) for n in windows}
+        trailing = {n: _window(series, sums, running, i, n, customers) for n in windows}
+        previous = customers
         weeks.append(
             WeekMoves(
                 mrr=mrr if customers is not None else ZERO,
@@ -199,7 +203,12 @@ class _Running:
 
 
 def _window(
-    series: Series, sums: Sequence[Decimal | None], running: _Running, end: int, length: int
+    series: Series,
+    sums: Sequence[Decimal | None],
+    running: _Running,
+    end: int,
+    length: int,
+    last: Mapping[str, Decimal] | None,
 ) -> Rates | None:
     """Rates over the `length` weeks ending with week `end` (history-rules.md): those of
     the customers paying at the window's first week (`end - length`), so that no churn
@@ -208,10 +217,11 @@ def _window(
     start = end - length
     if start < 0:
         return None
-    first, last = series[start], series[end]
     summed = running.between(start, end)
-    if first is None or last is None or summed is None:
+    opened = series[start]
+    if opened is None or last is None or summed is None:
         return None
+    first = held(opened)
     start_mrr = sums[start]
     assert start_mrr is not None
     # The customers paying at the start, at the end, and each at most what they paid
@@ -252,10 +262,11 @@ def customer_moves(
         return None
     last = week_moves(series)[-1]
     moves = []
+    each = [(name, held(before), held(after)) for name, (before, after) in tiers.items()]
     for change in last.changes:
         moved = tuple(
             name
-            for name, (before, after) in tiers.items()
+            for name, before, after in each
             if before.get(change.customer, ZERO) != after.get(change.customer, ZERO)
         )
         moves.append(

@@ -10,12 +10,14 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 from ffkpi.config import Config
 from ffkpi.engine.calendar import DAY, day_of, end_of_day
 from ffkpi.engine.model import Dataset
 from ffkpi.engine.mrr import Counted, Report, Rules, Totals
 from ffkpi.errors import InputError, UsageError
+from ffkpi.history.ledger import Ledger
 from ffkpi.history.sweep import transitions
 from ffkpi.history.timeline import Timeline, Timelines, metered_lines
 
@@ -173,15 +175,26 @@ def rebuild(
         for week, changes in enumerate(found.weeks):
             deltas[week] += changes
     totals = Totals(rules)
+    # Each week's customers as what changed from the week before (ledger.py): the
+    # reports share two ledgers rather than each holding every customer.
+    tiers: Ledger[tuple[Decimal, ...]] = Ledger()
+    sums: Ledger[Decimal] = Ledger()
     reports = []
     converted = []
     foreign = 0
     for day, delta in zip(days, deltas, strict=True):
+        touched: dict[str, None] = {}
         for counted, sign in delta:
             totals.add(counted, sign)
+            if counted.tiers:
+                touched[counted.customer] = None
             if counted.reason is None and counted.currency != config.currency:
                 foreign += sign
-        reports.append(totals.report(day))
+        customers = (
+            tiers.append({c: totals.customers.get(c) for c in touched}),
+            sums.append({c: totals.totals.get(c) for c in touched}),
+        )
+        reports.append(totals.report(day, customers))
         converted.append(foreign)
     limits = LIMITS + ((ONCE_LIMIT,) if config.policy.discounts == "all" else ())
     return Rebuilt(reports, converted, unknown_discounts, limits)
