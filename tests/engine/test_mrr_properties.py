@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from builders import config, coupon, discount, item, price, sub
 from ffkpi.engine.model import Dataset, Item, Subscription
-from ffkpi.engine.mrr import EXACT, Report, compute_report, end_of_day
+from ffkpi.engine.mrr import EXACT, Report, Rules, compute_report, end_of_day
 from ffkpi.render import report_dict
 
 AS_OF = date(2026, 11, 22)
@@ -175,3 +175,16 @@ def test_doubling_every_quantity_doubles_a_discount_free_mrr(subs: list[Subscrip
     once = compute(subs)
     twice = compute([doubled(s) for s in subs])
     assert abs(twice.mrr - 2 * once.mrr) <= TOLERANCE
+
+
+def test_subscriptions_that_count_alike_share_one_shape_but_never_another_digit() -> None:
+    rules = Rules(config(), {})
+    alike = [rules.count(sub(item(price(2000), 3)), CUTOFF) for _ in range(3)]
+    assert len({id(c.products) for c in alike}) == len({id(c.tiers) for c in alike}) == 1
+    assert len({c.customer for c in alike}) == 3  # each its own customer
+    # 520 and 520.0 minor units are the same MRR written with other digits: a customer
+    # file keeps the digits, so each keeps its own.
+    whole, tenths = (rules.count(sub(item(price(amount))), CUTOFF) for amount in ("520", "520.0"))
+    assert whole.products[0][1] == tenths.products[0][1]
+    assert str(whole.products[0][1]) != str(tenths.products[0][1])
+    assert str(whole.tiers[0][1]) != str(tenths.tiers[0][1])

@@ -20,6 +20,9 @@ from ffkpi.errors import ConfigError, InputError
 
 Rule = Literal["net", "list_price"]
 TWELVE = Decimal(12)
+# What one counted subscription adds: per product (id, MRR, quantity), per tier (index, MRR).
+Shape = tuple[tuple[tuple[str, Decimal, int], ...], tuple[tuple[int, Decimal], ...]]
+SHAPES = 1 << 16  # shapes shared at most: bounded, whatever the account
 PRECISION = 34  # significant digits while computing: decimal128, well past any cent
 
 
@@ -188,6 +191,7 @@ class Rules:
         # Many subscriptions share a price and quantity, and every currency one rate.
         self._monthly: dict[tuple[str, str, int], Decimal] = {}
         self._factors: dict[str, Decimal] = {}
+        self._shapes: dict[tuple[Shape, object], Shape] = {}
 
     def count(
         self, sub: Subscription, cutoff: int, metered: Mapping[str, Metered] | None = None
@@ -295,15 +299,24 @@ class Rules:
             t = self.tier_of.get(product)
             if t is not None:
                 tiers[t] = EXACT.add(tiers.get(t, ZERO), major)
-        return Counted(
-            sub.status,
-            sub.customer,
-            sub.currency,
-            None,
-            items_excluded,
-            tuple(products),
-            tuple(sorted(tiers.items())),
+        shape = self._shared((tuple(products), tuple(sorted(tiers.items()))))
+        return Counted(sub.status, sub.customer, sub.currency, None, items_excluded, *shape)
+
+    def _shared(self, shape: Shape) -> Shape:
+        """`shape` as the one made first with the same figures to the last digit: the
+        many subscriptions that count alike (a rebuild holds every week's) share one."""
+        products, tiers = shape
+        digits = (  # equal Decimals can differ in their digits (5.2, 5.20): keep them
+            tuple(mrr.as_tuple().exponent for _, mrr, _ in products),
+            tuple(mrr.as_tuple().exponent for _, mrr in tiers),
         )
+        shapes = self._shapes
+        found = shapes.get((shape, digits))
+        if found is None:
+            found = shape
+            if len(shapes) < SHAPES:
+                shapes[shape, digits] = shape
+        return found
 
 
 # Sums are exact: a contribution added and later taken away leaves no residue, so a

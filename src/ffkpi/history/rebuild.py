@@ -7,7 +7,7 @@ the end of its as-of day, counted as `ffkpi mrr --as-of` would.
 """
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -21,7 +21,29 @@ from ffkpi.history.ledger import Ledger
 from ffkpi.history.sweep import transitions
 from ffkpi.history.timeline import Timeline, Timelines, metered_lines
 
-Changes = list[list[tuple[Counted, int]]]  # per week: what each change adds (sign +1) or takes
+
+@dataclass(slots=True)
+class Week:
+    """What changed in one week, in order: each Counted added or taken away (a flag per
+    change, not a pair: a rebuild holds every change of the account until it is summed)."""
+
+    counted: list[Counted] = dataclasses.field(default_factory=list)
+    added: bytearray = dataclasses.field(default_factory=bytearray)  # 1 added, 0 taken
+
+    def append(self, counted: Counted, sign: int) -> None:
+        self.counted.append(counted)
+        self.added.append(sign > 0)
+
+    def extend(self, other: "Week") -> None:
+        self.counted += other.counted
+        self.added += other.added
+
+    def __iter__(self) -> Iterator[tuple[Counted, int]]:
+        for counted, added in zip(self.counted, self.added, strict=True):
+            yield counted, 1 if added else -1
+
+
+Changes = list[Week]  # per week, oldest first
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,20 +182,20 @@ def rebuild(
     lines = Timelines(data)
 
     def work(part: range) -> Deltas:
-        found: Changes = [[] for _ in days]
+        found: Changes = [Week() for _ in days]
         unknown = 0
         for timeline, left_out in lines.part(part):
             unknown += left_out
             for week, counted, sign in transitions(timeline, rules, instants, cutoffs):
-                found[week].append((counted, sign))
+                found[week].append(counted, sign)
         return Deltas(found, unknown)
 
-    deltas: Changes = [[] for _ in days]
+    deltas: Changes = [Week() for _ in days]
     unknown_discounts = data.unknown_discounts
     for found in run(work, split(lines.weights(), parts)):
         unknown_discounts += found.unknown_discounts
         for week, changes in enumerate(found.weeks):
-            deltas[week] += changes
+            deltas[week].extend(changes)
     totals = Totals(rules)
     # Each week's customers as what changed from the week before (ledger.py): the
     # reports share two ledgers rather than each holding every customer.
