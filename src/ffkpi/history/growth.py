@@ -13,7 +13,7 @@ from ffkpi.engine.money import round_money
 from ffkpi.engine.mrr import EXACT
 from ffkpi.engine.pricing import ZERO
 from ffkpi.errors import StorageError
-from ffkpi.history.ledger import LedgerWeek, TierWeek
+from ffkpi.history.ledger import LedgerWeek
 from ffkpi.history.movements import (
     CHURN,
     CONTRACTION,
@@ -184,7 +184,7 @@ def customers_in(customers: Customers | None, tier: str | None) -> Mapping[str, 
         return None
     k = customers.tiers.index(tier)
     if isinstance(customers.mrr, LedgerWeek):  # rebuilt: made when read, as the week itself
-        return TierWeek(customers.mrr, k)
+        return customers.mrr.in_tier(k)
     return {customer: values[k] for customer, values in customers.mrr.items() if values[k] > 0}
 
 

@@ -1,70 +1,71 @@
 """Each week's customers of a rebuild, kept as what changed from the week before.
 
 A rebuild of N weeks used to hold N maps of every paying customer; a ledger holds the
-first week's map and then only the customers each week changed. A week's whole map is
-made when a reader asks for it, from the nearest one already made, and only the few
-made last are kept (movements compare a week with the one before and with the first
-weeks of the trailing windows): memory follows the customers, not the customers times
-the weeks.
+first week's map and then only the customers each week changed, with their MRR per
+tier. A week is read through a view: each customer's MRR per tier, in all tiers, or in
+one tier. A view's map of a week is made when a reader asks for it, from the nearest
+earlier one of the same view, and only the few made last are kept (movements compare a
+week with the one before and with the first weeks of the trailing windows): memory
+follows the customers, not the customers times the weeks.
 
 Pure: no I/O.
 """
 
-from collections.abc import ItemsView, Iterator, KeysView, Mapping, ValuesView
+from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping, ValuesView
 from decimal import Decimal
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
-V = TypeVar("V")
-HELD = 8  # whole maps kept at once: a week, the week before, the windows' first weeks, tiers
+from ffkpi.engine.mrr import exact_sum
+
+Values = tuple[Decimal, ...]  # a customer's MRR per tier
+V = TypeVar("V", Values, Decimal)
+HELD = 8  # maps kept at once: a week, the windows' first weeks, for a view or two
+ALL = -1  # the view of each customer's MRR in all tiers; a tier's view is its index
+EACH = -2  # the view of each customer's MRR per tier
 
 
-class Ledger(Generic[V]):
-    """Weeks of customer maps, appended oldest first as their changes: a customer's new
-    value, or None where it left the map."""
+def _project(view: int) -> Callable[[Values], Any]:
+    """What `view` keeps of a customer's values; None leaves the customer out."""
+    if view == EACH:
+        return lambda values: values
+    if view == ALL:
+        return exact_sum  # as the report sums them (mrr.Totals): the same digits
+    return lambda values: values[view] if values[view] > 0 else None
+
+
+class Ledger:
+    """Weeks of customers' MRR per tier, appended oldest first as their changes: a
+    customer's new values, or None where the customer stopped paying."""
 
     def __init__(self) -> None:
-        self._changes: list[dict[str, V | None]] = []
-        self._held: dict[int, dict[str, V]] = {}  # by week, the least recently read first
-        self._tiers: dict[tuple[int, int], dict[str, Decimal]] = {}  # by week and tier
+        self._changes: list[dict[str, Values | None]] = []
+        self._made: dict[tuple[int, int], dict[str, Any]] = {}  # by view and week, LRU
 
-    def append(self, changes: dict[str, V | None]) -> "LedgerWeek[V]":
-        """The next week, from what changed since the one before; a view of its map."""
+    def append(self, changes: dict[str, Values | None]) -> "LedgerWeek[Values]":
+        """The next week, from what changed since the one before."""
         self._changes.append(changes)
-        return LedgerWeek(self, len(self._changes) - 1)
+        return LedgerWeek(self, len(self._changes) - 1, EACH)
 
-    def whole(self, week: int) -> dict[str, V]:
-        """The map of `week`, made from the nearest earlier map kept (or the first week).
-        Shared: never changed by its readers."""
-        found = self._held.pop(week, None)
+    def whole(self, week: int, view: int = EACH) -> dict[str, Any]:
+        """The map of `week` in `view`, made from the nearest earlier map of the view
+        kept (or from nothing). Shared: never changed by its readers."""
+        made = self._made
+        found = made.pop((view, week), None)
         if found is None:
-            start = max((w for w in self._held if w < week), default=-1)
-            found = dict(self._held[start]) if start >= 0 else {}
+            start = max((w for v, w in made if v == view and w < week), default=-1)
+            found = dict(made[view, start]) if start >= 0 else {}
+            project = _project(view)
             for changes in self._changes[start + 1 : week + 1]:
-                for customer, value in changes.items():
-                    if value is None:
+                for customer, values in changes.items():
+                    kept = None if values is None else project(values)
+                    if kept is None:
                         found.pop(customer, None)
                     else:
-                        found[customer] = value
-        return _keep(self._held, week, found)
-
-    def tier(self: "Ledger[tuple[Decimal, ...]]", week: int, k: int) -> dict[str, Decimal]:
-        """The customers of `week` paying in tier `k`, with their MRR there."""
-        found = self._tiers.pop((week, k), None)
-        if found is None:
-            found = {c: values[k] for c, values in self.whole(week).items() if values[k] > 0}
-        return _keep(self._tiers, (week, k), found)
-
-
-K = TypeVar("K")
-M = TypeVar("M")
-
-
-def _keep(held: dict[K, M], key: K, found: M) -> M:
-    """`found` kept as the most recently read, the least recent let go past HELD."""
-    held[key] = found
-    while len(held) > HELD:
-        del held[next(iter(held))]
-    return found
+                        found[customer] = kept
+        made[view, week] = found  # the most recently read, the least recent let go
+        while len(made) > HELD:
+            del made[next(iter(made))]
+        return found
 
 
 class Lazy(Mapping[str, V]):
@@ -100,31 +101,24 @@ class Lazy(Mapping[str, V]):
         return f"{type(self).__name__}({len(self)} customers)"
 
 
-class LedgerWeek(Lazy[V]):
-    """One week of a ledger."""
+class LedgerWeek(Lazy[V], Generic[V]):
+    """One week of a ledger, in one view (EACH, ALL or a tier's index)."""
 
-    __slots__ = ("index", "ledger")
+    __slots__ = ("index", "ledger", "view")
 
-    def __init__(self, ledger: Ledger[V], index: int) -> None:
-        self.ledger = ledger
-        self.index = index
+    def __init__(self, ledger: Ledger, index: int, view: int) -> None:
+        self.ledger, self.index, self.view = ledger, index, view
 
     def whole(self) -> dict[str, V]:
-        return self.ledger.whole(self.index)
+        return cast(dict[str, V], self.ledger.whole(self.index, self.view))
 
+    def in_all(self) -> "LedgerWeek[Decimal]":
+        """The week's customers with their MRR in all tiers."""
+        return LedgerWeek(self.ledger, self.index, ALL)
 
-class TierWeek(Lazy[Decimal]):
-    """One week of a ledger of MRR per tier, in one tier: its paying customers only."""
-
-    __slots__ = ("index", "k", "ledger")
-
-    def __init__(self, week: LedgerWeek[tuple[Decimal, ...]], k: int) -> None:
-        self.ledger = week.ledger
-        self.index = week.index
-        self.k = k
-
-    def whole(self) -> dict[str, Decimal]:
-        return self.ledger.tier(self.index, self.k)
+    def in_tier(self, k: int) -> "LedgerWeek[Decimal]":
+        """The week's customers paying in tier `k`, with their MRR there."""
+        return LedgerWeek(self.ledger, self.index, k)
 
 
 def held(customers: Mapping[str, V]) -> Mapping[str, V]:

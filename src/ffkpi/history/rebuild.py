@@ -10,7 +10,6 @@ import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 
 from ffkpi.config import Config
 from ffkpi.engine.calendar import DAY, day_of, end_of_day
@@ -198,9 +197,8 @@ def rebuild(
             deltas[week].extend(changes)
     totals = Totals(rules)
     # Each week's customers as what changed from the week before (ledger.py): the
-    # reports share two ledgers rather than each holding every customer.
-    tiers: Ledger[tuple[Decimal, ...]] = Ledger()
-    sums: Ledger[Decimal] = Ledger()
+    # reports share one ledger rather than each holding every customer.
+    ledger = Ledger()
     reports = []
     converted = []
     foreign = 0
@@ -212,11 +210,8 @@ def rebuild(
                 touched[counted.customer] = None
             if counted.reason is None and counted.currency != config.currency:
                 foreign += sign
-        customers = (
-            tiers.append({c: totals.customers.get(c) for c in touched}),
-            sums.append({c: totals.totals.get(c) for c in touched}),
-        )
-        reports.append(totals.report(day, customers))
+        changed = ledger.append({c: totals.customers.get(c) for c in touched})
+        reports.append(totals.report(day, (changed, changed.in_all())))
         converted.append(foreign)
     limits = LIMITS + ((ONCE_LIMIT,) if config.policy.discounts == "all" else ())
     return Rebuilt(reports, converted, unknown_discounts, limits)
