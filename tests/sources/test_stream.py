@@ -134,7 +134,9 @@ def test_history_is_refused_from_a_read_without_it(tmp_path: Path) -> None:
     today = {k: v for k, v in DEMO.items() if k not in ("invoice_items", "history_from")}
     path = tmp_path / "read.jsonl"
     path.write_bytes(streamed(today))
-    assert read_input(path, history=None).lifetimes == {}
+    today_only = read_input(path, history=None)
+    assert today_only.rebuilt == 0
+    assert today_only.billing is None
     with pytest.raises(InputError, match='no "invoice_items"'):
         read_input(path, history=True)
 

@@ -163,6 +163,7 @@ class Billed:
     left out."""
 
     subscription: Subscription
+    lifetime: Lifetime
     invoices: tuple[BilledInvoice, ...]
     unknown_discounts: int = 0
 
@@ -191,3 +192,9 @@ class Dataset:
     # A streamed read's billed history, subscription by subscription (`invoices` is then
     # empty and `unknown_discounts` is counted as it is read): see history.timeline.
     billing: Billing | None = None
+
+    @property
+    def rebuilt(self) -> int:
+        """How many subscriptions have a past to rebuild: a streamed read gives each one's
+        dates with its invoices (Billed.lifetime) rather than holding them all."""
+        return len(self.subscriptions) if self.billing is not None else len(self.lifetimes)

@@ -317,7 +317,7 @@ class Timelines:
             return
         for billed in data.billing(part):
             sub = billed.subscription
-            yield Timeline(sub, data.lifetimes[sub.id], billed.invoices), billed.unknown_discounts
+            yield Timeline(sub, billed.lifetime, billed.invoices), billed.unknown_discounts
 
     def __iter__(self) -> Iterator[Timeline]:
         return (timeline for timeline, _ in self.part(range(len(self))))

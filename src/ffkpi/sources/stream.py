@@ -41,7 +41,6 @@ from ffkpi.stripe.payloads import (
     StripeInvoice,
     StripeInvoiceItem,
     StripeSubscription,
-    SubscriptionDates,
     error_location,
     malformed,
 )
@@ -82,9 +81,9 @@ class _Items(Payload, frozen=True):
     data: list[_Item]
 
 
-class _Head(SubscriptionDates, frozen=True):
-    """What the first pass reads of a subscription: its id, its dates, whether an item
-    is metered. The rest is read where the subscription is counted."""
+class _Head(Payload, frozen=True):
+    """What the first pass reads of a subscription: its id, whether an item is metered.
+    The rest (its dates too) is read where the subscription is counted or rebuilt."""
 
     id: str
     items: _Items
@@ -180,7 +179,6 @@ class StreamedRead:
         rebuild asks (Dataset.billing). None: the history if the read holds one."""
         origin = str(self.path)
         count = 0
-        lifetimes = {}
         seen: set[str] = set()
         metered: list[InvoiceLine] = []
         catalog: dict[str, list[Any]] = {e.key: [] for e in CATALOG}
@@ -214,8 +212,6 @@ class StreamedRead:
                     self.first = number
                 seen.add(sub.id)
                 count += 1
-                if history:
-                    lifetimes[sub.id] = lifetime(sub)
                 if entry.invoices and sub.metered():
                     owned = _decode(entry.invoices, list[StripeInvoice], where)
                     metered += newest_lines(invoice_lines(owned))
@@ -240,7 +236,7 @@ class StreamedRead:
         for invoice in [*filter(None, map(biller.invoice, unheld)), *biller.pending(unheld_items)]:
             by_subscription.setdefault(invoice.subscription, []).append(invoice)
         for sub_id, owned in by_subscription.items():
-            if sub_id in lifetimes:
+            if sub_id in seen:
                 raise InputError(
                     f"{origin}: invoices of subscription {sub_id} outside its line",
                     "fetch the read again with ffkpi fetch",
@@ -248,7 +244,6 @@ class StreamedRead:
             refuse_unheld(sub_id, owned, header.fetched_at)
         return dataclasses.replace(
             data,
-            lifetimes=lifetimes,
             history_from=header.history_from,
             billing=lambda part: self._billing(resolver, part),
         )
@@ -274,7 +269,7 @@ class StreamedRead:
                         refuse_repeats(f"invoice {invoice.id}: line", invoice.lines.data)
                     billed = [b for i in invoices if (b := biller.invoice(i)) is not None]
                     billed += biller.pending(owned.invoice_items or ())
-                yield Billed(sub, tuple(billed), biller.unknown)
+                yield Billed(sub, lifetime(owned.subscription), tuple(billed), biller.unknown)
                 if number == stop - 1:
                     return
         raise _changed(self.path)

@@ -104,7 +104,7 @@ def backfill(
 ) -> Backfill:
     """Write every week of `days` that has no snapshot yet; `as_of` is the day of the
     read, reconciled against its own reconstruction."""
-    parts, runner = rebuild_plan(len(data.lifetimes))
+    parts, runner = rebuild_plan(data.rebuilt)
     rebuilt = rebuild(data, config, days, parts=parts, run=runner)
     existing: dict[str, Snapshot | Skipped] = {}
     if folder.is_dir():

@@ -193,7 +193,7 @@ def run_checks(
     day = as_of(dataset)
     report = compute_report(dataset, placeholder, day)
     findings += check_report(report, cfg)
-    if dataset.lifetimes:
+    if dataset.rebuilt:
         findings += check_history(reconcile(dataset, placeholder, day))
     return findings
 

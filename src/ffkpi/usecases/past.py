@@ -68,7 +68,7 @@ def rebuilt_weeks(
 ) -> tuple[list[WeekFigures], bool]:
     """rebuilt_series, and whether the read's own week, rebuilt, would differ from the
     read (then reconcile tells why; it is not run when nothing differs)."""
-    parts, runner = rebuild_plan(len(data.lifetimes))
+    parts, runner = rebuild_plan(data.rebuilt)
     rebuilt = rebuild(data, config, days, parts=parts, run=runner)
     weeks = [
         rebuilt_week(report, config.digest, converted, rebuilt.unknown_discounts)
