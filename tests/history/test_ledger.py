@@ -101,3 +101,15 @@ def test_each_rebuilt_week_has_the_customers_of_that_day_rebuilt_alone() -> None
             whole.reports[-1].customer_tiers
             == rebuild(data, config, days[-1:]).reports[0].customer_tiers
         )
+
+
+def test_customers_paying_alike_share_one_tuple_but_never_another_digit() -> None:
+    ledger = Ledger()
+    plan, written_apart = (Decimal("49.00"), Decimal(0)), (Decimal("49.0"), Decimal(0))
+    alike = (Decimal("49.00"), Decimal(0))  # another tuple, equal to the digit
+    week = ledger.append({"cus_a": plan, "cus_b": alike, "cus_c": written_apart})
+    made = week.whole()
+    assert made["cus_a"] is made["cus_b"]
+    assert made["cus_c"] == plan
+    assert str(made["cus_c"][0]) == "49.0"  # kept as written, not as the first equal one
+    assert str(week.in_all()["cus_c"]) == "49.0"

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Context, Decimal, localcontext
-from typing import Literal
+from typing import Literal, TypeVar
 
 from ffkpi.config import Config
 from ffkpi.engine.calendar import end_of_day
@@ -22,7 +22,7 @@ Rule = Literal["net", "list_price"]
 TWELVE = Decimal(12)
 # What one counted subscription adds: per product (id, MRR, quantity), per tier (index, MRR).
 Shape = tuple[tuple[tuple[str, Decimal, int], ...], tuple[tuple[int, Decimal], ...]]
-SHAPES = 1 << 16  # shapes shared at most: bounded, whatever the account
+SHAPES = 1 << 16  # values shared at most (`shared`): bounded, whatever the account
 PRECISION = 34  # significant digits while computing: decimal128, well past any cent
 
 
@@ -191,7 +191,7 @@ class Rules:
         # Many subscriptions share a price and quantity, and every currency one rate.
         self._monthly: dict[tuple[str, str, int], Decimal] = {}
         self._factors: dict[str, Decimal] = {}
-        self._shapes: dict[tuple[Shape, object], Shape] = {}
+        self._shapes: dict[tuple[Shape, tuple[int | str, ...]], Shape] = {}
 
     def count(
         self, sub: Subscription, cutoff: int, metered: Mapping[str, Metered] | None = None
@@ -299,24 +299,28 @@ class Rules:
             t = self.tier_of.get(product)
             if t is not None:
                 tiers[t] = EXACT.add(tiers.get(t, ZERO), major)
-        shape = self._shared((tuple(products), tuple(sorted(tiers.items()))))
+        # The many subscriptions that count alike (a rebuild holds every week's) share one.
+        ranked = tuple(sorted(tiers.items()))
+        mrrs = [*(mrr for _, mrr, _ in products), *(mrr for _, mrr in ranked)]
+        shape = shared(self._shapes, (tuple(products), ranked), mrrs)
         return Counted(sub.status, sub.customer, sub.currency, None, items_excluded, *shape)
 
-    def _shared(self, shape: Shape) -> Shape:
-        """`shape` as the one made first with the same figures to the last digit: the
-        many subscriptions that count alike (a rebuild holds every week's) share one."""
-        products, tiers = shape
-        digits = (  # equal Decimals can differ in their digits (5.2, 5.20): keep them
-            tuple(mrr.as_tuple().exponent for _, mrr, _ in products),
-            tuple(mrr.as_tuple().exponent for _, mrr in tiers),
-        )
-        shapes = self._shapes
-        found = shapes.get((shape, digits))
-        if found is None:
-            found = shape
-            if len(shapes) < SHAPES:
-                shapes[shape, digits] = shape
-        return found
+
+T = TypeVar("T")
+
+
+def shared(
+    made: dict[tuple[T, tuple[int | str, ...]], T], value: T, decimals: Iterable[Decimal]
+) -> T:
+    """`value` as the one made first equal to it to the last digit of its `decimals`
+    (5.2 and 5.20 are equal, but a customer file keeps the digits), up to SHAPES kept."""
+    key = (value, tuple(d.as_tuple().exponent for d in decimals))
+    found = made.get(key)
+    if found is None:
+        found = value
+        if len(made) < SHAPES:
+            made[key] = value
+    return found
 
 
 # Sums are exact: a contribution added and later taken away leaves no residue, so a

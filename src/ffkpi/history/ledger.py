@@ -15,7 +15,7 @@ from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping, Va
 from decimal import Decimal
 from typing import Any, Generic, TypeVar, cast
 
-from ffkpi.engine.mrr import exact_sum
+from ffkpi.engine.mrr import exact_sum, shared
 
 Values = tuple[Decimal, ...]  # a customer's MRR per tier
 V = TypeVar("V", Values, Decimal)
@@ -40,9 +40,14 @@ class Ledger:
     def __init__(self) -> None:
         self._changes: list[dict[str, Values | None]] = []
         self._made: dict[tuple[int, int], dict[str, Any]] = {}  # by view and week, LRU
+        self._values: dict[tuple[Values, tuple[int | str, ...]], Values] = {}  # mrr.shared
 
     def append(self, changes: dict[str, Values | None]) -> "LedgerWeek[Values]":
-        """The next week, from what changed since the one before."""
+        """The next week, from what changed since the one before. Customers paying alike
+        share one tuple of values: most pay a plan's price."""
+        for customer, values in changes.items():
+            if values is not None:
+                changes[customer] = shared(self._values, values, values)
         self._changes.append(changes)
         return LedgerWeek(self, len(self._changes) - 1, EACH)
 

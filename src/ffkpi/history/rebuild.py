@@ -202,7 +202,9 @@ def rebuild(
     reports = []
     converted = []
     foreign = 0
-    for day, delta in zip(days, deltas, strict=True):
+    deltas.reverse()  # taken oldest first: each week's changes let go once summed
+    for day in days:
+        delta = deltas.pop()
         touched: dict[str, None] = {}
         for counted, sign in delta:
             totals.add(counted, sign)
