@@ -26,6 +26,10 @@ pytestmark = pytest.mark.slow  # the quick run (-m "not slow") leaves it to CI
 
 # The real policy's shape (8 tries, doubling delays), ten times quicker.
 FAST_RETRY = RetryPolicy(attempts=8, base_delay=0.05, max_delay=1.6, max_total=30)
+# Where a fifth of the answers are faults and the fake's rate limit is a quarter of the
+# pace asked for, eight attempts with jittered delays (some near 0 s) can all fail (a CI
+# run gave up on one request so). More attempts, the same short delays.
+PATIENT_RETRY = RetryPolicy(attempts=20, base_delay=0.05, max_delay=1.6, max_total=30)
 
 
 @pytest.fixture
@@ -79,7 +83,7 @@ def test_faults_and_429s_change_nothing(start_fake: Callable[..., tuple[FakeStri
         first=("500", "409", "drop"),  # each at least once, however the requests interleave
     )
     fake, url = start_fake(rate_limit=15, faults=faults)
-    faulty = read_live(url, max_rps=60)  # above the fake's limit: 429s, then slowing down
+    faulty = read_live(url, max_rps=60, retry=PATIENT_RETRY)  # over the limit: 429s, then slower
     assert canonical(faulty) == canonical(clean)
     statuses = [entry.status for entry in fake.requests()]
     # The faults really happened, and were absorbed.
@@ -100,8 +104,15 @@ def canonical(dataset: Any) -> tuple[Any, ...]:
     )
 
 
-def read_live(url: str, *, max_rps: float = 1000, concurrency: int = 8, **kw: Any) -> Any:
-    http = StripeHttp(SECRET_KEY, api_base=url, max_rps=max_rps, retry=FAST_RETRY)
+def read_live(
+    url: str,
+    *,
+    max_rps: float = 1000,
+    concurrency: int = 8,
+    retry: RetryPolicy = FAST_RETRY,
+    **kw: Any,
+) -> Any:
+    http = StripeHttp(SECRET_KEY, api_base=url, max_rps=max_rps, retry=retry)
     reader = AccountReader(http, concurrency=concurrency)
     return reader.read(invoices_for=frozenset({"active", "past_due"}), **kw)
 
