@@ -180,7 +180,8 @@ class Dataset:
     subscriptions: Collection[Subscription]
     product_names: Mapping[str, str] = field(default_factory=dict)
     invoice_lines: tuple[InvoiceLine, ...] = ()
-    # What past weeks are rebuilt from: empty for a source read without history.
+    # What past weeks are rebuilt from: empty for a source read without history, and
+    # for a streamed read, whose subscriptions bring theirs (Billed.lifetime).
     lifetimes: Mapping[str, Lifetime] = field(default_factory=dict)
     invoices: tuple[BilledInvoice, ...] = ()
     unknown_discounts: int = 0  # left out of the history: an id only, or a coupon gone
