@@ -13,7 +13,7 @@ Pure: no I/O.
 
 from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping, ValuesView
 from decimal import Decimal
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from ffkpi.engine.mrr import exact_sum, shared
 
@@ -73,13 +73,25 @@ class Ledger:
         return found
 
 
-class Lazy(Mapping[str, V]):
-    """A map made when read (`whole`); the mapping methods read the made map."""
+class LedgerWeek(Mapping[str, V]):
+    """One week of a ledger, in one view (EACH, ALL or a tier's index): a map made when
+    read (`whole`), which the mapping methods read."""
 
-    __slots__ = ()
+    __slots__ = ("index", "ledger", "view")
+
+    def __init__(self, ledger: Ledger, index: int, view: int) -> None:
+        self.ledger, self.index, self.view = ledger, index, view
 
     def whole(self) -> dict[str, V]:
-        raise NotImplementedError
+        return cast(dict[str, V], self.ledger.whole(self.index, self.view))
+
+    def in_all(self) -> "LedgerWeek[Decimal]":
+        """The week's customers with their MRR in all tiers."""
+        return LedgerWeek(self.ledger, self.index, ALL)
+
+    def in_tier(self, k: int) -> "LedgerWeek[Decimal]":
+        """The week's customers paying in tier `k`, with their MRR there."""
+        return LedgerWeek(self.ledger, self.index, k)
 
     def __getitem__(self, customer: str) -> V:
         return self.whole()[customer]
@@ -103,30 +115,10 @@ class Lazy(Mapping[str, V]):
         return self.whole().values()
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({len(self)} customers)"
-
-
-class LedgerWeek(Lazy[V], Generic[V]):
-    """One week of a ledger, in one view (EACH, ALL or a tier's index)."""
-
-    __slots__ = ("index", "ledger", "view")
-
-    def __init__(self, ledger: Ledger, index: int, view: int) -> None:
-        self.ledger, self.index, self.view = ledger, index, view
-
-    def whole(self) -> dict[str, V]:
-        return cast(dict[str, V], self.ledger.whole(self.index, self.view))
-
-    def in_all(self) -> "LedgerWeek[Decimal]":
-        """The week's customers with their MRR in all tiers."""
-        return LedgerWeek(self.ledger, self.index, ALL)
-
-    def in_tier(self, k: int) -> "LedgerWeek[Decimal]":
-        """The week's customers paying in tier `k`, with their MRR there."""
-        return LedgerWeek(self.ledger, self.index, k)
+        return f"LedgerWeek({len(self)} customers)"
 
 
 def held(customers: Mapping[str, V]) -> Mapping[str, V]:
     """`customers` as a plain map for the length of a computation: a ledger's week is
     made once, rather than at every lookup."""
-    return customers.whole() if isinstance(customers, Lazy) else customers
+    return customers.whole() if isinstance(customers, LedgerWeek) else customers
