@@ -3,15 +3,18 @@ gives the same reports as in one piece, to the byte."""
 
 import json
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accounts import read, simulated
+from accounts import read, simulated, streamed
 from conftest import Ffkpi
-from ffkpi.history.rebuild import in_order, rebuild, split
+from ffkpi.history.rebuild import data_day, in_order, rebuild, split
+from ffkpi.history.reconcile import reconcile
 from ffkpi.sources.demo import DEMO_AS_OF, demo_config, load_demo
+from ffkpi.sources.files import read_input
 from ffkpi.usecases import parallel
 
 
@@ -70,3 +73,25 @@ def test_a_small_account_or_one_job_runs_here(monkeypatch: pytest.MonkeyPatch) -
     assert parallel.rebuild_plan(parallel.SMALL)[0] == 4
     parallel.set_jobs(0)
     assert parallel.jobs() >= 1  # every core
+
+
+@pytest.mark.parametrize("parts", [1, 3])
+def test_a_rebuild_reconciles_as_it_goes_as_reconcile_does(tmp_path: Path, parts: int) -> None:
+    """backfill and review tally the read's instant during the rebuild, in every part, held
+    or streamed, instead of a pass of their own over the invoices: the same causes."""
+    bundle = simulated(3, signups=120, unknowable=30)  # changes invoices cannot show
+    path = tmp_path / "read.jsonl"
+    path.write_bytes(streamed(bundle))
+    config = demo_config()
+    days = weeks(8)
+    for data in (read(bundle, history=True), read_input(path, history=True)):
+        day = data_day(data)
+        assert day is not None
+        alone = reconcile(data, config, day)
+        assert alone.causes
+        assert alone.difference != 0
+        rebuilt = rebuild(data, config, days, parts=parts, run=in_order, reconcile_at=day)
+        assert rebuilt.reconciliation == alone
+        assert rebuild(data, config, days, parts=parts, run=in_order).reconciliation is None
+    pooled = rebuild(data, config, days, parts=2, run=parallel._in_pool, reconcile_at=day)
+    assert pooled.reconciliation == alone

@@ -17,8 +17,9 @@ from ffkpi.engine.model import Dataset
 from ffkpi.engine.mrr import Counted, Report, Rules, Totals
 from ffkpi.errors import InputError, UsageError
 from ffkpi.history.ledger import Ledger
+from ffkpi.history.reconcile import Reconciliation, Tally
 from ffkpi.history.sweep import transitions
-from ffkpi.history.timeline import Timeline, Timelines, metered_lines
+from ffkpi.history.timeline import Timeline, Timelines, instant_of, metered_lines
 
 
 @dataclass(slots=True)
@@ -52,6 +53,7 @@ class Deltas:
 
     weeks: Changes
     unknown_discounts: int = 0
+    tally: Tally | None = None  # its subscriptions reconciled, when the rebuild is asked to
 
 
 # How the parts of a rebuild are run: each part (a range of the subscriptions) by `work`,
@@ -77,13 +79,6 @@ def split(weights: Sequence[int], parts: int) -> list[range]:
             start = index + 1
     ranges.append(range(start, len(weights)))
     return [r for r in ranges if len(r)]
-
-
-def instant_of(day: date, read_at: int | None) -> int:
-    """The instant a week is rebuilt at: the end of its as-of day, or the moment the data
-    was read if that came first (nothing after it is known)."""
-    end = end_of_day(day)
-    return end if read_at is None else min(end, read_at)
 
 
 def dataset_at(data: Dataset, lines: Sequence[Timeline], t: int) -> Dataset:
@@ -118,6 +113,7 @@ class Rebuilt:
     converted: list[int]  # per week: counted subscriptions in another currency
     unknown_discounts: int  # discounts left out: a coupon that no longer exists
     limits: tuple[str, ...]  # what invoices cannot tell, for every output to state
+    reconciliation: Reconciliation | None = None  # of `reconcile_at`, when asked for
 
 
 def data_day(data: Dataset) -> date | None:
@@ -155,6 +151,7 @@ def rebuild(
     *,
     parts: int = 1,
     run: Runner = in_order,
+    reconcile_at: date | None = None,
 ) -> Rebuilt:
     """The report of each as-of day (oldest first), as `ffkpi mrr --as-of` would have
     computed it then from the account as it stood.
@@ -165,6 +162,10 @@ def rebuild(
     are counted in `parts` contiguous ranges (by `run`, which may spread them over
     processes), and their differences summed in the subscriptions' order: the same
     reports, to the byte, whatever the parts.
+
+    With `reconcile_at`, each subscription is also reconciled at that day as it goes by
+    (reconcile.py): the same Reconciliation as `reconcile`, without a pass of its own
+    over the invoices.
     """
     days = sorted(set(as_of))
     if days and data.history_from is not None and end_of_day(days[0]) < data.history_from:
@@ -179,22 +180,36 @@ def rebuild(
     instants = [instant_of(day, data.read_at) for day in days]
     cutoffs = [end_of_day(day) for day in days]
     lines = Timelines(data)
+    check = None
+    if reconcile_at is not None:
+        live_rules = Rules(config, data.product_names, data.invoice_lines)
+        check = (end_of_day(reconcile_at), instant_of(reconcile_at, data.read_at))
 
     def work(part: range) -> Deltas:
         found: Changes = [Week() for _ in days]
         unknown = 0
+        tally = None if check is None else Tally()
         for timeline, left_out in lines.part(part):
             unknown += left_out
             for week, counted, sign in transitions(timeline, rules, instants, cutoffs):
                 found[week].append(counted, sign)
-        return Deltas(found, unknown)
+            if tally is not None and check is not None:
+                tally.count(live_rules, rules, timeline.sub, timeline, *check)
+        return Deltas(found, unknown, tally)
 
     deltas: Changes = [Week() for _ in days]
     unknown_discounts = data.unknown_discounts
+    tally = None if check is None else Tally()
     for found in run(work, split(lines.weights(), parts)):
         unknown_discounts += found.unknown_discounts
         for week, changes in enumerate(found.weeks):
             deltas[week].extend(changes)
+        if tally is not None and found.tally is not None:
+            tally.merge(found.tally)
+    if tally is not None and check is not None and not lines.streamed:
+        for sub in data.subscriptions:  # those with no lifetime have no timeline either
+            if sub.id not in data.lifetimes:
+                tally.count(live_rules, rules, sub, None, *check)
     totals = Totals(rules)
     # Each week's customers as what changed from the week before (ledger.py): the
     # reports share one ledger rather than each holding every customer.
@@ -216,7 +231,10 @@ def rebuild(
         reports.append(totals.report(day, (changed, changed.in_all())))
         converted.append(foreign)
     limits = LIMITS + ((ONCE_LIMIT,) if config.policy.discounts == "all" else ())
-    return Rebuilt(reports, converted, unknown_discounts, limits)
+    reconciliation = None
+    if tally is not None and reconcile_at is not None:
+        reconciliation = tally.reconciliation(reconcile_at, config.currency)
+    return Rebuilt(reports, converted, unknown_discounts, limits, reconciliation)
 
 
 def rebuild_weeks(data: Dataset, config: Config, as_of: Sequence[date]) -> list[Report]:

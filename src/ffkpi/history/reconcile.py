@@ -9,7 +9,7 @@ Pure: no I/O, no clock.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
@@ -18,8 +18,7 @@ from ffkpi.engine.calendar import end_of_day
 from ffkpi.engine.model import Dataset, Subscription
 from ffkpi.engine.mrr import EXACT, Counted, Rules, exact_sum
 from ffkpi.engine.pricing import ZERO, latest_metered
-from ffkpi.history.rebuild import instant_of
-from ffkpi.history.timeline import Timeline, Timelines, metered_lines
+from ffkpi.history.timeline import Timeline, Timelines, instant_of, metered_lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,39 +99,76 @@ def _cause(live: Subscription, timeline: Timeline | None, then: Subscription | N
     return OTHER
 
 
+@dataclass(slots=True)
+class Tally:
+    """The reconciliation of some of the subscriptions, counted one at a time (as a
+    rebuild goes through them, or a part of them): sums and causes that add up in any
+    order, exactly, so parts counted apart merge into the same result."""
+
+    live: Decimal = ZERO
+    rebuilt: Decimal = ZERO
+    causes: dict[str, tuple[int, Decimal]] = field(default_factory=dict)
+
+    def count(
+        self,
+        live_rules: Rules,
+        rules: Rules,
+        sub: Subscription,
+        timeline: Timeline | None,
+        cutoff: int,
+        t: int,
+    ) -> None:
+        """One subscription as Stripe states it (by `live_rules`, which know the read's
+        metered lines), against its rebuilt self at t (by `rules`)."""
+        live = _in_tiers(live_rules.count(sub, cutoff))
+        then = timeline.at(t) if timeline is not None else None
+        rebuilt = ZERO
+        if timeline is not None and then is not None:
+            metered = latest_metered(metered_lines(timeline.invoices, t))
+            rebuilt = _in_tiers(rules.count(then, cutoff, metered))
+        self.live = EXACT.add(self.live, live)
+        self.rebuilt = EXACT.add(self.rebuilt, rebuilt)
+        if live != rebuilt:
+            what = _cause(sub, timeline, then)
+            count, difference = self.causes.get(what, (0, ZERO))
+            self.causes[what] = (count + 1, EXACT.add(difference, EXACT.subtract(rebuilt, live)))
+
+    def merge(self, other: "Tally") -> None:
+        self.live = EXACT.add(self.live, other.live)
+        self.rebuilt = EXACT.add(self.rebuilt, other.rebuilt)
+        for what, (count, difference) in other.causes.items():
+            mine, total = self.causes.get(what, (0, ZERO))
+            self.causes[what] = (mine + count, EXACT.add(total, difference))
+
+    def reconciliation(self, as_of: date, currency: str) -> Reconciliation:
+        ranked = sorted(self.causes.items(), key=lambda entry: (-abs(entry[1][1]), entry[0]))
+        return Reconciliation(
+            as_of=as_of,
+            currency=currency,
+            live=self.live,
+            rebuilt=self.rebuilt,
+            causes=tuple(Cause(what, count, difference) for what, (count, difference) in ranked),
+        )
+
+
 def reconcile(data: Dataset, config: Config, as_of: date) -> Reconciliation:
     """The report of `data` (as of `as_of`) against the same instant rebuilt from its
-    invoices, with the causes of any difference. `data` must hold billed history."""
-    rules = Rules(config, data.product_names, data.invoice_lines)
+    invoices, with the causes of any difference. `data` must hold billed history.
+
+    A pass of its own over the subscriptions' invoices: a rebuild that reaches the same
+    instant tallies it as it goes instead (rebuild's `reconcile_at`)."""
+    live_rules = Rules(config, data.product_names, data.invoice_lines)
+    rules = Rules(config, data.product_names)
     cutoff = end_of_day(as_of)
     t = instant_of(as_of, data.read_at)
     # The timelines come in the subscriptions' order, one at a time (a streamed read is
     # never held whole): each is matched to its subscription as the two lists go.
     lines = iter(Timelines(data))
     next_line = next(lines, None)
-    live_total = rebuilt_total = ZERO
-    causes: dict[str, tuple[int, Decimal]] = {}
+    tally = Tally()
     for sub in data.subscriptions:
-        live = _in_tiers(rules.count(sub, cutoff))
         timeline = None
         if next_line is not None and next_line.sub.id == sub.id:
             timeline, next_line = next_line, next(lines, None)
-        then = timeline.at(t) if timeline is not None else None
-        rebuilt = ZERO
-        if timeline is not None and then is not None:
-            metered = latest_metered(metered_lines(timeline.invoices, t))
-            rebuilt = _in_tiers(rules.count(then, cutoff, metered))
-        live_total = EXACT.add(live_total, live)
-        rebuilt_total = EXACT.add(rebuilt_total, rebuilt)
-        if live != rebuilt:
-            what = _cause(sub, timeline, then)
-            count, difference = causes.get(what, (0, ZERO))
-            causes[what] = (count + 1, EXACT.add(difference, EXACT.subtract(rebuilt, live)))
-    ranked = sorted(causes.items(), key=lambda entry: (-abs(entry[1][1]), entry[0]))
-    return Reconciliation(
-        as_of=as_of,
-        currency=config.currency,
-        live=live_total,
-        rebuilt=rebuilt_total,
-        causes=tuple(Cause(what, count, difference) for what, (count, difference) in ranked),
-    )
+        tally.count(live_rules, rules, sub, timeline, cutoff, t)
+    return tally.reconciliation(as_of, config.currency)

@@ -7,9 +7,11 @@ Pure: no I/O, no clock.
 import bisect
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import date
 from enum import IntEnum
 from typing import NamedTuple
 
+from ffkpi.engine.calendar import end_of_day
 from ffkpi.engine.model import (
     PENDING,
     BilledInvoice,
@@ -279,6 +281,13 @@ def _unpaid_at(invoice: BilledInvoice, t: int) -> bool:
     if invoice.status == "paid":
         return invoice.paid_at is not None and invoice.paid_at > t
     return invoice.status == "uncollectible"  # marked after t, else unpaid already
+
+
+def instant_of(day: date, read_at: int | None) -> int:
+    """The instant a week is rebuilt at: the end of its as-of day, or the moment the data
+    was read if that came first (nothing after it is known)."""
+    end = end_of_day(day)
+    return end if read_at is None else min(end, read_at)
 
 
 class Timelines:

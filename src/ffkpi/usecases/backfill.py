@@ -23,7 +23,7 @@ from ffkpi.engine.calendar import (
 from ffkpi.engine.model import Dataset
 from ffkpi.errors import Interrupted, UsageError
 from ffkpi.history.rebuild import Rebuilt, rebuild
-from ffkpi.history.reconcile import Reconciliation, reconcile
+from ffkpi.history.reconcile import Reconciliation
 from ffkpi.storage.snapshots import (
     Reconstruction,
     Saved,
@@ -105,7 +105,8 @@ def backfill(
     """Write every week of `days` that has no snapshot yet; `as_of` is the day of the
     read, reconciled against its own reconstruction."""
     parts, runner = rebuild_plan(data.rebuilt)
-    rebuilt = rebuild(data, config, days, parts=parts, run=runner)
+    rebuilt = rebuild(data, config, days, parts=parts, run=runner, reconcile_at=as_of)
+    assert rebuilt.reconciliation is not None
     existing: dict[str, Snapshot | Skipped] = {}
     if folder.is_dir():
         stored = read_snapshots(folder)
@@ -148,7 +149,7 @@ def backfill(
         if writing is not None and writing.exists():
             written.append(Saved(writing, kept=False))  # its rename had just happened
         raise _interrupted(folder, written) from None
-    return Backfill(folder, written, kept, unreadable, rebuilt, reconcile(data, config, as_of))
+    return Backfill(folder, written, kept, unreadable, rebuilt, rebuilt.reconciliation)
 
 
 def _interrupted(folder: Path, written: list[Saved]) -> Interrupted:

@@ -14,6 +14,7 @@ from ffkpi.engine.mrr import compute_report
 from ffkpi.errors import StorageError, UsageError
 from ffkpi.history.growth import History, WeekMovers, growth_history, week_movers
 from ffkpi.history.rebuild import data_day, rebuild, refuse_after_read
+from ffkpi.history.reconcile import Reconciliation
 from ffkpi.history.series import WeekFigures, rebuilt_week
 from ffkpi.sources.files import read_input
 from ffkpi.storage.reads import kept_read
@@ -64,22 +65,32 @@ def rebuilt_series(data: Dataset, config: Config, days: list[date]) -> list[Week
 
 
 def rebuilt_weeks(
-    data: Dataset, config: Config, days: list[date]
-) -> tuple[list[WeekFigures], bool]:
-    """rebuilt_series, and whether the read's own week, rebuilt, would differ from the
-    read (then reconcile tells why; it is not run when nothing differs)."""
+    data: Dataset, config: Config, days: list[date], *, reconciled: bool = False
+) -> tuple[list[WeekFigures], Reconciliation | None]:
+    """rebuilt_series; and, `reconciled`, where the read's own week, rebuilt, would differ
+    from the read, why (reconcile.py): tallied as the rebuild goes, not in a pass of its
+    own over the invoices."""
+    read = data_day(data)
+    at_read = read is not None and bool(days) and max(days) == read
     parts, runner = rebuild_plan(data.rebuilt)
-    rebuilt = rebuild(data, config, days, parts=parts, run=runner)
+    rebuilt = rebuild(
+        data,
+        config,
+        days,
+        parts=parts,
+        run=runner,
+        reconcile_at=read if reconciled and at_read else None,
+    )
     weeks = [
         rebuilt_week(report, config.digest, converted, rebuilt.unknown_discounts)
         for report, converted in zip(rebuilt.reports, rebuilt.converted, strict=True)
     ]
     differs = False
-    if weeks and weeks[-1].as_of == data_day(data):
+    if weeks and weeks[-1].as_of == read:
         report = compute_report(data, config, weeks[-1].as_of)
         differs = report.mrr != rebuilt.reports[-1].mrr
         weeks[-1] = rebuilt_week(report, config.digest, None, 0, origin="snapshot")
-    return weeks, differs
+    return weeks, rebuilt.reconciliation if differs else None
 
 
 def rebuilt_history(

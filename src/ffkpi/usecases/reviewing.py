@@ -14,7 +14,6 @@ from ffkpi.engine.model import Dataset
 from ffkpi.errors import UsageError
 from ffkpi.history.growth import growth_history
 from ffkpi.history.rebuild import data_day, refuse_after_read
-from ffkpi.history.reconcile import reconcile
 from ffkpi.review.document import Review, build_review
 from ffkpi.review.figures import HORIZONS
 from ffkpi.sources.demo import demo_kpis
@@ -129,7 +128,9 @@ def review_of_read(
         refuse_after_read(data, until, "--as-of")
     read = data_day(data)
     days = rebuilt_days(data, since, until, read or date.min)
-    series, differs = rebuilt_weeks(data, config, days[-weeks_read(chart_weeks) - 1 :])
+    series, reconciliation = rebuilt_weeks(
+        data, config, days[-weeks_read(chart_weeks) - 1 :], reconciled=True
+    )
     history = growth_history(series, config, last=None, by_tier=True)
     notes = product_notes(config, data)
     dated = file_time_note(data)
@@ -140,8 +141,8 @@ def review_of_read(
         notes.append(
             f"the data was read on {read}, in {week_name(read)}: not the running week, {running}"
         )
-    if read is not None and differs:  # the read's week is the read; the others rebuilt
-        note = reconcile_note(reconcile(data, config, read))
+    if reconciliation is not None:  # the read's week is the read; the others rebuilt
+        note = reconcile_note(reconciliation)
         if note is not None:
             notes.append(note)
     config, recorded = recorded_values(folder, config, demo=demo)
