@@ -1,5 +1,6 @@
-"""Peak memory and time of `ffkpi mrr --input` and `ffkpi history --input` as accounts
-grow, read from the file `ffkpi fetch` writes (a read in JSON lines), in one run.
+"""Peak memory and time of `ffkpi mrr --input`, `ffkpi history --input` and `ffkpi review
+--input` as accounts grow, read from the file `ffkpi fetch` writes (a read in JSON lines),
+in one run.
 
 Simulates accounts of N subscriptions billed monthly for two years (benchmarks/history.py's
 "bench" profile, scripts/billing_sim.py), written straight to a read in JSON lines a
@@ -31,6 +32,7 @@ import history as bench  # noqa: E402
 from ffkpi.sources.stream import Writer, owner  # noqa: E402
 
 BATCH = 1_000
+COMMANDS = ("mrr", "history", "review")
 WHOLE_UP_TO = 30_000  # the one-document comparison reads the file whole: past this, GBs
 # Runs ffkpi in this process, then reports the process's own peak resident memory.
 WRAPPER = """
@@ -137,7 +139,7 @@ def main() -> None:
             bundle = folder / f"bundle-{size}.json" if compare else None
             made = generate(read, size, bundle)
             row: dict[str, Any] = {"size": size, **made}
-            for name in ("mrr", "history"):
+            for name in COMMANDS:
                 taken, peak, out = run([name, "--input", str(read)], config)
                 row[name] = (taken, peak)
                 if bundle is not None:
@@ -150,7 +152,7 @@ def main() -> None:
                 read.unlink()
     first = rows[0]
     print(f"subscriptions billed monthly for two years; one process (--jobs 1); {BATCH:,} a batch")
-    for name in ("mrr", "history") if "mrr_whole" in first else ():
+    for name in COMMANDS if "mrr_whole" in first else ():
         taken, peak, same = first[f"{name}_whole"]
         print(
             f"{name} --input at {first['size']:,}: one JSON document {taken:.1f} s, "
@@ -160,14 +162,15 @@ def main() -> None:
         )
     print(
         f"{'subscriptions':>13} {'invoices':>10} {'file MB':>8} | {'mrr s':>6} {'MB':>6} | "
-        f"{'history s':>9} {'MB':>6} | {'s / 1k subs':>11}"
+        f"{'history s':>9} {'MB':>6} | {'review s':>8} {'MB':>6} | {'history s / 1k subs':>19}"
     )
     for row in rows:
         print(
             f"{row['size']:>13,} {row['invoices']:>10,} {row['bytes'] / 2**20:>8,.0f} | "
             f"{row['mrr'][0]:>6.1f} {row['mrr'][1]:>6,.0f} | "
             f"{row['history'][0]:>9.1f} {row['history'][1]:>6,.0f} | "
-            f"{1000 * row['history'][0] / row['size']:>11.3f}"
+            f"{row['review'][0]:>8.1f} {row['review'][1]:>6,.0f} | "
+            f"{1000 * row['history'][0] / row['size']:>19.3f}"
         )
     last = rows[-1]
     if len(rows) > 1:
