@@ -346,7 +346,6 @@ class Totals:
         self.products: dict[str, _Bucket] = {}
         self.tier_subscriptions = [0] * len(rules.config.tiers)
         self.customers: dict[str, tuple[Decimal, ...]] = {}
-        self.totals: dict[str, Decimal] = {}  # each customer's MRR in all tiers
         self.statuses: dict[str, int] = {}
         self.reasons: dict[str, int] = {}
 
@@ -379,10 +378,8 @@ class Totals:
             values[t] = add(values[t], mrr)
         if any(values):
             customers[counted.customer] = tuple(values)
-            self.totals[counted.customer] = exact_sum(values)
         else:
             del customers[counted.customer]
-            del self.totals[counted.customer]
 
     def report(
         self,
@@ -431,7 +428,13 @@ class Totals:
             tiers=tuple(tiers),
             unlisted=tuple(unlisted),
             customer_tiers=dict(self.customers) if customers is None else customers[0],
-            customer_totals=dict(self.totals) if customers is None else customers[1],
+            # Each customer's MRR in all tiers, summed once here rather than at every change
+            # (a rebuild passes its ledger's instead): the same digits, the same order.
+            customer_totals=(
+                {c: exact_sum(v) for c, v in self.customers.items()}
+                if customers is None
+                else customers[1]
+            ),
             excluded=excluded,
         )
 
