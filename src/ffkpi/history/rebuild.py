@@ -180,10 +180,10 @@ def rebuild(
     instants = [instant_of(day, data.read_at) for day in days]
     cutoffs = [end_of_day(day) for day in days]
     lines = Timelines(data)
-    check = None
+    check: tuple[Rules, int, int] | None = None  # the read's rules, cutoff and instant
     if reconcile_at is not None:
         live_rules = Rules(config, data.product_names, data.invoice_lines)
-        check = (end_of_day(reconcile_at), instant_of(reconcile_at, data.read_at))
+        check = (live_rules, end_of_day(reconcile_at), instant_of(reconcile_at, data.read_at))
 
     def work(part: range) -> Deltas:
         found: Changes = [Week() for _ in days]
@@ -194,7 +194,7 @@ def rebuild(
             for week, counted, sign in transitions(timeline, rules, instants, cutoffs):
                 found[week].append(counted, sign)
             if tally is not None and check is not None:
-                tally.count(live_rules, rules, timeline.sub, timeline, *check)
+                tally.count(rules, timeline.sub, timeline, *check)
         return Deltas(found, unknown, tally)
 
     deltas: Changes = [Week() for _ in days]
@@ -209,7 +209,7 @@ def rebuild(
     if tally is not None and check is not None and not lines.streamed:
         for sub in data.subscriptions:  # those with no lifetime have no timeline either
             if sub.id not in data.lifetimes:
-                tally.count(live_rules, rules, sub, None, *check)
+                tally.count(rules, sub, None, *check)
     totals = Totals(rules)
     # Each week's customers as what changed from the week before (ledger.py): the
     # reports share one ledger rather than each holding every customer.

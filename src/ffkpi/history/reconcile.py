@@ -111,15 +111,15 @@ class Tally:
 
     def count(
         self,
-        live_rules: Rules,
         rules: Rules,
         sub: Subscription,
         timeline: Timeline | None,
+        live_rules: Rules,
         cutoff: int,
         t: int,
     ) -> None:
-        """One subscription as Stripe states it (by `live_rules`, which know the read's
-        metered lines), against its rebuilt self at t (by `rules`)."""
+        """One subscription as its read states it (by `live_rules`, which know the read's
+        metered lines), against its self rebuilt at t (by `rules`)."""
         live = _in_tiers(live_rules.count(sub, cutoff))
         then = timeline.at(t) if timeline is not None else None
         rebuilt = ZERO
@@ -170,5 +170,5 @@ def reconcile(data: Dataset, config: Config, as_of: date) -> Reconciliation:
         timeline = None
         if next_line is not None and next_line.sub.id == sub.id:
             timeline, next_line = next_line, next(lines, None)
-        tally.count(live_rules, rules, sub, timeline, cutoff, t)
+        tally.count(rules, sub, timeline, live_rules, cutoff, t)
     return tally.reconciliation(as_of, config.currency)
