@@ -151,7 +151,8 @@ def compute_report(data: Dataset, config: Config, as_of: date) -> Report:
     cutoff = end_of_day(as_of)
     for sub in data.subscriptions:
         totals.add(rules.count(sub, cutoff))
-    return totals.report(as_of)
+    customers = totals.customers  # done adding: the report takes them as they are
+    return totals.report(as_of, (customers, {c: exact_sum(v) for c, v in customers.items()}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,10 +385,11 @@ class Totals:
     def report(
         self,
         as_of: date,
-        customers: tuple[Mapping[str, tuple[Decimal, ...]], Mapping[str, Decimal]] | None = None,
+        customers: tuple[Mapping[str, tuple[Decimal, ...]], Mapping[str, Decimal]],
     ) -> Report:
-        """The report so far; its customers copied, or `customers` (each one's MRR per
-        tier, and in all tiers) where the caller keeps them."""
+        """The report so far, with `customers`: each one's MRR per tier and in all tiers,
+        where the caller keeps them (a rebuild's ledger; compute_report, done adding,
+        these Totals' own), never copied."""
         config = self.rules.config
         listing = self.rules.listing
         products = {k: b for k, b in self.products.items() if b.subscriptions}
@@ -427,14 +429,8 @@ class Totals:
             mrr=exact_sum(tier.mrr for tier in tiers),
             tiers=tuple(tiers),
             unlisted=tuple(unlisted),
-            customer_tiers=dict(self.customers) if customers is None else customers[0],
-            # Each customer's MRR in all tiers, summed once here rather than at every change
-            # (a rebuild passes its ledger's instead): the same digits, the same order.
-            customer_totals=(
-                {c: exact_sum(v) for c, v in self.customers.items()}
-                if customers is None
-                else customers[1]
-            ),
+            customer_tiers=customers[0],
+            customer_totals=customers[1],
             excluded=excluded,
         )
 
