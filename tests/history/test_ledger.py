@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from accounts import read, simulated
 from ffkpi.engine.mrr import exact_sum
 from ffkpi.history.ledger import ALL, HELD, Ledger, held
-from ffkpi.history.rebuild import rebuild
+from ffkpi.history.rebuild import rebuild, same_digits
 from ffkpi.sources.demo import DEMO_AS_OF, demo_config, load_demo
 
 amounts = st.decimals(min_value=0, max_value=500, places=2)
@@ -113,3 +113,21 @@ def test_customers_paying_alike_share_one_tuple_but_never_another_digit() -> Non
     assert made["cus_c"] == plan
     assert str(made["cus_c"][0]) == "49.0"  # kept as written, not as the first equal one
     assert str(week.in_all()["cus_c"]) == "49.0"
+
+
+def test_a_week_holds_only_the_customers_whose_mrr_changed_to_the_digit() -> None:
+    """A renewal or a payment touches a customer without changing what it pays: the
+    ledger keeps no entry for it, and does for 5.20 become 5.2."""
+    data = read(simulated(7, signups=120), history=True)
+    reports = rebuild(data, demo_config(), weekly(60)).reports
+    ledger = reports[0].customer_tiers.ledger
+    before: dict[str, tuple[Decimal, ...]] = {}
+    for report, changes in zip(reports, ledger._changes, strict=True):
+        now = report.customer_tiers.whole()
+        moved = {c for c in before.keys() | now.keys() if repr(before.get(c)) != repr(now.get(c))}
+        assert set(changes) == moved
+        before = now
+    assert same_digits((Decimal("5.20"),), (Decimal("5.20"),))
+    assert not same_digits((Decimal("5.20"),), (Decimal("5.2"),))
+    assert not same_digits(None, (Decimal("5.2"),))
+    assert same_digits(None, None)

@@ -10,6 +10,7 @@ import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 from ffkpi.config import Config
 from ffkpi.engine.calendar import DAY, day_of, end_of_day
@@ -220,14 +221,19 @@ def rebuild(
     deltas.reverse()  # taken oldest first: each week's changes let go once summed
     for day in days:
         delta = deltas.pop()
-        touched: dict[str, None] = {}
+        before: dict[str, tuple[Decimal, ...] | None] = {}  # customers touched, as they were
         for counted, sign in delta:
+            if counted.tiers and counted.customer not in before:
+                before[counted.customer] = totals.customers.get(counted.customer)
             totals.add(counted, sign)
-            if counted.tiers:
-                touched[counted.customer] = None
             if counted.reason is None and counted.currency != config.currency:
                 foreign += sign
-        changed = ledger.append({c: totals.customers.get(c) for c in touched})
+        # Only those whose MRR changed, digit for digit: many customers a week touches (a
+        # renewal, a payment) pay what they paid.
+        after = totals.customers
+        changed = ledger.append(
+            {c: after.get(c) for c, was in before.items() if not same_digits(was, after.get(c))}
+        )
         reports.append(totals.report(day, (changed, changed.in_all())))
         converted.append(foreign)
     limits = LIMITS + ((ONCE_LIMIT,) if config.policy.discounts == "all" else ())
@@ -235,6 +241,13 @@ def rebuild(
     if tally is not None and reconcile_at is not None:
         reconciliation = tally.reconciliation(reconcile_at, config.currency)
     return Rebuilt(reports, converted, unknown_discounts, limits, reconciliation)
+
+
+def same_digits(one: tuple[Decimal, ...] | None, other: tuple[Decimal, ...] | None) -> bool:
+    """Whether two customers' MRR per tier are written alike: 5.2 and 5.20 are not."""
+    if one is None or other is None:
+        return one is other
+    return [v.as_tuple() for v in one] == [v.as_tuple() for v in other]
 
 
 def rebuild_weeks(data: Dataset, config: Config, as_of: Sequence[date]) -> list[Report]:
