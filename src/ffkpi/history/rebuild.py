@@ -247,7 +247,10 @@ def same_digits(one: tuple[Decimal, ...] | None, other: tuple[Decimal, ...] | No
     """Whether two customers' MRR per tier are written alike: 5.2 and 5.20 are not."""
     if one is None or other is None:
         return one is other
-    return [v.as_tuple() for v in one] == [v.as_tuple() for v in other]
+    return one == other and all(
+        a.same_quantum(b) and a.is_signed() == b.is_signed()
+        for a, b in zip(one, other, strict=True)
+    )
 
 
 def rebuild_weeks(data: Dataset, config: Config, as_of: Sequence[date]) -> list[Report]:
