@@ -54,7 +54,7 @@ class Deltas:
 
     weeks: Changes
     unknown_discounts: int = 0
-    tally: Tally | None = None  # its subscriptions reconciled, when the rebuild is asked to
+    tally: Tally = dataclasses.field(default_factory=Tally)  # reconciled, when asked for
 
 
 # How the parts of a rebuild are run: each part (a range of the subscriptions) by `work`,
@@ -189,25 +189,24 @@ def rebuild(
     def work(part: range) -> Deltas:
         found: Changes = [Week() for _ in days]
         unknown = 0
-        tally = None if check is None else Tally()
+        tally = Tally()
         for timeline, left_out in lines.part(part):
             unknown += left_out
             for week, counted, sign in transitions(timeline, rules, instants, cutoffs):
                 found[week].append(counted, sign)
-            if tally is not None and check is not None:
+            if check is not None:
                 tally.count(rules, timeline.sub, timeline, *check)
         return Deltas(found, unknown, tally)
 
     deltas: Changes = [Week() for _ in days]
     unknown_discounts = data.unknown_discounts
-    tally = None if check is None else Tally()
+    tally = Tally()
     for found in run(work, split(lines.weights(), parts)):
         unknown_discounts += found.unknown_discounts
         for week, changes in enumerate(found.weeks):
             deltas[week].extend(changes)
-        if tally is not None and found.tally is not None:
-            tally.merge(found.tally)
-    if tally is not None and check is not None and not lines.streamed:
+        tally.merge(found.tally)
+    if check is not None and not lines.streamed:
         for sub in data.subscriptions:  # those with no lifetime have no timeline either
             if sub.id not in data.lifetimes:
                 tally.count(rules, sub, None, *check)
@@ -238,7 +237,7 @@ def rebuild(
         converted.append(foreign)
     limits = LIMITS + ((ONCE_LIMIT,) if config.policy.discounts == "all" else ())
     reconciliation = None
-    if tally is not None and reconcile_at is not None:
+    if reconcile_at is not None:
         reconciliation = tally.reconciliation(reconcile_at, config.currency)
     return Rebuilt(reports, converted, unknown_discounts, limits, reconciliation)
 

@@ -157,8 +157,8 @@ def reconcile(data: Dataset, config: Config, as_of: date) -> Reconciliation:
 
     A pass of its own over the subscriptions' invoices: a rebuild that reaches the same
     instant tallies it as it goes instead (rebuild's `reconcile_at`)."""
-    live_rules = Rules(config, data.product_names, data.invoice_lines)
-    rules = Rules(config, data.product_names)
+    # One set of rules for both counts: the rebuilt one is given its own metered lines.
+    rules = Rules(config, data.product_names, data.invoice_lines)
     cutoff = end_of_day(as_of)
     t = instant_of(as_of, data.read_at)
     # The timelines come in the subscriptions' order, one at a time (a streamed read is
@@ -170,5 +170,5 @@ def reconcile(data: Dataset, config: Config, as_of: date) -> Reconciliation:
         timeline = None
         if next_line is not None and next_line.sub.id == sub.id:
             timeline, next_line = next_line, next(lines, None)
-        tally.count(rules, sub, timeline, live_rules, cutoff, t)
+        tally.count(rules, sub, timeline, rules, cutoff, t)
     return tally.reconciliation(as_of, config.currency)

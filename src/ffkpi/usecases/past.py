@@ -86,7 +86,7 @@ def rebuilt_weeks(
         for report, converted in zip(rebuilt.reports, rebuilt.converted, strict=True)
     ]
     differs = False
-    if weeks and weeks[-1].as_of == read:
+    if at_read:  # the last week is the read's own
         report = compute_report(data, config, weeks[-1].as_of)
         differs = report.mrr != rebuilt.reports[-1].mrr
         weeks[-1] = rebuilt_week(report, config.digest, None, 0, origin="snapshot")
