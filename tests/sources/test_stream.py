@@ -205,6 +205,53 @@ def test_a_line_out_of_its_place_is_refused(tmp_path: Path, moved: str) -> None:
         read_input(path, history=True)
 
 
+def test_a_subscription_there_twice_is_refused_with_both_lines(tmp_path: Path) -> None:
+    lines = streamed(DEMO).splitlines(keepends=True)
+    subs = [n for n, line in enumerate(lines) if line.startswith(stream.SUBSCRIPTION_LINE)]
+    lines[subs[-1]] = lines[subs[3]]  # far apart: the first pass holds no ids to compare
+    path = tmp_path / "read.jsonl"
+    path.write_bytes(b"".join(lines))
+    sub_id = json.loads(lines[subs[3]])["subscription"]["id"]
+    with pytest.raises(InputError) as raised:
+        read_input(path, history=None)
+    assert raised.value.what == (
+        f"{path}, line {subs[-1] + 1}: subscription {sub_id} there twice "
+        f"(first on line {subs[3] + 1})"
+    )
+
+
+def test_the_ids_fingerprints_are_only_a_hint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every id given one fingerprint: the read is still taken whole, its ids told apart
+    by reading them again, and what is refused is refused still."""
+    path = tmp_path / "read.jsonl"
+    path.write_bytes(streamed(DEMO))
+    expected = compute_report(read_input(path, history=True), demo_config(), DEMO_AS_OF)
+    monkeypatch.setattr(stream._Ids, "_print", staticmethod(lambda sub_id: 7))
+    data = read_input(path, history=True)
+    assert compute_report(data, demo_config(), DEMO_AS_OF) == expected
+    test_a_subscription_there_twice_is_refused_with_both_lines(tmp_path)
+    test_invoices_of_a_subscription_not_held_are_refused(tmp_path)
+    test_invoices_outside_their_subscriptions_line_are_refused(tmp_path)
+
+
+def test_invoices_outside_their_subscriptions_line_are_refused(tmp_path: Path) -> None:
+    lines = streamed(DEMO).splitlines(keepends=True)
+    k, owned = next(
+        (n, entry)
+        for n, line in enumerate(lines)
+        if (entry := json.loads(line)).get("invoices") and "subscription" in entry
+    )
+    lines[k] = json.dumps({**owned, "invoices": []}).encode() + b"\n"
+    lines.append(json.dumps({"invoices": owned["invoices"]}).encode() + b"\n")
+    path = tmp_path / "read.jsonl"
+    path.write_bytes(b"".join(lines))
+    sub_id = owned["subscription"]["id"]
+    with pytest.raises(InputError, match=f"invoices of subscription {sub_id} outside its line"):
+        read_input(path, history=True)
+
+
 @pytest.mark.usefixtures("clock")
 def test_backfill_writes_the_same_snapshots_from_either_read(ffkpi: Ffkpi, cli_env: Path) -> None:
     (cli_env / "ffkpi.toml").write_text(example_config_text())

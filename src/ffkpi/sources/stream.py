@@ -15,8 +15,10 @@ subscriptions at a time (Dataset.billing), and lets them go.
 
 import dataclasses
 import gzip
+import itertools
 import json
-from collections.abc import Collection, Iterator
+from array import array
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, BinaryIO
@@ -92,6 +94,46 @@ class _Head(Payload, frozen=True):
         return any(
             i.price.recurring and i.price.recurring.usage_type == "metered" for i in self.items.data
         )
+
+
+class _Id(Payload, frozen=True):
+    id: str
+
+
+class _IdOnly(Payload, frozen=True):
+    subscription: _Id
+
+
+class _Ids:
+    """The subscriptions' ids a first pass has read, as 64-bit fingerprints (8 bytes an
+    id, not a set of strings: memory flat in the account's size, to the byte per
+    subscription): which may be there twice, which may be held. A fingerprint only
+    says "may": a match is confirmed on the ids themselves (`StreamedRead._lines_of`)."""
+
+    def __init__(self) -> None:
+        self.buckets = [array("Q") for _ in range(256)]  # by the fingerprint's first byte
+
+    @staticmethod
+    def _print(sub_id: str) -> int:
+        return hash(sub_id) & 0xFFFF_FFFF_FFFF_FFFF  # hash(): stable within a process
+
+    def add(self, sub_id: str) -> None:
+        value = self._print(sub_id)
+        self.buckets[value >> 56].append(value)
+
+    def repeated(self) -> set[int]:
+        """The fingerprints added more than once, sorted a bucket at a time."""
+        found: set[int] = set()
+        for bucket in self.buckets:
+            found.update(a for a, b in itertools.pairwise(sorted(bucket)) if a == b)
+        return found
+
+    def may_hold(self, sub_id: str) -> bool:
+        value = self._print(sub_id)
+        return value in self.buckets[value >> 56]
+
+    def prints(self, sub_ids: Iterable[str]) -> set[int]:
+        return {self._print(sub_id) for sub_id in sub_ids}
 
 
 # A line as the first pass reads it: the catalog decoded, a subscription's head, its
@@ -179,7 +221,7 @@ class StreamedRead:
         rebuild asks (Dataset.billing). None: the history if the read holds one."""
         origin = str(self.path)
         count = 0
-        seen: set[str] = set()
+        seen = _Ids()
         metered: list[InvoiceLine] = []
         catalog: dict[str, list[Any]] = {e.key: [] for e in CATALOG}
         after = 0  # the lines after the subscriptions
@@ -202,9 +244,9 @@ class StreamedRead:
                     if history:
                         _unheld(where, entry, unheld, unheld_items)
                     continue
-                if after or not line.startswith(SUBSCRIPTION_LINE) or sub.id in seen:
+                if after or not line.startswith(SUBSCRIPTION_LINE):
                     raise InputError(
-                        f"{where}: subscription {sub.id} out of place, or there twice",
+                        f"{where}: subscription {sub.id} out of place",
                         "fetch the read again with ffkpi fetch",
                     )
                 if resolver is None:
@@ -221,6 +263,15 @@ class StreamedRead:
                 "subscriptions: it was cut short",
                 "fetch it again with ffkpi fetch",
             )
+        twice = seen.repeated()
+        if twice:
+            for sub_id, numbers in self._lines_of(twice, count).items():
+                if len(numbers) > 1:
+                    raise InputError(
+                        f"{origin}, line {numbers[1]}: subscription {sub_id} there twice "
+                        f"(first on line {numbers[0]})",
+                        "fetch the read again with ffkpi fetch",
+                    )
         resolver = resolver or _resolver(catalog)
         data = Dataset(
             subscriptions=_Subscriptions(self, resolver, count),
@@ -235,8 +286,10 @@ class StreamedRead:
         by_subscription: dict[str, list[BilledInvoice]] = {}
         for invoice in [*filter(None, map(biller.invoice, unheld)), *biller.pending(unheld_items)]:
             by_subscription.setdefault(invoice.subscription, []).append(invoice)
+        maybe = [sub_id for sub_id in by_subscription if seen.may_hold(sub_id)]
+        held = self._lines_of(seen.prints(maybe), count) if maybe else {}
         for sub_id, owned in by_subscription.items():
-            if sub_id in seen:
+            if sub_id in held:
                 raise InputError(
                     f"{origin}: invoices of subscription {sub_id} outside its line",
                     "fetch the read again with ffkpi fetch",
@@ -247,6 +300,21 @@ class StreamedRead:
             history_from=header.history_from,
             billing=lambda part: self._billing(resolver, part),
         )
+
+    def _lines_of(self, prints: set[int], count: int) -> dict[str, list[int]]:
+        """The line numbers of each subscription whose id has one of `prints`, read
+        again: what a fingerprint only suggested, confirmed on the ids."""
+        found: dict[str, list[int]] = {}
+        with _lines(self.path) as lines:
+            for number, line in lines:
+                if number < self.first:
+                    continue
+                if number >= self.first + count:
+                    break
+                sub_id = _decode(line, _IdOnly, f"{self.path}, line {number}").subscription.id
+                if _Ids._print(sub_id) in prints:
+                    found.setdefault(sub_id, []).append(number)
+        return found
 
     def _billing(self, resolver: Resolver, part: range) -> Iterator[Billed]:
         """The billed history of the subscriptions at `part`'s positions, in order."""
