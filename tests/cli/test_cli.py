@@ -263,7 +263,7 @@ class TestEveryExitCode:
             "import os, sys\n"
             "import ffkpi.cli.commands as cli\n"
             "from ffkpi.cli.app import main\n"
-            "def broken(*args):\n"
+            "def broken(*args, **kwargs):\n"
             "    key = os.environ['PLANTED']  # a key held in a local, as at run time\n"
             "    raise RuntimeError('a bug')\n"
             "cli.compute_report = broken\n"

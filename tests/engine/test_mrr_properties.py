@@ -4,6 +4,7 @@ import dataclasses
 from datetime import date
 from decimal import Decimal, localcontext
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -140,6 +141,21 @@ def test_whole_is_the_sum_of_each_subscription_alone(
         assert unlisted == sum((row.mrr for r in alone for row in r.unlisted), Decimal(0))
         assert sum(whole.customers.values(), Decimal(0)) == whole.mrr
     assert whole.tiers[1].subscriptions == sum(r.tiers[1].subscriptions for r in alone)
+
+
+@SETTINGS
+@given(st.lists(subscriptions(), max_size=12), policies)
+def test_a_report_without_its_customers_has_the_same_figures(
+    subs: list[Subscription], policy: dict
+) -> None:
+    """`ffkpi mrr` keeps no customer: the figures are those of the report that does."""
+    cfg = config(tiers=TIER_CONFIG, fx={"eur": "1.0837"}, **policy)
+    whole = compute_report(Dataset(tuple(subs)), cfg, AS_OF)
+    alone = compute_report(Dataset(tuple(subs)), cfg, AS_OF, customers=False)
+    assert alone == dataclasses.replace(whole, customer_tiers=None, customer_totals=None)
+    assert report_dict(alone) == report_dict(whole)
+    with pytest.raises(ValueError, match="keeps no customers"):
+        alone.customers  # noqa: B018
 
 
 @SETTINGS

@@ -71,7 +71,8 @@ def mrr(source: ReportOptions, live: StripeOptions, fmt: FormatOption = Format.t
         STRIPE_API_KEY=rk_live_... ffkpi mrr --format json
     """
     run = load_run(source, live)
-    render.show_report(compute_report(run.data, run.config, run.as_of), fmt, lead="mrr")
+    report = compute_report(run.data, run.config, run.as_of, customers=False)
+    render.show_report(report, fmt, lead="mrr")
 
 
 @grouped
@@ -83,7 +84,8 @@ def arr(source: ReportOptions, live: StripeOptions, fmt: FormatOption = Format.t
         ffkpi arr --demo
     """
     run = load_run(source, live)
-    render.show_report(compute_report(run.data, run.config, run.as_of), fmt, lead="arr")
+    report = compute_report(run.data, run.config, run.as_of, customers=False)
+    render.show_report(report, fmt, lead="arr")
 
 
 @grouped
@@ -279,7 +281,9 @@ def init(
     ask = None if yes or not sys.stdin.isatty() else Prompts()
     rates = {**(example.fx if demo else {}), **parse_rates(fx or [])}
     setup = onboarding.prepare(data, currency, rates, ask)
-    listing = compute_report(data, setup.listing(example.policy), as_of(source, data))
+    listing = compute_report(
+        data, setup.listing(example.policy), as_of(source, data), customers=False
+    )
     render.product_listing(listing, onboarding.listing_note(example.policy))
     plans = onboarding.plan_tiers(setup.names, ask)
     given = None if target is None else Decimal(str(target)) / 100

@@ -60,9 +60,10 @@ class Report:
     mrr: Decimal
     tiers: tuple[TierReport, ...]
     unlisted: tuple[ProductRow, ...]
-    # Each customer's MRR within each tier (config order), customers with MRR > 0 only.
-    customer_tiers: Mapping[str, tuple[Decimal, ...]]
-    customer_totals: Mapping[str, Decimal]  # the same summed over the tiers
+    # Each customer's MRR within each tier (config order), customers with MRR > 0 only;
+    # None where the report was asked for its figures alone (compute_report).
+    customer_tiers: Mapping[str, tuple[Decimal, ...]] | None
+    customer_totals: Mapping[str, Decimal] | None  # the same summed over the tiers
     excluded: Exclusions
 
     @property
@@ -72,6 +73,8 @@ class Report:
     @property
     def customers(self) -> Mapping[str, Decimal]:
         """Each customer's MRR within the tiers."""
+        if self.customer_totals is None:
+            raise ValueError("a report of the figures alone keeps no customers")
         return self.customer_totals
 
 
@@ -144,15 +147,19 @@ def _factor(config: Config, sub: Subscription) -> Decimal:
     return to_major(rate, sub.currency)
 
 
-def compute_report(data: Dataset, config: Config, as_of: date) -> Report:
-    """Apply the MRR rules to every subscription; see docs/mrr-rules.md."""
+def compute_report(data: Dataset, config: Config, as_of: date, *, customers: bool = True) -> Report:
+    """Apply the MRR rules to every subscription; see docs/mrr-rules.md. Without
+    `customers`, the report has the figures alone (Report.customer_tiers None): what
+    `ffkpi mrr` shows, in memory that does not grow with the customers."""
     rules = Rules(config, data.product_names, data.invoice_lines)
-    totals = Totals(rules)
+    totals = Totals(rules, customers=customers)
     cutoff = end_of_day(as_of)
     for sub in data.subscriptions:
         totals.add(rules.count(sub, cutoff))
-    customers = totals.customers  # done adding: the report takes them as they are
-    return totals.report(as_of, (customers, {c: exact_sum(v) for c, v in customers.items()}))
+    if not customers:
+        return totals.report(as_of, None)
+    kept = totals.customers  # done adding: the report takes them as they are
+    return totals.report(as_of, (kept, {c: exact_sum(v) for c, v in kept.items()}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,8 +349,9 @@ class Totals:
     """A report being summed: Counted contributions added (or, with sign -1, taken
     away again)."""
 
-    def __init__(self, rules: Rules) -> None:
+    def __init__(self, rules: Rules, *, customers: bool = True) -> None:
         self.rules = rules
+        self.keeps_customers = customers  # False: each customer's MRR is not kept
         self.products: dict[str, _Bucket] = {}
         self.tier_subscriptions = [0] * len(rules.config.tiers)
         self.customers: dict[str, tuple[Decimal, ...]] = {}
@@ -373,6 +381,8 @@ class Totals:
             return
         for t, _ in counted.tiers:
             self.tier_subscriptions[t] += sign
+        if not self.keeps_customers:
+            return
         customers = self.customers
         values = list(customers.get(counted.customer, ()) or [ZERO] * len(self.tier_subscriptions))
         for t, mrr in counted.tiers:
@@ -385,11 +395,11 @@ class Totals:
     def report(
         self,
         as_of: date,
-        customers: tuple[Mapping[str, tuple[Decimal, ...]], Mapping[str, Decimal]],
+        customers: tuple[Mapping[str, tuple[Decimal, ...]], Mapping[str, Decimal]] | None,
     ) -> Report:
         """The report so far, with `customers`: each one's MRR per tier and in all tiers,
         where the caller keeps them (a rebuild's ledger; compute_report, done adding,
-        these Totals' own), never copied."""
+        these Totals' own), never copied; None: the figures alone."""
         config = self.rules.config
         listing = self.rules.listing
         products = {k: b for k, b in self.products.items() if b.subscriptions}
@@ -429,8 +439,8 @@ class Totals:
             mrr=exact_sum(tier.mrr for tier in tiers),
             tiers=tuple(tiers),
             unlisted=tuple(unlisted),
-            customer_tiers=customers[0],
-            customer_totals=customers[1],
+            customer_tiers=None if customers is None else customers[0],
+            customer_totals=None if customers is None else customers[1],
             excluded=excluded,
         )
 

@@ -95,7 +95,9 @@ def rebuilt_week(
         ),
         origin=origin,
         config_digest=config_digest,
-        customers=Customers(
+        customers=None
+        if report.customer_tiers is None
+        else Customers(
             report.currency,
             tuple(tier.name for tier in report.tiers),
             report.customer_tiers,

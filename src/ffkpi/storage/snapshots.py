@@ -74,6 +74,7 @@ def _customers_bytes(report: Report, names: Mapping[str, str]) -> bytes:
     """Each customer's MRR within each tier, at full precision: what movements between
     weeks are computed from; and the names of those the read named, so the movers of a
     snapshot folder are named as those of a read."""
+    assert report.customer_tiers is not None, "a snapshot is counted with its customers"
     customers = sorted(report.customer_tiers.items())
     body = {
         "schema": CUSTOMERS_SCHEMA,
