@@ -204,3 +204,22 @@ def test_subscriptions_that_count_alike_share_one_shape_but_never_another_digit(
     assert whole.products[0][1] == tenths.products[0][1]
     assert str(whole.products[0][1]) != str(tenths.products[0][1])
     assert str(whole.tiers[0][1]) != str(tenths.tiers[0][1])
+
+
+def test_customers_paying_alike_share_their_figures_but_never_another_digit() -> None:
+    """A report's customers paying alike share one tuple and one total (a customer map of
+    a million customers is a map, not a million tuples); 520 and 520.0 minor units stay
+    apart, as the customer file writes them."""
+    subs = [sub(item(price(amount))) for amount in ("520", "520", "520.0", "520.0")]
+    report = compute_report(Dataset(tuple(subs)), config(), AS_OF)
+    tiers, totals = report.customer_tiers, report.customer_totals
+    assert tiers is not None
+    assert totals is not None
+    first, second, third, fourth = (s.customer for s in subs)
+    assert tiers[first] is tiers[second]
+    assert totals[first] is totals[second]
+    assert tiers[third] is tiers[fourth]
+    assert totals[third] is totals[fourth]
+    assert totals[first] == totals[third]
+    assert str(totals[first]) != str(totals[third])
+    assert str(tiers[first][0]) != str(tiers[third][0])

@@ -159,7 +159,14 @@ def compute_report(data: Dataset, config: Config, as_of: date, *, customers: boo
     if not customers:
         return totals.report(as_of, None)
     kept = totals.customers  # done adding: the report takes them as they are
-    return totals.report(as_of, (kept, {c: exact_sum(v) for c, v in kept.items()}))
+    summed: dict[int, Decimal] = {}  # by the shared tuple: one sum for those paying alike
+    in_all = {}
+    for customer, values in kept.items():
+        total = summed.get(id(values))
+        if total is None:
+            total = summed[id(values)] = exact_sum(values)
+        in_all[customer] = total
+    return totals.report(as_of, (kept, in_all))
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,6 +362,9 @@ class Totals:
         self.products: dict[str, _Bucket] = {}
         self.tier_subscriptions = [0] * len(rules.config.tiers)
         self.customers: dict[str, tuple[Decimal, ...]] = {}
+        self._values: dict[
+            tuple[tuple[Decimal, ...], tuple[int | str, ...]], tuple[Decimal, ...]
+        ] = {}
         self.statuses: dict[str, int] = {}
         self.reasons: dict[str, int] = {}
 
@@ -388,7 +398,8 @@ class Totals:
         for t, mrr in counted.tiers:
             values[t] = add(values[t], mrr)
         if any(values):
-            customers[counted.customer] = tuple(values)
+            # Customers paying alike share one tuple: most pay a plan's price.
+            customers[counted.customer] = shared(self._values, tuple(values), values)
         else:
             del customers[counted.customer]
 
