@@ -113,6 +113,8 @@ def test_customers_paying_alike_share_one_tuple_but_never_another_digit() -> Non
     assert made["cus_c"] == plan
     assert str(made["cus_c"][0]) == "49.0"  # kept as written, not as the first equal one
     assert str(week.in_all()["cus_c"]) == "49.0"
+    in_all = week.in_all().whole()
+    assert in_all["cus_a"] is in_all["cus_b"]  # one sum for those paying alike
 
 
 def test_a_week_holds_only_the_customers_whose_mrr_changed_to_the_digit() -> None:

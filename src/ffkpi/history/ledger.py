@@ -24,12 +24,22 @@ ALL = -1  # the view of each customer's MRR in all tiers; a tier's view is its i
 EACH = -2  # the view of each customer's MRR per tier
 
 
-def _project(view: int) -> Callable[[Values], Any]:
-    """What `view` keeps of a customer's values; None leaves the customer out."""
+def _project(view: int, sums: dict[int, Decimal]) -> Callable[[Values], Any]:
+    """What `view` keeps of a customer's values; None leaves the customer out. `sums`:
+    each sum in all tiers made so far, by the id of the (shared) values it sums."""
     if view == EACH:
         return lambda values: values
     if view == ALL:
-        return exact_sum  # as the report sums them (mrr.Totals): the same digits
+
+        def in_all(values: Values) -> Decimal:
+            # As the report sums them (mrr.Totals), the same digits; one sum a tuple,
+            # not one a customer in every map made.
+            total = sums.get(id(values))
+            if total is None:
+                total = sums[id(values)] = exact_sum(values)
+            return total
+
+        return in_all
     return lambda values: values[view] if values[view] > 0 else None
 
 
@@ -41,6 +51,9 @@ class Ledger:
         self._changes: list[dict[str, Values | None]] = []
         self._made: dict[tuple[int, int], dict[str, Any]] = {}  # by view and week, LRU
         self._values: dict[tuple[Values, tuple[int | str, ...]], Values] = {}  # mrr.shared
+        # Each appended tuple's sum in all tiers, by its id: the tuples live as long as
+        # the ledger (in its changes), so no id is reused while the sum is kept.
+        self._sums: dict[int, Decimal] = {}
 
     def append(self, changes: dict[str, Values | None]) -> "LedgerWeek[Values]":
         """The next week, from what changed since the one before. Customers paying alike
@@ -59,7 +72,7 @@ class Ledger:
         if found is None:
             start = max((w for v, w in made if v == view and w < week), default=-1)
             found = dict(made[view, start]) if start >= 0 else {}
-            project = _project(view)
+            project = _project(view, self._sums)
             for changes in self._changes[start + 1 : week + 1]:
                 for customer, values in changes.items():
                     kept = None if values is None else project(values)
