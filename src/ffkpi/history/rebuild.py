@@ -7,10 +7,11 @@ the end of its as-of day, counted as `ffkpi mrr --as-of` would.
 """
 
 import dataclasses
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Protocol
 
 from ffkpi.config import Config
 from ffkpi.engine.calendar import DAY, day_of, end_of_day
@@ -35,16 +36,46 @@ class Week:
         self.counted.append(counted)
         self.added.append(sign > 0)
 
-    def extend(self, other: "Week") -> None:
-        self.counted += other.counted
-        self.added += other.added
-
     def __iter__(self) -> Iterator[tuple[Counted, int]]:
         for counted, added in zip(self.counted, self.added, strict=True):
             yield counted, 1 if added else -1
 
 
-Changes = list[Week]  # per week, oldest first
+class Waiting(Protocol):
+    """One part's changes, week by week, waiting to be summed: appended as the part is
+    counted, sealed when it is done (it may then cross to another process), each week
+    taken once, in the order appended."""
+
+    def append(self, week: int, counted: Counted, sign: int) -> None: ...
+
+    def seal(self) -> None: ...
+
+    def take(self, week: int) -> Iterable[tuple[Counted, int]]: ...
+
+
+class InMemory:
+    """Waiting changes held in memory (the default: a use case may keep them on disk)."""
+
+    def __init__(self, weeks: int) -> None:
+        self.weeks = [Week() for _ in range(weeks)]
+
+    def append(self, week: int, counted: Counted, sign: int) -> None:
+        self.weeks[week].append(counted, sign)
+
+    def seal(self) -> None:
+        pass
+
+    def take(self, week: int) -> Week:
+        taken, self.weeks[week] = self.weeks[week], Week()  # let go once summed
+        return taken
+
+
+# Where each part's changes wait: given the part and the number of weeks.
+Keep = Callable[[range, int], Waiting]
+
+
+def in_memory(part: range, weeks: int) -> Waiting:
+    return InMemory(weeks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +83,7 @@ class Deltas:
     """What one part of the subscriptions changed, week by week, and the discounts its
     invoices carried that had to be left out (a streamed read counts them as it goes)."""
 
-    weeks: Changes
+    weeks: Waiting
     unknown_discounts: int = 0
     tally: Tally = dataclasses.field(default_factory=Tally)  # reconciled, when asked for
 
@@ -153,6 +184,7 @@ def rebuild(
     parts: int = 1,
     run: Runner = in_order,
     reconcile_at: date | None = None,
+    keep: Keep = in_memory,
 ) -> Rebuilt:
     """The report of each as-of day (oldest first), as `ffkpi mrr --as-of` would have
     computed it then from the account as it stood.
@@ -166,7 +198,7 @@ def rebuild(
 
     With `reconcile_at`, each subscription is also reconciled at that day as it goes by
     (reconcile.py): the same Reconciliation as `reconcile`, without a pass of its own
-    over the invoices.
+    over the invoices. `keep`: where each part's changes wait until they are summed.
     """
     days = sorted(set(as_of))
     if days and data.history_from is not None and end_of_day(days[0]) < data.history_from:
@@ -187,24 +219,23 @@ def rebuild(
         check = (live_rules, end_of_day(reconcile_at), instant_of(reconcile_at, data.read_at))
 
     def work(part: range) -> Deltas:
-        found: Changes = [Week() for _ in days]
+        found = keep(part, len(days))
         unknown = 0
         tally = Tally()
         for timeline, left_out in lines.part(part):
             unknown += left_out
             for week, counted, sign in transitions(timeline, rules, instants, cutoffs):
-                found[week].append(counted, sign)
+                found.append(week, counted, sign)
             if check is not None:
                 tally.count(rules, timeline.sub, timeline, *check)
+        found.seal()
         return Deltas(found, unknown, tally)
 
-    deltas: Changes = [Week() for _ in days]
+    results = run(work, split(lines.weights(), parts))
     unknown_discounts = data.unknown_discounts
     tally = Tally()
-    for found in run(work, split(lines.weights(), parts)):
+    for found in results:
         unknown_discounts += found.unknown_discounts
-        for week, changes in enumerate(found.weeks):
-            deltas[week].extend(changes)
         tally.merge(found.tally)
     if check is not None and not lines.streamed:
         for sub in data.subscriptions:  # those with no lifetime have no timeline either
@@ -217,16 +248,16 @@ def rebuild(
     reports = []
     converted = []
     foreign = 0
-    deltas.reverse()  # taken oldest first: each week's changes let go once summed
-    for day in days:
-        delta = deltas.pop()
+    for week, day in enumerate(days):
         before: dict[str, tuple[Decimal, ...] | None] = {}  # customers touched, as they were
-        for counted, sign in delta:
-            if counted.tiers and counted.customer not in before:
-                before[counted.customer] = totals.customers.get(counted.customer)
-            totals.add(counted, sign)
-            if counted.reason is None and counted.currency != config.currency:
-                foreign += sign
+        # Each part's changes of the week, in the parts' order: the subscriptions' order.
+        for found in results:
+            for counted, sign in found.weeks.take(week):
+                if counted.tiers and counted.customer not in before:
+                    before[counted.customer] = totals.customers.get(counted.customer)
+                totals.add(counted, sign)
+                if counted.reason is None and counted.currency != config.currency:
+                    foreign += sign
         # Only those whose MRR changed, digit for digit: many customers a week touches (a
         # renewal, a payment) pay what they paid.
         after = totals.customers

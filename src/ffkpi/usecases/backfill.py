@@ -22,7 +22,7 @@ from ffkpi.engine.calendar import (
 )
 from ffkpi.engine.model import Dataset
 from ffkpi.errors import Interrupted, UsageError
-from ffkpi.history.rebuild import Rebuilt, rebuild
+from ffkpi.history.rebuild import Rebuilt
 from ffkpi.history.reconcile import Reconciliation
 from ffkpi.storage.snapshots import (
     Reconstruction,
@@ -33,7 +33,7 @@ from ffkpi.storage.snapshots import (
     read_snapshots,
     write_snapshot,
 )
-from ffkpi.usecases.parallel import rebuild_plan
+from ffkpi.usecases import parallel
 
 
 def backfill_days(since: date, until: date | None, read: date, weekday: int) -> list[date]:
@@ -104,8 +104,7 @@ def backfill(
 ) -> Backfill:
     """Write every week of `days` that has no snapshot yet; `as_of` is the day of the
     read, reconciled against its own reconstruction."""
-    parts, runner = rebuild_plan(data.rebuilt)
-    rebuilt = rebuild(data, config, days, parts=parts, run=runner, reconcile_at=as_of)
+    rebuilt = parallel.rebuilt(data, config, days, reconcile_at=as_of)
     assert rebuilt.reconciliation is not None
     existing: dict[str, Snapshot | Skipped] = {}
     if folder.is_dir():

@@ -1,4 +1,5 @@
-"""The rebuild over every core: its parts run in a pool of forked processes.
+"""The rebuild over every core: its parts run in a pool of forked processes, their
+changes waiting on disk until summed.
 
 Forked, the workers inherit the read and the work already in memory (nothing is sent
 to them but each part's range); only each part's differences come back, and the
@@ -10,9 +11,13 @@ enough that starting processes costs more than it saves, the parts run here, in 
 import gc
 import multiprocessing
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import date
 
-from ffkpi.history.rebuild import Deltas, Runner, in_order
+from ffkpi.config import Config
+from ffkpi.engine.model import Dataset
+from ffkpi.history.rebuild import Deltas, Rebuilt, Runner, in_order, rebuild
+from ffkpi.storage.spill import spilled
 
 SMALL = 1_500  # subscriptions: fewer are rebuilt in one process (a pool costs ~0.1 s)
 # The run's setting (0: every core this process may use), and the work a forked pool's
@@ -41,6 +46,18 @@ def rebuild_plan(subscriptions: int) -> tuple[int, Runner]:
     if count <= 1 or subscriptions < SMALL or "fork" not in multiprocessing.get_all_start_methods():
         return 1, in_order
     return count, _in_pool
+
+
+def rebuilt(
+    data: Dataset, config: Config, days: Sequence[date], *, reconcile_at: date | None = None
+) -> Rebuilt:
+    """The weeks of `days` rebuilt over every core the run may use, each part's changes
+    waiting on disk until they are summed (storage/spill.py)."""
+    parts, runner = rebuild_plan(data.rebuilt)
+    with spilled() as keep:
+        return rebuild(
+            data, config, days, parts=parts, run=runner, reconcile_at=reconcile_at, keep=keep
+        )
 
 
 def _call(part: range) -> Deltas:

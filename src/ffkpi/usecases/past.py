@@ -13,13 +13,13 @@ from ffkpi.engine.model import Dataset
 from ffkpi.engine.mrr import compute_report
 from ffkpi.errors import StorageError, UsageError
 from ffkpi.history.growth import History, WeekMovers, growth_history, week_movers
-from ffkpi.history.rebuild import data_day, rebuild, refuse_after_read
+from ffkpi.history.rebuild import data_day, refuse_after_read
 from ffkpi.history.reconcile import Reconciliation
 from ffkpi.history.series import WeekFigures, rebuilt_week
 from ffkpi.sources.files import read_input
 from ffkpi.storage.reads import kept_read
 from ffkpi.storage.snapshots import Skipped, read_series
-from ffkpi.usecases.parallel import rebuild_plan
+from ffkpi.usecases import parallel
 
 
 def rebuilt_days(data: Dataset, since: date | None, until: date | None, today: date) -> list[date]:
@@ -72,14 +72,8 @@ def rebuilt_weeks(
     own over the invoices."""
     read = data_day(data)
     at_read = read is not None and bool(days) and max(days) == read
-    parts, runner = rebuild_plan(data.rebuilt)
-    rebuilt = rebuild(
-        data,
-        config,
-        days,
-        parts=parts,
-        run=runner,
-        reconcile_at=read if reconciled and at_read else None,
+    rebuilt = parallel.rebuilt(
+        data, config, days, reconcile_at=read if reconciled and at_read else None
     )
     weeks = [
         rebuilt_week(report, config.digest, converted, rebuilt.unknown_discounts)
