@@ -1,12 +1,15 @@
 """A rebuild's changes waiting on disk until summed (storage.spill): the same reports
 to the byte as held in memory, in one process or a pool, and nothing left behind."""
 
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from accounts import simulated, streamed
+from conftest import Ffkpi
+from ffkpi.errors import ExitCode, StorageError
 from ffkpi.history.rebuild import in_order, rebuild
 from ffkpi.sources.demo import DEMO_AS_OF, demo_config, load_demo
 from ffkpi.sources.files import read_input
@@ -43,3 +46,23 @@ def test_changes_kept_on_disk_give_the_same_reports_to_the_byte(
     assert [dict(r.customer_tiers or {}) for r in kept.reports] == [
         dict(r.customer_tiers or {}) for r in held.reports
     ]
+
+
+def test_no_room_for_the_changes_is_one_line(
+    ffkpi: Ffkpi, cli_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = cli_env / "no-such-folder"
+    monkeypatch.setattr(tempfile, "tempdir", str(missing))
+    result = ffkpi("history", "--demo", "-f", "json")
+    assert (result.exit_code, result.stdout) == (ExitCode.STORAGE, "")
+    assert result.stderr == (
+        f"ffkpi: error: cannot keep the rebuild's changes in {missing}: No such file or "
+        "directory (free some space there, or set TMPDIR to a folder with room)\n"
+    )
+
+
+def test_a_change_that_cannot_be_written_is_a_storage_error(tmp_path: Path) -> None:
+    data, config = load_demo(history=True), demo_config()
+    gone = spill.Spilled(tmp_path / "removed", 0)
+    with pytest.raises(StorageError, match="cannot keep the rebuild's changes in"):
+        rebuild(data, config, WEEKS, keep=lambda part, weeks: gone)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ffkpi.engine.mrr import Counted
+from ffkpi.errors import StorageError
 from ffkpi.history.rebuild import Keep, Waiting
 
 BATCH = 512  # records a week buffers before they are written (every week buffers)
@@ -55,8 +56,11 @@ class Spilled:
             self._write(week)
 
     def _write(self, week: int) -> None:
-        with self._path(week).open("ab") as out:
-            pickle.dump(self.buffers.pop(week), out, protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            with self._path(week).open("ab") as out:
+                pickle.dump(self.buffers.pop(week), out, protocol=pickle.HIGHEST_PROTOCOL)
+        except OSError as err:
+            raise _unwritable(self.folder, err) from None
 
     def seal(self) -> None:
         for week in list(self.buffers):
@@ -89,10 +93,21 @@ class Spilled:
         self.buffers = {}
 
 
+def _unwritable(folder: Path | str, err: OSError) -> StorageError:
+    return StorageError(
+        f"cannot keep the rebuild's changes in {folder}: {err.strerror or err}",
+        "free some space there, or set TMPDIR to a folder with room",
+    )
+
+
 @contextmanager
 def spilled() -> Iterator[Keep]:
     """Where a rebuild's parts keep their changes: a private folder, removed after."""
-    with tempfile.TemporaryDirectory(prefix="ffkpi-rebuild-") as folder:
+    try:
+        made = tempfile.TemporaryDirectory(prefix="ffkpi-rebuild-")
+    except OSError as err:
+        raise _unwritable(tempfile.gettempdir(), err) from None
+    with made as folder:
 
         def keep(part: range, weeks: int) -> Waiting:
             return Spilled(Path(folder), part.start)
