@@ -1,6 +1,7 @@
 """Movements between weeks (history-rules.md, "Movements, per customer" and "Metrics"):
 the worked cases, and properties of any series."""
 
+import dataclasses
 import gzip
 import hashlib
 import itertools
@@ -173,6 +174,21 @@ def test_the_order_of_customers_never_matters(
         shuffled.append(dict(items))
     assert week_moves(shuffled) == week_moves(series)
     assert set(KINDS) == {NEW, EXPANSION, REACTIVATION, CONTRACTION, CHURN}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(customers, min_size=2, max_size=8), st.integers(1, 4))
+def test_a_week_keeping_its_largest_movers_keeps_what_a_review_shows(
+    series: list[dict[str, Decimal]], movers: int
+) -> None:
+    """Each week keeps only its largest rises and falls: everything else the same, and
+    the movers a review shows the same as those taken from every change."""
+    every, kept = week_moves(series), week_moves(series, movers=movers)
+    for full, short in zip(every, kept, strict=True):
+        assert dataclasses.replace(short, changes=full.changes) == full
+        for rising in (True, False):
+            way = [c for c in full.changes if (c.current > c.previous) == rising]
+            assert [c for c in short.changes if (c.current > c.previous) == rising] == way[:movers]
 
 
 def _bridge_holds(weeks: list[dict[str, object]]) -> int:

@@ -19,6 +19,7 @@ from ffkpi.history.movements import (
     CONTRACTION,
     INFLOWS,
     KINDS,
+    MOVERS,
     CustomerMove,
     WeekMoves,
     customer_moves,
@@ -195,7 +196,7 @@ def _with_moves(weeks: list[Week], series: Sequence[WeekFigures], tier: str | No
     shown = [by_week[week.week] for week in weeks]
     customers = [customers_in(w.customers, tier) for w in shown]
     together = [k > 0 and comparable(shown[k - 1], w) for k, w in enumerate(shown)]
-    moves = week_moves(customers, together)
+    moves = week_moves(customers, together, movers=MOVERS)  # a review shows no more
     return [
         dataclasses.replace(
             week,

@@ -24,6 +24,7 @@ NEW, EXPANSION, REACTIVATION, CONTRACTION, CHURN = (
 KINDS = (NEW, EXPANSION, REACTIVATION, CONTRACTION, CHURN)
 INFLOWS = (NEW, EXPANSION, REACTIVATION)  # add to MRR; the others take from it
 TRAILING = (4, 52)  # the trailing windows rates are also given over, in weeks
+MOVERS = 5  # customers a review shows each way: the largest rises and the largest falls
 
 Series = Sequence[Mapping[str, Decimal] | None]  # None: a week whose customers are unknown
 
@@ -121,11 +122,16 @@ def _totals(changes: Sequence[Change]) -> dict[str, Movement]:
 
 
 def week_moves(
-    series: Series, comparable: Sequence[bool] | None = None, windows: Sequence[int] = TRAILING
+    series: Series,
+    comparable: Sequence[bool] | None = None,
+    windows: Sequence[int] = TRAILING,
+    movers: int | None = None,
 ) -> list[WeekMoves]:
     """Each week's movements against the week before (None for the first, for a week
     whose customers or the week before's are unknown, and where `comparable` is False:
-    another config or currency), with its rates and those of the trailing windows."""
+    another config or currency), with its rates and those of the trailing windows.
+    `movers`: each week keeps that many of its largest rises and of its largest falls
+    among its changes (None: every change, each week)."""
     weeks: list[WeekMoves] = []
     seen: set[str] = set()  # customers positive in some earlier week
     running = _Running()
@@ -165,12 +171,20 @@ def week_moves(
                 customers=count,
                 arpa=_divide(mrr, Decimal(count)) if customers is not None else None,
                 movements=totals,
-                changes=tuple(changes),
+                changes=tuple(changes if movers is None else _largest(changes, movers)),
                 rates=rates,
                 trailing=trailing,
             )
         )
     return weeks
+
+
+def _largest(changes: Sequence[Change], movers: int) -> list[Change]:
+    """The `movers` largest rises and largest falls of `changes` (largest first), in
+    that order."""
+    rises = [c for c in changes if c.current > c.previous][:movers]
+    falls = [c for c in changes if c.current < c.previous][:movers]
+    return sorted(rises + falls, key=lambda c: (-c.amount, c.customer))
 
 
 class _Running:

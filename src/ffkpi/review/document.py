@@ -20,7 +20,7 @@ from ffkpi.engine.calendar import (
 from ffkpi.engine.pricing import ZERO
 from ffkpi.errors import UsageError
 from ffkpi.history.growth import History, Week, printed_movements
-from ffkpi.history.movements import Change, Rates
+from ffkpi.history.movements import MOVERS, Change, Rates
 from ffkpi.review.figures import (
     HORIZONS,
     Judgement,
@@ -36,7 +36,6 @@ from ffkpi.review.sentences import bridge_sentence, kpi_sentence, target_sentenc
 from ffkpi.storage.kpis import Recorded
 
 SPARK = 8  # weeks a KPI's sparkline shows
-MOVERS = 5  # customers shown each way: the largest rises and the largest falls
 PROJECTED = "carr_projected"
 
 
