@@ -10,7 +10,7 @@ import pytest
 from accounts import simulated, streamed
 from conftest import Ffkpi
 from ffkpi.errors import ExitCode, StorageError
-from ffkpi.history.rebuild import in_order, rebuild
+from ffkpi.history.rebuild import Waiting, in_order, rebuild
 from ffkpi.sources.demo import DEMO_AS_OF, demo_config, load_demo
 from ffkpi.sources.files import read_input
 from ffkpi.storage import spill
@@ -66,3 +66,23 @@ def test_a_change_that_cannot_be_written_is_a_storage_error(tmp_path: Path) -> N
     gone = spill.Spilled(tmp_path / "removed", 0)
     with pytest.raises(StorageError, match="cannot keep the rebuild's changes in"):
         rebuild(data, config, WEEKS, keep=lambda part, weeks: gone)
+
+
+def test_changes_removed_while_the_rebuild_ran_are_an_error_not_a_lower_week(
+    tmp_path: Path,
+) -> None:
+    data, config = load_demo(history=True), demo_config()
+    with spill.spilled() as keep:
+
+        def cleaned(part: range, weeks: int) -> Waiting:
+            kept = keep(part, weeks)
+
+            def seal() -> None:
+                spill.Spilled.seal(kept)  # type: ignore[arg-type]
+                next(kept.folder.iterdir()).unlink()  # type: ignore[attr-defined]
+
+            kept.seal = seal  # type: ignore[method-assign]
+            return kept
+
+        with pytest.raises(StorageError, match="were removed or altered while ffkpi ran"):
+            rebuild(data, config, WEEKS, keep=cleaned)

@@ -34,6 +34,7 @@ class Spilled:
         self.folder = folder
         self.part = part
         self.buffers: dict[int, list[Record]] = {}
+        self.written: set[int] = set()  # the weeks with a file
 
     def _path(self, week: int) -> Path:
         return self.folder / f"{self.part}.{week}"
@@ -59,6 +60,7 @@ class Spilled:
         try:
             with self._path(week).open("ab") as out:
                 pickle.dump(self.buffers.pop(week), out, protocol=pickle.HIGHEST_PROTOCOL)
+            self.written.add(week)
         except OSError as err:
             raise _unwritable(self.folder, err) from None
 
@@ -70,26 +72,33 @@ class Spilled:
         """The week's changes in the order appended; its file deleted once read. Each
         customer's id is interned: every week's changes of one customer name it with
         one string, as they did in memory."""
-        path = self._path(week)
-        if not path.exists():
+        if week not in self.written:
             return
+        path = self._path(week)
         intern = sys.intern
-        with path.open("rb") as handle:
-            while True:
-                try:
-                    batch: list[Record] = pickle.load(handle)
-                except EOFError:
-                    break
-                for sign, status, customer, *rest in batch:
-                    yield Counted(status, intern(customer), *rest), sign
-        path.unlink()
+        try:
+            with path.open("rb") as handle:
+                while True:
+                    try:
+                        batch: list[Record] = pickle.load(handle)
+                    except EOFError:
+                        break
+                    for sign, status, customer, *rest in batch:
+                        yield Counted(status, intern(customer), *rest), sign
+            path.unlink()
+        except (OSError, pickle.UnpicklingError) as err:
+            raise StorageError(
+                f"the rebuild's changes in {self.folder} were removed or altered while "
+                f"ffkpi ran ({path.name}: {err})",
+                "run the command again, and keep cleaners off the temporary folder meanwhile",
+            ) from None
 
-    def __getstate__(self) -> tuple[Path, int]:
+    def __getstate__(self) -> tuple[Path, int, set[int]]:
         assert not self.buffers, "sealed before it crosses to another process"
-        return self.folder, self.part
+        return self.folder, self.part, self.written
 
-    def __setstate__(self, state: tuple[Path, int]) -> None:
-        self.folder, self.part = state
+    def __setstate__(self, state: tuple[Path, int, set[int]]) -> None:
+        self.folder, self.part, self.written = state
         self.buffers = {}
 
 
