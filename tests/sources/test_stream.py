@@ -14,11 +14,12 @@ import pytest
 from accounts import read, simulated, streamed
 from conftest import DEMO, Ffkpi
 from ffkpi.engine.mrr import compute_report
+from ffkpi.engine.pricing import latest_metered
 from ffkpi.errors import ExitCode, InputError
 from ffkpi.history.rebuild import rebuild
 from ffkpi.sources import stream
 from ffkpi.sources.demo import DEMO_AS_OF, demo_config, example_config_text
-from ffkpi.sources.files import read_input
+from ffkpi.sources.files import parse_input, read_input
 from ffkpi.usecases import parallel
 
 COMMANDS = [
@@ -97,6 +98,27 @@ def test_a_simulated_account_rebuilds_the_same_from_its_file_in_every_part(
     assert rebuild(data, config, days) == expected
     assert rebuild(data, config, days, parts=3) == expected
     assert rebuild(data, config, days, parts=2, run=parallel._in_pool) == expected
+
+
+def test_a_read_holds_no_metered_lines_and_counts_them_all(tmp_path: Path) -> None:
+    """A read in JSON lines holds none of its metered items' lines: each subscription is
+    counted with its own, read from its line, as the same account in one document,
+    which holds them all, counts them."""
+    path = tmp_path / "read.jsonl"
+    path.write_bytes(streamed(DEMO))
+    bundle = parse_input(json.dumps(DEMO).encode(), "demo", history=True)
+    config = demo_config()
+    metered = {i.id for sub in bundle.subscriptions for i in sub.items if i.price.metered}
+    billed = {k: v for k, v in latest_metered(bundle.invoice_lines).items() if k in metered}
+    for history in (False, True):
+        data = read_input(path, history=history)
+        assert data.invoice_lines == ()
+        assert data.with_lines is not None
+        own = [line for _, lines in data.with_lines() for line in lines]
+        assert {k: v for k, v in latest_metered(own).items() if k in metered} == billed != {}
+        assert compute_report(data, config, DEMO_AS_OF) == compute_report(
+            bundle, config, DEMO_AS_OF
+        )
 
 
 def test_a_read_cut_short_is_refused(tmp_path: Path) -> None:

@@ -166,6 +166,7 @@ class Billed:
     lifetime: Lifetime
     invoices: tuple[BilledInvoice, ...]
     unknown_discounts: int = 0
+    metered: tuple[InvoiceLine, ...] = ()  # its metered items' newest lines, as read
 
 
 # The billed history of a read too large to hold at once, read again from its file for
@@ -193,6 +194,10 @@ class Dataset:
     # A streamed read's billed history, subscription by subscription (`invoices` is then
     # empty and `unknown_discounts` is counted as it is read): see history.timeline.
     billing: Billing | None = None
+    # A streamed read's subscriptions, each with its own metered items' newest lines,
+    # read again from its file: today's MRR counts them one at a time, holding no
+    # other's lines (`invoice_lines` may then be empty).
+    with_lines: Callable[[], Iterator[tuple[Subscription, tuple[InvoiceLine, ...]]]] | None = None
 
     @property
     def rebuilt(self) -> int:

@@ -154,8 +154,12 @@ def compute_report(data: Dataset, config: Config, as_of: date, *, customers: boo
     rules = Rules(config, data.product_names, data.invoice_lines)
     totals = Totals(rules, customers=customers)
     cutoff = end_of_day(as_of)
-    for sub in data.subscriptions:
-        totals.add(rules.count(sub, cutoff))
+    if data.with_lines is None:
+        for sub in data.subscriptions:
+            totals.add(rules.count(sub, cutoff))
+    else:  # each subscription with its own metered lines, none of the others held
+        for sub, lines in data.with_lines():
+            totals.add(rules.count(sub, cutoff, latest_metered(lines)))
     if not customers:
         return totals.report(as_of, None)
     kept = totals.customers  # done adding: the report takes them as they are

@@ -120,7 +120,8 @@ class Tally:
     ) -> None:
         """One subscription as its read states it (by `live_rules`, which know the read's
         metered lines), against its self rebuilt at t (by `rules`)."""
-        live = _in_tiers(live_rules.count(sub, cutoff))
+        read = timeline.read_metered if timeline is not None else None
+        live = _in_tiers(live_rules.count(sub, cutoff, read))
         then = timeline.at(t) if timeline is not None else None
         rebuilt = ZERO
         if timeline is not None and then is not None:

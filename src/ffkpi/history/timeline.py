@@ -5,7 +5,7 @@ Pure: no I/O, no clock.
 """
 
 import bisect
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import IntEnum
@@ -104,11 +104,18 @@ class Timeline:
     """One subscription's billed history, indexed once, read at any instant."""
 
     def __init__(
-        self, sub: Subscription, life: Lifetime, invoices: Sequence[BilledInvoice]
+        self,
+        sub: Subscription,
+        life: Lifetime,
+        invoices: Sequence[BilledInvoice],
+        read_metered: Mapping[str, Metered] | None = None,
     ) -> None:
         self.sub = sub
         self.life = life
         self.invoices = invoices
+        # A streamed read's metered items as last billed when it was read (the read's
+        # own instant is reconciled by them); None: the data's lines say.
+        self.read_metered = read_metered
         self.items = _segments(invoices)
         self.starts = sorted(s.start for segments in self.items.values() for s in segments)
         self.last_end = max((s.end for seg in self.items.values() for s in seg), default=None)
@@ -326,7 +333,8 @@ class Timelines:
             return
         for billed in data.billing(part):
             sub = billed.subscription
-            yield Timeline(sub, billed.lifetime, billed.invoices), billed.unknown_discounts
+            read = latest_metered(billed.metered)
+            yield Timeline(sub, billed.lifetime, billed.invoices, read), billed.unknown_discounts
 
     def __iter__(self) -> Iterator[Timeline]:
         return (timeline for timeline, _ in self.part(range(len(self))))

@@ -8,9 +8,10 @@ invoices, at once:
     {"subscription":{...},"invoices":[...],"invoice_items":[...]}   (N lines)
     {"invoices":[...]}              (invoices of no subscription held: one-off, or newer)
 
-A first pass reads each subscription (its invoices skipped unread, but for a metered
-item's newest lines); the rebuild reads each subscription's invoices again, a range of
-subscriptions at a time (Dataset.billing), and lets them go.
+A first pass reads each subscription's id (its invoices skipped unread); today's MRR
+reads each subscription again with its metered items' newest lines (Dataset.with_lines),
+the rebuild each one's invoices, a range of subscriptions at a time (Dataset.billing),
+and lets them go.
 """
 
 import dataclasses
@@ -67,36 +68,10 @@ class Header(Payload, frozen=True):
     history_from: int | None = None  # its --since: the first instant it rebuilds
 
 
-class _Recurring(Payload, frozen=True):
-    usage_type: str = "licensed"
-
-
-class _Price(Payload, frozen=True):
-    recurring: _Recurring | None = None
-
-
-class _Item(Payload, frozen=True):
-    price: _Price
-
-
-class _Items(Payload, frozen=True):
-    data: list[_Item]
-
-
-class _Head(Payload, frozen=True):
-    """What the first pass reads of a subscription: its id, whether an item is metered.
-    The rest (its dates too) is read where the subscription is counted or rebuilt."""
-
-    id: str
-    items: _Items
-
-    def metered(self) -> bool:
-        return any(
-            i.price.recurring and i.price.recurring.usage_type == "metered" for i in self.items.data
-        )
-
-
 class _Id(Payload, frozen=True):
+    """What the first pass reads of a subscription: its id. The rest (its dates, its
+    items) is read where the subscription is counted or rebuilt."""
+
     id: str
 
 
@@ -141,7 +116,7 @@ class _Ids:
 _First: Any = msgspec.defstruct(
     "_First",
     [
-        ("subscription", _Head | None, None),
+        ("subscription", _Id | None, None),
         ("invoices", msgspec.Raw, msgspec.Raw()),  # empty: none on the line
         ("invoice_items", msgspec.Raw, msgspec.Raw()),
         *((e.key, list[e.payload] | None, None) for e in CATALOG),  # type: ignore[name-defined]
@@ -155,6 +130,14 @@ class _Counted(Payload, frozen=True):
     """A subscription's line as today's MRR reads it: the subscription alone."""
 
     subscription: StripeSubscription
+
+
+class _Metering(Payload, frozen=True):
+    """A subscription's line as today's MRR reads it: the subscription, and its invoices
+    undecoded unless an item is metered (its newest lines are then read)."""
+
+    subscription: StripeSubscription
+    invoices: msgspec.Raw = msgspec.Raw()
 
 
 class _Owned(Payload, frozen=True):
@@ -216,13 +199,14 @@ class StreamedRead:
         self.first = 0  # the line number of the first subscription
 
     def dataset(self, *, history: bool | None) -> Dataset:
-        """The read as a Dataset: every subscription held (with a metered item's newest
-        lines), its billed history, with `history`, read again part by part when the
-        rebuild asks (Dataset.billing). None: the history if the read holds one."""
+        """The read as a Dataset: its subscriptions read again from the file each time
+        they are gone through, alone or each with its metered items' newest lines
+        (Dataset.with_lines); with `history`, their billed history read again part by
+        part when the rebuild asks (Dataset.billing). None: the history if the read
+        holds one. No subscription's invoices or lines are held."""
         origin = str(self.path)
         count = 0
         seen = _Ids()
-        metered: list[InvoiceLine] = []
         catalog: dict[str, list[Any]] = {e.key: [] for e in CATALOG}
         after = 0  # the lines after the subscriptions
         unheld: list[StripeInvoice] = []  # invoices there that name a subscription
@@ -233,7 +217,7 @@ class StreamedRead:
             for number, line in lines:
                 where = f"{origin}, line {number}"
                 entry = _decode(line, _First, where)
-                sub: _Head | None = entry.subscription
+                sub: _Id | None = entry.subscription
                 owns = entry.invoices or entry.invoice_items
                 if sub is None and not (count or after or owns):
                     for endpoint in CATALOG:
@@ -254,9 +238,6 @@ class StreamedRead:
                     self.first = number
                 seen.add(sub.id)
                 count += 1
-                if entry.invoices and sub.metered():
-                    owned = _decode(entry.invoices, list[StripeInvoice], where)
-                    metered += newest_lines(invoice_lines(owned))
         if count != header.subscriptions:
             raise InputError(
                 f"{origin} holds {count:,} of its {header.subscriptions:,} "
@@ -276,9 +257,9 @@ class StreamedRead:
         data = Dataset(
             subscriptions=_Subscriptions(self, resolver, count),
             product_names=resolver.product_names,
-            invoice_lines=tuple(metered),
             read_at=header.fetched_at,
             customer_names={c.id: c.name for c in catalog[CUSTOMERS.key] if c.name},
+            with_lines=lambda: self._with_lines(resolver, count),
         )
         if not history:
             return data
@@ -301,23 +282,9 @@ class StreamedRead:
             billing=lambda part: self._billing(resolver, part),
         )
 
-    def _lines_of(self, prints: set[int], count: int) -> dict[str, list[int]]:
-        """The line numbers of each subscription whose id has one of `prints`, read
-        again: what a fingerprint only suggested, confirmed on the ids."""
-        found: dict[str, list[int]] = {}
-        with _lines(self.path) as lines:
-            for number, line in lines:
-                if number < self.first:
-                    continue
-                if number >= self.first + count:
-                    break
-                sub_id = _decode(line, _IdOnly, f"{self.path}, line {number}").subscription.id
-                if _Ids._print(sub_id) in prints:
-                    found.setdefault(sub_id, []).append(number)
-        return found
-
-    def _billing(self, resolver: Resolver, part: range) -> Iterator[Billed]:
-        """The billed history of the subscriptions at `part`'s positions, in order."""
+    def _subscription_lines(self, part: range) -> Iterator[tuple[str, bytes]]:
+        """The lines of the subscriptions at `part`'s positions, read again, in order,
+        each with where it is; a file whose lines moved since the first pass is refused."""
         if not part:
             return
         first, stop = self.first + part.start, self.first + part.stop
@@ -327,20 +294,52 @@ class StreamedRead:
                     continue
                 if number >= stop or not line.startswith(SUBSCRIPTION_LINE):
                     break
-                owned: _Owned = _decode(line, _Owned, f"{self.path}, line {number}")
-                biller = Biller(resolver)
-                with bulk_allocation():
-                    sub = resolver.subscription(owned.subscription)
-                    invoices = owned.invoices or []
-                    refuse_repeats(INVOICES.kind, invoices)
-                    for invoice in invoices:
-                        refuse_repeats(f"invoice {invoice.id}: line", invoice.lines.data)
-                    billed = [b for i in invoices if (b := biller.invoice(i)) is not None]
-                    billed += biller.pending(owned.invoice_items or ())
-                yield Billed(sub, lifetime(owned.subscription), tuple(billed), biller.unknown)
+                yield f"{self.path}, line {number}", line
                 if number == stop - 1:
                     return
         raise _changed(self.path)
+
+    def _lines_of(self, prints: set[int], count: int) -> dict[str, list[int]]:
+        """The line numbers of each subscription whose id has one of `prints`, read
+        again: what a fingerprint only suggested, confirmed on the ids."""
+        found: dict[str, list[int]] = {}
+        for number, (where, line) in enumerate(self._subscription_lines(range(count))):
+            sub_id = _decode(line, _IdOnly, where).subscription.id
+            if _Ids._print(sub_id) in prints:
+                found.setdefault(sub_id, []).append(self.first + number)
+        return found
+
+    def _with_lines(
+        self, resolver: Resolver, count: int
+    ) -> Iterator[tuple[Subscription, tuple[InvoiceLine, ...]]]:
+        """Each subscription with its metered items' newest lines, from its own line:
+        today's MRR counted one subscription at a time, no other's lines held."""
+        for where, line in self._subscription_lines(range(count)):
+            entry: _Metering = _decode(line, _Metering, where)
+            sub = resolver.subscription(entry.subscription)
+            lines: tuple[InvoiceLine, ...] = ()
+            if entry.invoices and _bills_metered(sub):
+                owned = _decode(entry.invoices, list[StripeInvoice], where)
+                lines = tuple(newest_lines(invoice_lines(owned)))
+            yield sub, lines
+
+    def _billing(self, resolver: Resolver, part: range) -> Iterator[Billed]:
+        """The billed history of the subscriptions at `part`'s positions, in order."""
+        for where, line in self._subscription_lines(part):
+            owned: _Owned = _decode(line, _Owned, where)
+            biller = Biller(resolver)
+            with bulk_allocation():
+                sub = resolver.subscription(owned.subscription)
+                invoices = owned.invoices or []
+                refuse_repeats(INVOICES.kind, invoices)
+                for invoice in invoices:
+                    refuse_repeats(f"invoice {invoice.id}: line", invoice.lines.data)
+                billed = [b for i in invoices if (b := biller.invoice(i)) is not None]
+                billed += biller.pending(owned.invoice_items or ())
+                metered = (
+                    tuple(newest_lines(invoice_lines(invoices))) if _bills_metered(sub) else ()
+                )
+            yield Billed(sub, lifetime(owned.subscription), tuple(billed), biller.unknown, metered)
 
 
 class _Subscriptions(Collection[Subscription]):
@@ -357,20 +356,13 @@ class _Subscriptions(Collection[Subscription]):
         return any(sub == wanted for sub in self)
 
     def __iter__(self) -> Iterator[Subscription]:
-        if not self.count:
-            return
-        first, path = self.read.first, self.read.path
-        with _lines(path) as lines:
-            for number, line in lines:
-                if number < first:
-                    continue
-                if number >= first + self.count or not line.startswith(SUBSCRIPTION_LINE):
-                    break
-                counted: _Counted = _decode(line, _Counted, f"{path}, line {number}")
-                yield self.resolver.subscription(counted.subscription)
-                if number == first + self.count - 1:
-                    return
-        raise _changed(path)
+        for where, line in self.read._subscription_lines(range(self.count)):
+            counted: _Counted = _decode(line, _Counted, where)
+            yield self.resolver.subscription(counted.subscription)
+
+
+def _bills_metered(sub: Subscription) -> bool:
+    return any(item.price.metered for item in sub.items)
 
 
 def _changed(path: Path) -> InputError:
