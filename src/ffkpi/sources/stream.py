@@ -81,9 +81,9 @@ class _IdOnly(Payload, frozen=True):
 
 class _Ids:
     """The subscriptions' ids a first pass has read, as 64-bit fingerprints (8 bytes an
-    id, not a set of strings: memory flat in the account's size, to the byte per
-    subscription): which may be there twice, which may be held. A fingerprint only
-    says "may": a match is confirmed on the ids themselves (`StreamedRead._lines_of`)."""
+    id, where a set of the ids would hold some 100): which may be there twice, which
+    may be held. A fingerprint only says "may": a match is confirmed on the ids
+    themselves (`StreamedRead._lines_of`)."""
 
     def __init__(self) -> None:
         self.buckets = [array("Q") for _ in range(256)]  # by the fingerprint's first byte
