@@ -27,7 +27,7 @@ from ffkpi.history.timeline import Timeline, Timelines, instant_of, metered_line
 @dataclass(slots=True)
 class Week:
     """What changed in one week, in order: each Counted added or taken away (a flag per
-    change, not a pair: a rebuild holds every change of the account until it is summed)."""
+    change, not a pair: held in memory, every change of a part waits until summed)."""
 
     counted: list[Counted] = dataclasses.field(default_factory=list)
     added: bytearray = dataclasses.field(default_factory=bytearray)  # 1 added, 0 taken

@@ -119,7 +119,8 @@ class Tally:
         t: int,
     ) -> None:
         """One subscription as its read states it (by `live_rules`, which know the read's
-        metered lines), against its self rebuilt at t (by `rules`)."""
+        metered lines, or by its timeline's, from a streamed read), against its self
+        rebuilt at t (by `rules`)."""
         read = timeline.read_metered if timeline is not None else None
         live = _in_tiers(live_rules.count(sub, cutoff, read))
         then = timeline.at(t) if timeline is not None else None
