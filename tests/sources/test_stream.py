@@ -17,7 +17,7 @@ from ffkpi.engine.mrr import compute_report
 from ffkpi.engine.pricing import latest_metered
 from ffkpi.errors import ExitCode, InputError
 from ffkpi.history.rebuild import rebuild
-from ffkpi.sources import stream
+from ffkpi.sources import fingerprints, stream
 from ffkpi.sources.demo import DEMO_AS_OF, demo_config, example_config_text
 from ffkpi.sources.files import parse_input, read_input
 from ffkpi.usecases import parallel
@@ -250,7 +250,8 @@ def test_the_ids_fingerprints_are_only_a_hint(
     path = tmp_path / "read.jsonl"
     path.write_bytes(streamed(DEMO))
     expected = compute_report(read_input(path, history=True), demo_config(), DEMO_AS_OF)
-    monkeypatch.setattr(stream._Ids, "_print", staticmethod(lambda sub_id: 7))
+    for module in (fingerprints, stream):
+        monkeypatch.setattr(module, "fingerprint", lambda sub_id: 7)
     data = read_input(path, history=True)
     assert compute_report(data, demo_config(), DEMO_AS_OF) == expected
     test_a_subscription_there_twice_is_refused_with_both_lines(tmp_path)

@@ -13,6 +13,7 @@ from typing import Literal, TypeVar
 from ffkpi.config import Config
 from ffkpi.engine.calendar import end_of_day
 from ffkpi.engine.exclusions import REASONS, STATUS_REASON, Exclusions
+from ffkpi.engine.listing import resolve
 from ffkpi.engine.model import Dataset, InvoiceLine, Price, Subscription
 from ffkpi.engine.money import to_major
 from ffkpi.engine.pricing import ZERO, Metered, charge, latest_metered, net_amounts, per_month
@@ -78,51 +79,6 @@ class Report:
         return self.customer_totals
 
 
-@dataclass(frozen=True, slots=True)
-class _Listing:
-    """Which tier each product id belongs to, and the rows the config asks for."""
-
-    tier_of: Mapping[str, int]
-    rows: tuple[tuple[tuple[str | None, str], ...], ...]  # per tier: (product id, name)
-
-
-def _resolve(config: Config, names: Mapping[str, str]) -> _Listing:
-    ids_by_name: dict[str, list[str]] = {}
-    for known_id, known_name in names.items():
-        ids_by_name.setdefault(known_name, []).append(known_id)
-    tier_of: dict[str, int] = {}
-    rows: list[tuple[tuple[str | None, str], ...]] = []
-    for t, tier in enumerate(config.tiers):
-        tier_rows: list[tuple[str | None, str]] = []
-        for ref in tier.products:
-            if ref.id:
-                product_id: str | None = ref.id
-                name = ref.name or names.get(ref.id, ref.id)
-            else:
-                assert ref.name is not None  # a ProductRef has an id or a name
-                name = ref.name
-                matches = sorted(ids_by_name.get(name, ()))
-                if len(matches) > 1:
-                    raise ConfigError(
-                        f"tier {tier.name!r}: product name {name!r} matches "
-                        f"{len(matches)} products ({', '.join(matches)})",
-                        "list the product by id instead",
-                    )
-                product_id = matches[0] if matches else None
-            if product_id is not None:
-                if product_id in tier_of:
-                    other = config.tiers[tier_of[product_id]].name
-                    raise ConfigError(
-                        f"product {product_id} ({name}) is listed in tier {other!r} and in "
-                        f"tier {tier.name!r}",
-                        "a product belongs to one tier; remove one of the entries",
-                    )
-                tier_of[product_id] = t
-            tier_rows.append((product_id, name))
-        rows.append(tuple(tier_rows))
-    return _Listing(tier_of, tuple(rows))
-
-
 def _monthly(sub: Subscription, price: Price, quantity: int) -> Decimal:
     amount = price.amounts.get(sub.currency)
     if amount is None:
@@ -163,14 +119,8 @@ def compute_report(data: Dataset, config: Config, as_of: date, *, customers: boo
     if not customers:
         return totals.report(as_of, None)
     kept = totals.customers  # done adding: the report takes them as they are
-    summed: dict[int, Decimal] = {}  # by the shared tuple: one sum for those paying alike
-    in_all = {}
-    for customer, values in kept.items():
-        total = summed.get(id(values))
-        if total is None:
-            total = summed[id(values)] = exact_sum(values)
-        in_all[customer] = total
-    return totals.report(as_of, (kept, in_all))
+    made: dict[int, Decimal] = {}
+    return totals.report(as_of, (kept, {c: summed(v, made) for c, v in kept.items()}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +150,7 @@ class Rules:
         self.config = config
         self.policy = config.policy
         self.names = product_names
-        self.listing = _resolve(config, product_names)
+        self.listing = resolve(config, product_names)
         self.statuses = frozenset(self.policy.statuses)
         self.last_invoice = self.policy.metered == "last_invoice"
         self.metered = latest_metered(invoice_lines) if self.last_invoice else {}
@@ -458,6 +408,16 @@ class Totals:
             customer_totals=None if customers is None else customers[1],
             excluded=excluded,
         )
+
+
+def summed(values: tuple[Decimal, ...], made: dict[int, Decimal]) -> Decimal:
+    """exact_sum of a customer's `values`, made once a tuple: customers paying alike
+    share one tuple (`shared`), and so one sum. `made`: the sums by the tuple's id, kept
+    no longer than the tuples they sum (an id is reused only once its tuple is gone)."""
+    total = made.get(id(values))
+    if total is None:
+        total = made[id(values)] = exact_sum(values)
+    return total
 
 
 def exact_sum(values: Iterable[Decimal]) -> Decimal:

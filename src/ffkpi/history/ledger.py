@@ -15,7 +15,7 @@ from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping, Va
 from decimal import Decimal
 from typing import Any, TypeVar, cast
 
-from ffkpi.engine.mrr import exact_sum, shared
+from ffkpi.engine.mrr import shared, summed
 
 Values = tuple[Decimal, ...]  # a customer's MRR per tier
 V = TypeVar("V", Values, Decimal)
@@ -29,17 +29,8 @@ def _project(view: int, sums: dict[int, Decimal]) -> Callable[[Values], Any]:
     each sum in all tiers made so far, by the id of the (shared) values it sums."""
     if view == EACH:
         return lambda values: values
-    if view == ALL:
-
-        def in_all(values: Values) -> Decimal:
-            # As the report sums them (mrr.Totals), the same digits; one sum a tuple,
-            # not one a customer in every map made.
-            total = sums.get(id(values))
-            if total is None:
-                total = sums[id(values)] = exact_sum(values)
-            return total
-
-        return in_all
+    if view == ALL:  # as the report sums them, the same digits; one sum a tuple
+        return lambda values: summed(values, sums)
     return lambda values: values[view] if values[view] > 0 else None
 
 

@@ -16,10 +16,8 @@ and lets them go.
 
 import dataclasses
 import gzip
-import itertools
 import json
-from array import array
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, BinaryIO
@@ -30,6 +28,7 @@ from ffkpi.engine.model import Billed, BilledInvoice, Dataset, InvoiceLine, Subs
 from ffkpi.engine.pricing import newest_lines
 from ffkpi.errors import InputError
 from ffkpi.history.timeline import refuse_unheld
+from ffkpi.sources.fingerprints import Fingerprints, fingerprint, fingerprints
 from ffkpi.stripe.billed import Biller, lifetime
 from ffkpi.stripe.bundle import Bundle, Json
 from ffkpi.stripe.lists import (
@@ -77,38 +76,6 @@ class _Id(Payload, frozen=True):
 
 class _IdOnly(Payload, frozen=True):
     subscription: _Id
-
-
-class _Ids:
-    """The subscriptions' ids a first pass has read, as 64-bit fingerprints (8 bytes an
-    id, where a set of the ids would hold some 100): which may be there twice, which
-    may be held. A fingerprint only says "may": a match is confirmed on the ids
-    themselves (`StreamedRead._lines_of`)."""
-
-    def __init__(self) -> None:
-        self.buckets = [array("Q") for _ in range(256)]  # by the fingerprint's first byte
-
-    @staticmethod
-    def _print(sub_id: str) -> int:
-        return hash(sub_id) & 0xFFFF_FFFF_FFFF_FFFF  # hash(): stable within a process
-
-    def add(self, sub_id: str) -> None:
-        value = self._print(sub_id)
-        self.buckets[value >> 56].append(value)
-
-    def repeated(self) -> set[int]:
-        """The fingerprints added more than once, sorted a bucket at a time."""
-        found: set[int] = set()
-        for bucket in self.buckets:
-            found.update(a for a, b in itertools.pairwise(sorted(bucket)) if a == b)
-        return found
-
-    def may_hold(self, sub_id: str) -> bool:
-        value = self._print(sub_id)
-        return value in self.buckets[value >> 56]
-
-    def prints(self, sub_ids: Iterable[str]) -> set[int]:
-        return {self._print(sub_id) for sub_id in sub_ids}
 
 
 # A line as the first pass reads it: the catalog decoded, a subscription's head, its
@@ -206,7 +173,7 @@ class StreamedRead:
         holds one. No subscription's invoices or lines are held."""
         origin = str(self.path)
         count = 0
-        seen = _Ids()
+        seen = Fingerprints()
         catalog: dict[str, list[Any]] = {e.key: [] for e in CATALOG}
         after = 0  # the lines after the subscriptions
         unheld: list[StripeInvoice] = []  # invoices there that name a subscription
@@ -268,7 +235,7 @@ class StreamedRead:
         for invoice in [*filter(None, map(biller.invoice, unheld)), *biller.pending(unheld_items)]:
             by_subscription.setdefault(invoice.subscription, []).append(invoice)
         maybe = [sub_id for sub_id in by_subscription if seen.may_hold(sub_id)]
-        held = self._lines_of(seen.prints(maybe), count) if maybe else {}
+        held = self._lines_of(fingerprints(maybe), count) if maybe else {}
         for sub_id, owned in by_subscription.items():
             if sub_id in held:
                 raise InputError(
@@ -305,7 +272,7 @@ class StreamedRead:
         found: dict[str, list[int]] = {}
         for number, (where, line) in enumerate(self._subscription_lines(range(count))):
             sub_id = _decode(line, _IdOnly, where).subscription.id
-            if _Ids._print(sub_id) in prints:
+            if fingerprint(sub_id) in prints:
                 found.setdefault(sub_id, []).append(self.first + number)
         return found
 
