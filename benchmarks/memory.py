@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import history as bench  # noqa: E402
-from ffkpi.sources.stream import Writer, owner  # noqa: E402
+from ffkpi.sources.stream_writer import Writer, owner  # noqa: E402
 
 BATCH = 1_000
 COMMANDS = ("mrr", "history", "review")

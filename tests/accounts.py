@@ -12,7 +12,7 @@ import stripe_fixtures as sf
 from billing_sim import DAY, Account, Odds, growing
 from ffkpi.engine.model import Dataset
 from ffkpi.sources.files import parse_input
-from ffkpi.sources.stream import write_stream_to
+from ffkpi.sources.stream_writer import write_stream_to
 from ffkpi.stripe.bundle import Bundle
 
 NOW = make_demo.NOW

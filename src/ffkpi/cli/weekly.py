@@ -21,7 +21,7 @@ from ffkpi.cli.runs import invoices_for
 from ffkpi.errors import UsageError
 from ffkpi.review.document import Review
 from ffkpi.sources.files import read_input
-from ffkpi.sources.stream import write_stream_to
+from ffkpi.sources.stream_writer import write_stream_to
 from ffkpi.storage.config_file import find_config, load_config
 from ffkpi.storage.reads import copy_into
 from ffkpi.storage.snapshots import snapshot_folder

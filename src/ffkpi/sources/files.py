@@ -12,7 +12,8 @@ import msgspec
 from ffkpi.engine.calendar import format_instant
 from ffkpi.engine.model import Dataset
 from ffkpi.errors import InputError
-from ffkpi.sources.stream import STREAM_START, StreamedRead, write_stream_to
+from ffkpi.sources.stream import STREAM_START, StreamedRead
+from ffkpi.sources.stream_writer import write_stream_to
 from ffkpi.storage.files import PRIVATE, atomic_file
 from ffkpi.stripe.billed import build_history_dataset
 from ffkpi.stripe.bundle import Bundle
