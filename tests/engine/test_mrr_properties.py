@@ -9,8 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from builders import config, coupon, discount, item, price, sub
+from ffkpi.engine.exact import EXACT
 from ffkpi.engine.model import Dataset, Item, Subscription
-from ffkpi.engine.mrr import EXACT, Report, Rules, compute_report, end_of_day
+from ffkpi.engine.mrr import Report, Rules, compute_report, end_of_day
 from ffkpi.render import report_dict
 
 AS_OF = date(2026, 11, 22)

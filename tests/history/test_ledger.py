@@ -10,9 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accounts import read, simulated
-from ffkpi.engine.mrr import exact_sum
+from ffkpi.engine.exact import exact_sum
 from ffkpi.history.ledger import ALL, HELD, Ledger, held
-from ffkpi.history.rebuild import rebuild, same_digits
+from ffkpi.history.rebuild import rebuild
+from ffkpi.history.shards import same_digits
 from ffkpi.sources.demo import DEMO_AS_OF, demo_config, load_demo
 
 amounts = st.decimals(min_value=0, max_value=500, places=2)
@@ -122,10 +123,10 @@ def test_a_week_holds_only_the_customers_whose_mrr_changed_to_the_digit() -> Non
     ledger keeps no entry for it, and does for 5.20 become 5.2."""
     data = read(simulated(7, signups=120), history=True)
     reports = rebuild(data, demo_config(), weekly(60)).reports
-    ledger = reports[0].customer_tiers.ledger
+    ledger = reports[0].customer_tiers.part(0).ledger
     before: dict[str, tuple[Decimal, ...]] = {}
     for report, changes in zip(reports, ledger._changes, strict=True):
-        now = report.customer_tiers.whole()
+        now = report.customer_tiers.part(0).whole()
         moved = {c for c in before.keys() | now.keys() if repr(before.get(c)) != repr(now.get(c))}
         assert set(changes) == moved
         before = now

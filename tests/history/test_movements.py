@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import Ffkpi
-from ffkpi.engine.mrr import EXACT
+from ffkpi.engine.exact import EXACT
 from ffkpi.errors import ExitCode
 from ffkpi.history.movements import (
     CHURN,

@@ -4,14 +4,15 @@ Pure: no I/O, no clock, no environment. Amounts stay Decimal at full precision; 
 happens only where a report is rendered or stored.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from decimal import Context, Decimal, localcontext
-from typing import Literal, TypeVar
+from decimal import Decimal, localcontext
+from typing import Literal
 
 from ffkpi.config import Config
 from ffkpi.engine.calendar import end_of_day
+from ffkpi.engine.exact import EXACT, CustomerSums, exact_sum, shared, summed
 from ffkpi.engine.exclusions import REASONS, STATUS_REASON, Exclusions
 from ffkpi.engine.listing import resolve
 from ffkpi.engine.model import Dataset, InvoiceLine, Price, Subscription
@@ -23,7 +24,6 @@ Rule = Literal["net", "list_price"]
 TWELVE = Decimal(12)
 # What one counted subscription adds: per product (id, MRR, quantity), per tier (index, MRR).
 Shape = tuple[tuple[tuple[str, Decimal, int], ...], tuple[tuple[int, Decimal], ...]]
-SHAPES = 1 << 16  # values shared at most (`shared`): bounded, whatever the account
 PRECISION = 34  # significant digits while computing: decimal128, well past any cent
 
 
@@ -103,19 +103,29 @@ def _factor(config: Config, sub: Subscription) -> Decimal:
     return to_major(rate, sub.currency)
 
 
-def compute_report(data: Dataset, config: Config, as_of: date, *, customers: bool = True) -> Report:
+def compute_report(
+    data: Dataset,
+    config: Config,
+    as_of: date,
+    *,
+    customers: bool = True,
+    sink: Callable[["Counted"], object] | None = None,
+) -> Report:
     """Apply the MRR rules to every subscription; see docs/mrr-rules.md. Without
     `customers`, the report has the figures alone (Report.customer_tiers None): what
-    `ffkpi mrr` shows, in memory that does not grow with the customers."""
+    `ffkpi mrr` shows, in memory that does not grow with the customers. `sink`: given
+    each subscription as counted, too (where a caller keeps the customers itself)."""
     rules = Rules(config, data.product_names, data.invoice_lines)
     totals = Totals(rules, customers=customers)
     cutoff = end_of_day(as_of)
     if data.with_lines is None:
-        for sub in data.subscriptions:
-            totals.add(rules.count(sub, cutoff))
+        each = (rules.count(sub, cutoff) for sub in data.subscriptions)
     else:  # each subscription with its own metered lines, none of the others held
-        for sub, lines in data.with_lines():
-            totals.add(rules.count(sub, cutoff, latest_metered(lines)))
+        each = (rules.count(sub, cutoff, latest_metered(lines)) for sub, lines in data.with_lines())
+    for counted in each:
+        totals.add(counted)
+        if sink is not None:
+            sink(counted)
     if not customers:
         return totals.report(as_of, None)
     kept = totals.customers  # done adding: the report takes them as they are
@@ -275,30 +285,6 @@ class Rules:
         return Counted(sub.status, sub.customer, sub.currency, None, items_excluded, *shape)
 
 
-T = TypeVar("T")
-
-
-def shared(
-    made: dict[tuple[T, tuple[int | str, ...]], T], value: T, decimals: Iterable[Decimal]
-) -> T:
-    """`value` as the one made first equal to it to the last digit of its `decimals`
-    (5.2 and 5.20 are equal, but a customer file keeps the digits), up to SHAPES kept."""
-    key = (value, tuple(d.as_tuple().exponent for d in decimals))
-    found = made.get(key)
-    if found is None:
-        found = value
-        if len(made) < SHAPES:
-            made[key] = value
-    return found
-
-
-# Sums are exact: a contribution added and later taken away leaves no residue, so a
-# week rebuilt from differences equals one summed directly. Every MRR has at most 34
-# significant digits within the bounds of amounts, quantities and rates (a span of
-# about 90 digits), so 200 digits never round.
-EXACT = Context(prec=200)
-
-
 @dataclass(slots=True)
 class _Bucket:
     mrr: Decimal = ZERO
@@ -315,10 +301,8 @@ class Totals:
         self.keeps_customers = customers  # False: each customer's MRR is not kept
         self.products: dict[str, _Bucket] = {}
         self.tier_subscriptions = [0] * len(rules.config.tiers)
-        self.customers: dict[str, tuple[Decimal, ...]] = {}
-        self._values: dict[
-            tuple[tuple[Decimal, ...], tuple[int | str, ...]], tuple[Decimal, ...]
-        ] = {}
+        self.sums = CustomerSums(len(rules.config.tiers))
+        self.customers = self.sums.customers
         self.statuses: dict[str, int] = {}
         self.reasons: dict[str, int] = {}
 
@@ -345,17 +329,8 @@ class Totals:
             return
         for t, _ in counted.tiers:
             self.tier_subscriptions[t] += sign
-        if not self.keeps_customers:
-            return
-        customers = self.customers
-        values = list(customers.get(counted.customer, ()) or [ZERO] * len(self.tier_subscriptions))
-        for t, mrr in counted.tiers:
-            values[t] = add(values[t], mrr)
-        if any(values):
-            # Customers paying alike share one tuple: most pay a plan's price.
-            customers[counted.customer] = shared(self._values, tuple(values), values)
-        else:
-            del customers[counted.customer]
+        if self.keeps_customers:
+            self.sums.add(counted.customer, counted.tiers, sign)
 
     def report(
         self,
@@ -408,22 +383,6 @@ class Totals:
             customer_totals=None if customers is None else customers[1],
             excluded=excluded,
         )
-
-
-def summed(values: tuple[Decimal, ...], made: dict[int, Decimal]) -> Decimal:
-    """exact_sum of a customer's `values`, made once a tuple: customers paying alike
-    share one tuple (`shared`), and so one sum. `made`: the sums by the tuple's id, kept
-    no longer than the tuples they sum (an id is reused only once its tuple is gone)."""
-    total = made.get(id(values))
-    if total is None:
-        total = made[id(values)] = exact_sum(values)
-    return total
-
-
-def exact_sum(values: Iterable[Decimal]) -> Decimal:
-    """The sum of `values`, never rounded (in C, in EXACT's context)."""
-    with localcontext(EXACT):
-        return sum(values, ZERO)
 
 
 def _row(product_id: str | None, name: str, bucket: _Bucket | None) -> ProductRow:

@@ -9,8 +9,8 @@ from decimal import Decimal, InvalidOperation, localcontext
 
 from ffkpi.config import Config, Growth
 from ffkpi.engine.calendar import weeks_between
+from ffkpi.engine.exact import EXACT
 from ffkpi.engine.money import round_money
-from ffkpi.engine.mrr import EXACT
 from ffkpi.engine.pricing import ZERO
 from ffkpi.errors import StorageError
 from ffkpi.history.ledger import LedgerWeek
@@ -27,6 +27,7 @@ from ffkpi.history.movements import (
 )
 from ffkpi.history.rebuild import LIMITS, ONCE_LIMIT
 from ffkpi.history.series import Customers, Origin, ProductFigures, WeekFigures
+from ffkpi.history.shards import ShardedWeek
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +185,7 @@ def customers_in(customers: Customers | None, tier: str | None) -> Mapping[str, 
     if tier not in customers.tiers:
         return None
     k = customers.tiers.index(tier)
-    if isinstance(customers.mrr, LedgerWeek):  # rebuilt: made when read, as the week itself
+    if isinstance(customers.mrr, LedgerWeek | ShardedWeek):  # rebuilt: made when read
         return customers.mrr.in_tier(k)
     return {customer: values[k] for customer, values in customers.mrr.items() if values[k] > 0}
 

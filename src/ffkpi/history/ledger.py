@@ -15,7 +15,7 @@ from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping, Va
 from decimal import Decimal
 from typing import Any, TypeVar, cast
 
-from ffkpi.engine.mrr import shared, summed
+from ffkpi.engine.exact import shared, summed
 
 Values = tuple[Decimal, ...]  # a customer's MRR per tier
 V = TypeVar("V", Values, Decimal)
@@ -41,7 +41,7 @@ class Ledger:
     def __init__(self) -> None:
         self._changes: list[dict[str, Values | None]] = []
         self._made: dict[tuple[int, int], dict[str, Any]] = {}  # by view and week, LRU
-        self._values: dict[tuple[Values, tuple[int | str, ...]], Values] = {}  # mrr.shared
+        self._values: dict[tuple[Values, tuple[int | str, ...]], Values] = {}  # exact.shared
         # Each appended tuple's sum in all tiers, by its id: the tuples live as long as
         # the ledger (in its changes), so no id is reused while the sum is kept.
         self._sums: dict[int, Decimal] = {}

@@ -10,7 +10,6 @@ import dataclasses
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from typing import Protocol
 
 from ffkpi.config import Config
@@ -18,8 +17,8 @@ from ffkpi.engine.calendar import DAY, day_of, end_of_day
 from ffkpi.engine.model import Dataset
 from ffkpi.engine.mrr import Counted, Report, Rules, Totals
 from ffkpi.errors import InputError, UsageError
-from ffkpi.history.ledger import Ledger
 from ffkpi.history.reconcile import Reconciliation, Tally
+from ffkpi.history.shards import InMemoryStore, Sharded, Store
 from ffkpi.history.sweep import transitions
 from ffkpi.history.timeline import Timeline, Timelines, instant_of, metered_lines
 
@@ -145,6 +144,9 @@ class Rebuilt:
     converted: list[int]  # per week: counted subscriptions in another currency
     unknown_discounts: int  # discounts left out: a coupon that no longer exists
     limits: tuple[str, ...]  # what invoices cannot tell, for every output to state
+    # Each week's customers, by shard: the reports' customers are its weeks (and are
+    # what a comparison of two rebuilds compares).
+    customers: Sharded = dataclasses.field(compare=False, repr=False)
     reconciliation: Reconciliation | None = None  # of `reconcile_at`, when asked for
 
 
@@ -185,20 +187,22 @@ def rebuild(
     run: Runner = in_order,
     reconcile_at: date | None = None,
     keep: Keep = in_memory,
+    shards: Store | None = None,
 ) -> Rebuilt:
     """The report of each as-of day (oldest first), as `ffkpi mrr --as-of` would have
     computed it then from the account as it stood.
 
     Each subscription is counted only where its state can have changed (a line, a
     payment, a date of its own between two weeks), and the weeks are summed from the
-    differences: exact, since report sums never round (mrr.EXACT). The subscriptions
+    differences: exact, since report sums never round (exact.EXACT). The subscriptions
     are counted in `parts` contiguous ranges (by `run`, which may spread them over
     processes), and their differences summed in the subscriptions' order: the same
     reports, to the byte, whatever the parts.
 
     With `reconcile_at`, each subscription is also reconciled at that day as it goes by
     (reconcile.py): the same Reconciliation as `reconcile`, without a pass of its own
-    over the invoices. `keep`: where each part's changes wait until they are summed.
+    over the invoices. `keep`: where each part's changes wait until they are summed;
+    `shards`: where each week's customers wait, by shard, until read (one in memory).
     """
     days = sorted(set(as_of))
     if days and data.history_from is not None and end_of_day(days[0]) < data.history_from:
@@ -241,46 +245,30 @@ def rebuild(
         for sub in data.subscriptions:  # those with no lifetime have no timeline either
             if sub.id not in data.lifetimes:
                 tally.count(rules, sub, None, *check)
-    totals = Totals(rules)
-    # Each week's customers as what changed from the week before (ledger.py): the
-    # reports share one ledger rather than each holding every customer.
-    ledger = Ledger()
+    totals = Totals(rules, customers=False)
+    # Each week's customers wait by shard as what changed (shards.py): the reports hold
+    # none, and a reader makes a shard's weeks at a time.
+    customers = Sharded(shards or InMemoryStore(), len(days), len(config.tiers))
     reports = []
     converted = []
     foreign = 0
     for week, day in enumerate(days):
-        before: dict[str, tuple[Decimal, ...] | None] = {}  # customers touched, as they were
         # Each part's changes of the week, in the parts' order: the subscriptions' order.
         for found in results:
             for counted, sign in found.weeks.take(week):
-                if counted.tiers and counted.customer not in before:
-                    before[counted.customer] = totals.customers.get(counted.customer)
                 totals.add(counted, sign)
+                if counted.tiers:
+                    customers.add(week, counted.customer, counted.tiers, sign)
                 if counted.reason is None and counted.currency != config.currency:
                     foreign += sign
-        # Only those whose MRR changed, digit for digit: many customers a week touches (a
-        # renewal, a payment) pay what they paid.
-        after = totals.customers
-        changed = ledger.append(
-            {c: after.get(c) for c, was in before.items() if not same_digits(was, after.get(c))}
-        )
-        reports.append(totals.report(day, (changed, changed.in_all())))
+        made = customers.week(week)
+        reports.append(totals.report(day, (made, made.in_all())))
         converted.append(foreign)
     limits = LIMITS + ((ONCE_LIMIT,) if config.policy.discounts == "all" else ())
     reconciliation = None
     if reconcile_at is not None:
         reconciliation = tally.reconciliation(reconcile_at, config.currency)
-    return Rebuilt(reports, converted, unknown_discounts, limits, reconciliation)
-
-
-def same_digits(one: tuple[Decimal, ...] | None, other: tuple[Decimal, ...] | None) -> bool:
-    """Whether two customers' MRR per tier are written alike: 5.2 and 5.20 are not."""
-    if one is None or other is None:
-        return one is other
-    return one == other and all(
-        a.same_quantum(b) and a.is_signed() == b.is_signed()
-        for a, b in zip(one, other, strict=True)
-    )
+    return Rebuilt(reports, converted, unknown_discounts, limits, customers, reconciliation)
 
 
 def rebuild_weeks(data: Dataset, config: Config, as_of: Sequence[date]) -> list[Report]:

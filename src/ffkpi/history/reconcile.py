@@ -15,8 +15,9 @@ from decimal import Decimal
 
 from ffkpi.config import Config
 from ffkpi.engine.calendar import end_of_day
+from ffkpi.engine.exact import EXACT, exact_sum
 from ffkpi.engine.model import Dataset, Subscription
-from ffkpi.engine.mrr import EXACT, Counted, Rules, exact_sum
+from ffkpi.engine.mrr import Counted, Rules
 from ffkpi.engine.pricing import ZERO, latest_metered
 from ffkpi.history.timeline import Timeline, Timelines, instant_of, metered_lines
 

@@ -3,8 +3,8 @@
 from decimal import Decimal
 from typing import Any
 
+from ffkpi.engine.exact import EXACT
 from ffkpi.engine.money import format_money
-from ffkpi.engine.mrr import EXACT
 from ffkpi.render.formats import to_json
 from ffkpi.render.growth import limits_text
 from ffkpi.render.tables import wrap

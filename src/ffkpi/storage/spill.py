@@ -6,7 +6,8 @@ large account holds (a record for each subscription each time it changes).
 A private temporary folder for the rebuild (`spilled`), a file a part and week, each
 appended in batches of pickled records written and read only by this process and the
 workers it forked; a week's file is deleted once summed, the folder when the rebuild
-is done.
+is done. The weeks' customers wait the same way, a file a shard (`shelved`:
+history.shards), read as often as a reader asks until the use case is done.
 """
 
 import pickle
@@ -20,6 +21,7 @@ from typing import Any
 from ffkpi.engine.mrr import Counted
 from ffkpi.errors import StorageError
 from ffkpi.history.rebuild import Keep, Waiting
+from ffkpi.history.shards import Record as ShardRecord
 
 BATCH = 512  # records a week buffers before they are written (every week buffers)
 
@@ -27,21 +29,72 @@ BATCH = 512  # records a week buffers before they are written (every week buffer
 Record = tuple[int, str, str, str, str | None, tuple[str, ...], Any, Any]
 
 
-class Spilled:
+class _Batches:
+    """Records appended under keys, a file a key in `folder`, written in batches."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.buffers: dict[int, list[Any]] = {}
+        self.written: set[int] = set()  # the keys with a file
+
+    def _path(self, key: int) -> Path:
+        raise NotImplementedError
+
+    def _put(self, key: int, record: Any) -> None:
+        buffer = self.buffers.setdefault(key, [])
+        buffer.append(record)
+        if len(buffer) >= BATCH:
+            self._write(key)
+
+    def _write(self, key: int) -> None:
+        try:
+            with self._path(key).open("ab") as out:
+                pickle.dump(self.buffers.pop(key), out, protocol=pickle.HIGHEST_PROTOCOL)
+            self.written.add(key)
+        except OSError as err:
+            raise _unwritable(self.folder, err) from None
+
+    def seal(self) -> None:
+        for key in list(self.buffers):
+            self._write(key)
+
+    def _load(self, key: int, *, delete: bool) -> Iterator[Any]:
+        """The key's records in the order appended (its file deleted once read, if
+        `delete`)."""
+        if key not in self.written:
+            return
+        path = self._path(key)
+        try:
+            with path.open("rb") as handle:
+                while True:
+                    try:
+                        batch: list[Any] = pickle.load(handle)
+                    except EOFError:
+                        break
+                    yield from batch
+            if delete:
+                path.unlink()
+        except (OSError, pickle.UnpicklingError) as err:
+            raise StorageError(
+                f"the rebuild's changes in {self.folder} were removed or altered while "
+                f"ffkpi ran ({path.name}: {err})",
+                "run the command again, and keep cleaners off the temporary folder meanwhile",
+            ) from None
+
+
+class Spilled(_Batches):
     """One part's changes, a file a week in `folder`."""
 
     def __init__(self, folder: Path, part: int) -> None:
-        self.folder = folder
+        super().__init__(folder)
         self.part = part
-        self.buffers: dict[int, list[Record]] = {}
-        self.written: set[int] = set()  # the weeks with a file
 
-    def _path(self, week: int) -> Path:
-        return self.folder / f"{self.part}.{week}"
+    def _path(self, key: int) -> Path:
+        return self.folder / f"{self.part}.{key}"
 
     def append(self, week: int, counted: Counted, sign: int) -> None:
-        buffer = self.buffers.setdefault(week, [])
-        buffer.append(
+        self._put(
+            week,
             (
                 sign,
                 counted.status,
@@ -51,47 +104,18 @@ class Spilled:
                 counted.items_excluded,
                 counted.products,
                 counted.tiers,
-            )
+            ),
         )
-        if len(buffer) >= BATCH:
-            self._write(week)
-
-    def _write(self, week: int) -> None:
-        try:
-            with self._path(week).open("ab") as out:
-                pickle.dump(self.buffers.pop(week), out, protocol=pickle.HIGHEST_PROTOCOL)
-            self.written.add(week)
-        except OSError as err:
-            raise _unwritable(self.folder, err) from None
-
-    def seal(self) -> None:
-        for week in list(self.buffers):
-            self._write(week)
 
     def take(self, week: int) -> Iterator[tuple[Counted, int]]:
         """The week's changes in the order appended; its file deleted once read. Each
         customer's id is interned: every week's changes of one customer name it with
         one string, as they did in memory."""
-        if week not in self.written:
-            return
-        path = self._path(week)
         intern = sys.intern
-        try:
-            with path.open("rb") as handle:
-                while True:
-                    try:
-                        batch: list[Record] = pickle.load(handle)
-                    except EOFError:
-                        break
-                    for sign, status, customer, *rest in batch:
-                        yield Counted(status, intern(customer), *rest), sign
-            path.unlink()
-        except (OSError, pickle.UnpicklingError) as err:
-            raise StorageError(
-                f"the rebuild's changes in {self.folder} were removed or altered while "
-                f"ffkpi ran ({path.name}: {err})",
-                "run the command again, and keep cleaners off the temporary folder meanwhile",
-            ) from None
+        record: Record
+        for record in self._load(week, delete=True):
+            sign, status, customer, *rest = record
+            yield Counted(status, intern(customer), *rest), sign
 
     def __getstate__(self) -> tuple[Path, int, set[int]]:
         assert not self.buffers, "sealed before it crosses to another process"
@@ -100,6 +124,27 @@ class Spilled:
     def __setstate__(self, state: tuple[Path, int, set[int]]) -> None:
         self.folder, self.part, self.written = state
         self.buffers = {}
+
+
+class Shelved(_Batches):
+    """A rebuild's customers' changes (history.shards.Store), a file a shard in
+    `folder`, read as often as asked until the folder goes."""
+
+    def __init__(self, folder: Path, count: int) -> None:
+        super().__init__(folder)
+        self.count = count
+
+    def _path(self, key: int) -> Path:
+        return self.folder / f"shard.{key}"
+
+    def append(self, shard: int, record: ShardRecord) -> None:
+        self._put(shard, record)
+
+    def read(self, shard: int) -> Iterator[ShardRecord]:
+        """The shard's records in the order appended, each customer's id interned."""
+        intern = sys.intern
+        for week, customer, tiers, sign in self._load(shard, delete=False):
+            yield week, intern(customer), tiers, sign
 
 
 def _unwritable(folder: Path | str, err: OSError) -> StorageError:
@@ -122,3 +167,15 @@ def spilled() -> Iterator[Keep]:
             return Spilled(Path(folder), part.start)
 
         yield keep
+
+
+@contextmanager
+def shelved(count: int) -> Iterator[Shelved]:
+    """Where a rebuild's customers wait in `count` shards: a private folder, removed
+    after."""
+    try:
+        made = tempfile.TemporaryDirectory(prefix="ffkpi-customers-")
+    except OSError as err:
+        raise _unwritable(tempfile.gettempdir(), err) from None
+    with made as folder:
+        yield Shelved(Path(folder), count)

@@ -11,15 +11,18 @@ enough that starting processes costs more than it saves, the parts run here, in 
 import gc
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 
 from ffkpi.config import Config
 from ffkpi.engine.model import Dataset
 from ffkpi.history.rebuild import Deltas, Rebuilt, Runner, in_order, rebuild
-from ffkpi.storage.spill import spilled
+from ffkpi.history.shards import InMemoryStore, Store
+from ffkpi.storage.spill import shelved, spilled
 
 SMALL = 1_500  # subscriptions: fewer are rebuilt in one process (a pool costs ~0.1 s)
+SHARD = 20_000  # subscriptions whose customers make one shard (about 10 MB of weeks)
 # The run's setting (0: every core this process may use), and the work a forked pool's
 # workers find in the memory they inherit.
 _setting: dict[str, int] = {"jobs": 0}
@@ -49,15 +52,41 @@ def rebuild_plan(subscriptions: int) -> tuple[int, Runner]:
 
 
 def rebuilt(
-    data: Dataset, config: Config, days: Sequence[date], *, reconcile_at: date | None = None
+    data: Dataset,
+    config: Config,
+    days: Sequence[date],
+    *,
+    reconcile_at: date | None = None,
+    shards: Store | None = None,
 ) -> Rebuilt:
     """The weeks of `days` rebuilt over every core the run may use, each part's changes
-    waiting on disk until they are summed (storage/spill.py)."""
+    waiting on disk until they are summed (storage/spill.py); `shards`: where the
+    weeks' customers wait (`customer_shards`; by default in memory, one shard)."""
     parts, runner = rebuild_plan(data.rebuilt)
     with spilled() as keep:
         return rebuild(
-            data, config, days, parts=parts, run=runner, reconcile_at=reconcile_at, keep=keep
+            data,
+            config,
+            days,
+            parts=parts,
+            run=runner,
+            reconcile_at=reconcile_at,
+            keep=keep,
+            shards=shards,
         )
+
+
+@contextmanager
+def customer_shards(data: Dataset) -> Iterator[Store]:
+    """Where a rebuild of `data` keeps its weeks' customers until they are read: in
+    memory for an account of one shard, else a shard each SHARD subscriptions, on disk
+    (storage/spill.py) until the block ends."""
+    count = -(-data.rebuilt // SHARD)
+    if count <= 1:
+        yield InMemoryStore()
+        return
+    with shelved(count) as store:
+        yield store
 
 
 def _call(part: range) -> Deltas:

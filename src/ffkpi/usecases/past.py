@@ -2,7 +2,8 @@
 from invoices in memory (nothing written); and the days each covers by default."""
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -57,49 +58,56 @@ def movement_days(
     return weeks_back(since or year_back(day), day)
 
 
-def rebuilt_series(data: Dataset, config: Config, days: list[date]) -> list[WeekFigures]:
-    """The weeks of `days` rebuilt from invoices, as a series; the week of the read's
-    own day is the read itself, as `ffkpi mrr` and `ffkpi snapshot` count it (a rebuild
-    cannot see what changed since the last invoices: history-rules.md)."""
-    return rebuilt_weeks(data, config, days)[0]
-
-
+@contextmanager
 def rebuilt_weeks(
     data: Dataset, config: Config, days: list[date], *, reconciled: bool = False
-) -> tuple[list[WeekFigures], Reconciliation | None]:
-    """rebuilt_series; and, `reconciled`, where the read's own week, rebuilt, would differ
-    from the read, why (reconcile.py): tallied as the rebuild goes, not in a pass of its
-    own over the invoices."""
+) -> Iterator[tuple[list[WeekFigures], Reconciliation | None]]:
+    """The weeks of `days` rebuilt from invoices, as a series, for the block's length
+    (their customers wait by shard until read: parallel.customer_shards); the week of
+    the read's own day is the read itself, as `ffkpi mrr` and `ffkpi snapshot` count it
+    (a rebuild cannot see what changed since the last invoices: history-rules.md). And,
+    `reconciled`, where the read's own week, rebuilt, would differ from the read, why
+    (reconcile.py): tallied as the rebuild goes, not in a pass of its own."""
     read = data_day(data)
     at_read = read is not None and bool(days) and max(days) == read
-    rebuilt = parallel.rebuilt(
-        data, config, days, reconcile_at=read if reconciled and at_read else None
-    )
-    weeks = [
-        rebuilt_week(report, config.digest, converted, rebuilt.unknown_discounts)
-        for report, converted in zip(rebuilt.reports, rebuilt.converted, strict=True)
-    ]
-    differs = False
-    if at_read:  # the last week is the read's own
-        report = compute_report(data, config, weeks[-1].as_of)
-        differs = report.mrr != rebuilt.reports[-1].mrr
-        weeks[-1] = rebuilt_week(report, config.digest, None, 0, origin="snapshot")
-    return weeks, rebuilt.reconciliation if differs else None
+    with parallel.customer_shards(data) as shards:
+        rebuilt = parallel.rebuilt(
+            data, config, days, reconcile_at=read if reconciled and at_read else None, shards=shards
+        )
+        weeks = [
+            rebuilt_week(report, config.digest, converted, rebuilt.unknown_discounts)
+            for report, converted in zip(rebuilt.reports, rebuilt.converted, strict=True)
+        ]
+        differs = False
+        if at_read:  # the last week is the read's own, its customers beside the rebuilt
+            customers = rebuilt.customers
+            report = compute_report(
+                data,
+                config,
+                weeks[-1].as_of,
+                customers=False,
+                sink=lambda counted: customers.add_read(counted.customer, counted.tiers),
+            )
+            differs = report.mrr != rebuilt.reports[-1].mrr
+            own = customers.read_week()
+            report = dataclasses.replace(report, customer_tiers=own, customer_totals=own.in_all())
+            weeks[-1] = rebuilt_week(report, config.digest, None, 0, origin="snapshot")
+        yield weeks, rebuilt.reconciliation if differs else None
 
 
 def rebuilt_history(
     data: Dataset, config: Config, days: list[date], *, last: int | None, by_tier: bool
 ) -> History:
     """The weeks of `days` rebuilt in memory, as a history to show; nothing written."""
-    series = rebuilt_series(data, config, days)
-    return growth_history(series, config, last=last, by_tier=by_tier)
+    with rebuilt_weeks(data, config, days) as (series, _):
+        return growth_history(series, config, last=last, by_tier=by_tier)
 
 
 def rebuilt_movers(data: Dataset, config: Config, days: list[date]) -> WeekMovers:
     """The last of `days` against the one before, rebuilt in memory (the earlier days
     tell new from reactivation)."""
-    series = rebuilt_series(data, config, days)
-    return week_movers(series, series[-1].week)
+    with rebuilt_weeks(data, config, days) as (series, _):
+        return week_movers(series, series[-1].week)
 
 
 @dataclass(frozen=True, slots=True)

@@ -128,10 +128,11 @@ def review_of_read(
         refuse_after_read(data, until, "--as-of")
     read = data_day(data)
     days = rebuilt_days(data, since, until, read or date.min)
-    series, reconciliation = rebuilt_weeks(
-        data, config, days[-weeks_read(chart_weeks) - 1 :], reconciled=True
-    )
-    history = growth_history(series, config, last=None, by_tier=True)
+    with rebuilt_weeks(data, config, days[-weeks_read(chart_weeks) - 1 :], reconciled=True) as (
+        series,
+        reconciliation,
+    ):
+        history = growth_history(series, config, last=None, by_tier=True)
     notes = product_notes(config, data)
     dated = file_time_note(data)
     if dated is not None:

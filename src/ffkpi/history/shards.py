@@ -1,0 +1,202 @@
+"""A rebuild's customers in shards: each change of a customer's MRR kept with the
+others of its shard (a share of the customers, by a hash of the id), and a shard's
+weeks made from them when a reader asks, one shard at a time.
+
+A rebuild sums its weeks' figures from every subscription's changes without any
+customer; what grows with the account is each week's customers, which movements
+compare. Kept by shard (in memory, or on disk where the use case's store keeps them),
+they are read a shard at a time: a shard's running sums and ledger (ledger.py) hold
+its own customers only, and movements (movements.py) are summed over the shards,
+exactly, so they are the same to the byte as over every customer at once.
+
+Pure: the store does any I/O.
+"""
+
+import zlib
+from collections.abc import Iterable, Iterator, Mapping
+from decimal import Decimal
+from itertools import chain
+from typing import Any, Protocol, TypeVar
+
+from ffkpi.engine.exact import CustomerSums
+from ffkpi.history.ledger import ALL, EACH, Ledger, LedgerWeek, Values
+
+V = TypeVar("V", Values, Decimal)
+READ = -1  # the week of the read's own count, kept after the weeks rebuilt
+# A change of a customer's MRR: its week, the customer, the tiers it moved, the sign.
+Record = tuple[int, str, tuple[tuple[int, Decimal], ...], int]
+
+
+class Store(Protocol):
+    """Where the records of each shard wait: appended in order, sealed once all are in,
+    then read, in the order appended, as often as asked."""
+
+    count: int  # shards
+
+    def append(self, shard: int, record: Record) -> None: ...
+
+    def seal(self) -> None: ...
+
+    def read(self, shard: int) -> Iterable[Record]: ...
+
+
+class InMemoryStore:
+    """The records held in memory (the default: a use case may keep them on disk)."""
+
+    def __init__(self, count: int = 1) -> None:
+        self.count = count
+        self.shards: list[list[Record]] = [[] for _ in range(count)]
+
+    def append(self, shard: int, record: Record) -> None:
+        self.shards[shard].append(record)
+
+    def seal(self) -> None:
+        pass
+
+    def read(self, shard: int) -> list[Record]:
+        return self.shards[shard]
+
+
+def shard_of(customer: str, count: int) -> int:
+    """The customer's shard: the same in every process and run."""
+    return 0 if count == 1 else zlib.crc32(customer.encode()) % count
+
+
+def same_digits(one: Values | None, other: Values | None) -> bool:
+    """Whether two customers' MRR per tier are written alike: 5.2 and 5.20 are not."""
+    if one is None or other is None:
+        return one is other
+    return one == other and all(
+        a.same_quantum(b) and a.is_signed() == b.is_signed()
+        for a, b in zip(one, other, strict=True)
+    )
+
+
+class Sharded:
+    """The customers of a rebuild's `weeks` weeks (and of the read's own count, when
+    given), in `store`'s shards; `width`: the config's tiers."""
+
+    def __init__(self, store: Store, weeks: int, width: int) -> None:
+        self.store, self.weeks, self.width = store, weeks, width
+        self.count = store.count
+        self.has_read = False
+        self.sealed = False
+        self._made: tuple[int, Ledger] | None = None  # the shard read last
+
+    def add(
+        self, week: int, customer: str, tiers: tuple[tuple[int, Decimal], ...], sign: int
+    ) -> None:
+        """A change of the customer's MRR in `week` (READ: a subscription of the read)."""
+        assert not self.sealed, "every change is added before a shard is read"
+        self.store.append(shard_of(customer, self.count), (week, customer, tiers, sign))
+
+    def add_read(self, customer: str, tiers: tuple[tuple[int, Decimal], ...]) -> None:
+        """A subscription of the read, counted at the read's own instant."""
+        if tiers:
+            self.add(READ, customer, tiers, 1)
+
+    def read_week(self) -> "ShardedWeek[Values]":
+        """The customers of the read, once every subscription of it is added: the week
+        after the rebuilt ones."""
+        assert not self.sealed, "the read is added before a shard is read"
+        self.has_read = True
+        return self.week(self.weeks)
+
+    def week(self, index: int, view: int = EACH) -> "ShardedWeek[Any]":
+        return ShardedWeek(self, index, view)
+
+    def ledger(self, shard: int) -> Ledger:
+        """The shard's weeks as a ledger, made from its changes (the last one kept)."""
+        if self._made is not None and self._made[0] == shard:
+            return self._made[1]
+        if not self.sealed:
+            self.store.seal()
+            self.sealed = True
+        self._made = None  # let the last shard go before the next is made
+        running = CustomerSums(self.width)
+        read = CustomerSums(self.width)
+        ledger = Ledger()
+        before: dict[str, Values | None] = {}  # customers the week touched, as they were
+        now = running.customers
+        closed = [0]  # the weeks appended to the ledger
+
+        def close() -> None:
+            # Only those whose MRR changed, digit for digit: many customers a week
+            # touches (a renewal, a payment) pay what they paid.
+            ledger.append(
+                {c: now.get(c) for c, was in before.items() if not same_digits(was, now.get(c))}
+            )
+            before.clear()
+            closed[0] += 1
+
+        for week, customer, tiers, sign in self.store.read(shard):
+            if week == READ:
+                read.add(customer, tiers, sign)
+                continue
+            while closed[0] < week:
+                close()
+            if customer not in before:
+                before[customer] = now.get(customer)
+            running.add(customer, tiers, sign)
+        while closed[0] < self.weeks:
+            close()
+        if self.has_read:
+            counted = read.customers
+            ledger.append(
+                {
+                    c: counted.get(c)
+                    for c in now.keys() | counted.keys()
+                    if not same_digits(now.get(c), counted.get(c))
+                }
+            )
+        self._made = (shard, ledger)
+        return ledger
+
+
+class ShardedWeek(Mapping[str, V]):
+    """One week of a Sharded in one view (ledger.EACH, ALL or a tier's index): each
+    shard's part of it (`part`) is a LedgerWeek. As a mapping it reads the shards one
+    after another: whole, for a reader that knows no shards."""
+
+    __slots__ = ("index", "sharded", "view")
+
+    def __init__(self, sharded: Sharded, index: int, view: int) -> None:
+        self.sharded, self.index, self.view = sharded, index, view
+
+    def part(self, shard: int) -> LedgerWeek[V]:
+        return LedgerWeek(self.sharded.ledger(shard), self.index, self.view)
+
+    def in_all(self) -> "ShardedWeek[Decimal]":
+        return ShardedWeek(self.sharded, self.index, ALL)
+
+    def in_tier(self, k: int) -> "ShardedWeek[Decimal]":
+        return ShardedWeek(self.sharded, self.index, k)
+
+    def __getitem__(self, customer: str) -> V:
+        return self.part(shard_of(customer, self.sharded.count))[customer]
+
+    def __iter__(self) -> Iterator[str]:
+        return chain.from_iterable(list(self.part(s).whole()) for s in range(self.sharded.count))
+
+    def __len__(self) -> int:
+        return sum(len(self.part(s)) for s in range(self.sharded.count))
+
+    def __contains__(self, customer: object) -> bool:
+        return isinstance(customer, str) and customer in self.part(
+            shard_of(customer, self.sharded.count)
+        )
+
+    def __repr__(self) -> str:
+        return f"ShardedWeek(week {self.index}, {self.sharded.count} shards)"
+
+
+def shards_of(series: Iterable[Mapping[str, Any] | None]) -> Sharded | None:
+    """The one Sharded every known week of `series` is a week of, if they all are."""
+    found: Sharded | None = None
+    for week in series:
+        if week is None:
+            continue
+        if not isinstance(week, ShardedWeek) or (found is not None and week.sharded is not found):
+            return None
+        found = week.sharded
+    return found

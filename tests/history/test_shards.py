@@ -1,0 +1,175 @@
+"""A rebuild's customers by shard (history.shards): movements summed shard by shard are
+those of every customer at once, to the byte; each shard is read once a view; on disk
+they leave nothing behind, and a shard removed meanwhile is an error, never a lower
+week."""
+
+import itertools
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from accounts import simulated, streamed
+from conftest import Ffkpi
+from ffkpi.errors import StorageError
+from ffkpi.history.movements import MOVERS, customer_moves, week_moves
+from ffkpi.history.shards import READ, InMemoryStore, Record, Sharded, shard_of
+from ffkpi.sources.demo import demo_config
+from ffkpi.sources.files import read_input
+from ffkpi.storage import spill
+from ffkpi.usecases import parallel
+from ffkpi.usecases.past import rebuilt_days, rebuilt_history, rebuilt_movers
+
+D = Decimal
+customers = st.dictionaries(
+    st.sampled_from([f"cus_{n}" for n in range(12)]),
+    st.decimals(min_value=D("0.01"), max_value=D("100000"), places=6),
+    max_size=12,
+)
+
+
+class Counting(InMemoryStore):
+    """An in-memory store that counts each shard's reads."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(count)
+        self.reads = [0] * count
+
+    def read(self, shard: int) -> list[Record]:
+        self.reads[shard] += 1
+        return super().read(shard)
+
+
+def sharded(series: list[dict[str, Decimal]], store: InMemoryStore) -> Sharded:
+    """`series` (one tier) as a rebuild keeps it: each week what changed, by shard."""
+    kept = Sharded(store, len(series), 1)
+    before: dict[str, Decimal] = {}
+    for week, now in enumerate(series):
+        for customer in before.keys() | now.keys():
+            if before.get(customer) != now.get(customer):
+                if customer in before:
+                    kept.add(week, customer, ((0, before[customer]),), -1)
+                if customer in now:
+                    kept.add(week, customer, ((0, now[customer]),), 1)
+        before = now
+    return kept
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(customers, min_size=2, max_size=8),
+    st.integers(1, 5),
+    st.lists(st.booleans(), min_size=8, max_size=8),
+    st.sampled_from([None, 1, MOVERS]),
+)
+def test_movements_summed_shard_by_shard_are_those_of_every_customer(
+    series: list[dict[str, Decimal]], count: int, flags: list[bool], movers: int | None
+) -> None:
+    kept = sharded(series, InMemoryStore(count))
+    weeks = [kept.week(w).in_all() for w in range(len(series))]
+    comparable = flags[: len(series)]
+    for windows in [(1, 2), (4, 52)]:
+        assert week_moves(weeks, comparable, windows, movers) == week_moves(
+            series, comparable, windows, movers
+        )
+    assert [dict(week) for week in weeks] == series  # as a mapping too, whole
+    tiers = {"only": (kept.week(len(series) - 2, 0), kept.week(len(series) - 1, 0))}
+    plain = {"only": (series[-2], series[-1])}
+    assert customer_moves(weeks, tiers) == customer_moves(series, plain)
+
+
+@given(st.lists(customers, min_size=2, max_size=6), st.integers(2, 5))
+def test_a_read_s_own_week_replaces_nothing_and_follows_the_last(
+    series: list[dict[str, Decimal]], count: int
+) -> None:
+    """The read's own customers are the week after the rebuilt ones, whatever those
+    were: here the last week's customers given again as a read."""
+    kept = sharded(series[:-1], InMemoryStore(count))
+    for customer, mrr in series[-1].items():
+        kept.add_read(customer, ((0, mrr),))
+    read = kept.read_week().in_all()
+    weeks = [kept.week(w).in_all() for w in range(len(series) - 1)] + [read]
+    assert dict(read) == series[-1]
+    assert week_moves(weeks) == week_moves(series)
+
+
+def test_each_shard_is_read_once_a_view_and_only_one_is_held() -> None:
+    series = [{f"cus_{n}": D(n + w) for n in range(40) if (n + w) % 3} for w in range(10)]
+    store = Counting(4)
+    kept = sharded(series, store)
+    assert len({shard_of(c, 4) for week in series for c in week}) == 4  # every shard used
+    weeks = [kept.week(w).in_all() for w in range(len(series))]
+    week_moves(weeks)
+    assert store.reads == [1, 1, 1, 1]
+    week_moves([kept.week(w).in_tier(0) for w in range(len(series))])
+    assert store.reads == [2, 2, 2, 2]
+    assert kept._made is not None
+    assert kept._made[0] == 3  # the last shard only
+
+
+def _run(ffkpi: Ffkpi, args: Iterable[str]) -> str:
+    result = ffkpi(*args)
+    assert (result.exit_code, result.stderr) == (0, "")
+    return result.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("history", "--demo", "--by-tier", "-f", "json"),
+        ("movements", "--demo", "-f", "json"),
+        ("review", "--demo", "--format", "json"),
+    ],
+    ids=["history", "movements", "review"],
+)
+def test_the_demo_s_customers_on_disk_in_shards_give_the_same_output(
+    ffkpi: Ffkpi, monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...]
+) -> None:
+    whole = _run(ffkpi, args)
+    made: list[Path] = []
+    shelved = spill.shelved
+
+    def watched(count: int):  # type: ignore[no-untyped-def]
+        with shelved(count) as store:
+            made.append(store.folder)
+            yield store
+
+    monkeypatch.setattr(parallel, "SHARD", 3)  # the demo's subscriptions in many shards
+    monkeypatch.setattr(spill, "BATCH", 5)
+    monkeypatch.setattr(parallel, "shelved", spill.contextmanager(watched))
+    assert _run(ffkpi, args) == whole
+    assert made
+    assert not any(folder.exists() for folder in made)  # removed after
+
+
+@pytest.mark.slow
+def test_a_simulated_account_in_shards_is_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "read.jsonl"
+    path.write_bytes(streamed(simulated(31, signups=150)))
+    data, config = read_input(path, history=True), demo_config()
+    days = rebuilt_days(data, None, None, date(2026, 1, 1))  # the read's own day, if it has one
+    whole = rebuilt_history(data, config, days, last=None, by_tier=True)
+    movers = rebuilt_movers(data, config, days)
+    monkeypatch.setattr(parallel, "SHARD", 17)
+    assert -(-data.rebuilt // parallel.SHARD) > 5
+    assert rebuilt_history(data, config, days, last=None, by_tier=True) == whole
+    assert rebuilt_movers(data, config, days) == movers
+    assert any(week.moves and week.moves.changes for week in whole.weeks)
+
+
+def test_a_shard_removed_while_ffkpi_ran_is_an_error_not_a_lower_week() -> None:
+    with spill.shelved(2) as store:
+        kept = Sharded(store, 3, 1)
+        for week, n in itertools.product(range(3), range(30)):
+            kept.add(week, f"cus_{n}", ((0, D(week + 1)),), 1)
+        kept.add(READ, "cus_0", ((0, D(1)),), 1)
+        store.seal()
+        next(store.folder.iterdir()).unlink()
+        with pytest.raises(StorageError, match="were removed or altered while ffkpi ran"):
+            [kept.ledger(shard) for shard in range(2)]
