@@ -18,7 +18,7 @@ from ffkpi.engine.model import Dataset
 from ffkpi.engine.mrr import Counted, Report, Rules, Totals
 from ffkpi.errors import InputError, UsageError
 from ffkpi.history.reconcile import Reconciliation, Tally
-from ffkpi.history.shards import InMemoryStore, Sharded, Store
+from ffkpi.history.shards import Sharded, Store
 from ffkpi.history.sweep import transitions
 from ffkpi.history.timeline import Timeline, Timelines, instant_of, metered_lines
 
@@ -202,7 +202,8 @@ def rebuild(
     With `reconcile_at`, each subscription is also reconciled at that day as it goes by
     (reconcile.py): the same Reconciliation as `reconcile`, without a pass of its own
     over the invoices. `keep`: where each part's changes wait until they are summed;
-    `shards`: where each week's customers wait, by shard, until read (one in memory).
+    `shards`: where each week's customers wait, by shard, until read (None: one shard,
+    made in memory as it goes).
     """
     days = sorted(set(as_of))
     if days and data.history_from is not None and end_of_day(days[0]) < data.history_from:
@@ -248,7 +249,7 @@ def rebuild(
     totals = Totals(rules, customers=False)
     # Each week's customers wait by shard as what changed (shards.py): the reports hold
     # none, and a reader makes a shard's weeks at a time.
-    customers = Sharded(shards or InMemoryStore(), len(days), len(config.tiers))
+    customers = Sharded(shards, len(days), len(config.tiers))
     reports = []
     converted = []
     foreign = 0

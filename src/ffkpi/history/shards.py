@@ -72,15 +72,65 @@ def same_digits(one: Values | None, other: Values | None) -> bool:
     )
 
 
+class _Builder:
+    """One shard's ledger, made from its records fed in the order appended."""
+
+    def __init__(self, weeks: int, width: int) -> None:
+        self.weeks = weeks
+        self.running = CustomerSums(width)  # the shard's customers as of the last week fed
+        self.read = CustomerSums(width)  # the read's own, where given
+        self.ledger = Ledger()
+        self.before: dict[str, Values | None] = {}  # customers the week touched, as they were
+        self.closed = 0  # the weeks appended to the ledger
+
+    def feed(self, record: Record) -> None:
+        week, customer, tiers, sign = record
+        if week == READ:
+            self.read.add(customer, tiers, sign)
+            return
+        while self.closed < week:
+            self._close()
+        if customer not in self.before:
+            self.before[customer] = self.running.customers.get(customer)
+        self.running.add(customer, tiers, sign)
+
+    def _close(self) -> None:
+        # Only those whose MRR changed, digit for digit: many customers a week touches
+        # (a renewal, a payment) pay what they paid.
+        now = self.running.customers
+        self.ledger.append(
+            {c: now.get(c) for c, was in self.before.items() if not same_digits(was, now.get(c))}
+        )
+        self.before.clear()
+        self.closed += 1
+
+    def finish(self, has_read: bool) -> Ledger:
+        """The ledger of every week, and the read's own after them if `has_read`."""
+        while self.closed < self.weeks:
+            self._close()
+        if has_read:
+            now, counted = self.running.customers, self.read.customers
+            self.ledger.append(
+                {
+                    c: counted.get(c)
+                    for c in now.keys() | counted.keys()
+                    if not same_digits(now.get(c), counted.get(c))
+                }
+            )
+        return self.ledger
+
+
 class Sharded:
     """The customers of a rebuild's `weeks` weeks (and of the read's own count, when
-    given), in `store`'s shards; `width`: the config's tiers."""
+    given), in `store`'s shards; `width`: the config's tiers. Without a store, one
+    shard made as its changes come, holding no change once made (the ledger does)."""
 
-    def __init__(self, store: Store, weeks: int, width: int) -> None:
+    def __init__(self, store: Store | None, weeks: int, width: int) -> None:
         self.store, self.weeks, self.width = store, weeks, width
-        self.count = store.count
+        self.count = 1 if store is None else store.count
         self.has_read = False
         self.sealed = False
+        self._direct = _Builder(weeks, width) if store is None else None
         self._made: tuple[int, Ledger] | None = None  # the shard read last
 
     def add(
@@ -88,7 +138,11 @@ class Sharded:
     ) -> None:
         """A change of the customer's MRR in `week` (READ: a subscription of the read)."""
         assert not self.sealed, "every change is added before a shard is read"
-        self.store.append(shard_of(customer, self.count), (week, customer, tiers, sign))
+        if self._direct is not None:
+            self._direct.feed((week, customer, tiers, sign))
+        else:
+            assert self.store is not None
+            self.store.append(shard_of(customer, self.count), (week, customer, tiers, sign))
 
     def add_read(self, customer: str, tiers: tuple[tuple[int, Decimal], ...]) -> None:
         """A subscription of the read, counted at the read's own instant."""
@@ -109,48 +163,21 @@ class Sharded:
         """The shard's weeks as a ledger, made from its changes (the last one kept)."""
         if self._made is not None and self._made[0] == shard:
             return self._made[1]
-        if not self.sealed:
-            self.store.seal()
-            self.sealed = True
         self._made = None  # let the last shard go before the next is made
-        running = CustomerSums(self.width)
-        read = CustomerSums(self.width)
-        ledger = Ledger()
-        before: dict[str, Values | None] = {}  # customers the week touched, as they were
-        now = running.customers
-        closed = [0]  # the weeks appended to the ledger
-
-        def close() -> None:
-            # Only those whose MRR changed, digit for digit: many customers a week
-            # touches (a renewal, a payment) pay what they paid.
-            ledger.append(
-                {c: now.get(c) for c, was in before.items() if not same_digits(was, now.get(c))}
-            )
-            before.clear()
-            closed[0] += 1
-
-        for week, customer, tiers, sign in self.store.read(shard):
-            if week == READ:
-                read.add(customer, tiers, sign)
-                continue
-            while closed[0] < week:
-                close()
-            if customer not in before:
-                before[customer] = now.get(customer)
-            running.add(customer, tiers, sign)
-        while closed[0] < self.weeks:
-            close()
-        if self.has_read:
-            counted = read.customers
-            ledger.append(
-                {
-                    c: counted.get(c)
-                    for c in now.keys() | counted.keys()
-                    if not same_digits(now.get(c), counted.get(c))
-                }
-            )
-        self._made = (shard, ledger)
-        return ledger
+        if self._direct is not None:
+            made = self._direct.finish(self.has_read)
+            self._direct = None
+        else:
+            assert self.store is not None
+            if not self.sealed:
+                self.store.seal()
+            builder = _Builder(self.weeks, self.width)
+            for record in self.store.read(shard):
+                builder.feed(record)
+            made = builder.finish(self.has_read)
+        self.sealed = True
+        self._made = (shard, made)
+        return made
 
 
 class ShardedWeek(Mapping[str, V]):

@@ -18,7 +18,7 @@ from datetime import date
 from ffkpi.config import Config
 from ffkpi.engine.model import Dataset
 from ffkpi.history.rebuild import Deltas, Rebuilt, Runner, in_order, rebuild
-from ffkpi.history.shards import InMemoryStore, Store
+from ffkpi.history.shards import Store
 from ffkpi.storage.spill import shelved, spilled
 
 SMALL = 1_500  # subscriptions: fewer are rebuilt in one process (a pool costs ~0.1 s)
@@ -77,13 +77,13 @@ def rebuilt(
 
 
 @contextmanager
-def customer_shards(data: Dataset) -> Iterator[Store]:
+def customer_shards(data: Dataset) -> Iterator[Store | None]:
     """Where a rebuild of `data` keeps its weeks' customers until they are read: in
     memory for an account of one shard, else a shard each SHARD subscriptions, on disk
     (storage/spill.py) until the block ends."""
     count = -(-data.rebuilt // SHARD)
     if count <= 1:
-        yield InMemoryStore()
+        yield None  # one shard, made in memory
         return
     with shelved(count) as store:
         yield store
