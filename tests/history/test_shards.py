@@ -18,7 +18,7 @@ from conftest import Ffkpi
 from ffkpi.errors import StorageError
 from ffkpi.history.movements import MOVERS, customer_moves, week_moves
 from ffkpi.history.shards import READ, InMemoryStore, Record, Sharded, shard_of
-from ffkpi.sources.demo import demo_config
+from ffkpi.sources.demo import demo_config, example_config_text
 from ffkpi.sources.files import read_input
 from ffkpi.storage import spill
 from ffkpi.usecases import parallel
@@ -47,7 +47,7 @@ class Counting(InMemoryStore):
 def sharded(series: list[dict[str, Decimal]], store: InMemoryStore | None) -> Sharded:
     """`series` (one tier) as a rebuild keeps it: each week what changed, by shard
     (without a store: one shard, made as the changes come)."""
-    kept = Sharded(store, len(series), 1)
+    kept = Sharded(store, len(series), ["only"])
     before: dict[str, Decimal] = {}
     for week, now in enumerate(series):
         for customer in before.keys() | now.keys():
@@ -112,10 +112,10 @@ def test_each_shard_is_read_once_a_view_and_only_one_is_held() -> None:
     assert kept._made[0] == 3  # the last shard only
 
 
-def _run(ffkpi: Ffkpi, args: Iterable[str]) -> str:
+def _run(ffkpi: Ffkpi, args: Iterable[str]) -> tuple[str, str]:
     result = ffkpi(*args)
-    assert (result.exit_code, result.stderr) == (0, "")
-    return result.stdout
+    assert result.exit_code == 0, result.stderr
+    return result.stdout, result.stderr
 
 
 @pytest.mark.parametrize(
@@ -166,7 +166,7 @@ def test_a_simulated_account_in_shards_is_the_same(
 
 def test_a_shard_removed_while_ffkpi_ran_is_an_error_not_a_lower_week() -> None:
     with spill.shelved(2) as store:
-        kept = Sharded(store, 3, 1)
+        kept = Sharded(store, 3, ["only"])
         for week, n in itertools.product(range(3), range(30)):
             kept.add(week, f"cus_{n}", ((0, D(week + 1)),), 1)
         kept.add(READ, "cus_0", ((0, D(1)),), 1)
@@ -174,3 +174,38 @@ def test_a_shard_removed_while_ffkpi_ran_is_an_error_not_a_lower_week() -> None:
         next(store.folder.iterdir()).unlink()
         with pytest.raises(StorageError, match="were removed or altered while ffkpi ran"):
             [kept.ledger(shard) for shard in range(2)]
+
+
+def test_a_snapshot_folder_s_customers_in_shards_give_the_same_output(
+    ffkpi: Ffkpi, cli_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder's weeks are decoded one at a time and kept by shard: on disk, in many
+    shards, the history, movements and review are those of the weeks held whole; a
+    week whose customer file is gone stays without movements either side."""
+    span = ("--since", "2026-06-02", "--until", "2026-11-10", "--dir", "kpi")
+    assert ffkpi("backfill", "--demo", *span).exit_code == 0
+    (cli_env / "ffkpi.toml").write_text(example_config_text())
+    gone = sorted((cli_env / "kpi").glob("2026-W40.customers.*.json.gz"))
+    assert len(gone) == 1
+    gone[0].unlink()
+    runs = [
+        ("history", "--dir", "kpi", "--by-tier", "-f", "json"),
+        ("movements", "--dir", "kpi", "--week", "2026-W46", "-f", "json"),
+        ("review", "--dir", "kpi", "--week", "2026-W46", "--format", "json"),
+    ]
+    whole = [_run(ffkpi, args) for args in runs]
+    assert '"movements": null' in whole[0][0]  # the weeks either side of the one gone
+    assert "2026-W40" in whole[0][1]  # said
+    made: list[Path] = []
+    shelved = spill.shelved
+
+    def watched(count: int):  # type: ignore[no-untyped-def]
+        with shelved(count) as store:
+            made.append(store.folder)
+            yield store
+
+    monkeypatch.setattr(parallel, "SHARD_FILE", 300)  # a shard each 300 bytes of a file
+    monkeypatch.setattr(parallel, "shelved", spill.contextmanager(watched))
+    assert [_run(ffkpi, args) for args in runs] == whole
+    assert len(made) == len(runs)
+    assert not any(folder.exists() for folder in made)

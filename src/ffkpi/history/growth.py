@@ -184,8 +184,10 @@ def customers_in(customers: Customers | None, tier: str | None) -> Mapping[str, 
             return {customer: sum(values, ZERO) for customer, values in customers.mrr.items()}
     if tier not in customers.tiers:
         return None
+    if isinstance(customers.mrr, ShardedWeek):  # rebuilt, or kept by shard: made when read
+        return customers.mrr.in_tier(customers.mrr.sharded.tiers.index(tier))
     k = customers.tiers.index(tier)
-    if isinstance(customers.mrr, LedgerWeek | ShardedWeek):  # rebuilt: made when read
+    if isinstance(customers.mrr, LedgerWeek):  # made when read, as the week itself
         return customers.mrr.in_tier(k)
     return {customer: values[k] for customer, values in customers.mrr.items() if values[k] > 0}
 

@@ -249,7 +249,7 @@ def rebuild(
     totals = Totals(rules, customers=False)
     # Each week's customers wait by shard as what changed (shards.py): the reports hold
     # none, and a reader makes a shard's weeks at a time.
-    customers = Sharded(shards, len(days), len(config.tiers))
+    customers = Sharded(shards, len(days), [tier.name for tier in config.tiers])
     reports = []
     converted = []
     foreign = 0

@@ -13,13 +13,15 @@ Pure: the store does any I/O.
 """
 
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from itertools import chain
 from typing import Any, Protocol, TypeVar
 
 from ffkpi.engine.exact import CustomerSums
+from ffkpi.engine.pricing import ZERO
 from ffkpi.history.ledger import ALL, EACH, Ledger, LedgerWeek, Values
+from ffkpi.history.series import Customers
 
 V = TypeVar("V", Values, Decimal)
 READ = -1  # the week of the read's own count, kept after the weeks rebuilt
@@ -122,15 +124,17 @@ class _Builder:
 
 class Sharded:
     """The customers of a rebuild's `weeks` weeks (and of the read's own count, when
-    given), in `store`'s shards; `width`: the config's tiers. Without a store, one
-    shard made as its changes come, holding no change once made (the ledger does)."""
+    given), in `store`'s shards, their MRR in each of `tiers` (a customer's values, by
+    position). Without a store, one shard made as its changes come, holding no change
+    once made (the ledger does)."""
 
-    def __init__(self, store: Store | None, weeks: int, width: int) -> None:
-        self.store, self.weeks, self.width = store, weeks, width
+    def __init__(self, store: Store | None, weeks: int, tiers: Sequence[str]) -> None:
+        self.store, self.weeks, self.tiers = store, weeks, tuple(tiers)
+        self.width = len(self.tiers)
         self.count = 1 if store is None else store.count
         self.has_read = False
         self.sealed = False
-        self._direct = _Builder(weeks, width) if store is None else None
+        self._direct = _Builder(weeks, self.width) if store is None else None
         self._made: tuple[int, Ledger] | None = None  # the shard read last
 
     def add(
@@ -165,6 +169,7 @@ class Sharded:
             return self._made[1]
         self._made = None  # let the last shard go before the next is made
         if self._direct is not None:
+            self._direct.weeks = self.weeks  # a Feeder's grow as they are given
             made = self._direct.finish(self.has_read)
             self._direct = None
         else:
@@ -227,3 +232,43 @@ def shards_of(series: Iterable[Mapping[str, Any] | None]) -> Sharded | None:
             return None
         found = week.sharded
     return found
+
+
+class Feeder:
+    """Weeks whose customers come whole, one after another (a snapshot folder's, each
+    decoded from its file), kept in a Sharded as what changed from the week before, so
+    that only the last week given is held: `tiers`, every tier any week names."""
+
+    def __init__(self, store: Store | None, tiers: Sequence[str]) -> None:
+        self.sharded = Sharded(store, 0, tiers)
+        self.previous: dict[str, Values] = {}  # the last known week's, in `tiers`' order
+        self.names: dict[str, str] = {}  # every week's names so far, the newest winning
+
+    def keep(self, customers: Customers | None) -> Customers | None:
+        """The next week's `customers` kept, as the Sharded's week (unknown ones, and a
+        file of schema 1's rounded totals, left as they are)."""
+        sharded = self.sharded
+        week = sharded.weeks
+        sharded.weeks += 1
+        if customers is None or customers.tiers is None:
+            return customers
+        at = [sharded.tiers.index(name) for name in customers.tiers]
+        now: dict[str, Values] = {}
+        for customer, values in customers.mrr.items():
+            spread = [ZERO] * sharded.width
+            for k, value in zip(at, values, strict=True):
+                spread[k] = value
+            now[customer] = tuple(spread)
+        before = self.previous
+        for customer in before.keys() | now.keys():
+            was, new = before.get(customer), now.get(customer)
+            if same_digits(was, new):
+                continue
+            if was is not None:
+                sharded.add(week, customer, tuple(enumerate(was)), -1)
+            if new is not None:
+                sharded.add(week, customer, tuple(enumerate(new)), 1)
+        self.previous = now
+        self.names.update(customers.names)
+        made = sharded.week(week)
+        return Customers(customers.currency, customers.tiers, made, made.in_all(), self.names)

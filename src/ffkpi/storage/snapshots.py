@@ -14,7 +14,7 @@ import json
 import os
 import tomllib
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -332,19 +332,32 @@ class Series:
     damaged: tuple[Skipped, ...]  # snapshots whose customer file is gone or altered
 
 
-def read_series(folder: Path) -> Series:
+# What a caller makes of each week as it is read, given every tier the weeks name.
+Each = Callable[[WeekFigures, tuple[str, ...]], WeekFigures]
+
+
+def read_series(folder: Path, each: Each | None = None) -> Series:
     """The folder's weeks, each with its customers where its customer file reads whole
-    (None where it does not: its movements are unknown, never guessed)."""
+    (None where it does not: its movements are unknown, never guessed). `each`: what
+    becomes of each week as read, before the next is (where the caller keeps its
+    customers elsewhere, one week's are decoded at a time)."""
     stored = read_snapshots(folder)
     broken = {entry.path.name for entry in stored.damaged}
+    tiers = tuple(dict.fromkeys(tier.name for snap in stored.snapshots for tier in snap.tiers))
     weeks = []
     for snapshot in stored.snapshots:
         customers = None
         if f"{snapshot.week}.toml" not in broken:
             with contextlib.suppress(StorageError):
                 customers = read_customers(folder, snapshot)
-        weeks.append(_figures(snapshot, customers))
+        week = _figures(snapshot, customers)
+        weeks.append(week if each is None else each(week, tiers))
     return Series(tuple(weeks), stored.skipped, stored.damaged)
+
+
+def largest_customers(folder: Path) -> int:
+    """The size in bytes of the folder's largest customer file (0: none)."""
+    return max((path.stat().st_size for path in folder.glob("*.customers.*.json.gz")), default=0)
 
 
 def _figures(snapshot: "Snapshot", customers: Customers | None) -> WeekFigures:

@@ -12,7 +12,7 @@ import gc
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import date
 
 from ffkpi.config import Config
@@ -23,6 +23,7 @@ from ffkpi.storage.spill import shelved, spilled
 
 SMALL = 1_500  # subscriptions: fewer are rebuilt in one process (a pool costs ~0.1 s)
 SHARD = 20_000  # subscriptions whose customers make one shard (about 10 MB of weeks)
+SHARD_FILE = 100_000  # bytes of a snapshot's customer file that make one shard
 # The run's setting (0: every core this process may use), and the work a forked pool's
 # workers find in the memory they inherit.
 _setting: dict[str, int] = {"jobs": 0}
@@ -76,12 +77,22 @@ def rebuilt(
         )
 
 
+def customer_shards(data: Dataset) -> AbstractContextManager[Store | None]:
+    """Where a rebuild of `data` keeps its weeks' customers until they are read: a shard
+    each SHARD subscriptions."""
+    return _shards(-(-data.rebuilt // SHARD))
+
+
+def folder_shards(largest: int) -> AbstractContextManager[Store | None]:
+    """Where a snapshot folder's weeks keep their customers until read, its largest
+    customer file `largest` bytes: a shard each SHARD_FILE bytes."""
+    return _shards(-(-largest // SHARD_FILE))
+
+
 @contextmanager
-def customer_shards(data: Dataset) -> Iterator[Store | None]:
-    """Where a rebuild of `data` keeps its weeks' customers until they are read: in
-    memory for an account of one shard, else a shard each SHARD subscriptions, on disk
-    (storage/spill.py) until the block ends."""
-    count = -(-data.rebuilt // SHARD)
+def _shards(count: int) -> Iterator[Store | None]:
+    """`count` shards: in memory for one, else on disk (storage/spill.py) until the
+    block ends."""
     if count <= 1:
         yield None  # one shard, made in memory
         return

@@ -2,7 +2,7 @@
 from invoices in memory (nothing written); and the days each covers by default."""
 
 import dataclasses
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -17,9 +17,10 @@ from ffkpi.history.growth import History, WeekMovers, growth_history, week_mover
 from ffkpi.history.rebuild import data_day, refuse_after_read
 from ffkpi.history.reconcile import Reconciliation
 from ffkpi.history.series import WeekFigures, rebuilt_week
+from ffkpi.history.shards import Feeder
 from ffkpi.sources.files import read_input
 from ffkpi.storage.reads import kept_read
-from ffkpi.storage.snapshots import Skipped, read_series
+from ffkpi.storage.snapshots import Series, Skipped, largest_customers, read_series
 from ffkpi.usecases import parallel
 
 
@@ -120,13 +121,25 @@ class FolderHistory:
     names: Mapping[str, str]  # the customers' names the weeks kept, the newest first
 
 
-def customer_names(weeks: Sequence[WeekFigures]) -> dict[str, str]:
-    """The names the weeks' customer files keep; a newer week's name wins."""
-    names: dict[str, str] = {}
-    for week in weeks:
-        if week.customers is not None:
-            names.update(week.customers.names)
-    return names
+@contextmanager
+def folder_series(folder: Path, config: Config | None) -> Iterator[tuple[Series, dict[str, str]]]:
+    """The folder's weeks, under today's MRR definition where a config is given, for the
+    block's length; and the names their customer files keep, a newer week's winning.
+    Each week's customers are decoded in turn and kept by shard (history/shards.py): a
+    folder of many weeks never holds them all."""
+    with parallel.folder_shards(largest_customers(folder)) as store:
+        made: list[Feeder] = []
+
+        def each(week: WeekFigures, tiers: tuple[str, ...]) -> WeekFigures:
+            if config is not None:
+                week = under_definition(folder, week, config)
+            if not made:
+                extra = [t.name for t in config.tiers] if config is not None else []
+                made.append(Feeder(store, list(dict.fromkeys([*tiers, *extra]))))
+            return dataclasses.replace(week, customers=made[0].keep(week.customers))
+
+        series = read_series(folder, each)
+        yield series, made[0].names if made else {}
 
 
 def load_history(
@@ -147,8 +160,21 @@ def load_history(
             f"--since {since} is after --until {until}",
             "pass an earlier --since, or a later --until",
         )
-    series = read_series(folder)
-    weeks = series.weeks if config is None else under_definition(folder, series.weeks, config)
+    with folder_series(folder, config) as (series, names):
+        return _folder_history(series, names, config, last, by_tier, strict, since, until)
+
+
+def _folder_history(
+    series: Series,
+    names: dict[str, str],
+    config: Config | None,
+    last: int | None,
+    by_tier: bool,
+    strict: bool,
+    since: date | None,
+    until: date | None,
+) -> FolderHistory:
+    weeks = series.weeks
     if strict and series.skipped:
         skipped = series.skipped[0]
         raise StorageError(
@@ -163,30 +189,24 @@ def load_history(
             "`ffkpi snapshot --force --as-of DATE`",
         )
     history = growth_history(weeks, config, last=last, by_tier=by_tier, since=since, until=until)
-    return FolderHistory(history, series.skipped, series.damaged, customer_names(weeks))
+    return FolderHistory(history, series.skipped, series.damaged, names)
 
 
-def under_definition(
-    folder: Path, weeks: Sequence[WeekFigures], config: Config
-) -> list[WeekFigures]:
-    """The folder's weeks under today's MRR definition (review-rules.md): a week made
-    under another is recomputed from its kept read, where the weekly run kept it, and
-    marked so; where no read is kept it stays as it was, and growth across the change
-    is withheld (history.growth.comparable)."""
-    current = []
-    for taken in weeks:
-        week = taken
-        if week.config_digest == config.earlier_digest:  # the target was in the digest
-            week = dataclasses.replace(week, config_digest=config.digest)
-        read = kept_read(folder, week.week)
-        if week.config_digest != config.digest and read.is_file():
-            data = read_input(read)
-            report = compute_report(data, config, week.as_of)
-            week = rebuilt_week(
-                report, config.digest, None, 0, origin="recomputed", names=data.customer_names
-            )
-        current.append(week)
-    return current
+def under_definition(folder: Path, week: WeekFigures, config: Config) -> WeekFigures:
+    """A folder's week under today's MRR definition (review-rules.md): made under another,
+    it is recomputed from its kept read, where the weekly run kept it, and marked so;
+    where no read is kept it stays as it was, and growth across the change is withheld
+    (history.growth.comparable)."""
+    if week.config_digest == config.earlier_digest:  # the target was in the digest
+        week = dataclasses.replace(week, config_digest=config.digest)
+    read = kept_read(folder, week.week)
+    if week.config_digest != config.digest and read.is_file():
+        data = read_input(read)
+        report = compute_report(data, config, week.as_of)
+        week = rebuilt_week(
+            report, config.digest, None, 0, origin="recomputed", names=data.customer_names
+        )
+    return week
 
 
 def folder_movers(
@@ -194,12 +214,11 @@ def folder_movers(
 ) -> tuple[WeekMovers, dict[str, str]]:
     """`week` of the snapshot folder (default: the newest) against the one before it,
     and the customers' names the weeks kept."""
-    series = read_series(folder).weeks
-    if config is not None:
-        series = tuple(under_definition(folder, series, config))
-    if not series:
-        raise StorageError(
-            f"no snapshots in {folder} yet",
-            "run `ffkpi snapshot` once a week, or `ffkpi backfill`",
-        )
-    return week_movers(series, week or series[-1].week), customer_names(series)
+    with folder_series(folder, config) as (read, names):
+        series = read.weeks
+        if not series:
+            raise StorageError(
+                f"no snapshots in {folder} yet",
+                "run `ffkpi snapshot` once a week, or `ffkpi backfill`",
+            )
+        return week_movers(series, week or series[-1].week), names
