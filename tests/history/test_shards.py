@@ -4,7 +4,8 @@ they leave nothing behind, and a shard removed meanwhile is an error, never a lo
 week."""
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -112,6 +113,20 @@ def test_each_shard_is_read_once_a_view_and_only_one_is_held() -> None:
     assert kept._made[0] == 3  # the last shard only
 
 
+def _watched(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The folders the shards on disk are kept in, as they are made."""
+    made: list[Path] = []
+    shelved = spill.shelved
+
+    def watched(count: int) -> Iterator[spill.Shelved]:
+        with shelved(count) as store:
+            made.append(store.folder)
+            yield store
+
+    monkeypatch.setattr(parallel, "shelved", contextmanager(watched))
+    return made
+
+
 def _run(ffkpi: Ffkpi, args: Iterable[str]) -> tuple[str, str]:
     result = ffkpi(*args)
     assert result.exit_code == 0, result.stderr
@@ -131,17 +146,9 @@ def test_the_demo_s_customers_on_disk_in_shards_give_the_same_output(
     ffkpi: Ffkpi, monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...]
 ) -> None:
     whole = _run(ffkpi, args)
-    made: list[Path] = []
-    shelved = spill.shelved
-
-    def watched(count: int):  # type: ignore[no-untyped-def]
-        with shelved(count) as store:
-            made.append(store.folder)
-            yield store
-
+    made = _watched(monkeypatch)
     monkeypatch.setattr(parallel, "SHARD", 3)  # the demo's subscriptions in many shards
     monkeypatch.setattr(spill, "BATCH", 5)
-    monkeypatch.setattr(parallel, "shelved", spill.contextmanager(watched))
     assert _run(ffkpi, args) == whole
     assert made
     assert not any(folder.exists() for folder in made)  # removed after
@@ -196,16 +203,8 @@ def test_a_snapshot_folder_s_customers_in_shards_give_the_same_output(
     whole = [_run(ffkpi, args) for args in runs]
     assert '"movements": null' in whole[0][0]  # the weeks either side of the one gone
     assert "2026-W40" in whole[0][1]  # said
-    made: list[Path] = []
-    shelved = spill.shelved
-
-    def watched(count: int):  # type: ignore[no-untyped-def]
-        with shelved(count) as store:
-            made.append(store.folder)
-            yield store
-
+    made = _watched(monkeypatch)
     monkeypatch.setattr(parallel, "SHARD_FILE", 300)  # a shard each 300 bytes of a file
-    monkeypatch.setattr(parallel, "shelved", spill.contextmanager(watched))
     assert [_run(ffkpi, args) for args in runs] == whole
     assert len(made) == len(runs)
     assert not any(folder.exists() for folder in made)
