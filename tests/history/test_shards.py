@@ -18,7 +18,7 @@ from accounts import simulated, streamed
 from conftest import Ffkpi
 from ffkpi.errors import StorageError
 from ffkpi.history.movements import MOVERS, customer_moves, week_moves
-from ffkpi.history.shards import READ, InMemoryStore, Record, Sharded, shard_of
+from ffkpi.history.shards import READ, Record, Sharded, shard_of
 from ffkpi.sources.demo import demo_config, example_config_text
 from ffkpi.sources.files import read_input
 from ffkpi.storage import spill
@@ -31,6 +31,23 @@ customers = st.dictionaries(
     st.decimals(min_value=D("0.01"), max_value=D("100000"), places=6),
     max_size=12,
 )
+
+
+class InMemoryStore:
+    """The records of each shard held in memory: shards without the disk."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.shards: list[list[Record]] = [[] for _ in range(count)]
+
+    def append(self, shard: int, record: Record) -> None:
+        self.shards[shard].append(record)
+
+    def seal(self) -> None:
+        pass
+
+    def read(self, shard: int) -> list[Record]:
+        return self.shards[shard]
 
 
 class Counting(InMemoryStore):
@@ -208,3 +225,11 @@ def test_a_snapshot_folder_s_customers_in_shards_give_the_same_output(
     assert [_run(ffkpi, args) for args in runs] == whole
     assert len(made) == len(runs)
     assert not any(folder.exists() for folder in made)
+
+
+@given(st.text(st.characters(blacklist_categories=())), st.integers(1, 9))
+def test_any_customer_id_has_one_shard_among_the_count(customer: str, count: int) -> None:
+    """Ids are outside text: a lone surrogate or any other never fails the hash."""
+    assert 0 <= shard_of(customer, count) < count
+    assert shard_of(customer, count) == shard_of(str(customer), count)
+    assert 0 <= shard_of("cus_\ud800", count) < count

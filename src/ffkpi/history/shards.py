@@ -4,10 +4,12 @@ weeks made from them when a reader asks, one shard at a time.
 
 A rebuild sums its weeks' figures from every subscription's changes without any
 customer; what grows with the account is each week's customers, which movements
-compare. Kept by shard (in memory, or on disk where the use case's store keeps them),
-they are read a shard at a time: a shard's running sums and ledger (ledger.py) hold
-its own customers only, and movements (movements.py) are summed over the shards,
-exactly, so they are the same to the byte as over every customer at once.
+compare. Kept by shard (in memory for one shard, or in the store the use case gives,
+on disk), they are read a shard at a time: a shard's running sums and ledger
+(ledger.py) hold its own customers only, and movements (movements.py) are summed over
+the shards, exactly, so they are the same to the byte as over every customer at once.
+A snapshot folder's weeks, whose customers come whole a week at a time, are kept the
+same way (Feeder).
 
 Pure: the store does any I/O.
 """
@@ -42,26 +44,9 @@ class Store(Protocol):
     def read(self, shard: int) -> Iterable[Record]: ...
 
 
-class InMemoryStore:
-    """The records held in memory (the default: a use case may keep them on disk)."""
-
-    def __init__(self, count: int = 1) -> None:
-        self.count = count
-        self.shards: list[list[Record]] = [[] for _ in range(count)]
-
-    def append(self, shard: int, record: Record) -> None:
-        self.shards[shard].append(record)
-
-    def seal(self) -> None:
-        pass
-
-    def read(self, shard: int) -> list[Record]:
-        return self.shards[shard]
-
-
 def shard_of(customer: str, count: int) -> int:
     """The customer's shard: the same in every process and run."""
-    return 0 if count == 1 else zlib.crc32(customer.encode()) % count
+    return 0 if count == 1 else zlib.crc32(customer.encode("utf-8", "surrogatepass")) % count
 
 
 def same_digits(one: Values | None, other: Values | None) -> bool:
