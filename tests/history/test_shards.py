@@ -18,7 +18,8 @@ from accounts import simulated, streamed
 from conftest import Ffkpi
 from ffkpi.errors import StorageError
 from ffkpi.history.movements import MOVERS, customer_moves, week_moves
-from ffkpi.history.shards import READ, Record, Sharded, shard_of
+from ffkpi.history.series import Customers
+from ffkpi.history.shards import READ, Feeder, Record, Sharded, shard_of
 from ffkpi.sources.demo import demo_config, example_config_text
 from ffkpi.sources.files import read_input
 from ffkpi.storage import spill
@@ -233,3 +234,16 @@ def test_any_customer_id_has_one_shard_among_the_count(customer: str, count: int
     assert 0 <= shard_of(customer, count) < count
     assert shard_of(customer, count) == shard_of(str(customer), count)
     assert 0 <= shard_of("cus_\ud800", count) < count
+
+
+def test_a_week_naming_tiers_no_snapshot_names_is_kept_whole() -> None:
+    feeder = Feeder(None, ["Pro"])
+    one = Customers("usd", ("Pro",), {"cus_a": (D("10.00"),)})
+    other = Customers("usd", ("Team",), {"cus_a": (D("12.00"),)})
+    first, second = feeder.keep(one), feeder.keep(other)
+    assert second is other  # not spread over tiers it cannot place
+    assert first is not None
+    assert first.totals is not None
+    moved = week_moves([first.totals, {"cus_a": D("12.00")}])[1].movements
+    assert moved is not None
+    assert moved["expansion"].mrr == D("2.00")

@@ -237,6 +237,8 @@ class Feeder:
         sharded.weeks += 1
         if customers is None or customers.tiers is None:
             return customers
+        if not set(customers.tiers) <= set(sharded.tiers):  # a file naming other tiers
+            return customers  # than its snapshot: kept whole, as read
         at = [sharded.tiers.index(name) for name in customers.tiers]
         now: dict[str, Values] = {}
         for customer, values in customers.mrr.items():
