@@ -161,34 +161,22 @@ def load_history(
             "pass an earlier --since, or a later --until",
         )
     with folder_series(folder, config) as (series, names):
-        return _folder_history(series, names, config, last, by_tier, strict, since, until)
-
-
-def _folder_history(
-    series: Series,
-    names: dict[str, str],
-    config: Config | None,
-    last: int | None,
-    by_tier: bool,
-    strict: bool,
-    since: date | None,
-    until: date | None,
-) -> FolderHistory:
-    weeks = series.weeks
-    if strict and series.skipped:
-        skipped = series.skipped[0]
-        raise StorageError(
-            f"{skipped.path} is not a readable snapshot: {skipped.reason}",
-            "move it out of the snapshot folder, or drop --strict to skip it",
+        if strict and series.skipped:
+            skipped = series.skipped[0]
+            raise StorageError(
+                f"{skipped.path} is not a readable snapshot: {skipped.reason}",
+                "move it out of the snapshot folder, or drop --strict to skip it",
+            )
+        if strict and series.damaged:
+            damaged = series.damaged[0]
+            raise StorageError(
+                f"{damaged.path}: {damaged.reason}",
+                "restore the file from a backup, or take the week again with "
+                "`ffkpi snapshot --force --as-of DATE`",
+            )
+        history = growth_history(
+            series.weeks, config, last=last, by_tier=by_tier, since=since, until=until
         )
-    if strict and series.damaged:
-        damaged = series.damaged[0]
-        raise StorageError(
-            f"{damaged.path}: {damaged.reason}",
-            "restore the file from a backup, or take the week again with "
-            "`ffkpi snapshot --force --as-of DATE`",
-        )
-    history = growth_history(weeks, config, last=last, by_tier=by_tier, since=since, until=until)
     return FolderHistory(history, series.skipped, series.damaged, names)
 
 
