@@ -1,5 +1,6 @@
 """The rebuild over every core: its parts run in a pool of forked processes, their
-changes waiting on disk until summed.
+changes waiting on disk until summed; and how many shards the weeks' customers wait in
+(history/shards.py), of a rebuild or of a snapshot folder.
 
 Forked, the workers inherit the read and the work already in memory (nothing is sent
 to them but each part's range); only each part's differences come back, and the
