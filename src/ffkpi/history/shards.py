@@ -20,7 +20,7 @@ from decimal import Decimal
 from itertools import chain
 from typing import Any, Protocol, TypeVar
 
-from ffkpi.engine.exact import CustomerSums
+from ffkpi.engine.exact import CustomerSums, shared
 from ffkpi.engine.pricing import ZERO
 from ffkpi.history.ledger import ALL, EACH, Ledger, LedgerWeek, Values
 from ffkpi.history.series import Customers
@@ -228,6 +228,7 @@ class Feeder:
         self.sharded = Sharded(store, 0, tiers)
         self.previous: dict[str, Values] = {}  # the last known week's, in `tiers`' order
         self.names: dict[str, str] = {}  # every week's names so far, the newest winning
+        self._values: dict[tuple[Values, tuple[int | str, ...]], Values] = {}  # exact.shared
 
     def keep(self, customers: Customers | None) -> Customers | None:
         """The next week's `customers` kept, as the Sharded's week (unknown ones, and a
@@ -245,7 +246,7 @@ class Feeder:
             spread = [ZERO] * sharded.width
             for k, value in zip(at, values, strict=True):
                 spread[k] = value
-            now[customer] = tuple(spread)
+            now[customer] = shared(self._values, tuple(spread), spread)  # most pay alike
         before = self.previous
         for customer in before.keys() | now.keys():
             was, new = before.get(customer), now.get(customer)
