@@ -13,7 +13,6 @@ from ffkpi.engine.exact import EXACT
 from ffkpi.engine.money import round_money
 from ffkpi.engine.pricing import ZERO
 from ffkpi.errors import StorageError
-from ffkpi.history.ledger import LedgerWeek
 from ffkpi.history.movements import (
     CHURN,
     CONTRACTION,
@@ -187,8 +186,6 @@ def customers_in(customers: Customers | None, tier: str | None) -> Mapping[str, 
     if isinstance(customers.mrr, ShardedWeek):  # rebuilt, or kept by shard: made when read
         return customers.mrr.in_tier(customers.mrr.sharded.tiers.index(tier))
     k = customers.tiers.index(tier)
-    if isinstance(customers.mrr, LedgerWeek):  # made when read, as the week itself
-        return customers.mrr.in_tier(k)
     return {customer: values[k] for customer, values in customers.mrr.items() if values[k] > 0}
 
 
