@@ -12,7 +12,7 @@ import stat
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -88,18 +88,16 @@ def atomic_file(path: Path, mode: int = SHARED) -> Iterator[BinaryIO]:
 
 
 @contextlib.contextmanager
-def replacing(path: Path, mode: int = SHARED) -> Iterator[BinaryIO]:
-    """atomic_file's mechanism, for callers that translate OSError themselves.
+def replacing(
+    path: Path, mode: int = SHARED, *, named: Callable[[], Path] | None = None
+) -> Iterator[BinaryIO]:
+    """atomic_file's mechanism, for callers that translate OSError themselves; `named`:
+    the path the file takes once written, known only then (named by its content).
 
     Never renames over what is not a regular file (a link, a device such as
     /dev/stdout, a folder): that is a StorageError.
     """
-    with contextlib.suppress(FileNotFoundError):
-        if not stat.S_ISREG(os.lstat(path).st_mode):
-            raise StorageError(
-                f"{path} exists and is not a regular file (a link, a device or a folder)",
-                "write to another path",
-            )
+    _regular_or_absent(path)
     remove_stale_temps(path.parent)
     fd, temp = tempfile.mkstemp(
         dir=path.parent, prefix=f".{path.name}.ffkpi-{os.getpid()}.", suffix=".tmp"
@@ -111,6 +109,9 @@ def replacing(path: Path, mode: int = SHARED) -> Iterator[BinaryIO]:
             yield out
             out.flush()
             os.fsync(out.fileno())
+        if named is not None:
+            path = named()
+            _regular_or_absent(path)
         os.replace(temp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -122,6 +123,15 @@ def replacing(path: Path, mode: int = SHARED) -> Iterator[BinaryIO]:
             os.fsync(folder)
         finally:
             os.close(folder)
+
+
+def _regular_or_absent(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            raise StorageError(
+                f"{path} exists and is not a regular file (a link, a device or a folder)",
+                "write to another path",
+            )
 
 
 def write_atomically(path: Path, data: bytes) -> None:

@@ -14,10 +14,12 @@ import json
 import os
 import tomllib
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from itertools import islice
+from json.encoder import encode_basestring_ascii as quoted
 from pathlib import Path
 from typing import Any, Literal, Self
 
@@ -30,6 +32,7 @@ from ffkpi.engine.calendar import week_name
 from ffkpi.engine.documents import report_document
 from ffkpi.engine.mrr import Report
 from ffkpi.errors import StorageError
+from ffkpi.history.ledger import Values
 from ffkpi.history.series import Customers, Origin, ProductFigures, TierFigures, WeekFigures
 from ffkpi.storage.files import cannot_write, folder_lock, read_own, replacing
 
@@ -70,21 +73,84 @@ def snapshot_document(
     }
 
 
-def _customers_bytes(report: Report, names: Mapping[str, str]) -> bytes:
-    """Each customer's MRR within each tier, at full precision: what movements between
-    weeks are computed from; and the names of those the read named, so the movers of a
-    snapshot folder are named as those of a read."""
+# A customer's row in a customer file: the id, and its MRR per tier as JSON.
+Row = tuple[str, str]
+CHUNK = 1024  # rows encoded at once
+
+
+def customer_rows(customers: Iterable[tuple[str, Values]]) -> Iterator[Row]:
+    """Customers' MRR per tier, at full precision, as a customer file writes them, in
+    the order given. Most customers share one tuple of values with others (a plan's
+    price): each tuple is encoded once while it lives."""
+    encoded: dict[int, tuple[Values, str]] = {}  # by id, the tuple kept: no id reused
+    for customer, values in customers:
+        known = encoded.get(id(values))
+        if known is None:
+            text = json.dumps([f"{m:f}" for m in values], separators=(",", ":"))
+            known = encoded[id(values)] = (values, text)
+        yield customer, known[1]
+
+
+def _customers_json(
+    currency: str, tiers: Sequence[str], rows: Iterable[Row], names: Mapping[str, str]
+) -> Iterator[bytes]:
+    """A customer file's JSON, streamed, the same bytes as its document dumped whole:
+    each customer's MRR within each tier, at full precision, in the order of `rows` (by
+    id), what movements between weeks are computed from; and the names of those the
+    read named, so the movers of a snapshot folder are named as those of a read."""
+    head = {"schema": CUSTOMERS_SCHEMA, "currency": currency, "tiers": list(tiers)}
+    yield json.dumps(head, separators=(",", ":"))[:-1].encode() + b',"customers":{'
+    named: list[str] = []  # the named customers, in the file's order
+    rows = iter(rows)
+    sep = ""
+    while chunk := list(islice(rows, CHUNK)):
+        yield (sep + ",".join(f"{quoted(c)}:{values}" for c, values in chunk)).encode()
+        sep = ","
+        named += [customer for customer, _ in chunk if customer in names]
+    yield b'},"names":' + json.dumps({c: names[c] for c in named}, separators=(",", ":")).encode()
+    yield b"}"
+
+
+def _write_customers(folder: Path, week: str, file: "CustomerFile") -> tuple[Path, str, bool]:
+    """The week's customer file written whole or not at all, named by its SHA-256
+    (gzip's bytes as one `gzip.compress` with mtime 0 would make them); its path, its
+    digest, and whether a file of that name was there already."""
+    packer = zlib.compressobj(6, zlib.DEFLATED, 31)  # gzip, mtime 0
+    digest = hashlib.sha256()
+    found: list[tuple[Path, bool]] = []
+
+    def named() -> Path:
+        path = folder / f"{week}.customers.{digest.hexdigest()[:16]}.json.gz"
+        found.append((path, path.exists()))
+        return path
+
+    with replacing(folder / f"{week}.customers.json.gz", named=named) as out:
+        for text in _customers_json(file.currency, file.tiers, file.rows, file.names):
+            packed = packer.compress(text)
+            digest.update(packed)
+            out.write(packed)
+        packed = packer.flush()
+        digest.update(packed)
+        out.write(packed)
+    path, existed = found[0]
+    return path, digest.hexdigest(), existed
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerFile:
+    """What a week's customer file holds: `rows` in customers' order, once."""
+
+    currency: str
+    tiers: Sequence[str]
+    rows: Iterable[Row]
+    names: Mapping[str, str]
+
+
+def customer_file(report: Report, names: Mapping[str, str]) -> CustomerFile:
+    """A report's customers, as a customer file holds them."""
     assert report.customer_tiers is not None, "a snapshot is counted with its customers"
-    customers = sorted(report.customer_tiers.items())
-    body = {
-        "schema": CUSTOMERS_SCHEMA,
-        "currency": report.currency,
-        "tiers": [tier.name for tier in report.tiers],
-        "customers": {customer: [f"{mrr:f}" for mrr in tiers] for customer, tiers in customers},
-        "names": {customer: names[customer] for customer, _ in customers if customer in names},
-    }
-    text = json.dumps(body, separators=(",", ":")).encode()
-    return gzip.compress(text, compresslevel=6, mtime=0)
+    rows = customer_rows(sorted(report.customer_tiers.items()))
+    return CustomerFile(report.currency, [tier.name for tier in report.tiers], rows, names)
 
 
 class _CustomersFile(msgspec.Struct, frozen=True, rename={"schema_version": "schema"}):
@@ -137,7 +203,10 @@ def write_snapshot(
     reconstruction: "Reconstruction | None" = None,
     names: Mapping[str, str] | None = None,
     notes: Sequence[str] = (),
+    customers: CustomerFile | None = None,
 ) -> Saved:
+    """The report as its week's snapshot; `customers`: its customer file's rows, in
+    order, where the report's customers are not a map to sort (a rebuild's, by shard)."""
     week = week_name(report.as_of)
     path = folder / f"{week}.toml"
     if path.exists() and not force:
@@ -152,10 +221,10 @@ def write_snapshot(
         with folder_lock(folder, lock_timeout):
             if path.exists() and not force:
                 return Saved(path, kept=True)
-            customers = _customers_bytes(report, names or {})
-            digest = hashlib.sha256(customers).hexdigest()
             # Named by content, so a replaced week's old TOML never points at new data.
-            sidecar = folder / f"{week}.customers.{digest[:16]}.json.gz"
+            sidecar, digest, existed = _write_customers(
+                folder, week, customers or customer_file(report, names or {})
+            )
             document = snapshot_document(
                 report,
                 config_digest=config_digest,
@@ -166,8 +235,6 @@ def write_snapshot(
                 reconstruction=reconstruction,
                 notes=notes,
             )
-            existed = sidecar.exists()
-            _write(sidecar, customers)
             try:
                 _write(path, tomli_w.dumps(document).encode())
             except BaseException:
