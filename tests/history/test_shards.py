@@ -3,7 +3,9 @@ those of every customer at once, to the byte; each shard is read once a view; on
 they leave nothing behind, and a shard removed meanwhile is an error, never a lower
 week."""
 
+import gzip
 import itertools
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -170,6 +172,51 @@ def test_the_demo_s_customers_on_disk_in_shards_give_the_same_output(
     assert _run(ffkpi, args) == whole
     assert made
     assert not any(folder.exists() for folder in made)  # removed after
+
+
+def test_backfill_of_the_demo_in_shards_writes_the_same_files(
+    ffkpi: Ffkpi, cli_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each week's customer file merged from the shards' sorted rows is the file of
+    every customer at once, to the byte (names too); a week gone is written again the
+    same; nothing is left in the temporary folder."""
+    span = ("--since", "2026-06-02", "--until", "2026-11-10")
+    _run(ffkpi, ("backfill", "--demo", *span, "--dir", "whole"))
+    made = _watched(monkeypatch)
+    runs: list[Path] = []
+    real_runs = spill.runs
+
+    def watched_runs(count: int) -> Iterator[spill.Runs]:
+        with real_runs(count) as store:
+            runs.append(store.folder)
+            yield store
+
+    monkeypatch.setattr(spill, "runs", contextmanager(watched_runs))
+    monkeypatch.setattr(parallel, "SHARD", 3)
+    monkeypatch.setattr(spill, "BATCH", 5)
+    _run(ffkpi, ("backfill", "--demo", *span, "--dir", "shards"))
+    assert len(made) == len(runs) == 1
+    assert not any(folder.exists() for folder in made + runs)
+    whole, shards = _files(cli_env / "whole"), _files(cli_env / "shards")
+    assert shards == whole
+    assert len(whole) == 2 * 24
+    assert any(b'"names":{"cus_' in gzip.decompress(body) for body in whole.values())
+    for gone in (cli_env / "shards").glob("2026-W40.*"):
+        gone.unlink()
+    again = _run(ffkpi, ("backfill", "--demo", *span, "--dir", "shards"))
+    assert "written: 1 week, 2026-W40" in again[0]
+    assert _files(cli_env / "shards") == whole
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    """A snapshot folder's files, each TOML without the line saying when it was made."""
+    return {
+        path.name: path.read_bytes()
+        if path.suffix == ".gz"
+        else re.sub(rb"created_at = .*\n", b"", path.read_bytes())
+        for path in sorted(folder.iterdir())
+        if not path.name.startswith(".")
+    }
 
 
 @pytest.mark.slow

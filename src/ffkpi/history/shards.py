@@ -169,6 +169,14 @@ class Sharded:
         self._made = (shard, made)
         return made
 
+    def in_order(self, weeks: Sequence[int]) -> Iterator[tuple[int, int, list[tuple[str, Values]]]]:
+        """Each of `weeks`' customers (shard, week, its customers sorted by id), shard
+        after shard: each shard's ledger made once for all its weeks."""
+        for shard in range(self.count):
+            ledger = self.ledger(shard)
+            for week in weeks:
+                yield shard, week, sorted(ledger.whole(week).items())
+
 
 class ShardedWeek(Mapping[str, V]):
     """One week of a Sharded in one view (ledger.EACH, ALL or a tier's index): each

@@ -13,8 +13,9 @@ history.shards), read as often as a reader asks until the use case is done.
 import pickle
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from ffkpi.engine.mrr import Counted
 from ffkpi.errors import StorageError
 from ffkpi.history.rebuild import Keep, Waiting
 from ffkpi.history.shards import Record as ShardRecord
+from ffkpi.storage.snapshots import Row
 
 BATCH = 512  # records a week buffers before they are written (every week buffers)
 
@@ -147,6 +149,30 @@ class Shelved(_Batches):
             yield week, intern(customer), tiers, sign
 
 
+class Runs(_Batches):
+    """Weeks' customers as their customer files' rows (storage.snapshots.Row), each
+    shard's in order, a file a week and shard in `folder`: what a week's file merges,
+    read once."""
+
+    def __init__(self, folder: Path, count: int) -> None:
+        super().__init__(folder)
+        self.count = count
+
+    def _path(self, key: int) -> Path:
+        return self.folder / f"run.{key}"
+
+    def put(self, shard: int, week: int, rows: Iterable[Row]) -> None:
+        key = week * self.count + shard
+        rows = iter(rows)
+        while batch := list(islice(rows, BATCH)):
+            self.buffers[key] = batch
+            self._write(key)
+
+    def take(self, shard: int, week: int) -> Iterator[Row]:
+        """The shard's rows of `week`, in order; its file deleted once read."""
+        return self._load(week * self.count + shard, delete=True)
+
+
 def _unwritable(folder: Path | str, err: OSError) -> StorageError:
     return StorageError(
         f"cannot keep the rebuild's changes in {folder}: {err.strerror or err}",
@@ -155,16 +181,23 @@ def _unwritable(folder: Path | str, err: OSError) -> StorageError:
 
 
 @contextmanager
-def spilled() -> Iterator[Keep]:
-    """Where a rebuild's parts keep their changes: a private folder, removed after."""
+def _private(prefix: str) -> Iterator[Path]:
+    """A private temporary folder, removed with all it holds when the block ends."""
     try:
-        made = tempfile.TemporaryDirectory(prefix="ffkpi-rebuild-")
+        made = tempfile.TemporaryDirectory(prefix=prefix)
     except OSError as err:
         raise _unwritable(tempfile.gettempdir(), err) from None
     with made as folder:
+        yield Path(folder)
+
+
+@contextmanager
+def spilled() -> Iterator[Keep]:
+    """Where a rebuild's parts keep their changes: a private folder, removed after."""
+    with _private("ffkpi-rebuild-") as folder:
 
         def keep(part: range, weeks: int) -> Waiting:
-            return Spilled(Path(folder), part.start)
+            return Spilled(folder, part.start)
 
         yield keep
 
@@ -173,9 +206,13 @@ def spilled() -> Iterator[Keep]:
 def shelved(count: int) -> Iterator[Shelved]:
     """Where a rebuild's customers wait in `count` shards: a private folder, removed
     after."""
-    try:
-        made = tempfile.TemporaryDirectory(prefix="ffkpi-customers-")
-    except OSError as err:
-        raise _unwritable(tempfile.gettempdir(), err) from None
-    with made as folder:
-        yield Shelved(Path(folder), count)
+    with _private("ffkpi-customers-") as folder:
+        yield Shelved(folder, count)
+
+
+@contextmanager
+def runs(count: int) -> Iterator[Runs]:
+    """Where weeks' customers wait, `count` shards, each in order, until their files
+    are written: a private folder, removed after."""
+    with _private("ffkpi-weeks-") as folder:
+        yield Runs(folder, count)

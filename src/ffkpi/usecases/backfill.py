@@ -7,6 +7,9 @@ beside it, as a check. Each rebuilt week is written as `ffkpi snapshot` writes o
 marked source = "reconstructed", so running it twice changes nothing.
 """
 
+import heapq
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -24,11 +27,16 @@ from ffkpi.engine.model import Dataset
 from ffkpi.errors import Interrupted, UsageError
 from ffkpi.history.rebuild import Rebuilt
 from ffkpi.history.reconcile import Reconciliation
+from ffkpi.history.shards import Sharded
+from ffkpi.storage import spill
 from ffkpi.storage.snapshots import (
     Reconstruction,
+    Row,
     Saved,
     Skipped,
     Snapshot,
+    customer_file,
+    customer_rows,
     read_snapshot,
     read_snapshots,
     write_snapshot,
@@ -104,51 +112,79 @@ def backfill(
 ) -> Backfill:
     """Write every week of `days` that has no snapshot yet; `as_of` is the day of the
     read, reconciled against its own reconstruction."""
-    rebuilt = parallel.rebuilt(data, config, days, reconcile_at=as_of)
-    assert rebuilt.reconciliation is not None
-    existing: dict[str, Snapshot | Skipped] = {}
-    if folder.is_dir():
-        stored = read_snapshots(folder)
-        existing = {entry.path.stem: entry for entry in stored.skipped}
-        existing.update((s.week, s) for s in stored.snapshots)
     written: list[Saved] = []
     kept: list[Kept] = []
     unreadable: list[Skipped] = []
     writing: Path | None = None
     try:
-        for week, report in enumerate(rebuilt.reports):
-            name = week_name(report.as_of)
-            path = folder / f"{name}.toml"
-            found = existing.get(name)
-            if found is None and path.is_symlink():
-                found = Skipped(path, "a link to a file that does not exist")
-            if found is None:
-                writing = path
-                saved = write_snapshot(
-                    folder,
-                    report,
-                    config_digest=config.digest,
-                    created_at=created_at,
-                    version=version,
-                    lock_timeout=lock_timeout,
-                    source="reconstructed",
-                    reconstruction=_reconstruction(rebuilt, week),
-                    names=data.customer_names,
-                )
-                writing = None
-                if not saved.kept:
-                    written.append(saved)
+        with ExitStack() as blocks:
+            shards = blocks.enter_context(parallel.customer_shards(data))
+            rebuilt = parallel.rebuilt(data, config, days, reconcile_at=as_of, shards=shards)
+            existing = _existing(folder)
+            missing = [
+                w for w, r in enumerate(rebuilt.reports) if week_name(r.as_of) not in existing
+            ]
+            # Each week's customers wait, by shard, until its file is written.
+            rows = blocks.enter_context(_rows_by_week(rebuilt.customers, missing))
+            for week, report in enumerate(rebuilt.reports):
+                name = week_name(report.as_of)
+                path = folder / f"{name}.toml"
+                found = existing.get(name)
+                if found is None and path.is_symlink():
+                    found = Skipped(path, "a link to a file that does not exist")
+                if found is None:
+                    writing = path
+                    saved = write_snapshot(
+                        folder,
+                        report,
+                        config_digest=config.digest,
+                        created_at=created_at,
+                        version=version,
+                        lock_timeout=lock_timeout,
+                        source="reconstructed",
+                        reconstruction=_reconstruction(rebuilt, week),
+                        customers=customer_file(report, data.customer_names, rows(week)),
+                    )
+                    writing = None
+                    if not saved.kept:
+                        written.append(saved)
+                        continue
+                    found = read_snapshot(path)  # another run wrote it meanwhile
+                if isinstance(found, Skipped):
+                    unreadable.append(found)
                     continue
-                found = read_snapshot(path)  # another run wrote it meanwhile
-            if isinstance(found, Skipped):
-                unreadable.append(found)
-                continue
-            kept.append(Kept(name, path, found.source, found.currency, found.mrr, report.mrr))
+                kept.append(Kept(name, path, found.source, found.currency, found.mrr, report.mrr))
     except KeyboardInterrupt:
         if writing is not None and writing.exists():
             written.append(Saved(writing, kept=False))  # its rename had just happened
         raise _interrupted(folder, written) from None
+    assert rebuilt.reconciliation is not None
     return Backfill(folder, written, kept, unreadable, rebuilt, rebuilt.reconciliation)
+
+
+def _existing(folder: Path) -> dict[str, Snapshot | Skipped]:
+    """The folder's snapshots by week, and the files named like one that are not."""
+    if not folder.is_dir():
+        return {}
+    stored = read_snapshots(folder)
+    existing: dict[str, Snapshot | Skipped] = {entry.path.stem: entry for entry in stored.skipped}
+    existing.update((s.week, s) for s in stored.snapshots)
+    return existing
+
+
+@contextmanager
+def _rows_by_week(customers: Sharded, weeks: list[int]) -> Iterator[Callable[[int], Iterable[Row]]]:
+    """The customer file's rows of each of `weeks`, in customers' order. In one shard,
+    each week's sorted when its file is written. In many, each shard's ledger is made
+    once, its weeks sorted and set aside on disk (spill.runs), and a week's file merges
+    the shards' rows: one shard's customers are held at a time."""
+    if customers.count == 1:
+        yield lambda week: customer_rows(sorted(customers.ledger(0).whole(week).items()))
+        return
+    with spill.runs(customers.count) as runs:
+        for shard, week, ordered in customers.in_order(weeks):
+            runs.put(shard, week, customer_rows(ordered))
+        yield lambda week: heapq.merge(*(runs.take(s, week) for s in range(customers.count)))
 
 
 def _interrupted(folder: Path, written: list[Saved]) -> Interrupted:
