@@ -18,7 +18,8 @@ from conftest import ROOT, Ffkpi
 from fake_stripe import SECRET_KEY, FakeStripe, Faults
 from ffkpi.engine.money import format_money
 from ffkpi.errors import ExitCode
-from ffkpi.storage.snapshots import read_customers, read_snapshots
+from ffkpi.storage.customer_files import read_customers
+from ffkpi.storage.snapshots import read_snapshots
 from ffkpi.usecases.past import load_history
 
 SINCE, UNTIL = "2026-08-04", "2026-11-10"  # Tuesdays, 15 weeks
@@ -50,7 +51,7 @@ def test_backfill_writes_each_week_as_a_reconstructed_snapshot(ffkpi: Ffkpi, cli
         assert snapshot.source == "reconstructed"
         assert snapshot.as_of.weekday() == 1  # every Tuesday, as --until
         assert snapshot.reconstruction is not None
-        customers = read_customers(folder, snapshot)
+        customers = read_customers(folder, snapshot.week, snapshot.customers)
         assert customers.tiers == ("Starter", "Team")
         total = sum((sum(values, Decimal(0)) for values in customers.mrr.values()), Decimal(0))
         assert format_money(total, "usd") == format_money(snapshot.mrr, "usd")
@@ -264,7 +265,7 @@ def test_backfill_live_writes_what_backfill_of_its_bundle_writes(
 
     def weeks(folder: str) -> list[tuple[Any, ...]]:
         return [
-            (s.week, s.mrr, s.tiers, read_customers(cli_env / folder, s).mrr)
+            (s.week, s.mrr, s.tiers, read_customers(cli_env / folder, s.week, s.customers).mrr)
             for s in read_snapshots(cli_env / folder).snapshots
         ]
 
@@ -292,7 +293,7 @@ def test_snapshots_written_before_backfill_stay_readable(ffkpi: Ffkpi, cli_env: 
     )
     (snapshot,) = read_snapshots(folder).snapshots
     assert snapshot.source == "snapshot"
-    customers = read_customers(folder, snapshot)
+    customers = read_customers(folder, snapshot.week, snapshot.customers)
     assert (customers.tiers, customers.mrr) == (None, {"cus_1": (Decimal("12.50"),)})
     result = ffkpi("history", "--dir", "kpi", "-f", "json")
     assert json.loads(result.stdout)["weeks"][0]["source"] == "snapshot"

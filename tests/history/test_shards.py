@@ -294,3 +294,43 @@ def test_a_week_naming_tiers_no_snapshot_names_is_kept_whole() -> None:
     moved = week_moves([first.totals, {"cus_a": D("12.00")}])[1].movements
     assert moved is not None
     assert moved["expansion"].mrr == D("2.00")
+
+
+AMOUNTS = st.sampled_from([D("0"), D("5.2"), D("5.20"), D("9")])
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.dictionaries(
+                st.sampled_from([f"cus_{n}" for n in range(8)]),
+                st.tuples(AMOUNTS, AMOUNTS).filter(any),
+                max_size=8,
+            ),
+            st.booleans(),  # the file names its tiers the other way round
+            st.booleans(),  # read from a file, in order
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    st.integers(0, 3),
+)
+def test_weeks_fed_side_by_side_are_each_week_as_given(
+    weeks: list[tuple[dict[str, tuple[Decimal, Decimal]], bool, bool]], count: int
+) -> None:
+    """Each week kept is that week's customers, in every tier's place, digit for digit,
+    whichever order a week's file names its tiers in, read in order or from a map."""
+    feeder = Feeder(InMemoryStore(count) if count else None, ["Pro", "Team"])
+    kept = []
+    for values, swapped, ordered in weeks:
+        tiers = ("Team", "Pro") if swapped else ("Pro", "Team")
+        mrr = {c: v[::-1] if swapped else v for c, v in sorted(values.items())}
+        week = feeder.keep(Customers("usd", tiers, mrr, ordered=ordered))
+        assert week is not None
+        kept.append(week.mrr)
+    for made, (values, _, _) in zip(kept, weeks, strict=True):
+        assert dict(made) == values
+        assert all(
+            [v.as_tuple() for v in made[c]] == [v.as_tuple() for v in values[c]] for c in values
+        )

@@ -3,6 +3,7 @@ SHA-256 and name) as the whole document dumped and compressed at once, whatever 
 ids, digits and names, and however the rows fall into chunks."""
 
 import gzip
+import hashlib
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -11,8 +12,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ffkpi.storage import snapshots
-from ffkpi.storage.snapshots import CustomerFile, customer_rows
+from ffkpi.errors import StorageError
+from ffkpi.storage import customer_files
+from ffkpi.storage.customer_files import (
+    CustomerFile,
+    customer_rows,
+    read_customers,
+    write_customers,
+)
 
 DIGITS = st.decimals(
     min_value=Decimal("-1000"), max_value=Decimal("100000"), allow_nan=False, places=None
@@ -29,7 +36,7 @@ def whole(
     """The customer file as one document dumped and compressed at once."""
     ordered = sorted(customers.items())
     body = {
-        "schema": snapshots.CUSTOMERS_SCHEMA,
+        "schema": customer_files.SCHEMA,
         "currency": currency,
         "tiers": tiers,
         "customers": {c: [f"{m:f}" for m in values] for c, values in ordered},
@@ -62,10 +69,10 @@ def test_streamed_file_is_the_whole_document_to_the_byte(
     names = {ordered[k]: f'Name {k} \u00e9 "q"' for k in named if k < len(ordered)}
     folder = tmp_path_factory.mktemp("week")
     monkey = pytest.MonkeyPatch()
-    monkey.setattr(snapshots, "CHUNK", chunk)
+    monkey.setattr(customer_files, "CHUNK", chunk)
     try:
         rows = customer_rows(sorted(customers.items()))
-        path, digest, existed = snapshots._write_customers(
+        path, digest, existed = write_customers(
             folder, "2026-W49", CustomerFile("usd", tiers, rows, names)
         )
     finally:
@@ -79,8 +86,8 @@ def test_streamed_file_is_the_whole_document_to_the_byte(
 
 def test_the_same_file_again_is_found_existing(tmp_path: Path) -> None:
     rows = [("cus_a", '["1.00"]')]
-    first = snapshots._write_customers(tmp_path, "2026-W49", CustomerFile("usd", ["A"], rows, {}))
-    again = snapshots._write_customers(tmp_path, "2026-W49", CustomerFile("usd", ["A"], rows, {}))
+    first = write_customers(tmp_path, "2026-W49", CustomerFile("usd", ["A"], rows, {}))
+    again = write_customers(tmp_path, "2026-W49", CustomerFile("usd", ["A"], rows, {}))
     assert first[:2] == again[:2]
     assert (first[2], again[2]) == (False, True)
 
@@ -89,3 +96,109 @@ def test_digits_are_kept_as_written() -> None:
     five = (Decimal("5.2"),)
     rows = list(customer_rows([("a", five), ("b", (Decimal("5.20"),)), ("c", five)]))
     assert rows == [("a", '["5.2"]'), ("b", '["5.20"]'), ("c", '["5.2"]')]
+
+
+IDS_HARD = st.sampled_from(
+    ['cus_"],"', 'cus_"]}', "],", "]}", "cus_\\", 'cus_\\"', "cus_é", "", "cus_a", "cus_b"]
+)
+
+
+def _written(
+    folder: Path, customers: dict[str, tuple[Decimal, ...]], names: dict[str, str], tiers: list[str]
+) -> tuple[str, str]:
+    """The week's file written as ffkpi writes it; the snapshot's reference to it."""
+    rows = customer_rows(sorted(customers.items()))
+    path, digest, _ = write_customers(folder, "2026-W49", CustomerFile("usd", tiers, rows, names))
+    return "2026-W49", f"{path.name} sha256:{digest}"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    data=st.data(),
+    text=st.integers(1, 40),
+    block=st.integers(1, 30),
+)
+def test_a_file_read_streamed_is_the_file_decoded_whole(
+    tmp_path_factory: pytest.TempPathFactory, data: st.DataObject, text: int, block: int
+) -> None:
+    """Read back a few bytes at a time, the rows come in order, as written, and again
+    each time they are gone through; whatever the ids hold (`"],"`, `"]}`, escapes)."""
+    values = st.tuples(DIGITS, DIGITS)
+    # Ids as a read decodes them: no lone surrogate gets past its decoder.
+    ids = st.text(st.characters(exclude_categories=["Cs"]), max_size=8)
+    customers = data.draw(st.dictionaries(st.one_of(ids, IDS_HARD), values, max_size=25))
+    names = {c: f"{c} Inc." for c in list(customers)[::2]}
+    folder = tmp_path_factory.mktemp("week")
+    week, reference = _written(folder, customers, names, ["A", "B"])
+    monkey = pytest.MonkeyPatch()
+    monkey.setattr(customer_files, "TEXT", text)
+    monkey.setattr(customer_files, "BLOCK", block)
+    try:
+        read = read_customers(folder, week, reference)
+        assert read.ordered
+        assert isinstance(read.mrr, customer_files.StoredCustomers)
+        assert (read.currency, read.tiers, dict(read.names)) == ("usd", ("A", "B"), names)
+        assert list(read.mrr.items()) == sorted(customers.items())
+        assert list(read.mrr) == sorted(customers)  # again, from the file
+        assert len(read.mrr) == len(customers)
+    finally:
+        monkey.undo()
+    for customer, value in customers.items():
+        assert read.mrr[customer] == value  # looked up: decoded whole, once
+
+
+def _hand_made(folder: Path, body: bytes) -> tuple[str, str]:
+    packed = gzip.compress(body)
+    digest = hashlib.sha256(packed).hexdigest()
+    name = f"2026-W49.customers.{digest[:16]}.json.gz"
+    (folder / name).write_bytes(packed)
+    return "2026-W49", f"{name} sha256:{digest}"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"schema":"ffkpi.customers/2","currency":"usd","tiers":["A"],'
+        b'"customers":{"cus_b":["2"],"cus_a":["1"]},"names":{}}',
+        b'{"schema": "ffkpi.customers/2", "currency": "usd", "tiers": ["A"], '
+        b'"customers": {"cus_a": ["1"], "cus_b": ["2"]}}',
+        b'{"schema":"ffkpi.customers/1","currency":"usd","customers":{"cus_a":"1","cus_b":"2"}}',
+    ],
+    ids=["another order", "spaced", "schema 1"],
+)
+def test_a_file_not_laid_out_as_ffkpi_writes_is_decoded_whole(tmp_path: Path, body: bytes) -> None:
+    read = read_customers(tmp_path, *_hand_made(tmp_path, body))
+    assert not read.ordered
+    assert read.mrr == {"cus_a": (Decimal(1),), "cus_b": (Decimal(2),)}
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (
+            b'{"schema":"ffkpi.customers/2","currency":"usd","tiers":["A"],"customers":{"cus_a":[',
+            "not readable",
+        ),
+        (
+            b'{"schema":"ffkpi.customers/2","currency":"usd","tiers":["A"],'
+            b'"customers":{"cus_a":["x"]},"names":{}}',
+            "not readable",
+        ),
+    ],
+    ids=["cut short", "not a number"],
+)
+def test_a_file_that_does_not_read_is_one_error(tmp_path: Path, body: bytes, problem: str) -> None:
+    with pytest.raises(StorageError, match=f"snapshot 2026-W49: .*{problem}"):
+        read_customers(tmp_path, *_hand_made(tmp_path, body))
+
+
+def test_a_file_altered_after_it_was_checked_is_an_error_not_other_rows(tmp_path: Path) -> None:
+    customers = {f"cus_{n:03d}": (Decimal(n),) for n in range(300)}
+    week, reference = _written(tmp_path, customers, {}, ["A"])
+    read = read_customers(tmp_path, week, reference)
+    path = next(tmp_path.glob("*.json.gz"))
+    other = {**customers, "cus_000": (Decimal(7),)}
+    _written(tmp_path, other, {}, ["A"])
+    next(p for p in tmp_path.glob("*.json.gz") if p != path).replace(path)
+    with pytest.raises(StorageError, match="was altered while ffkpi read it"):
+        list(read.mrr.items())

@@ -32,6 +32,7 @@ class Customers:
     mrr: Mapping[str, tuple[Decimal, ...]]
     totals: Mapping[str, Decimal] | None = None  # summed over the tiers, where known
     names: Mapping[str, str] = field(default_factory=dict)  # where the read named them
+    ordered: bool = False  # `mrr` goes through its customers by id (a stored week's file)
 
 
 @dataclass(frozen=True, slots=True)

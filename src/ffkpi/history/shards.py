@@ -15,7 +15,7 @@ Pure: the store does any I/O.
 """
 
 import zlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from itertools import chain
 from typing import Any, Protocol, TypeVar
@@ -229,12 +229,14 @@ def shards_of(series: Iterable[Mapping[str, Any] | None]) -> Sharded | None:
 
 class Feeder:
     """Weeks whose customers come whole, one after another (a snapshot folder's, each
-    decoded from its file), kept in a Sharded as what changed from the week before, so
-    that only the last week given is held: `tiers`, every tier any week names."""
+    read from its file), kept in a Sharded as what changed from the week before: `tiers`,
+    every tier any week names. The two weeks are gone through side by side in customers'
+    order, so a week read from its file in that order (Customers.ordered) is never held;
+    another is sorted, and held until the next week is kept."""
 
     def __init__(self, store: Store | None, tiers: Sequence[str]) -> None:
         self.sharded = Sharded(store, 0, tiers)
-        self.previous: dict[str, Values] = {}  # the last known week's, in `tiers`' order
+        self.previous: _Week | None = None  # the last known week
         self.names: dict[str, str] = {}  # every week's names so far, the newest winning
         self._values: dict[tuple[Values, tuple[int | str, ...]], Values] = {}  # exact.shared
 
@@ -248,18 +250,8 @@ class Feeder:
             return customers
         if not set(customers.tiers) <= set(sharded.tiers):  # a file naming other tiers
             return customers  # than its snapshot: kept whole, as read
-        at = [sharded.tiers.index(name) for name in customers.tiers]
-        now: dict[str, Values] = {}
-        for customer, values in customers.mrr.items():
-            spread = [ZERO] * sharded.width
-            for k, value in zip(at, values, strict=True):
-                spread[k] = value
-            now[customer] = shared(self._values, tuple(spread), spread)  # most pay alike
-        before = self.previous
-        for customer in before.keys() | now.keys():
-            was, new = before.get(customer), now.get(customer)
-            if same_digits(was, new):
-                continue
+        now = _Week(customers, tuple(sharded.tiers.index(name) for name in customers.tiers))
+        for customer, was, new in _side_by_side(self.previous, now, self._spread):
             if was is not None:
                 sharded.add(week, customer, tuple(enumerate(was)), -1)
             if new is not None:
@@ -268,3 +260,50 @@ class Feeder:
         self.names.update(customers.names)
         made = sharded.week(week)
         return Customers(customers.currency, customers.tiers, made, made.in_all(), self.names)
+
+    def _spread(self, values: "_Spread") -> Values:
+        """A customer's values of a week, in `tiers`' order; most pay alike (shared)."""
+        row, at = values
+        spread = [ZERO] * self.sharded.width
+        for k, value in zip(at, row, strict=True):
+            spread[k] = value
+        return shared(self._values, tuple(spread), spread)
+
+
+# A customer's values as its week's file has them, and where each goes among the tiers.
+_Spread = tuple[Values, tuple[int, ...]]
+
+
+class _Week:
+    """A week's customers in customers' order: read again from its file, or sorted once."""
+
+    def __init__(self, customers: Customers, at: tuple[int, ...]) -> None:
+        self.at = at
+        self.rows = customers.mrr.items() if customers.ordered else sorted(customers.mrr.items())
+
+
+def _side_by_side(
+    before: _Week | None, now: _Week, spread: Callable[[_Spread], Values]
+) -> Iterator[tuple[str, Values | None, Values | None]]:
+    """The customers whose MRR differs between two weeks (digit for digit), in order,
+    with their values in each, in every tier's place (None: not paying that week)."""
+    at, was_at = now.at, before.at if before is not None else ()
+    olds = iter(before.rows if before is not None else ())
+    old = next(olds, None)
+    for customer, values in now.rows:
+        while old is not None and old[0] < customer:
+            yield old[0], spread((old[1], was_at)), None
+            old = next(olds, None)
+        if old is None or old[0] != customer:
+            yield customer, None, spread((values, at))
+            continue
+        if at != was_at:  # the files name their tiers in another order
+            was, new = spread((old[1], was_at)), spread((values, at))
+            if not same_digits(was, new):
+                yield customer, was, new
+        elif not same_digits(old[1], values):
+            yield customer, spread((old[1], was_at)), spread((values, at))
+        old = next(olds, None)
+    while old is not None:
+        yield old[0], spread((old[1], was_at)), None
+        old = next(olds, None)

@@ -56,16 +56,23 @@ def read_own(path: Path, limit: int) -> bytes:
     """One of ffkpi's own files (a snapshot, recorded values, a receipt): a regular file
     of at most `limit` bytes, or NotAFile / TooLarge. A FIFO or a device in its place is
     refused before it is opened for reading, and the open never waits."""
+    with open_own(path) as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise TooLarge(f"it is larger than {limit // 1024:,} kB")
+    return data
+
+
+@contextlib.contextmanager
+def open_own(path: Path) -> Iterator[BinaryIO]:
+    """One of ffkpi's own files opened to be read a block at a time (read_own's checks)."""
     if not stat.S_ISREG(os.stat(path).st_mode):  # follows a link, as the read would
         raise NotAFile("it is not a regular file (a FIFO, a device or a folder)")
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     with os.fdopen(fd, "rb") as handle:
         if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):  # replaced meanwhile
             raise NotAFile("it is not a regular file")
-        data = handle.read(limit + 1)
-    if len(data) > limit:
-        raise TooLarge(f"it is larger than {limit // 1024:,} kB")
-    return data
+        yield handle
 
 
 SHARED = 0o666  # less the umask: reports and snapshots, read by the team

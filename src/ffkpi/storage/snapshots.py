@@ -8,22 +8,15 @@ first, so a TOML file present is a snapshot complete.
 """
 
 import contextlib
-import gzip
-import hashlib
-import json
 import os
 import tomllib
-import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from itertools import islice
-from json.encoder import encode_basestring_ascii as quoted
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Any, Self
 
-import msgspec
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -32,15 +25,19 @@ from ffkpi.engine.calendar import week_name
 from ffkpi.engine.documents import report_document
 from ffkpi.engine.mrr import Report
 from ffkpi.errors import StorageError
-from ffkpi.history.ledger import Values
 from ffkpi.history.series import Customers, Origin, ProductFigures, TierFigures, WeekFigures
+from ffkpi.storage import customer_files
+from ffkpi.storage.customer_files import (
+    CustomerFile,
+    customer_file,
+    read_customers,
+    write_customers,
+)
 from ffkpi.storage.files import cannot_write, folder_lock, read_own, replacing
 
 SCHEMA = "ffkpi.snapshot/1"
-CUSTOMERS_SCHEMA = "ffkpi.customers/2"
 DEFAULT_FOLDER = Path("snapshots")
 MAX_TOML = 16 * 1024 * 1024  # a snapshot's TOML is a few kB, its tiers' products listed
-MAX_SIDECAR = 1024 * 1024 * 1024  # 100,000 customers are 0.27 MB compressed
 
 
 def snapshot_document(
@@ -71,121 +68,6 @@ def snapshot_document(
         **({"reconstruction": reconstruction.model_dump()} if reconstruction else {}),
         **({"data_notes": list(notes)} if notes else {}),
     }
-
-
-# A customer's row in a customer file: the id, and its MRR per tier as JSON.
-Row = tuple[str, str]
-CHUNK = 1024  # rows encoded at once
-
-
-def customer_rows(customers: Iterable[tuple[str, Values]]) -> Iterator[Row]:
-    """Customers' MRR per tier, at full precision, as a customer file writes them, in
-    the order given. Most customers share one tuple of values with others (a plan's
-    price): each tuple is encoded once while it lives."""
-    encoded: dict[int, tuple[Values, str]] = {}  # by id, the tuple kept: no id reused
-    for customer, values in customers:
-        known = encoded.get(id(values))
-        if known is None:
-            text = json.dumps([f"{m:f}" for m in values], separators=(",", ":"))
-            known = encoded[id(values)] = (values, text)
-        yield customer, known[1]
-
-
-def _customers_json(
-    currency: str, tiers: Sequence[str], rows: Iterable[Row], names: Mapping[str, str]
-) -> Iterator[bytes]:
-    """A customer file's JSON, streamed, the same bytes as its document dumped whole:
-    each customer's MRR within each tier, at full precision, in the order of `rows` (by
-    id), what movements between weeks are computed from; and the names of those the
-    read named, so the movers of a snapshot folder are named as those of a read."""
-    head = {"schema": CUSTOMERS_SCHEMA, "currency": currency, "tiers": list(tiers)}
-    yield json.dumps(head, separators=(",", ":"))[:-1].encode() + b',"customers":{'
-    named: list[str] = []  # the named customers, in the file's order
-    rows = iter(rows)
-    sep = ""
-    while chunk := list(islice(rows, CHUNK)):
-        yield (sep + ",".join(f"{quoted(c)}:{values}" for c, values in chunk)).encode()
-        sep = ","
-        named += [customer for customer, _ in chunk if customer in names]
-    yield b'},"names":' + json.dumps({c: names[c] for c in named}, separators=(",", ":")).encode()
-    yield b"}"
-
-
-def _write_customers(folder: Path, week: str, file: "CustomerFile") -> tuple[Path, str, bool]:
-    """The week's customer file written whole or not at all, named by its SHA-256
-    (gzip's bytes as one `gzip.compress` with mtime 0 would make them); its path, its
-    digest, and whether a file of that name was there already."""
-    packer = zlib.compressobj(6, zlib.DEFLATED, 31)  # gzip, mtime 0
-    digest = hashlib.sha256()
-    found: list[tuple[Path, bool]] = []
-
-    def named() -> Path:
-        path = folder / f"{week}.customers.{digest.hexdigest()[:16]}.json.gz"
-        found.append((path, path.exists()))
-        return path
-
-    with replacing(folder / f"{week}.customers.json.gz", named=named) as out:
-        for text in _customers_json(file.currency, file.tiers, file.rows, file.names):
-            packed = packer.compress(text)
-            digest.update(packed)
-            out.write(packed)
-        packed = packer.flush()
-        digest.update(packed)
-        out.write(packed)
-    path, existed = found[0]
-    return path, digest.hexdigest(), existed
-
-
-@dataclass(frozen=True, slots=True)
-class CustomerFile:
-    """What a week's customer file holds: `rows` in customers' order, once."""
-
-    currency: str
-    tiers: Sequence[str]
-    rows: Iterable[Row]
-    names: Mapping[str, str]
-
-
-def customer_file(
-    report: Report, names: Mapping[str, str], rows: Iterable[Row] | None = None
-) -> CustomerFile:
-    """A report's customers as a customer file holds them: `rows`, where given in
-    order, else the report's customers sorted."""
-    if rows is None:
-        assert report.customer_tiers is not None, "a snapshot is counted with its customers"
-        rows = customer_rows(sorted(report.customer_tiers.items()))
-    return CustomerFile(report.currency, [tier.name for tier in report.tiers], rows, names)
-
-
-class _CustomersFile(msgspec.Struct, frozen=True, rename={"schema_version": "schema"}):
-    """A customer file, decoded with msgspec: a year of 100,000-customer files is read
-    for every history's movements."""
-
-    schema_version: Literal["ffkpi.customers/1", "ffkpi.customers/2"]
-    currency: str
-    customers: dict[str, Decimal | tuple[Decimal, ...]]
-    tiers: tuple[str, ...] | None = None
-    names: dict[str, str] = {}  # files written before names were kept have none
-
-
-def read_customers(folder: Path, snapshot: "Snapshot") -> Customers:
-    """The customer file a snapshot names, checked against its SHA-256."""
-    raw, problem = _sidecar(folder, snapshot)
-    if problem is None:
-        try:
-            body = msgspec.json.decode(gzip.decompress(raw), type=_CustomersFile)
-        except (EOFError, OSError, zlib.error, msgspec.DecodeError) as err:
-            problem = f"its customer file is not readable ({err})"
-    if problem is not None:
-        raise StorageError(
-            f"snapshot {snapshot.week}: {problem}",
-            "restore the file from a backup, or take the week again",
-        )
-    mrr = {
-        customer: value if isinstance(value, tuple) else (value,)
-        for customer, value in body.customers.items()
-    }
-    return Customers(body.currency, body.tiers, mrr, names=body.names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +108,7 @@ def write_snapshot(
             if path.exists() and not force:
                 return Saved(path, kept=True)
             # Named by content, so a replaced week's old TOML never points at new data.
-            sidecar, digest, existed = _write_customers(
+            sidecar, digest, existed = write_customers(
                 folder, week, customers or customer_file(report, names or {})
             )
             document = snapshot_document(
@@ -336,7 +218,7 @@ def read_snapshots(folder: Path) -> Folder:
             skipped.append(snapshot)
             continue
         snapshots.append(snapshot)
-        problem = _sidecar_problem(folder, snapshot)
+        problem = customer_files.problem(folder, snapshot.customers)
         if problem:
             damaged.append(Skipped(path, problem))
     snapshots.sort(key=lambda snapshot: snapshot.as_of)
@@ -359,28 +241,6 @@ def read_snapshot(path: Path) -> "Snapshot | Skipped":
         where = ".".join(str(part) for part in first["loc"])
         message = first["msg"].removeprefix("Value error, ")
         return Skipped(path, f"{where}: {message}" if where else message)
-
-
-def _sidecar_problem(folder: Path, snapshot: Snapshot) -> str | None:
-    """What is wrong with a snapshot's customer file, checked against its SHA-256."""
-    return _sidecar(folder, snapshot)[1]
-
-
-def _sidecar(folder: Path, snapshot: Snapshot) -> tuple[bytes, str | None]:
-    """A snapshot's customer file, read once and checked against its SHA-256, or what
-    is wrong with it."""
-    name, _, digest = (snapshot.customers or "").partition(" sha256:")
-    if not name or not digest or "/" in name or "\\" in name:
-        return b"", f"it names no customer file ({snapshot.customers!r})"
-    try:
-        body = read_own(folder / name, MAX_SIDECAR)
-    except FileNotFoundError:
-        return b"", f"its customer file {name} is missing"
-    except OSError as err:
-        return b"", f"its customer file {name} cannot be read: {err.strerror or err}"
-    if hashlib.sha256(body).hexdigest() != digest:
-        return b"", f"its customer file {name} does not match its SHA-256 (altered or replaced)"
-    return body, None
 
 
 def snapshot_folder(directory: Path | None, config: Config | None, path: Path | None) -> Path:
@@ -420,7 +280,7 @@ def read_series(folder: Path, each: Each | None = None) -> Series:
         customers = None
         if f"{snapshot.week}.toml" not in broken:
             with contextlib.suppress(StorageError):
-                customers = read_customers(folder, snapshot)
+                customers = read_customers(folder, snapshot.week, snapshot.customers)
         week = _figures(snapshot, customers)
         weeks.append(week if each is None else each(week, tiers))
     return Series(tuple(weeks), stored.skipped, stored.damaged)

@@ -23,7 +23,7 @@ from ffkpi.engine.mrr import Counted
 from ffkpi.errors import StorageError
 from ffkpi.history.rebuild import Keep, Waiting
 from ffkpi.history.shards import Record as ShardRecord
-from ffkpi.storage.snapshots import Row
+from ffkpi.storage.customer_files import Row
 
 BATCH = 512  # records a week buffers before they are written (every week buffers)
 

@@ -29,14 +29,12 @@ from ffkpi.history.rebuild import Rebuilt
 from ffkpi.history.reconcile import Reconciliation
 from ffkpi.history.shards import Sharded
 from ffkpi.storage import spill
+from ffkpi.storage.customer_files import Row, customer_file, customer_rows
 from ffkpi.storage.snapshots import (
     Reconstruction,
-    Row,
     Saved,
     Skipped,
     Snapshot,
-    customer_file,
-    customer_rows,
     read_snapshot,
     read_snapshots,
     write_snapshot,
