@@ -171,8 +171,8 @@ class Sharded:
 
     def in_order(self, weeks: Sequence[int]) -> Iterator[tuple[int, int, list[tuple[str, Values]]]]:
         """Each of `weeks`' customers (shard, week, its customers sorted by id), shard
-        after shard: each shard's ledger made once for all its weeks."""
-        for shard in range(self.count):
+        after shard: each shard's ledger made once for all its weeks (none for none)."""
+        for shard in range(self.count if weeks else 0):
             ledger = self.ledger(shard)
             for week in weeks:
                 yield shard, week, sorted(ledger.whole(week).items())
