@@ -5,6 +5,7 @@ week."""
 
 import gzip
 import itertools
+import json
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -206,6 +207,24 @@ def test_backfill_of_the_demo_in_shards_writes_the_same_files(
     again = _run(ffkpi, ("backfill", "--demo", *span, "--dir", "shards"))
     assert "written: 1 week, 2026-W40" in again[0]
     assert _files(cli_env / "shards") == whole
+
+
+def test_a_snapshot_of_the_demo_in_shards_writes_the_same_file(
+    ffkpi: Ffkpi, cli_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The week's customers kept by shard as they are counted, then merged: the same
+    customer file to the byte as of every customer at once."""
+    _run(ffkpi, ("snapshot", "--demo", "--dir", "whole"))
+    made = _watched(monkeypatch)
+    monkeypatch.setattr(parallel, "SHARD", 3)
+    monkeypatch.setattr(spill, "BATCH", 5)
+    _run(ffkpi, ("snapshot", "--demo", "--dir", "shards"))
+    assert len(made) == 1
+    assert not made[0].exists()
+    whole = _files(cli_env / "whole")
+    assert _files(cli_env / "shards") == whole
+    (body,) = [body for name, body in whole.items() if name.endswith(".gz")]
+    assert len(json.loads(gzip.decompress(body))["customers"]) > 100
 
 
 def _files(folder: Path) -> dict[str, bytes]:

@@ -35,6 +35,7 @@ from ffkpi.errors import ExitCode, UsageError
 from ffkpi.history.rebuild import history_start
 from ffkpi.sources.demo import demo_config, example_config_text
 from ffkpi.sources.files import write_bundle
+from ffkpi.storage.customer_files import customer_file
 from ffkpi.storage.files import write_atomically
 from ffkpi.storage.snapshots import snapshot_folder, write_snapshot
 from ffkpi.stripe.bundle import Recorder
@@ -42,6 +43,7 @@ from ffkpi.usecases import onboarding
 from ffkpi.usecases.check import Finding, exit_code, product_notes, run_checks, worst
 from ffkpi.usecases.kpis import run_days
 from ffkpi.usecases.sources import check_sources
+from ffkpi.usecases.week_files import counted_week
 
 LockTimeout = Annotated[
     float,
@@ -111,21 +113,21 @@ def snapshot(
         ffkpi snapshot --input subscriptions.json --dir snapshots
     """
     run = load_run(source, live, names=True)
-    report = compute_report(run.data, run.config, run.as_of)
-    notes = product_notes(run.config, run.data)
-    for line in notes:
-        render.warning(line)
-    saved = write_snapshot(
-        snapshot_folder(directory, run.config, run.config_path),
-        report,
-        config_digest=run.config.digest,
-        created_at=clock.now(),
-        version=__version__,
-        force=force,
-        lock_timeout=lock_timeout,
-        names=run.data.customer_names,
-        notes=notes,
-    )
+    with counted_week(run.data, run.config, run.as_of) as (report, rows):
+        notes = product_notes(run.config, run.data)
+        for line in notes:
+            render.warning(line)
+        saved = write_snapshot(
+            snapshot_folder(directory, run.config, run.config_path),
+            report,
+            customer_file(report, run.data.customer_names, rows),
+            config_digest=run.config.digest,
+            created_at=clock.now(),
+            version=__version__,
+            force=force,
+            lock_timeout=lock_timeout,
+            notes=notes,
+        )
     week, running = week_name(report.as_of), week_name(clock.today())
     if source.as_of is None and week != running:
         render.note(f"the data was read on {report.as_of}: a snapshot of {week}, not of {running}")

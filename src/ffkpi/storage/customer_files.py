@@ -68,14 +68,9 @@ class CustomerFile:
     names: Mapping[str, str]
 
 
-def customer_file(
-    report: Report, names: Mapping[str, str], rows: Iterable[Row] | None = None
-) -> CustomerFile:
-    """A report's customers as a customer file holds them: `rows`, where given in
-    order, else the report's customers sorted."""
-    if rows is None:
-        assert report.customer_tiers is not None, "a snapshot is counted with its customers"
-        rows = customer_rows(sorted(report.customer_tiers.items()))
+def customer_file(report: Report, names: Mapping[str, str], rows: Iterable[Row]) -> CustomerFile:
+    """A report's customers as its customer file holds them: `rows`, in order, and the
+    names of those `names` has."""
     return CustomerFile(report.currency, [tier.name for tier in report.tiers], rows, names)
 
 

@@ -10,7 +10,7 @@ first, so a TOML file present is a snapshot complete.
 import contextlib
 import os
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -27,12 +27,7 @@ from ffkpi.engine.mrr import Report
 from ffkpi.errors import StorageError
 from ffkpi.history.series import Customers, Origin, ProductFigures, TierFigures, WeekFigures
 from ffkpi.storage import customer_files
-from ffkpi.storage.customer_files import (
-    CustomerFile,
-    customer_file,
-    read_customers,
-    write_customers,
-)
+from ffkpi.storage.customer_files import CustomerFile, read_customers, write_customers
 from ffkpi.storage.files import cannot_write, folder_lock, read_own, replacing
 
 SCHEMA = "ffkpi.snapshot/1"
@@ -79,6 +74,7 @@ class Saved:
 def write_snapshot(
     folder: Path,
     report: Report,
+    customers: CustomerFile,
     *,
     config_digest: str,
     created_at: datetime,
@@ -87,12 +83,10 @@ def write_snapshot(
     lock_timeout: float = 600,
     source: Origin = "snapshot",
     reconstruction: "Reconstruction | None" = None,
-    names: Mapping[str, str] | None = None,
     notes: Sequence[str] = (),
-    customers: CustomerFile | None = None,
 ) -> Saved:
-    """The report as its week's snapshot; `customers`: its customer file's rows, in
-    order, where the report's customers are not a map to sort (a rebuild's, by shard)."""
+    """The report as its week's snapshot, and its customers (`customers`, in order) as
+    the customer file beside it."""
     week = week_name(report.as_of)
     path = folder / f"{week}.toml"
     if path.exists() and not force:
@@ -108,9 +102,7 @@ def write_snapshot(
             if path.exists() and not force:
                 return Saved(path, kept=True)
             # Named by content, so a replaced week's old TOML never points at new data.
-            sidecar, digest, existed = write_customers(
-                folder, week, customers or customer_file(report, names or {})
-            )
+            sidecar, digest, existed = write_customers(folder, week, customers)
             document = snapshot_document(
                 report,
                 config_digest=config_digest,

@@ -7,9 +7,7 @@ beside it, as a check. Each rebuilt week is written as `ffkpi snapshot` writes o
 marked source = "reconstructed", so running it twice changes nothing.
 """
 
-import heapq
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -27,9 +25,7 @@ from ffkpi.engine.model import Dataset
 from ffkpi.errors import Interrupted, UsageError
 from ffkpi.history.rebuild import Rebuilt
 from ffkpi.history.reconcile import Reconciliation
-from ffkpi.history.shards import Sharded
-from ffkpi.storage import spill
-from ffkpi.storage.customer_files import Row, customer_file, customer_rows
+from ffkpi.storage.customer_files import customer_file
 from ffkpi.storage.snapshots import (
     Reconstruction,
     Saved,
@@ -40,6 +36,7 @@ from ffkpi.storage.snapshots import (
     write_snapshot,
 )
 from ffkpi.usecases import parallel
+from ffkpi.usecases.week_files import rows_by_week
 
 
 def backfill_days(since: date, until: date | None, read: date, weekday: int) -> list[date]:
@@ -123,7 +120,7 @@ def backfill(
                 w for w, r in enumerate(rebuilt.reports) if week_name(r.as_of) not in existing
             ]
             # Each week's customers wait, by shard, until its file is written.
-            rows = blocks.enter_context(_rows_by_week(rebuilt.customers, missing))
+            rows = blocks.enter_context(rows_by_week(rebuilt.customers, missing))
             for week, report in enumerate(rebuilt.reports):
                 name = week_name(report.as_of)
                 path = folder / f"{name}.toml"
@@ -135,13 +132,13 @@ def backfill(
                     saved = write_snapshot(
                         folder,
                         report,
+                        customer_file(report, data.customer_names, rows(week)),
                         config_digest=config.digest,
                         created_at=created_at,
                         version=version,
                         lock_timeout=lock_timeout,
                         source="reconstructed",
                         reconstruction=_reconstruction(rebuilt, week),
-                        customers=customer_file(report, data.customer_names, rows(week)),
                     )
                     writing = None
                     if not saved.kept:
@@ -168,21 +165,6 @@ def _existing(folder: Path) -> dict[str, Snapshot | Skipped]:
     existing: dict[str, Snapshot | Skipped] = {entry.path.stem: entry for entry in stored.skipped}
     existing.update((s.week, s) for s in stored.snapshots)
     return existing
-
-
-@contextmanager
-def _rows_by_week(customers: Sharded, weeks: list[int]) -> Iterator[Callable[[int], Iterable[Row]]]:
-    """The customer file's rows of each of `weeks`, in customers' order. In one shard,
-    each week's sorted when its file is written. In many, each shard's ledger is made
-    once, its weeks sorted and set aside on disk (spill.runs), and a week's file merges
-    the shards' rows: one shard's customers are held at a time."""
-    if customers.count == 1:
-        yield lambda week: customer_rows(sorted(customers.ledger(0).whole(week).items()))
-        return
-    with spill.runs(customers.count) as runs:
-        for shard, week, ordered in customers.in_order(weeks):
-            runs.put(shard, week, customer_rows(ordered))
-        yield lambda week: heapq.merge(*(runs.take(s, week) for s in range(customers.count)))
 
 
 def _interrupted(folder: Path, written: list[Saved]) -> Interrupted:

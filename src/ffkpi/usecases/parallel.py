@@ -84,6 +84,12 @@ def customer_shards(data: Dataset) -> AbstractContextManager[Store | None]:
     return _shards(-(-data.rebuilt // SHARD))
 
 
+def counted_shards(data: Dataset) -> AbstractContextManager[Store | None]:
+    """Where the customers of `data` counted at one instant wait until written: a shard
+    each SHARD subscriptions."""
+    return _shards(-(-len(data.subscriptions) // SHARD))
+
+
 def folder_shards(largest: int) -> AbstractContextManager[Store | None]:
     """Where a snapshot folder's weeks keep their customers until read, its largest
     customer file `largest` bytes: a shard each SHARD_FILE bytes."""

@@ -27,10 +27,10 @@ from ffkpi.config import Config
 from ffkpi.engine.calendar import format_instant, week_name
 from ffkpi.engine.model import Dataset
 from ffkpi.engine.money import format_money
-from ffkpi.engine.mrr import compute_report
 from ffkpi.errors import FfkpiError, RendererError, StorageError, UsageError
 from ffkpi.history.rebuild import data_day
 from ffkpi.review.document import Review
+from ffkpi.storage.customer_files import customer_file
 from ffkpi.storage.files import (
     atomic_file,
     cannot_write,
@@ -45,6 +45,7 @@ from ffkpi.storage.snapshots import Snapshot, read_snapshot, write_snapshot
 from ffkpi.usecases.check import product_notes
 from ffkpi.usecases.kpis import Failed, command_values
 from ffkpi.usecases.reviewing import review_of_folder
+from ffkpi.usecases.week_files import counted_week
 
 T = TypeVar("T")
 REVIEWS = "reviews"  # beside the snapshots: each week's page, image and post receipt
@@ -147,20 +148,20 @@ class Weekly:
         count = len(got.data.subscriptions)
         when = format_instant(got.data.read_at) if got.data.read_at is not None else str(day)
         self._say("read", f"{count:,} subscriptions from {got.origin}, read {when}; kept in {kept}")
-        report = compute_report(got.data, self.config, day)
-        notes = product_notes(self.config, got.data)
-        for note in notes:
-            self._say("snapshot", f"warning: {note}")
-        saved = write_snapshot(
-            self.folder,
-            report,
-            config_digest=self.config.digest,
-            created_at=self.now(),
-            version=self.version,
-            lock_timeout=self.lock_timeout,
-            names=got.data.customer_names,
-            notes=notes,
-        )
+        with counted_week(got.data, self.config, day) as (report, rows):
+            notes = product_notes(self.config, got.data)
+            for note in notes:
+                self._say("snapshot", f"warning: {note}")
+            saved = write_snapshot(
+                self.folder,
+                report,
+                customer_file(report, got.data.customer_names, rows),
+                config_digest=self.config.digest,
+                created_at=self.now(),
+                version=self.version,
+                lock_timeout=self.lock_timeout,
+                notes=notes,
+            )
         mrr = format_money(report.mrr, report.currency, grouping=True)
         self._say("snapshot", f"{saved.path}: MRR {mrr} {report.currency.upper()}, as of {day}")
         return day
