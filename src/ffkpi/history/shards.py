@@ -8,8 +8,8 @@ compare. Kept by shard (in memory for one shard, or in the store the use case gi
 on disk), they are read a shard at a time: a shard's running sums and ledger
 (ledger.py) hold its own customers only, and movements (movements.py) are summed over
 the shards, exactly, so they are the same to the byte as over every customer at once.
-A snapshot folder's weeks, whose customers come whole a week at a time, are kept the
-same way (Feeder).
+A snapshot folder's weeks, whose customers come a week at a time in customers' order,
+are kept the same way, each week compared side by side with the week before (Feeder).
 
 Pure: the store does any I/O.
 """

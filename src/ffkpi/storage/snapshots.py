@@ -3,8 +3,8 @@
 A snapshot is `<dir>/<ISO year>-W<ISO week>.toml`: the report's totals, tiers and
 products, small enough to read a year of them at once. Each customer's MRR, which
 can run to 100,000 lines, goes beside it in `<week>.customers.<digest>.json.gz`, named
-in the TOML with its SHA-256. Files are written atomically under a lock, the sidecar
-first, so a TOML file present is a snapshot complete.
+in the TOML with its SHA-256 (customer_files.py). Files are written atomically under a
+lock, the sidecar first, so a TOML file present is a snapshot complete.
 """
 
 import contextlib

@@ -7,7 +7,9 @@ A private temporary folder for the rebuild (`spilled`), a file a part and week, 
 appended in batches of pickled records written and read only by this process and the
 workers it forked; a week's file is deleted once summed, the folder when the rebuild
 is done. The weeks' customers wait the same way, a file a shard (`shelved`:
-history.shards), read as often as a reader asks until the use case is done.
+history.shards), read as often as a reader asks until the use case is done; and, to be
+written, each week's customers of each shard in customers' order (`runs`: a file a week
+and shard, deleted once merged into the week's customer file).
 """
 
 import pickle
@@ -150,7 +152,7 @@ class Shelved(_Batches):
 
 
 class Runs(_Batches):
-    """Weeks' customers as their customer files' rows (storage.snapshots.Row), each
+    """Weeks' customers as their customer files' rows (storage.customer_files.Row), each
     shard's in order, a file a week and shard in `folder`: what a week's file merges,
     read once."""
 
