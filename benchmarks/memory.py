@@ -11,7 +11,11 @@ also written as one JSON document (the bundle format of earlier versions), read 
 that format must be (whole), and the outputs of the two are compared byte for byte (up to
 30,000 subscriptions: past that the whole document needs gigabytes).
 
-Usage: uv run python benchmarks/memory.py [--sizes 10000 30000 100000] [--keep FOLDER]
+With --folder, each account is also backfilled into a snapshot folder (`ffkpi backfill
+--input`, every week of its two years), and `history` and `review` are run again from
+that folder (`--dir`): the weekly run's path.
+
+Usage: uv run python benchmarks/memory.py [--sizes 10000 30000 100000] [--folder] [--keep FOLDER]
 """
 
 import argparse
@@ -21,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +38,7 @@ from ffkpi.sources.stream_writer import Writer, owner  # noqa: E402
 
 BATCH = 1_000
 COMMANDS = ("mrr", "history", "review")
+FOLDER_COMMANDS = ("backfill", "history --dir", "review --dir")
 WHOLE_UP_TO = 30_000  # the one-document comparison reads the file whole: past this, GBs
 # Runs ffkpi in this process, then reports the process's own peak resident memory.
 WRAPPER = """
@@ -122,10 +128,31 @@ def run(command: list[str], config: Path) -> tuple[float, float, bytes]:
     return taken, peak, done.stdout
 
 
+def folder_runs(read: Path, snapshots: Path, config: Path) -> dict[str, tuple[float, float]]:
+    """`backfill` of every week of the read into `snapshots`, then `history` and
+    `review` from the folder: seconds and peak MB of each."""
+    import billing_sim
+    import make_demo
+
+    since = datetime.fromtimestamp(make_demo.NOW - 730 * billing_sim.DAY, UTC).date()
+    found: dict[str, tuple[float, float]] = {}
+    taken, peak, _ = run(
+        ["backfill", "--input", str(read), "--since", str(since), "--dir", str(snapshots)], config
+    )
+    found["backfill"] = (taken, peak)
+    for name in ("history", "review"):
+        taken, peak, _ = run([name, "--dir", str(snapshots)], config)
+        found[f"{name} --dir"] = (taken, peak)
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 30_000, 100_000])
     parser.add_argument("--keep", type=Path, help="a folder to write the accounts in, kept")
+    parser.add_argument(
+        "--folder", action="store_true", help="backfill a snapshot folder, and read it"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as temporary:
         folder = args.keep or Path(temporary)
@@ -145,6 +172,8 @@ def main() -> None:
                 if bundle is not None:
                     whole_taken, whole_peak, whole_out = run([name, "--input", str(bundle)], config)
                     row[f"{name}_whole"] = (whole_taken, whole_peak, whole_out == out)
+            if args.folder:
+                row.update(folder_runs(read, folder / f"snapshots-{size}", config))
             rows.append(row)
             if bundle is not None:
                 bundle.unlink()
@@ -172,6 +201,14 @@ def main() -> None:
             f"{row['review'][0]:>8.1f} {row['review'][1]:>6,.0f} | "
             f"{1000 * row['history'][0] / row['size']:>19.3f}"
         )
+    if args.folder:
+        print(
+            f"{'subscriptions':>13} | "
+            + " | ".join(f"{name:>14} s {'MB':>6}" for name in FOLDER_COMMANDS)
+        )
+        for row in rows:
+            cells = [f"{row[name][0]:>16.1f} {row[name][1]:>6,.0f}" for name in FOLDER_COMMANDS]
+            print(f"{row['size']:>13,} | " + " | ".join(cells))
     last = rows[-1]
     if len(rows) > 1:
         grown = last["size"] / first["size"]
@@ -181,6 +218,12 @@ def main() -> None:
             f"{last['history'][1] / first['history'][1]:.2f}x; mrr memory "
             f"{last['mrr'][1] / first['mrr'][1]:.2f}x"
         )
+        if args.folder:
+            print(
+                f"from {first['size']:,} to {last['size']:,}: backfill memory "
+                f"{last['backfill'][1] / first['backfill'][1]:.2f}x, history --dir memory "
+                f"{last['history --dir'][1] / first['history --dir'][1]:.2f}x"
+            )
 
 
 if __name__ == "__main__":
