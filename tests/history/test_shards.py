@@ -134,17 +134,20 @@ def test_each_shard_is_read_once_a_view_and_only_one_is_held() -> None:
     assert kept._made[0] == 3  # the last shard only
 
 
-def _watched(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """The folders the shards on disk are kept in, as they are made."""
+def _watched(
+    monkeypatch: pytest.MonkeyPatch, where: object = parallel, name: str = "shelved"
+) -> list[Path]:
+    """The private folders spill's stores of `name` are kept in (the shards on disk by
+    default), as they are made where `where` makes them."""
     made: list[Path] = []
-    shelved = spill.shelved
+    real = getattr(spill, name)
 
-    def watched(count: int) -> Iterator[spill.Shelved]:
-        with shelved(count) as store:
+    def watched(count: int) -> Iterator[spill.Shelved | spill.Runs]:
+        with real(count) as store:
             made.append(store.folder)
             yield store
 
-    monkeypatch.setattr(parallel, "shelved", contextmanager(watched))
+    monkeypatch.setattr(where, name, contextmanager(watched))
     return made
 
 
@@ -184,15 +187,7 @@ def test_backfill_of_the_demo_in_shards_writes_the_same_files(
     span = ("--since", "2026-06-02", "--until", "2026-11-10")
     _run(ffkpi, ("backfill", "--demo", *span, "--dir", "whole"))
     made = _watched(monkeypatch)
-    runs: list[Path] = []
-    real_runs = spill.runs
-
-    def watched_runs(count: int) -> Iterator[spill.Runs]:
-        with real_runs(count) as store:
-            runs.append(store.folder)
-            yield store
-
-    monkeypatch.setattr(spill, "runs", contextmanager(watched_runs))
+    runs = _watched(monkeypatch, spill, "runs")
     monkeypatch.setattr(parallel, "SHARD", 3)
     monkeypatch.setattr(spill, "BATCH", 5)
     _run(ffkpi, ("backfill", "--demo", *span, "--dir", "shards"))
