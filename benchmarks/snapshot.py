@@ -22,6 +22,7 @@ from ffkpi.config import Config
 from ffkpi.engine.model import Dataset, Item, Price, PriceAmount, Subscription
 from ffkpi.engine.money import format_money
 from ffkpi.engine.mrr import compute_report
+from ffkpi.storage.customer_files import customer_file, customer_rows
 from ffkpi.storage.snapshots import read_snapshots, snapshot_document, write_snapshot
 from ffkpi.usecases.past import load_history
 
@@ -81,8 +82,15 @@ def main() -> None:
         inline = Path(tmp) / "inline"
         inline.mkdir()
         began = time.perf_counter()
+        assert report.customer_tiers is not None
+        rows = customer_rows(sorted(report.customer_tiers.items()))
         write_snapshot(
-            folder, report, config_digest=config.digest, created_at=created, version="bench"
+            folder,
+            report,
+            customer_file(report, {}, rows),
+            config_digest=config.digest,
+            created_at=created,
+            version="bench",
         )
         sidecar_write = time.perf_counter() - began
 
