@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
+from importlib.resources import files
 from pathlib import Path
 
 import pytest
@@ -19,15 +20,19 @@ from hypothesis import strategies as st
 
 from accounts import simulated, streamed
 from conftest import Ffkpi
+from ffkpi.engine.calendar import week_name
+from ffkpi.engine.money import round_money
+from ffkpi.engine.mrr import compute_report
 from ffkpi.errors import StorageError
 from ffkpi.history.movements import MOVERS, customer_moves, week_moves
-from ffkpi.history.series import Customers
+from ffkpi.history.series import Customers, WeekFigures
 from ffkpi.history.shards import READ, Feeder, Record, Sharded, shard_of
-from ffkpi.sources.demo import demo_config, example_config_text
+from ffkpi.sources.demo import DEMO_AS_OF, demo_config, example_config_text
 from ffkpi.sources.files import read_input
 from ffkpi.storage import spill
+from ffkpi.storage.reads import keep_read, kept_read
 from ffkpi.usecases import parallel
-from ffkpi.usecases.past import rebuilt_days, rebuilt_history, rebuilt_movers
+from ffkpi.usecases.past import rebuilt_days, rebuilt_history, rebuilt_movers, under_definition
 
 D = Decimal
 customers = st.dictionaries(
@@ -348,3 +353,33 @@ def test_weeks_fed_side_by_side_are_each_week_as_given(
         assert all(
             [v.as_tuple() for v in made[c]] == [v.as_tuple() for v in values[c]] for c in values
         )
+
+
+def test_a_week_recounted_from_its_kept_read_keeps_the_customers_counted_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counted again under today's config, a week's customers go through a customer file
+    of their own, in shards: read back, they are those counted whole, digit for digit,
+    with their names, in customers' order."""
+    week = week_name(DEMO_AS_OF)
+    raw = gzip.decompress((files("ffkpi") / "data" / "demo.json.gz").read_bytes())
+    keep_read(tmp_path, week, lambda out: out.write(raw))
+    config = demo_config()
+    stale = WeekFigures(week, DEMO_AS_OF, "usd", D(0), D(0), (), "snapshot", "sha256:other")
+    data = read_input(kept_read(tmp_path, week))
+    whole = compute_report(data, config, DEMO_AS_OF)
+    assert whole.customer_tiers is not None
+    monkeypatch.setattr(parallel, "SHARD", 3)
+    with spill.recounted() as aside:
+        made = under_definition(tmp_path, stale, config, aside)
+        assert (made.origin, made.mrr) == ("recomputed", round_money(whole.mrr, "usd"))
+        assert made.customers is not None
+        assert made.customers.ordered
+        rows = list(made.customers.mrr.items())
+        assert rows == sorted(whole.customer_tiers.items())
+        assert [[v.as_tuple() for v in values] for _, values in rows] == [
+            [v.as_tuple() for v in values] for _, values in sorted(whole.customer_tiers.items())
+        ]
+        named = {c: data.customer_names[c] for c, _ in rows if c in data.customer_names}
+        assert dict(made.customers.names) == named
+        assert named

@@ -213,6 +213,14 @@ def shelved(count: int) -> Iterator[Shelved]:
 
 
 @contextmanager
+def recounted() -> Iterator[Path]:
+    """Where the customer files of weeks counted again (from their kept reads) wait while
+    a folder's weeks are read: a private folder, removed after."""
+    with _private("ffkpi-recounted-") as folder:
+        yield folder
+
+
+@contextmanager
 def runs(count: int) -> Iterator[Runs]:
     """Where weeks' customers wait, `count` shards, each in order, until their files
     are written: a private folder, removed after."""

@@ -19,9 +19,12 @@ from ffkpi.history.reconcile import Reconciliation
 from ffkpi.history.series import WeekFigures, rebuilt_week
 from ffkpi.history.shards import Feeder
 from ffkpi.sources.files import read_input
+from ffkpi.storage import spill
+from ffkpi.storage.customer_files import customer_file, read_customers, write_customers
 from ffkpi.storage.reads import kept_read
 from ffkpi.storage.snapshots import Series, Skipped, largest_customers, read_series
 from ffkpi.usecases import parallel
+from ffkpi.usecases.week_files import counted_week
 
 
 def rebuilt_days(data: Dataset, since: date | None, until: date | None, today: date) -> list[date]:
@@ -127,12 +130,12 @@ def folder_series(folder: Path, config: Config | None) -> Iterator[tuple[Series,
     block's length; and the names their customer files keep, a newer week's winning.
     Each week's customers are decoded in turn and kept by shard (history/shards.py): a
     folder of many weeks never holds them all."""
-    with parallel.folder_shards(largest_customers(folder)) as store:
+    with parallel.folder_shards(largest_customers(folder)) as store, spill.recounted() as aside:
         made: list[Feeder] = []
 
         def each(week: WeekFigures, tiers: tuple[str, ...]) -> WeekFigures:
             if config is not None:
-                week = under_definition(folder, week, config)
+                week = under_definition(folder, week, config, aside)
             if not made:
                 extra = [t.name for t in config.tiers] if config is not None else []
                 made.append(Feeder(store, list(dict.fromkeys([*tiers, *extra]))))
@@ -180,20 +183,23 @@ def load_history(
     return FolderHistory(history, series.skipped, series.damaged, names)
 
 
-def under_definition(folder: Path, week: WeekFigures, config: Config) -> WeekFigures:
+def under_definition(folder: Path, week: WeekFigures, config: Config, aside: Path) -> WeekFigures:
     """A folder's week under today's MRR definition (review-rules.md): made under another,
     it is recomputed from its kept read, where the weekly run kept it, and marked so;
     where no read is kept it stays as it was, and growth across the change is withheld
-    (history.growth.comparable)."""
+    (history.growth.comparable). A week recomputed keeps its customers as a snapshot
+    does, in a customer file, here in `aside`: read from it like the folder's own."""
     if week.config_digest == config.earlier_digest:  # the target was in the digest
         week = dataclasses.replace(week, config_digest=config.digest)
     read = kept_read(folder, week.week)
     if week.config_digest != config.digest and read.is_file():
         data = read_input(read)
-        report = compute_report(data, config, week.as_of)
-        week = rebuilt_week(
-            report, config.digest, None, 0, origin="recomputed", names=data.customer_names
-        )
+        with counted_week(data, config, week.as_of) as (report, rows):
+            file = customer_file(report, data.customer_names, rows)
+            path, digest, _ = write_customers(aside, week.week, file)
+        customers = read_customers(aside, week.week, f"{path.name} sha256:{digest}")
+        week = rebuilt_week(report, config.digest, None, 0, origin="recomputed")
+        week = dataclasses.replace(week, customers=customers)
     return week
 
 
