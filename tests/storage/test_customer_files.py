@@ -204,3 +204,16 @@ def test_a_file_altered_after_it_was_checked_is_an_error_not_other_rows(tmp_path
     next(p for p in tmp_path.glob("*.json.gz") if p != path).replace(path)
     with pytest.raises(StorageError, match="was altered while ffkpi read it"):
         list(read.mrr.items())
+
+
+def test_a_compressed_file_cut_short_is_one_error(tmp_path: Path) -> None:
+    """Its digest naming the bytes left (a copy cut short, then the TOML fixed by hand):
+    the stream ends before the customers do, and the whole decode says why."""
+    customers = {f"cus_{n:04d}": (Decimal(n), Decimal(1)) for n in range(2000)}
+    rows = customer_rows(sorted(customers.items()))
+    path, _, _ = write_customers(tmp_path, "2026-W49", CustomerFile("usd", ["A", "B"], rows, {}))
+    cut = path.read_bytes()[: path.stat().st_size // 2]
+    digest = hashlib.sha256(cut).hexdigest()
+    path.write_bytes(cut)
+    with pytest.raises(StorageError, match="snapshot 2026-W49: its customer file is not readable"):
+        read_customers(tmp_path, "2026-W49", f"{path.name} sha256:{digest}")
