@@ -78,7 +78,6 @@ def rebuilt_week(
     converted: int | None,
     unknown_discounts: int,
     origin: Origin = "reconstructed",
-    names: Mapping[str, str] | None = None,
 ) -> WeekFigures:
     """A week counted in memory (rebuilt from invoices, or recomputed from its kept
     read) as a snapshot written for it reads back: its totals rounded as the file stores
@@ -103,7 +102,6 @@ def rebuilt_week(
             tuple(tier.name for tier in report.tiers),
             report.customer_tiers,
             report.customer_totals,
-            names or {},
         ),
         converted=converted,
         unknown_discounts=unknown_discounts,

@@ -128,8 +128,8 @@ class FolderHistory:
 def folder_series(folder: Path, config: Config | None) -> Iterator[tuple[Series, dict[str, str]]]:
     """The folder's weeks, under today's MRR definition where a config is given, for the
     block's length; and the names their customer files keep, a newer week's winning.
-    Each week's customers are decoded in turn and kept by shard (history/shards.py): a
-    folder of many weeks never holds them all."""
+    Each week's customers are read in turn from its file, beside the week before's, and
+    what changed kept by shard (history/shards.py): no week's customers are held."""
     with parallel.folder_shards(largest_customers(folder)) as store, spill.recounted() as aside:
         made: list[Feeder] = []
 
