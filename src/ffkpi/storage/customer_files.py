@@ -140,6 +140,10 @@ class _Tail(msgspec.Struct, frozen=True):
 _BROKEN = (EOFError, zlib.error, msgspec.DecodeError, ValueError)  # a file not readable
 
 
+class _Unreadable(Exception):
+    """What makes a customer file unreadable, said as `problem` says it."""
+
+
 class _Unusual(Exception):
     """A file read whole instead: another schema, or not in customers' order."""
 
@@ -162,10 +166,6 @@ def problem(folder: Path, reference: str | None) -> str | None:
     except OSError as err:
         return f"its customer file {path.name} cannot be read: {err.strerror or err}"
     return None
-
-
-class _Unreadable(Exception):
-    pass
 
 
 def _named(folder: Path, reference: str | None) -> tuple[Path, str]:
