@@ -190,8 +190,6 @@ def read_customers(folder: Path, week: str, reference: str | None) -> Customers:
         return Customers(head.currency, head.tiers, stored, names=tail.names, ordered=True)
     except _Unreadable as err:
         message = str(err)
-    except StorageError:
-        raise
     except FileNotFoundError:
         message = f"its customer file {path.name} is missing"
     except OSError as err:
@@ -206,7 +204,9 @@ def read_customers(folder: Path, week: str, reference: str | None) -> Customers:
 def _whole(path: Path, digest: str) -> Customers:
     with open_own(path) as handle:
         raw = handle.read(MAX_SIZE + 1)
-    if len(raw) > MAX_SIZE or hashlib.sha256(raw).hexdigest() != digest:
+    if len(raw) > MAX_SIZE:
+        raise _Unreadable(f"its customer file {path.name} is larger than {MAX_SIZE >> 30} GB")
+    if hashlib.sha256(raw).hexdigest() != digest:
         raise _Unreadable(f"its customer file {path.name} does not match its SHA-256")
     body = msgspec.json.decode(gzip.decompress(raw), type=_Whole)
     mrr = {

@@ -51,9 +51,12 @@ class _Batches:
             self._write(key)
 
     def _write(self, key: int) -> None:
+        self._dump(key, self.buffers.pop(key))
+
+    def _dump(self, key: int, batch: list[Any]) -> None:
         try:
             with self._path(key).open("ab") as out:
-                pickle.dump(self.buffers.pop(key), out, protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump(batch, out, protocol=pickle.HIGHEST_PROTOCOL)
             self.written.add(key)
         except OSError as err:
             raise _unwritable(self.folder, err) from None
@@ -167,8 +170,7 @@ class Runs(_Batches):
         key = week * self.count + shard
         rows = iter(rows)
         while batch := list(islice(rows, BATCH)):
-            self.buffers[key] = batch
-            self._write(key)
+            self._dump(key, batch)
 
     def take(self, shard: int, week: int) -> Iterator[Row]:
         """The shard's rows of `week`, in order; its file deleted once read."""
