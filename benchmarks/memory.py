@@ -13,9 +13,11 @@ that format must be (whole), and the outputs of the two are compared byte for by
 
 With --folder, each account is also backfilled into a snapshot folder (`ffkpi backfill
 --input`, every week of its two years), and `history` and `review` are run again from
-that folder (`--dir`): the weekly run's path.
+that folder (`--dir`): the weekly run's path. With --named, every customer has a name in
+the read's catalog (as GET /v1/customers lists them), which the customer files then keep.
 
-Usage: uv run python benchmarks/memory.py [--sizes 10000 30000 100000] [--folder] [--keep FOLDER]
+Usage: uv run python benchmarks/memory.py [--sizes 10000 30000 100000] [--folder] [--named]
+       [--keep FOLDER]
 """
 
 import argparse
@@ -54,9 +56,12 @@ finally:
 """
 
 
-def generate(path: Path, count: int, bundle: Path | None = None) -> dict[str, int]:
+def generate(
+    path: Path, count: int, bundle: Path | None = None, *, named: bool = False
+) -> dict[str, int]:
     """`count` subscriptions as a read in JSON lines at `path` (and, given `bundle`, as
-    one JSON document there too), simulated a batch at a time."""
+    one JSON document there too), simulated a batch at a time; with `named`, a name for
+    each customer in the catalog."""
     import billing_sim
     import make_demo
 
@@ -70,6 +75,8 @@ def generate(path: Path, count: int, bundle: Path | None = None) -> dict[str, in
         "products": make_demo.PRODUCTS,
     }
     lists = ["subscriptions", "prices", "coupons", "products", "invoices", "invoice_items"]
+    if named:
+        lists.append("customers")
     figures = {"subscriptions": 0, "invoices": 0}
     whole: dict[str, list[Any]] = {"subscriptions": [], "invoices": [], "invoice_items": []}
     with path.open("wb") as out:
@@ -77,13 +84,18 @@ def generate(path: Path, count: int, bundle: Path | None = None) -> dict[str, in
         writer = Writer(out, lists, count, make_demo.NOW, start)
         for key, objects in side.items():
             writer.objects(key, objects)
+        for first in range(0, count if named else 0, BATCH):
+            listed = [customer(n) for n in range(first, min(count, first + BATCH))]
+            writer.objects("customers", listed)
+            if bundle is not None:
+                side.setdefault("customers", []).extend(listed)  # after its own lines
         for first in range(0, count, BATCH):
             for n in range(first, min(count, first + BATCH)):
                 created = start + rng.randint(0, 30 * billing_sim.DAY)
                 plan = make_demo.plan(rng)
                 while plan.items[0][0]["recurring"]["interval"] != "month":
                     plan = make_demo.plan(rng)
-                account.start(f"cus_Bench{n:07d}", created, plan)
+                account.start(customer(n)["id"], created, plan)
             owned: dict[str, dict[str, list[Any]]] = {}
             for key in ("invoices", "invoice_items"):
                 for entry in getattr(account, key):
@@ -108,6 +120,16 @@ def generate(path: Path, count: int, bundle: Path | None = None) -> dict[str, in
         bundle.write_text(json.dumps(document, separators=(",", ":")))
     figures["bytes"] = path.stat().st_size
     return figures
+
+
+def customer(n: int) -> dict[str, Any]:
+    """The `n`th customer as GET /v1/customers lists it, named as make_demo names them."""
+    import make_demo
+    import stripe_fixtures
+
+    words = (make_demo.FIRST[n % 10], make_demo.SECOND[(n // 10) % 8], make_demo.SUFFIX[n % 8])
+    name = f"{' '.join(words)} {n}"
+    return stripe_fixtures.customer(f"cus_Bench{n:07d}", name, created=make_demo.NOW)
 
 
 def run(command: list[str], config: Path) -> tuple[float, float, bytes]:
@@ -153,6 +175,7 @@ def main() -> None:
     parser.add_argument(
         "--folder", action="store_true", help="backfill a snapshot folder, and read it"
     )
+    parser.add_argument("--named", action="store_true", help="name every customer")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as temporary:
         folder = args.keep or Path(temporary)
@@ -164,7 +187,7 @@ def main() -> None:
             read = folder / f"read-{size}.jsonl"
             compare = size == min(args.sizes) and size <= WHOLE_UP_TO
             bundle = folder / f"bundle-{size}.json" if compare else None
-            made = generate(read, size, bundle)
+            made = generate(read, size, bundle, named=args.named)
             row: dict[str, Any] = {"size": size, **made}
             for name in COMMANDS:
                 taken, peak, out = run([name, "--input", str(read)], config)
@@ -180,7 +203,10 @@ def main() -> None:
             if args.keep is None:
                 read.unlink()
     first = rows[0]
-    print(f"subscriptions billed monthly for two years; one process (--jobs 1); {BATCH:,} a batch")
+    print(
+        f"subscriptions billed monthly for two years; one process (--jobs 1); {BATCH:,} a "
+        f"batch; customers {'named' if args.named else 'not named'}"
+    )
     for name in COMMANDS if "mrr_whole" in first else ():
         taken, peak, same = first[f"{name}_whole"]
         print(
