@@ -123,7 +123,8 @@ def main() -> None:
         stored = read_snapshots(folder)
         sidecar_read = time.perf_counter() - began
         began = time.perf_counter()
-        shown = load_history(folder, config, last=None, by_tier=True, strict=True).history
+        with load_history(folder, config, last=None, by_tier=True, strict=True) as loaded:
+            shown = loaded.history
         moves_read = time.perf_counter() - began
         assert shown.weeks[-1].moves is not None
         began = time.perf_counter()

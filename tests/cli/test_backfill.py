@@ -90,7 +90,8 @@ def test_a_week_with_a_snapshot_is_kept_and_its_reconstruction_shown_beside_it(
     assert entry.startswith("snapshot: 90,000.00 USD, rebuilt ")
     assert "rebuilt - stored = " in " ".join(entry.split())  # wrapped at 80 columns
     assert "written: 14 weeks" in result.stdout
-    history = load_history(cli_env / "kpi", None, last=None, by_tier=False, strict=True).history
+    with load_history(cli_env / "kpi", None, last=None, by_tier=False, strict=True) as read:
+        history = read.history
     sources = {w.week: w.source for w in history.weeks}
     assert sources["2026-W42"] == "snapshot"
     assert sources["2026-W41"] == "reconstructed"

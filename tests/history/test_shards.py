@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from accounts import simulated, streamed
 from conftest import Ffkpi
 from ffkpi.engine.calendar import week_name
+from ffkpi.engine.model import HeldNames
 from ffkpi.engine.money import round_money
 from ffkpi.engine.mrr import compute_report
 from ffkpi.errors import StorageError
@@ -315,6 +316,38 @@ def test_a_week_naming_tiers_no_snapshot_names_is_kept_whole() -> None:
     assert moved["expansion"].mrr == D("2.00")
 
 
+class Asked:
+    """Names that count the customers each lookup asks for."""
+
+    def __init__(self, names: dict[str, str]) -> None:
+        self.names = HeldNames(names)
+        self.asked: list[list[str]] = []
+
+    def of(self, customers: Iterable[str]) -> dict[str, str]:
+        wanted = sorted(customers)
+        self.asked.append(wanted)
+        return self.names.of(wanted)
+
+
+def test_a_folders_names_are_the_newest_weeks_looked_up_until_all_are_found() -> None:
+    feeder = Feeder(None, ["Pro"])
+    weeks = [
+        Asked({"cus_a": "Old name", "cus_b": "Bo AB"}),
+        Asked({"cus_a": "New name"}),
+        Asked({"cus_c": "Cy Oy"}),
+    ]
+    for names in weeks:
+        feeder.keep(Customers("usd", ("Pro",), {"cus_a": (D("1"),)}, names=names))
+    assert feeder.names.of(["cus_a", "cus_c", "cus_x"]) == {"cus_a": "New name", "cus_c": "Cy Oy"}
+    assert [w.asked for w in weeks] == [
+        [["cus_x"]],
+        [["cus_a", "cus_x"]],
+        [["cus_a", "cus_c", "cus_x"]],
+    ]
+    assert feeder.names.of(["cus_c"]) == {"cus_c": "Cy Oy"}
+    assert [len(w.asked) for w in weeks] == [1, 1, 2]  # found in the newest: none older asked
+
+
 AMOUNTS = st.sampled_from([D("0"), D("5.2"), D("5.20"), D("9")])
 
 
@@ -380,6 +413,6 @@ def test_a_week_recounted_from_its_kept_read_keeps_the_customers_counted_whole(
         assert [[v.as_tuple() for v in values] for _, values in rows] == [
             [v.as_tuple() for v in values] for _, values in sorted(whole.customer_tiers.items())
         ]
-        named = {c: data.customer_names[c] for c, _ in rows if c in data.customer_names}
-        assert dict(made.customers.names) == named
+        named = data.customer_names.of(c for c, _ in rows)
+        assert made.customers.names.of(c for c, _ in rows) == named
         assert named

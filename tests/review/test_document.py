@@ -114,7 +114,8 @@ def test_movers_tiers_and_the_bridges_customers() -> None:
     falls = sorted(c.current - c.previous for c in changes if c.current < c.previous)
     assert [m.current - m.previous for m in review.movers_up] == rises[:5]
     assert [m.current - m.previous for m in review.movers_down] == falls[:5]
-    assert review.movers_up[0].name == data.customer_names[review.movers_up[0].customer]
+    top = review.movers_up[0].customer
+    assert review.movers_up[0].name == data.customer_names.of([top])[top]
     assert review.movement_customers == {
         kind: sum(1 for c in changes if c.kind == kind)
         for kind in ("new", "expansion", "reactivation", "contraction", "churn")

@@ -13,13 +13,15 @@ import pytest
 
 from accounts import read, simulated, streamed
 from conftest import DEMO, Ffkpi
+from ffkpi.engine.model import HeldNames
 from ffkpi.engine.mrr import compute_report
 from ffkpi.engine.pricing import latest_metered
 from ffkpi.errors import ExitCode, InputError
 from ffkpi.history.rebuild import rebuild
-from ffkpi.sources import fingerprints, stream
+from ffkpi.sources import fingerprints, read_names, stream
 from ffkpi.sources.demo import DEMO_AS_OF, demo_config, example_config_text
 from ffkpi.sources.files import parse_input, read_input
+from ffkpi.storage import spill
 from ffkpi.usecases import parallel
 
 COMMANDS = [
@@ -250,13 +252,14 @@ def test_the_ids_fingerprints_are_only_a_hint(
     path = tmp_path / "read.jsonl"
     path.write_bytes(streamed(DEMO))
     expected = compute_report(read_input(path, history=True), demo_config(), DEMO_AS_OF)
-    for module in (fingerprints, stream):
+    for module in (fingerprints, stream, read_names):
         monkeypatch.setattr(module, "fingerprint", lambda sub_id: 7)
     data = read_input(path, history=True)
     assert compute_report(data, demo_config(), DEMO_AS_OF) == expected
     test_a_subscription_there_twice_is_refused_with_both_lines(tmp_path)
     test_invoices_of_a_subscription_not_held_are_refused(tmp_path)
     test_invoices_outside_their_subscriptions_line_are_refused(tmp_path)
+    test_a_customer_listed_twice_is_refused(tmp_path, monkeypatch, held=False)
 
 
 def test_invoices_outside_their_subscriptions_line_are_refused(tmp_path: Path) -> None:
@@ -275,8 +278,21 @@ def test_invoices_outside_their_subscriptions_line_are_refused(tmp_path: Path) -
         read_input(path, history=True)
 
 
+def names_read_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read holds none of its names: past 3 they are read again from its file, and
+    sorted on disk in runs of 7, merged in batches of 5."""
+    monkeypatch.setattr(read_names, "HELD", 3)
+    monkeypatch.setattr(spill, "RUN", 7)
+    monkeypatch.setattr(spill, "BATCH", 5)
+
+
+@pytest.mark.parametrize("held", [True, False], ids=["names held", "names read again"])
 @pytest.mark.usefixtures("clock")
-def test_backfill_writes_the_same_snapshots_from_either_read(ffkpi: Ffkpi, cli_env: Path) -> None:
+def test_backfill_writes_the_same_snapshots_from_either_read(
+    ffkpi: Ffkpi, cli_env: Path, monkeypatch: pytest.MonkeyPatch, held: bool
+) -> None:
+    if not held:
+        names_read_again(monkeypatch)
     (cli_env / "ffkpi.toml").write_text(example_config_text())
     (cli_env / "bundle.json").write_text(json.dumps(DEMO))
     (cli_env / "read.jsonl").write_bytes(streamed(DEMO))
@@ -288,3 +304,53 @@ def test_backfill_writes_the_same_snapshots_from_either_read(ffkpi: Ffkpi, cli_e
         written[folder] = {p.relative_to(cli_env / folder): p.read_bytes() for p in files}
     assert len(written["whole"]) > 20  # a snapshot and a customer file a week
     assert written["lines"] == written["whole"]
+
+
+@pytest.mark.parametrize("command", [("movements", "-f", "json"), ("review", "-f", "json")])
+@pytest.mark.usefixtures("clock")
+def test_the_movers_are_named_the_same_when_the_names_are_read_again(
+    ffkpi: Ffkpi, cli_env: Path, monkeypatch: pytest.MonkeyPatch, command: tuple[str, ...]
+) -> None:
+    (cli_env / "ffkpi.toml").write_text(example_config_text())
+    (cli_env / "read.jsonl").write_bytes(streamed(DEMO))
+    held = ffkpi(*command, "--input", "read.jsonl")
+    names_read_again(monkeypatch)
+    again = ffkpi(*command, "--input", "read.jsonl")
+    assert held.exit_code == 0, held.stderr
+    assert '"name": "' in held.stdout  # movers are named
+    assert (again.exit_code, again.stdout, again.stderr) == (0, held.stdout, held.stderr)
+
+
+def test_a_reads_names_read_again_are_its_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "read.jsonl"
+    path.write_bytes(streamed(DEMO))
+    named = {c["id"]: c["name"] for c in DEMO["customers"] if c["name"]}
+    held = read_input(path).customer_names
+    names_read_again(monkeypatch)
+    again = read_input(path).customer_names
+    assert isinstance(held, HeldNames)
+    assert isinstance(again, read_names.ReadNames)
+    asked = [*list(named)[::3], "cus_nobody", *(c["id"] for c in DEMO["customers"][:9])]
+    assert again.of(asked) == held.of(asked) == {c: named[c] for c in asked if c in named}
+    for _ in range(2):  # sorted on disk once, gone through as often as asked
+        blocks = list(again.blocks())
+        assert [c for _, block in blocks for c in block] == sorted(named)
+        assert all(last == max(block) and len(block) == 5 for last, block in blocks[:-1])
+        assert {c: n for _, block in blocks for c, n in block.items()} == named
+
+
+@pytest.mark.parametrize("held", [True, False], ids=["names held", "names read again"])
+def test_a_customer_listed_twice_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, held: bool
+) -> None:
+    if not held:
+        names_read_again(monkeypatch)
+    twice = DEMO["customers"][4]
+    lines = streamed(DEMO).splitlines(keepends=True)
+    lines.insert(1, json.dumps({"customers": [twice]}).encode() + b"\n")  # a page saved twice
+    path = tmp_path / "read.jsonl"
+    path.write_bytes(b"".join(lines))
+    with pytest.raises(InputError, match=f"^customer {twice['id']} appears twice in the input$"):
+        read_input(path)

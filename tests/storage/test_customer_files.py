@@ -7,6 +7,7 @@ otherwise decoded whole; one altered meanwhile an error, never other rows."""
 import gzip
 import hashlib
 import json
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,10 +15,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ffkpi.engine.model import HeldNames
 from ffkpi.errors import StorageError
 from ffkpi.storage import customer_files
 from ffkpi.storage.customer_files import (
     CustomerFile,
+    StoredNames,
     customer_rows,
     read_customers,
     write_customers,
@@ -27,6 +30,23 @@ DIGITS = st.decimals(
     min_value=Decimal("-1000"), max_value=Decimal("100000"), allow_nan=False, places=None
 )
 IDS = st.text(st.characters(codec=None, exclude_categories=()), max_size=12)  # surrogates too
+NO_NAMES = HeldNames()
+
+
+class InBlocks:
+    """Names as a large read gives them: sorted, in blocks of `size`."""
+
+    def __init__(self, names: dict[str, str], size: int) -> None:
+        self.names, self.size = names, size
+
+    def of(self, customers: object) -> dict[str, str]:
+        raise AssertionError("a customer file goes through the names in order")
+
+    def blocks(self) -> Iterator[tuple[str, Mapping[str, str]]]:
+        ordered = sorted(self.names.items())
+        for first in range(0, len(ordered), self.size):
+            batch = ordered[first : first + self.size]
+            yield batch[-1][0], dict(batch)
 
 
 def whole(
@@ -47,12 +67,13 @@ def whole(
     return gzip.compress(json.dumps(body, separators=(",", ":")).encode(), 6, mtime=0)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(
     tiers=st.lists(st.text(max_size=6), min_size=1, max_size=3, unique=True),
     data=st.data(),
     chunk=st.integers(1, 5),
     named=st.sets(st.integers(0, 30)),
+    block=st.none() | st.integers(1, 6),
 )
 def test_streamed_file_is_the_whole_document_to_the_byte(
     tmp_path_factory: pytest.TempPathFactory,
@@ -60,7 +81,10 @@ def test_streamed_file_is_the_whole_document_to_the_byte(
     data: st.DataObject,
     chunk: int,
     named: set[int],
+    block: int | None,
 ) -> None:
+    """The names given held, or in blocks of any size as a large read gives them, and
+    naming customers without a row too."""
     width = len(tiers)
     values = st.tuples(*[DIGITS] * width)
     customers = data.draw(st.dictionaries(IDS, values, max_size=30))
@@ -69,17 +93,20 @@ def test_streamed_file_is_the_whole_document_to_the_byte(
         customers[customer] = shared
     ordered = sorted(customers)
     names = {ordered[k]: f'Name {k} \u00e9 "q"' for k in named if k < len(ordered)}
+    listed = {**data.draw(st.dictionaries(IDS, st.text(max_size=4), max_size=8)), **names}
+    given = HeldNames(listed) if block is None else InBlocks(listed, block)
     folder = tmp_path_factory.mktemp("week")
     monkey = pytest.MonkeyPatch()
     monkey.setattr(customer_files, "CHUNK", chunk)
+    monkey.setattr(customer_files, "SPOOL", 8)  # the names wait on disk past 8 bytes
     try:
         rows = customer_rows(sorted(customers.items()))
         path, digest, existed = write_customers(
-            folder, "2026-W49", CustomerFile("usd", tiers, rows, names)
+            folder, "2026-W49", CustomerFile("usd", tiers, rows, given)
         )
     finally:
         monkey.undo()
-    expected = whole("usd", tiers, customers, names)
+    expected = whole("usd", tiers, customers, listed)
     assert path.read_bytes() == expected
     assert path.name == f"2026-W49.customers.{digest[:16]}.json.gz"
     assert not existed
@@ -88,8 +115,8 @@ def test_streamed_file_is_the_whole_document_to_the_byte(
 
 def test_the_same_file_again_is_found_existing(tmp_path: Path) -> None:
     rows = [("cus_a", '["1.00"]')]
-    first = write_customers(tmp_path, "2026-W49", CustomerFile("usd", ["A"], rows, {}))
-    again = write_customers(tmp_path, "2026-W49", CustomerFile("usd", ["A"], rows, {}))
+    first = write_customers(tmp_path, "2026-W49", CustomerFile("usd", ["A"], rows, NO_NAMES))
+    again = write_customers(tmp_path, "2026-W49", CustomerFile("usd", ["A"], rows, NO_NAMES))
     assert first[:2] == again[:2]
     assert (first[2], again[2]) == (False, True)
 
@@ -103,6 +130,8 @@ def test_digits_are_kept_as_written() -> None:
 IDS_HARD = st.sampled_from(
     ['cus_"],"', 'cus_"]}', "],", "]}", "cus_\\", 'cus_\\"', "cus_é", "", "cus_a", "cus_b"]
 )
+# Names whose text looks like the end of one and the start of the next.
+NAMES_HARD = st.sampled_from([",", '","', '":"', "\\", '\\"', '"}', "}}", "", "A, B & Co"])
 
 
 def _written(
@@ -110,7 +139,8 @@ def _written(
 ) -> tuple[str, str]:
     """The week's file written as ffkpi writes it; the snapshot's reference to it."""
     rows = customer_rows(sorted(customers.items()))
-    path, digest, _ = write_customers(folder, "2026-W49", CustomerFile("usd", tiers, rows, names))
+    file = CustomerFile("usd", tiers, rows, HeldNames(names))
+    path, digest, _ = write_customers(folder, "2026-W49", file)
     return "2026-W49", f"{path.name} sha256:{digest}"
 
 
@@ -129,7 +159,7 @@ def test_a_file_read_streamed_is_the_file_decoded_whole(
     # Ids as a read decodes them: no lone surrogate gets past its decoder.
     ids = st.text(st.characters(exclude_categories=["Cs"]), max_size=8)
     customers = data.draw(st.dictionaries(st.one_of(ids, IDS_HARD), values, max_size=25))
-    names = {c: f"{c} Inc." for c in list(customers)[::2]}
+    names = {c: data.draw(NAMES_HARD | st.just(f"{c} Inc.")) for c in list(customers)[::2]}
     folder = tmp_path_factory.mktemp("week")
     week, reference = _written(folder, customers, names, ["A", "B"])
     monkey = pytest.MonkeyPatch()
@@ -139,7 +169,10 @@ def test_a_file_read_streamed_is_the_file_decoded_whole(
         read = read_customers(folder, week, reference)
         assert read.ordered
         assert isinstance(read.mrr, customer_files.StoredCustomers)
-        assert (read.currency, read.tiers, dict(read.names)) == ("usd", ("A", "B"), names)
+        assert (read.currency, read.tiers) == ("usd", ("A", "B"))
+        assert isinstance(read.names, StoredNames)
+        assert read.names.of(customers) == names
+        assert read.names.of(list(names)[:1]) == dict(list(names.items())[:1])
         assert list(read.mrr.items()) == sorted(customers.items())
         assert list(read.mrr) == sorted(customers)  # again, from the file
         assert len(read.mrr) == len(customers)
@@ -211,7 +244,8 @@ def test_a_compressed_file_cut_short_is_one_error(tmp_path: Path) -> None:
     the stream ends before the customers do, and the whole decode says why."""
     customers = {f"cus_{n:04d}": (Decimal(n), Decimal(1)) for n in range(2000)}
     rows = customer_rows(sorted(customers.items()))
-    path, _, _ = write_customers(tmp_path, "2026-W49", CustomerFile("usd", ["A", "B"], rows, {}))
+    file = CustomerFile("usd", ["A", "B"], rows, NO_NAMES)
+    path, _, _ = write_customers(tmp_path, "2026-W49", file)
     cut = path.read_bytes()[: path.stat().st_size // 2]
     digest = hashlib.sha256(cut).hexdigest()
     path.write_bytes(cut)

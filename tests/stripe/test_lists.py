@@ -29,7 +29,8 @@ def test_a_bundle_key_of_every_endpoint_is_read() -> None:
     """Each key the table names is decoded from a bundle: the demo's objects come back."""
     data = parse_input(json.dumps(DEMO).encode(), "demo", history=True)
     assert len(data.subscriptions) == len(DEMO["subscriptions"])
-    assert len(data.customer_names) == sum(1 for c in DEMO["customers"] if c["name"])
+    named = {c["id"]: c["name"] for c in DEMO["customers"] if c["name"]}
+    assert data.customer_names.of(c["id"] for c in DEMO["customers"]) == named
     assert {endpoint.key for endpoint in ENDPOINTS} <= set(DEMO)
 
 

@@ -77,7 +77,8 @@ def history(
     path = find_config(past.config)
     cfg = load_config(path) if path is not None else None
     folder = snapshot_folder(directory, cfg, path)
-    read = load_history(
+    empty = f"no snapshots in {folder} yet (run `ffkpi snapshot` once a week, or `ffkpi backfill`)"
+    with load_history(
         folder,
         cfg,
         last=weeks,
@@ -85,13 +86,15 @@ def history(
         strict=strict,
         since=_day(past.since),
         until=_day(past.until),
-    )
-    for skipped in read.skipped:
-        render.warning(f"skipped {skipped.path}: {skipped.reason}")
-    for damaged in read.damaged:
-        render.warning(f"{damaged.path}: {damaged.reason} (its totals are shown)")
-    empty = f"no snapshots in {folder} yet (run `ffkpi snapshot` once a week, or `ffkpi backfill`)"
-    render.show_history(read.history, fmt, chart=chart, empty=empty)
+    ) as read:
+        for skipped in read.skipped:
+            render.warning(f"skipped {skipped.path}: {skipped.reason}")
+        for damaged in read.damaged:
+            render.warning(f"{damaged.path}: {damaged.reason} (its totals are shown)")
+        empty = (
+            f"no snapshots in {folder} yet (run `ffkpi snapshot` once a week, or `ffkpi backfill`)"
+        )
+        render.show_history(read.history, fmt, chart=chart, empty=empty)
 
 
 @grouped
@@ -176,7 +179,9 @@ def movements(
         config, _ = run_config(past)
         data = load_past(past, StripeOptions(), config)
         days = movement_days(data, _day(past.since), _day(as_of), target, clock.today())
-        render.show_movements(rebuilt_movers(data, config, days), data.customer_names, fmt)
+        movers = rebuilt_movers(data, config, days)
+        names = data.customer_names.of(move.customer for move in movers.moves)
+        render.show_movements(movers, names, fmt)
     else:
         path = find_config(past.config)
         cfg = load_config(path) if path is not None else None

@@ -9,10 +9,10 @@ by convention: a frozen dataclass costs 2-3x more to construct, and a run builds
 hundreds of thousands of them.
 """
 
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal, get_args
+from typing import Literal, Protocol, get_args
 
 Interval = Literal["day", "week", "month", "year"]
 Duration = Literal["forever", "once", "repeating"]
@@ -169,6 +169,44 @@ class Billed:
     metered: tuple[InvoiceLine, ...] = ()  # its metered items' newest lines, as read
 
 
+class Names(Protocol):
+    """Customers' names, where the data has them (a courtesy: a customer without one is
+    shown by id). A large read's are never held: they are looked up for the few
+    customers shown."""
+
+    def of(self, customers: Iterable[str]) -> dict[str, str]:
+        """The names of those of `customers` that have one."""
+        ...
+
+
+class NamesInOrder(Names, Protocol):
+    """A read's names, which customer files keep: gone through in customers' order as
+    each file is written."""
+
+    def blocks(self) -> Iterator[tuple[str, Mapping[str, str]]]:
+        """Every name, in blocks in customers' order (by id), each with the last id it
+        may hold: a block's ids all come before the next block's."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class HeldNames:
+    """Names held in memory: a live read's, a bundle's, the demo's."""
+
+    held: Mapping[str, str] = field(default_factory=dict)
+
+    def of(self, customers: Iterable[str]) -> dict[str, str]:
+        held = self.held
+        return {c: held[c] for c in customers if c in held}
+
+    def blocks(self) -> Iterator[tuple[str, Mapping[str, str]]]:
+        if self.held:
+            yield max(self.held), self.held
+
+
+NO_NAMES = HeldNames()
+
+
 # The billed history of a read too large to hold at once, read again from its file for
 # each range of positions in `Dataset.subscriptions`, in their order.
 Billing = Callable[[range], Iterator[Billed]]
@@ -190,7 +228,7 @@ class Dataset:
     # read_at is the file's modification time: the file does not say when it was read
     read_at_is_file_time: bool = False
     history_from: int | None = None  # the first instant its invoices rebuild, if known
-    customer_names: Mapping[str, str] = field(default_factory=dict)  # where the data has them
+    customer_names: NamesInOrder = NO_NAMES
     # A streamed read's billed history, subscription by subscription (`invoices` is then
     # empty and `unknown_discounts` is counted as it is read): see history.timeline.
     billing: Billing | None = None

@@ -8,12 +8,13 @@ report (`rebuilt_week` here). Pure.
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Literal
 
 from ffkpi.engine.calendar import week_name
+from ffkpi.engine.model import NO_NAMES, Names
 from ffkpi.engine.money import round_money
 from ffkpi.engine.mrr import Report
 
@@ -31,7 +32,7 @@ class Customers:
     tiers: tuple[str, ...] | None
     mrr: Mapping[str, tuple[Decimal, ...]]
     totals: Mapping[str, Decimal] | None = None  # summed over the tiers, where known
-    names: Mapping[str, str] = field(default_factory=dict)  # where the read named them
+    names: Names = NO_NAMES  # where the read named them
     ordered: bool = False  # `mrr` goes through its customers by id (a stored week's file)
 
 

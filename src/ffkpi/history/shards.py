@@ -21,6 +21,7 @@ from itertools import chain
 from typing import Any, Protocol, TypeVar
 
 from ffkpi.engine.exact import CustomerSums, shared
+from ffkpi.engine.model import Names
 from ffkpi.engine.pricing import ZERO
 from ffkpi.history.ledger import ALL, EACH, Ledger, LedgerWeek, Values
 from ffkpi.history.series import Customers
@@ -227,6 +228,24 @@ def shards_of(series: Iterable[Mapping[str, Any] | None]) -> Sharded | None:
     return found
 
 
+class WeeksNames:
+    """The names weeks keep, a newer week's winning: looked up in each week's in turn,
+    the newest first, until every customer asked for is found."""
+
+    def __init__(self) -> None:
+        self.weeks: list[Names] = []  # the oldest first
+
+    def of(self, customers: Iterable[str]) -> dict[str, str]:
+        wanted, found = set(customers), {}
+        for names in reversed(self.weeks):
+            if not wanted:
+                break
+            named = names.of(wanted)
+            found.update(named)
+            wanted.difference_update(named)
+        return found
+
+
 class Feeder:
     """Weeks whose customers come whole, one after another (a snapshot folder's, each
     read from its file), kept in a Sharded as what changed from the week before: `tiers`,
@@ -237,7 +256,7 @@ class Feeder:
     def __init__(self, store: Store | None, tiers: Sequence[str]) -> None:
         self.sharded = Sharded(store, 0, tiers)
         self.previous: _Week | None = None  # the last known week
-        self.names: dict[str, str] = {}  # every week's names so far, the newest winning
+        self.names = WeeksNames()  # every week's names so far, the newest winning
         self._values: dict[tuple[Values, tuple[int | str, ...]], Values] = {}  # exact.shared
 
     def keep(self, customers: Customers | None) -> Customers | None:
@@ -257,7 +276,7 @@ class Feeder:
             if new is not None:
                 sharded.add(week, customer, tuple(enumerate(new)), 1)
         self.previous = now
-        self.names.update(customers.names)
+        self.names.weeks.append(customers.names)
         made = sharded.week(week)
         return Customers(customers.currency, customers.tiers, made, made.in_all(), self.names)
 

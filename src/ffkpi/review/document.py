@@ -17,6 +17,7 @@ from ffkpi.engine.calendar import (
     week_before,
     weeks_between,
 )
+from ffkpi.engine.model import NO_NAMES, Names
 from ffkpi.engine.pricing import ZERO
 from ffkpi.errors import UsageError
 from ffkpi.history.growth import History, Week, printed_movements
@@ -125,12 +126,12 @@ def build_review(
     recorded: Mapping[str, Mapping[str, Recorded]],
     config: Config,
     week: str | None = None,
-    customer_names: Mapping[str, str] | None = None,
+    customer_names: Names = NO_NAMES,
     chart_weeks: int = 52,
     notes: Sequence[str] = (),
 ) -> Review:
     """The review of `week` (default: the newest of the history); `customer_names`:
-    customers' names by id, where the data has them (snapshot files keep ids only); `chart_weeks`:
+    customers' names, where the data has them (the movers' are looked up); `chart_weeks`:
     the weeks of MRR the review shows (growth is compounded from all of them); `notes`:
     what the run knows of its data (a read older than the week, a rebuild's difference),
     shown at the top with what the week's own read did not find."""
@@ -196,8 +197,8 @@ def build_review(
         movement_customers=(
             None if counted is None else {kind: move.customers for kind, move in counted.items()}
         ),
-        movers_up=_movers((c for c in changes if c.current > c.previous), customer_names or {}),
-        movers_down=_movers((c for c in changes if c.current < c.previous), customer_names or {}),
+        movers_up=_movers((c for c in changes if c.current > c.previous), customer_names),
+        movers_down=_movers((c for c in changes if c.current < c.previous), customer_names),
         tiers=_tier_rows(history, this),
         rates={1: this.moves.rates, **this.moves.trailing} if this.moves is not None else {},
         quarter=quarter,
@@ -236,11 +237,12 @@ def _recomputed(weeks: Sequence[Week]) -> tuple[str, ...]:
     )
 
 
-def _movers(changes: Iterable[Change], names: Mapping[str, str]) -> tuple[Mover, ...]:
-    """The MOVERS largest of `changes`, largest first (ties by customer id)."""
+def _movers(changes: Iterable[Change], names: Names) -> tuple[Mover, ...]:
+    """The MOVERS largest of `changes`, largest first (ties by customer id), named."""
     largest = sorted(changes, key=lambda c: (-abs(c.current - c.previous), c.customer))
+    named = names.of(c.customer for c in largest[:MOVERS])
     return tuple(
-        Mover(c.customer, names.get(c.customer), c.kind, c.previous, c.current)
+        Mover(c.customer, named.get(c.customer), c.kind, c.previous, c.current)
         for c in largest[:MOVERS]
     )
 

@@ -10,7 +10,7 @@ from typing import Any, cast
 import msgspec
 
 from ffkpi.engine.calendar import format_instant
-from ffkpi.engine.model import Dataset
+from ffkpi.engine.model import Dataset, HeldNames
 from ffkpi.errors import InputError
 from ffkpi.sources.stream import STREAM_START, StreamedRead
 from ffkpi.sources.stream_writer import write_stream_to
@@ -172,7 +172,7 @@ def parse_input(raw: bytes | bytearray, origin: str, *, history: bool | None = F
     subscriptions, prices, coupons, products, invoices, pending, customers = (
         lists[endpoint.key] for endpoint in ENDPOINTS
     )
-    names = {c.id: c.name for c in customers or () if c.name}
+    names = HeldNames({c.id: c.name for c in customers or () if c.name})
     try:
         _refuse_repeats(lists)
         if history is None:

@@ -28,6 +28,7 @@ from ffkpi.engine.pricing import newest_lines
 from ffkpi.errors import InputError
 from ffkpi.history.timeline import refuse_unheld
 from ffkpi.sources.fingerprints import Fingerprints, fingerprint, fingerprints
+from ffkpi.sources.read_names import Listing
 from ffkpi.stripe.billed import Biller, lifetime
 from ffkpi.stripe.lists import (
     CUSTOMERS,
@@ -38,6 +39,7 @@ from ffkpi.stripe.lists import (
 )
 from ffkpi.stripe.payloads import (
     Payload,
+    StripeCustomer,
     StripeInvoice,
     StripeInvoiceItem,
     StripeSubscription,
@@ -89,6 +91,12 @@ _First: Any = msgspec.defstruct(
     bases=(Payload,),
     frozen=True,
 )
+
+
+class _Listed(Payload, frozen=True):
+    """A catalog line as the customers' names are read from it again."""
+
+    customers: list[StripeCustomer] | None = None
 
 
 class _Counted(Payload, frozen=True):
@@ -162,6 +170,7 @@ class StreamedRead:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.first = 0  # the line number of the first subscription
+        self.listed_to = 0  # the line number of the catalog's last line
 
     def dataset(self, *, history: bool | None) -> Dataset:
         """The read as a Dataset: its subscriptions read again from the file each time
@@ -173,6 +182,7 @@ class StreamedRead:
         count = 0
         seen = Fingerprints()
         catalog: dict[str, list[Any]] = {e.key: [] for e in CATALOG}
+        listing = Listing()
         after = 0  # the lines after the subscriptions
         unheld: list[StripeInvoice] = []  # invoices there that name a subscription
         unheld_items: list[StripeInvoiceItem] = []
@@ -186,7 +196,10 @@ class StreamedRead:
                 owns = entry.invoices or entry.invoice_items
                 if sub is None and not (count or after or owns):
                     for endpoint in CATALOG:
-                        catalog[endpoint.key] += getattr(entry, endpoint.key) or ()
+                        if endpoint is not CUSTOMERS:  # whose ids and names are not held
+                            catalog[endpoint.key] += getattr(entry, endpoint.key) or ()
+                    listing.add(entry.customers or ())
+                    self.listed_to = number
                     continue
                 if sub is None:
                     after += 1
@@ -223,7 +236,7 @@ class StreamedRead:
             subscriptions=_Subscriptions(self, resolver, count),
             product_names=resolver.product_names,
             read_at=header.fetched_at,
-            customer_names={c.id: c.name for c in catalog[CUSTOMERS.key] if c.name},
+            customer_names=listing.names(self._listed),
             with_lines=lambda: self._with_lines(resolver, count),
         )
         if not history:
@@ -263,6 +276,16 @@ class StreamedRead:
                 if number == stop - 1:
                     return
         raise _changed(self.path)
+
+    def _listed(self) -> Iterator[list[StripeCustomer]]:
+        """The customers the catalog lists, its lines read again, a line's at a time."""
+        with _lines(self.path) as lines:
+            for number, line in lines:
+                if number > self.listed_to:
+                    return
+                if number > 1:
+                    entry = _decode(line, _Listed, f"{self.path}, line {number}")
+                    yield entry.customers or []
 
     def _lines_of(self, prints: set[int], count: int) -> dict[str, list[int]]:
         """The line numbers of each subscription whose id has one of `prints`, read

@@ -6,13 +6,16 @@ Written streamed, row after row, the same bytes as the whole document compressed
 once. Read streamed too: a file of 1,000,000 customers is never decoded whole. Its rows
 are decoded a block at a time (each block of entries one msgspec decode), checked
 against the digest and the order once, then read again from the file each time a
-reader goes through them (StoredCustomers). A file in another order, or of schema 1
-(rounded totals), is decoded whole, as before.
+reader goes through them (StoredCustomers). Its names are read the same way, a block
+at a time, only when asked for the customers shown (StoredNames). A file in another
+order, or of schema 1 (rounded totals), is decoded whole, as before.
 """
 
 import gzip
 import hashlib
 import json
+import re
+import tempfile
 import zlib
 from collections.abc import ItemsView, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +27,7 @@ from typing import Literal
 
 import msgspec
 
+from ffkpi.engine.model import HeldNames, NamesInOrder
 from ffkpi.engine.mrr import Report
 from ffkpi.errors import StorageError
 from ffkpi.history.ledger import Values
@@ -35,6 +39,7 @@ MAX_SIZE = 1024 * 1024 * 1024  # 100,000 customers are 0.2 to 3 MB compressed
 BLOCK = 1 << 16  # bytes read at once
 TEXT = 1 << 18  # bytes of text decompressed at once
 CHUNK = 1024  # rows encoded at once
+SPOOL = 1 << 20  # bytes of names held before they wait on disk
 
 # A customer's row in a customer file: the id, and its MRR per tier as JSON.
 Row = tuple[str, str]
@@ -65,31 +70,48 @@ class CustomerFile:
     currency: str
     tiers: Sequence[str]
     rows: Iterable[Row]
-    names: Mapping[str, str]
+    names: NamesInOrder
 
 
-def customer_file(report: Report, names: Mapping[str, str], rows: Iterable[Row]) -> CustomerFile:
+def customer_file(report: Report, names: NamesInOrder, rows: Iterable[Row]) -> CustomerFile:
     """A report's customers as its customer file holds them: `rows`, in order, and the
     names of those `names` has."""
     return CustomerFile(report.currency, [tier.name for tier in report.tiers], rows, names)
+
+
+_NONE: tuple[str | None, Mapping[str, str]] = (None, {})  # no more names
 
 
 def _json(file: CustomerFile) -> Iterator[bytes]:
     """A customer file's JSON, streamed, the same bytes as its document dumped whole:
     each customer's MRR within each tier, at full precision, in the order of its rows
     (by id), what movements between weeks are computed from; and the names of those the
-    read named, so the movers of a snapshot folder are named as those of a read."""
+    read named, so the movers of a snapshot folder are named as those of a read. The
+    names are found going through the read's in the same order, and wait in a spooled
+    temporary file until the rows are written."""
     head = {"schema": SCHEMA, "currency": file.currency, "tiers": list(file.tiers)}
     yield json.dumps(head, separators=(",", ":"))[:-1].encode() + b',"customers":{'
-    names, named = file.names, []  # the named customers, in the file's order
+    blocks = iter(file.names.blocks())
+    last, names = next(blocks, _NONE)
     rows = iter(file.rows)
-    sep = ""
-    while chunk := list(islice(rows, CHUNK)):
-        yield (sep + ",".join(f"{quoted(c)}:{values}" for c, values in chunk)).encode()
-        sep = ","
-        named += [customer for customer, _ in chunk if customer in names]
-    yield b'},"names":' + json.dumps({c: names[c] for c in named}, separators=(",", ":")).encode()
-    yield b"}"
+    sep, named = "", ""
+    with tempfile.SpooledTemporaryFile(SPOOL) as waiting:
+        while chunk := list(islice(rows, CHUNK)):
+            yield (sep + ",".join(f"{quoted(c)}:{values}" for c, values in chunk)).encode()
+            sep = ","
+            entries = []
+            for customer, _ in chunk:
+                while last is not None and last < customer:
+                    last, names = next(blocks, _NONE)
+                name = names.get(customer)
+                if name is not None:
+                    entries.append(f"{named}{quoted(customer)}:{quoted(name)}")
+                    named = ","
+            waiting.write("".join(entries).encode())
+        yield b'},"names":{'
+        waiting.seek(0)
+        yield from iter(lambda: waiting.read(BLOCK), b"")
+    yield b"}}"
 
 
 def write_customers(folder: Path, week: str, file: CustomerFile) -> tuple[Path, str, bool]:
@@ -131,10 +153,6 @@ class _Head(msgspec.Struct, frozen=True, rename={"schema_version": "schema"}):
     schema_version: str
     currency: str
     tiers: tuple[str, ...] | None = None
-
-
-class _Tail(msgspec.Struct, frozen=True):
-    names: dict[str, str] = {}
 
 
 _BROKEN = (EOFError, zlib.error, msgspec.DecodeError, ValueError)  # a file not readable
@@ -183,11 +201,11 @@ def read_customers(folder: Path, week: str, reference: str | None) -> Customers:
         path, digest = _named(folder, reference)
         stored = StoredCustomers(path, digest)
         try:
-            head, tail = stored.check()
+            head = stored.check()
         except _Unusual:
             return _whole(path, digest)
         assert head.tiers is not None
-        return Customers(head.currency, head.tiers, stored, names=tail.names, ordered=True)
+        return Customers(head.currency, head.tiers, stored, names=StoredNames(stored), ordered=True)
     except _Unreadable as err:
         message = str(err)
     except FileNotFoundError:
@@ -213,7 +231,7 @@ def _whole(path: Path, digest: str) -> Customers:
         customer: value if isinstance(value, tuple) else (value,)
         for customer, value in body.customers.items()
     }
-    return Customers(body.currency, body.tiers, mrr, names=body.names)
+    return Customers(body.currency, body.tiers, mrr, names=HeldNames(body.names))
 
 
 class StoredCustomers(Mapping[str, Values]):
@@ -227,28 +245,27 @@ class StoredCustomers(Mapping[str, Values]):
         self.checked = False  # gone through once, whole and in order
         self._looked_up: dict[str, Values] | None = None
 
-    def check(self) -> tuple[_Head, _Tail]:
-        """Its rows gone through once, counted and found in order; the file's head and
-        tail."""
-        found: list[_Head | _Tail] = []
-        count, last = 0, None
-        for block in self._blocks(found):
-            keys = list(block)
-            if last is not None and keys and keys[0] <= last:
-                raise _Unusual
-            if any(a >= b for a, b in pairwise(keys)):
-                raise _Unusual
-            count += len(keys)
-            last = keys[-1] if keys else last
-        head, tail = found
-        assert isinstance(head, _Head)
-        assert isinstance(tail, _Tail)
+    def check(self) -> _Head:
+        """Its rows and names gone through once, the rows counted and both found in
+        order; the file's head."""
+        found: list[_Head] = []
+        count, last_row, last_name = 0, None, None
+        for rows, raw in self._sections(found, rows=True, names=True):
+            if rows:
+                keys = list(msgspec.json.decode(raw, type=_BLOCK_TYPE))
+                count, last_row = count + len(keys), _following(keys, last_row)
+            else:
+                named = list(msgspec.json.decode(raw, type=_NAMES_TYPE))
+                last_name = _following(named, last_name)
         self.count, self.checked = count, True
-        return head, tail
+        return found[0]
 
-    def _blocks(self, found: list[_Head | _Tail]) -> Iterator[dict[str, Values]]:
-        """The rows, a decoded block of them at a time, the file checked against its
-        digest at the end; its head and tail added to `found`."""
+    def _sections(
+        self, found: list[_Head], *, rows: bool, names: bool
+    ) -> Iterator[tuple[bool, bytes]]:
+        """The file's blocks of rows, then of names (those asked for), each as a JSON
+        object and marked True for rows, the file checked against its digest at the end;
+        its head added to `found`."""
         hasher, unpack = hashlib.sha256(), zlib.decompressobj(31)
         with open_own(self.path) as handle:
 
@@ -269,7 +286,7 @@ class StoredCustomers(Mapping[str, Values]):
                     )
 
             try:
-                yield from _parse(text(), found)
+                yield from _parse(text(), found, rows=rows, names=names)
             except (_Unusual, *_BROKEN) as err:
                 if not self.checked:
                     raise
@@ -279,8 +296,13 @@ class StoredCustomers(Mapping[str, Values]):
                 ) from None
 
     def _rows(self) -> Iterator[tuple[str, Values]]:
-        for block in self._blocks([]):
-            yield from block.items()
+        for _, raw in self._sections([], rows=True, names=False):
+            yield from msgspec.json.decode(raw, type=_BLOCK_TYPE).items()
+
+    def names(self) -> Iterator[dict[str, str]]:
+        """Its names, a block at a time, in customers' order; its rows skipped."""
+        for _, raw in self._sections([], rows=False, names=True):
+            yield msgspec.json.decode(raw, type=_NAMES_TYPE)
 
     def items(self) -> ItemsView[str, Values]:
         return _Items(self)
@@ -297,6 +319,20 @@ class StoredCustomers(Mapping[str, Values]):
         return self._looked_up[customer]
 
 
+@dataclass(frozen=True, slots=True)
+class StoredNames:
+    """The names a week's customer file keeps, read from it again when asked."""
+
+    stored: StoredCustomers
+
+    def of(self, customers: Iterable[str]) -> dict[str, str]:
+        wanted = set(customers)
+        found: dict[str, str] = {}
+        for block in self.stored.names() if wanted else ():
+            found.update((c, block[c]) for c in wanted.intersection(block))
+        return found
+
+
 class _Items(ItemsView[str, Values]):
     """A StoredCustomers' rows, read from its file in order."""
 
@@ -307,6 +343,22 @@ class _Items(ItemsView[str, Values]):
 
 
 _BLOCK_TYPE = dict[str, tuple[Decimal, ...]]
+_NAMES_TYPE = dict[str, str]
+_NAMED = b',"names":{'
+# Names' entries, each followed by `,`, as ffkpi writes them (JSON strings, no spaces):
+# a block of names ends where the last whole entry does. A string ends at a quote that
+# is not escaped (`\"` goes on), whatever its text looks like (`","`, `":"`).
+_ENTRIES = re.compile(rb'(?:"[^"\\]*+(?:\\.[^"\\]*+)*+":"[^"\\]*+(?:\\.[^"\\]*+)*+",)*+', re.DOTALL)
+
+
+def _following(keys: list[str], before: str | None) -> str | None:
+    """The last of `keys` (else `before`), each found after the one before it and all
+    after `before`: a file in another order is _Unusual."""
+    if (before is not None and keys and keys[0] <= before) or any(
+        a >= b for a, b in pairwise(keys)
+    ):
+        raise _Unusual
+    return keys[-1] if keys else before
 
 
 def _more(text: Iterator[bytes]) -> bytes:
@@ -325,9 +377,13 @@ def _closing(buffer: bytes, pattern: bytes, *, last: bool = False) -> int:
     return at
 
 
-def _parse(text: Iterator[bytes], found: list[_Head | _Tail]) -> Iterator[dict[str, Values]]:
-    """A customer file of schema 2's rows, a block at a time, from its text in pieces;
-    its head and tail appended to `found`."""
+def _parse(
+    text: Iterator[bytes], found: list[_Head], *, rows: bool, names: bool
+) -> Iterator[tuple[bool, bytes]]:
+    """A customer file of schema 2's blocks, each a JSON object, from its text in pieces:
+    of rows (True; skipped unless `rows`), then of names (False; unless `names`, the text
+    is only gone through to its end); its head appended to `found`. A file laid out
+    otherwise is _Unusual."""
     buffer = b""
     while (mark := buffer.find(_MARK)) < 0:
         buffer += _more(text)
@@ -342,10 +398,31 @@ def _parse(text: Iterator[bytes], found: list[_Head | _Tail]) -> Iterator[dict[s
         while (end := _closing(buffer, _LAST)) < 0:
             cut = _closing(buffer, _NEXT, last=True)
             if cut >= 0:
-                yield msgspec.json.decode(b"{" + buffer[: cut + 2] + b"}", type=_BLOCK_TYPE)
+                if rows:
+                    yield True, b"{" + buffer[: cut + 2] + b"}"
                 buffer = buffer[cut + 3 :]
             buffer += _more(text)
-        yield msgspec.json.decode(b"{" + buffer[: end + 2] + b"}", type=_BLOCK_TYPE)
+        if rows:
+            yield True, b"{" + buffer[: end + 2] + b"}"
         buffer = buffer[end + 2 :]
-    rest = buffer[1:] + b"".join(text)  # `,"names":{...}}`, or `}`
-    found.append(msgspec.json.decode(b"{" + rest.removeprefix(b","), type=_Tail))
+    if not names:
+        for _ in text:  # to its end, where its digest is checked
+            pass
+        return
+    buffer = buffer[1:]  # `,"names":{...}}`, or `}` in a file written before names were kept
+    while len(buffer) < len(_NAMED) and (more := next(text, None)) is not None:
+        buffer += more
+    if not buffer.startswith(_NAMED):
+        if buffer + b"".join(text) != b"}":
+            raise _Unusual
+        return
+    buffer = buffer[len(_NAMED) :]
+    for more in text:
+        buffer += more
+        cut = _ENTRIES.match(buffer).end()  # type: ignore[union-attr]  # matches "" at least
+        if cut:
+            yield False, b"{" + buffer[: cut - 1] + b"}"
+            buffer = buffer[cut:]
+    if not buffer.endswith(b"}}"):
+        raise _Unusual
+    yield False, b"{" + buffer[:-1]

@@ -9,9 +9,12 @@ workers it forked; a week's file is deleted once summed, the folder when the reb
 is done. The weeks' customers wait the same way, a file a shard (`shelved`:
 history.shards), read as often as a reader asks until the use case is done; and, to be
 written, each week's customers of each shard in customers' order (`runs`: a file a week
-and shard, deleted once merged into the week's customer file).
+and shard, deleted once merged into the week's customer file). A large read's customers'
+names wait sorted in an anonymous file while customer files are written (`Sorted`).
 """
 
+import heapq
+import os
 import pickle
 import sys
 import tempfile
@@ -19,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ffkpi.engine.mrr import Counted
 from ffkpi.errors import StorageError
@@ -28,6 +31,7 @@ from ffkpi.history.shards import Record as ShardRecord
 from ffkpi.storage.customer_files import Row
 
 BATCH = 512  # records a week buffers before they are written (every week buffers)
+RUN = 20_000  # pairs sorted in memory at once
 
 # A change as written: the sign, then Counted's fields in order.
 Record = tuple[int, str, str, str, str | None, tuple[str, ...], Any, Any]
@@ -175,6 +179,59 @@ class Runs(_Batches):
     def take(self, shard: int, week: int) -> Iterator[Row]:
         """The shard's rows of `week`, in order; its file deleted once read."""
         return self._load(week * self.count + shard, delete=True)
+
+
+class Sorted:
+    """Pairs of texts sorted by the first on disk, read as often as asked: runs of RUN
+    sorted in memory, merged into batches in an anonymous temporary file (gone when
+    closed). What a read's customers' names are, to be gone through in customers' order
+    as each customer file is written."""
+
+    def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
+        pairs, made = iter(pairs), []
+        try:
+            runs = _anonymous()
+            while run := list(islice(pairs, RUN)):
+                made.append(_dumped(runs, sorted(run)))
+            if len(made) < 2:  # one run, sorted already
+                self.file, self.batches = runs, made[0] if made else []
+                return
+            with runs:
+                self.file = _anonymous()
+                merged = heapq.merge(*(_loaded(runs, batches) for batches in made))
+                self.batches = _dumped(self.file, merged)
+        except OSError as err:
+            raise _unwritable(tempfile.gettempdir(), err) from None
+
+    def batches_in_order(self) -> Iterator[list[tuple[str, str]]]:
+        yield from _batches(self.file, self.batches)
+
+
+def _anonymous() -> IO[bytes]:
+    """A temporary file with no name, gone once closed; kept open as long as it is read."""
+    return tempfile.TemporaryFile(prefix="ffkpi-names-")
+
+
+def _dumped(file: IO[bytes], pairs: Iterable[tuple[str, str]]) -> list[tuple[int, int]]:
+    """`pairs` appended to `file` in pickled batches: where each batch is."""
+    pairs, found = iter(pairs), []
+    while batch := list(islice(pairs, BATCH)):
+        data = pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
+        found.append((file.tell(), len(data)))
+        file.write(data)
+    file.flush()
+    return found
+
+
+def _batches(file: IO[bytes], where: list[tuple[int, int]]) -> Iterator[list[tuple[str, str]]]:
+    for offset, length in where:
+        batch: list[tuple[str, str]] = pickle.loads(os.pread(file.fileno(), length, offset))
+        yield batch
+
+
+def _loaded(file: IO[bytes], where: list[tuple[int, int]]) -> Iterator[tuple[str, str]]:
+    for batch in _batches(file, where):
+        yield from batch
 
 
 def _unwritable(folder: Path | str, err: OSError) -> StorageError:

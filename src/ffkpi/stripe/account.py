@@ -16,7 +16,14 @@ from typing import Any
 
 import msgspec
 
-from ffkpi.engine.model import BilledInvoice, Dataset, InvoiceLine, Lifetime, Subscription
+from ffkpi.engine.model import (
+    BilledInvoice,
+    Dataset,
+    HeldNames,
+    InvoiceLine,
+    Lifetime,
+    Subscription,
+)
 from ffkpi.errors import MissingPermissionError
 from ffkpi.stripe.billed import Billed, Biller, lifetime
 from ffkpi.stripe.bundle import Recorder
@@ -183,7 +190,7 @@ class _Read:
             domain,
             product_names=resolver.product_names,
             invoice_lines=tuple(lines),
-            customer_names=customer_names,
+            customer_names=HeldNames(customer_names),
             read_at=self.reader.now,
         )
         if billed is None:

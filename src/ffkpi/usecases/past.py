@@ -2,7 +2,7 @@
 from invoices in memory (nothing written); and the days each covers by default."""
 
 import dataclasses
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ffkpi.config import Config
 from ffkpi.engine.calendar import day_in_week, parse_week, week_name, weeks_back, year_back
-from ffkpi.engine.model import Dataset
+from ffkpi.engine.model import NO_NAMES, Dataset, Names
 from ffkpi.engine.mrr import compute_report
 from ffkpi.errors import StorageError, UsageError
 from ffkpi.history.growth import History, WeekMovers, growth_history, week_movers
@@ -121,11 +121,11 @@ class FolderHistory:
     history: History
     skipped: tuple[Skipped, ...]  # files that are not snapshots
     damaged: tuple[Skipped, ...]  # snapshots whose customer file is gone or altered
-    names: Mapping[str, str]  # the customers' names the weeks kept, the newest first
+    names: Names  # the customers' names the weeks kept, a newer week's winning
 
 
 @contextmanager
-def folder_series(folder: Path, config: Config | None) -> Iterator[tuple[Series, dict[str, str]]]:
+def folder_series(folder: Path, config: Config | None) -> Iterator[tuple[Series, Names]]:
     """The folder's weeks, under today's MRR definition where a config is given, for the
     block's length; and the names their customer files keep, a newer week's winning.
     Each week's customers are read in turn from its file, beside the week before's, and
@@ -142,9 +142,10 @@ def folder_series(folder: Path, config: Config | None) -> Iterator[tuple[Series,
             return dataclasses.replace(week, customers=made[0].keep(week.customers))
 
         series = read_series(folder, each)
-        yield series, made[0].names if made else {}
+        yield series, made[0].names if made else NO_NAMES
 
 
+@contextmanager
 def load_history(
     folder: Path,
     config: Config | None,
@@ -154,10 +155,11 @@ def load_history(
     strict: bool,
     since: date | None = None,
     until: date | None = None,
-) -> FolderHistory:
+) -> Iterator[FolderHistory]:
     """The folder's weeks (the last `last`, from `since` to `until`), measured against
-    the config's target; `strict` makes a file that is not a snapshot, or a customer
-    file gone or altered, an error rather than a warning."""
+    the config's target, for the block's length (their names are looked up in their
+    files); `strict` makes a file that is not a snapshot, or a customer file gone or
+    altered, an error rather than a warning."""
     if since is not None and until is not None and since > until:
         raise UsageError(
             f"--since {since} is after --until {until}",
@@ -180,7 +182,7 @@ def load_history(
         history = growth_history(
             series.weeks, config, last=last, by_tier=by_tier, since=since, until=until
         )
-    return FolderHistory(history, series.skipped, series.damaged, names)
+        yield FolderHistory(history, series.skipped, series.damaged, names)
 
 
 def under_definition(folder: Path, week: WeekFigures, config: Config, aside: Path) -> WeekFigures:
@@ -207,7 +209,7 @@ def folder_movers(
     folder: Path, week: str | None, config: Config | None
 ) -> tuple[WeekMovers, dict[str, str]]:
     """`week` of the snapshot folder (default: the newest) against the one before it,
-    and the customers' names the weeks kept."""
+    and the names the weeks kept of the customers who moved."""
     with folder_series(folder, config) as (read, names):
         series = read.weeks
         if not series:
@@ -215,4 +217,5 @@ def folder_movers(
                 f"no snapshots in {folder} yet",
                 "run `ffkpi snapshot` once a week, or `ffkpi backfill`",
             )
-        return week_movers(series, week or series[-1].week), names
+        movers = week_movers(series, week or series[-1].week)
+        return movers, names.of(move.customer for move in movers.moves)

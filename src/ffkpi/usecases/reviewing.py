@@ -98,9 +98,9 @@ def review_of_folder(
     running: str,
 ) -> Review:
     """The review of `week` (default: the newest) from the folder's snapshots."""
-    loaded = load_history(folder, config, last=None, by_tier=True, strict=False)
     config, recorded = recorded_values(folder, config, demo=False)
-    review = build_review(loaded.history, recorded, config, week, loaded.names, chart_weeks)
+    with load_history(folder, config, last=None, by_tier=True, strict=False) as loaded:
+        review = build_review(loaded.history, recorded, config, week, loaded.names, chart_weeks)
     if week is None and review.week != running:
         note = (
             f"the newest week in {folder} is {review.week}, as of {review.as_of}: the running "
