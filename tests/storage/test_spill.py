@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from accounts import simulated, streamed
-from conftest import Ffkpi
+from conftest import DEMO, Ffkpi
 from ffkpi.errors import ExitCode, StorageError
 from ffkpi.history.rebuild import Waiting, in_order, rebuild
-from ffkpi.sources.demo import DEMO_AS_OF, demo_config, load_demo
+from ffkpi.sources import read_names
+from ffkpi.sources.demo import DEMO_AS_OF, demo_config, example_config_text, load_demo
 from ffkpi.sources.files import read_input
 from ffkpi.storage import spill
 from ffkpi.usecases import parallel
@@ -86,3 +87,22 @@ def test_changes_removed_while_the_rebuild_ran_are_an_error_not_a_lower_week(
 
         with pytest.raises(StorageError, match="were removed or altered while ffkpi ran"):
             rebuild(data, config, WEEKS, keep=cleaned)
+
+
+@pytest.mark.usefixtures("clock")
+def test_no_room_for_a_reads_names_is_one_line_and_no_snapshot(
+    ffkpi: Ffkpi, cli_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the names a read holds, they are sorted on disk to write the customer file."""
+    (cli_env / "ffkpi.toml").write_text(example_config_text())
+    (cli_env / "read.jsonl").write_bytes(streamed(DEMO))
+    monkeypatch.setattr(read_names, "HELD", 3)
+    missing = cli_env / "no-such-folder"
+    monkeypatch.setattr(tempfile, "tempdir", str(missing))
+    result = ffkpi("snapshot", "--input", "read.jsonl", "--dir", "kpi")
+    assert (result.exit_code, result.stdout) == (ExitCode.STORAGE, "")
+    assert result.stderr == (
+        f"ffkpi: error: cannot keep the read's customers' names in {missing}: No such file or "
+        "directory (free some space there, or set TMPDIR to a folder with room)\n"
+    )
+    assert [p.name for p in (cli_env / "kpi").iterdir()] == [".ffkpi.lock"]  # nothing written

@@ -91,9 +91,6 @@ def history(
             render.warning(f"skipped {skipped.path}: {skipped.reason}")
         for damaged in read.damaged:
             render.warning(f"{damaged.path}: {damaged.reason} (its totals are shown)")
-        empty = (
-            f"no snapshots in {folder} yet (run `ffkpi snapshot` once a week, or `ffkpi backfill`)"
-        )
         render.show_history(read.history, fmt, chart=chart, empty=empty)
 
 

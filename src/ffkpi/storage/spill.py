@@ -201,7 +201,7 @@ class Sorted:
                 merged = heapq.merge(*(_loaded(runs, batches) for batches in made))
                 self.batches = _dumped(self.file, merged)
         except OSError as err:
-            raise _unwritable(tempfile.gettempdir(), err) from None
+            raise _unwritable(tempfile.gettempdir(), err, "the read's customers' names") from None
 
     def batches_in_order(self) -> Iterator[list[tuple[str, str]]]:
         yield from _batches(self.file, self.batches)
@@ -234,9 +234,11 @@ def _loaded(file: IO[bytes], where: list[tuple[int, int]]) -> Iterator[tuple[str
         yield from batch
 
 
-def _unwritable(folder: Path | str, err: OSError) -> StorageError:
+def _unwritable(
+    folder: Path | str, err: OSError, what: str = "the rebuild's changes"
+) -> StorageError:
     return StorageError(
-        f"cannot keep the rebuild's changes in {folder}: {err.strerror or err}",
+        f"cannot keep {what} in {folder}: {err.strerror or err}",
         "free some space there, or set TMPDIR to a folder with room",
     )
 
