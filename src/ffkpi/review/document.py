@@ -239,11 +239,10 @@ def _recomputed(weeks: Sequence[Week]) -> tuple[str, ...]:
 
 def _movers(changes: Iterable[Change], names: Names) -> tuple[Mover, ...]:
     """The MOVERS largest of `changes`, largest first (ties by customer id), named."""
-    largest = sorted(changes, key=lambda c: (-abs(c.current - c.previous), c.customer))
-    named = names.of(c.customer for c in largest[:MOVERS])
+    largest = sorted(changes, key=lambda c: (-abs(c.current - c.previous), c.customer))[:MOVERS]
+    named = names.of(c.customer for c in largest)
     return tuple(
-        Mover(c.customer, named.get(c.customer), c.kind, c.previous, c.current)
-        for c in largest[:MOVERS]
+        Mover(c.customer, named.get(c.customer), c.kind, c.previous, c.current) for c in largest
     )
 
 
