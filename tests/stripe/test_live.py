@@ -147,7 +147,7 @@ def test_the_next_pages_are_asked_for_while_the_caller_still_holds_one(
     import time
 
     from ffkpi.stripe.lists import SUBSCRIPTIONS
-    from ffkpi.stripe.paging import Lister
+    from ffkpi.stripe.paging import EARLIEST, Lister, Windows
     from ffkpi.stripe.payloads import Page, StripeSubscription
 
     builder = make_demo.Builder(seed=5)
@@ -158,12 +158,14 @@ def test_the_next_pages_are_asked_for_while_the_caller_still_holds_one(
     fake, url = start_fake({**DEMO, "subscriptions": builder.subscriptions})
     http = StripeHttp(SECRET_KEY, api_base=url, max_rps=1000, retry=FAST_RETRY)
     with ThreadPoolExecutor(4) as pool:
-        pages = Lister(http, pool, 4).windows(
+        lister = Lister(http, pool, 4)
+        plan = Windows(EARLIEST, 1_750_000_000 + 1500 * 60, lister.slots)
+        pages = lister.windows(
             SUBSCRIPTIONS.path,
             SUBSCRIPTIONS.params(),
             Page[StripeSubscription],
             "subscriptions",
-            until=1_750_000_000 + 1500 * 60,
+            plan,
         )
         first = next(pages)
         held = time.monotonic()

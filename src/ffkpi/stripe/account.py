@@ -41,7 +41,7 @@ from ffkpi.stripe.lists import (
     Endpoint,
     one_object,
 )
-from ffkpi.stripe.paging import Answer, Lister, objects, parse, whole
+from ffkpi.stripe.paging import DAY, EARLIEST, Answer, Lister, Windows, objects, parse, whole
 from ffkpi.stripe.payloads import (
     Page,
     StripeCoupon,
@@ -50,6 +50,7 @@ from ffkpi.stripe.payloads import (
     StripeSubscription,
 )
 from ffkpi.stripe.resolve import Resolver, bulk_allocation, invoice_lines
+from ffkpi.stripe.spread import Spread
 
 # A read's billed history: invoices and pending items, discounts left out, and the lines
 # of subscription items (for metered items' newest invoices).
@@ -122,6 +123,8 @@ class _Read:
         self.recorder = recorder
         self.progress = Progress(self.http.counters, reader.on_progress)
         self.invoices = Invoices(lister, recorder, reader.now, self.progress)
+        # Where the invoices lie, once every subscription is read (or None: not all are).
+        self.spread: Future[Spread | None] = Future()
 
     def read(self, invoices_for: frozenset[str] | None, canceled: bool) -> Dataset:
         if self.recorder is not None:
@@ -142,17 +145,22 @@ class _Read:
         lifetimes: dict[str, Lifetime] = {}
         partial: dict[str, StripeSubscription] = {}  # more items than a page embeds
         counters = self.progress.counters
+        spread: Spread | None = None
         with bulk_allocation():
             for answer in pages:
                 if resolver is None:
                     resolver = self._side_data(lists)
                     history = self._start_history(resolver)
+                    if history is not None and canceled:
+                        spread = Spread(self._since(), self.reader.now + DAY)
                 if self.recorder is not None:
                     self.recorder.subscriptions(answer.body)
                 fresh = []
                 for sub in answer.page.data:
                     if sub.id in subscriptions or sub.id in partial:
                         continue  # windows and retries can overlap: once each
+                    if spread is not None:
+                        spread.subscription(sub)
                     lifetimes[sub.id] = lifetime(sub)
                     if sub.items.has_more:
                         partial[sub.id] = sub
@@ -166,6 +174,7 @@ class _Read:
             if resolver is None:
                 resolver = self._side_data(lists)
                 history = self._start_history(resolver)
+            self.spread.set_result(spread.done() if spread is not None else None)
             completed = self._complete_items(partial)
             self._side_data_by_id(completed, resolver)
             for sub in completed:
@@ -214,12 +223,9 @@ class _Read:
         params = SUBSCRIPTIONS.params()
         if canceled:
             params["status"] = "all"  # Stripe's default lists every status but canceled
+        plan = Windows(EARLIEST, self.reader.now + DAY, self.lister.slots)
         return self.lister.windows(
-            SUBSCRIPTIONS.path,
-            params,
-            Page[StripeSubscription],
-            "subscriptions",
-            until=self.reader.now + 86_400,
+            SUBSCRIPTIONS.path, params, Page[StripeSubscription], "subscriptions", plan
         )
 
     def _side_data(self, lists: dict[str, "Future[list[Answer[Any]]]"]) -> Resolver:
@@ -248,23 +254,23 @@ class _Read:
         if self.history_from is None:
             return None
         runner = ThreadPoolExecutor(1, thread_name_prefix="ffkpi-history")
-        future = runner.submit(self._billed_history, self.history_from, resolver)
+        future = runner.submit(self._billed_history, resolver)
         runner.shutdown(wait=False)
         return future
 
-    def _billed_history(self, history_from: int, resolver: Resolver) -> "_History":
+    def _billed_history(self, resolver: Resolver) -> "_History":
         """Every invoice since `history_from` less the longest billing period and a week
         (an annual line covering the first week is there), with all its lines, and the
         pending invoice items (history-rules.md, "What is read"); the discounts left out;
         and the lines of subscription items, for metered items' newest invoices."""
-        since = history_from - self.longest_interval - WEEK
+        since = self._since()
         self.progress.phase("history", 0)
         pending = self._list(INVOICE_ITEMS)
         biller = Biller(resolver)
         invoices: list[BilledInvoice] = []
         lines: list[InvoiceLine] = []
         with bulk_allocation():
-            for invoice in self.invoices.listed(INVOICES.params(), since):
+            for invoice in self.invoices.listed(INVOICES.params(), since, spread=self.spread):
                 billed = biller.invoice(invoice)
                 if billed is not None:
                     invoices.append(billed)
@@ -275,6 +281,11 @@ class _Read:
             self.recorder.listed("invoice_items", (a.body for a in items))
         invoices += biller.pending(objects(items))
         return tuple(invoices), biller.unknown, lines
+
+    def _since(self) -> int:
+        """The first instant the billed history is read from."""
+        assert self.history_from is not None
+        return self.history_from - self.longest_interval - WEEK
 
     def _complete_items(self, partial: dict[str, StripeSubscription]) -> list[StripeSubscription]:
         """Subscriptions with more items than a list page embeds, with all of them."""

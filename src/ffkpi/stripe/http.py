@@ -203,9 +203,19 @@ class StripeHttp:
         self.counters = Counters()
         self.cancelled = threading.Event()  # set when the run has failed: stop at once
         self.latency = 0.3  # seconds, a moving average of successful requests
+        self.in_flight = 0  # requests asked for and not yet answered, pacing included
         self._lock = threading.Lock()
 
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> bytes:
+        with self._lock:
+            self.in_flight += 1
+        try:
+            return self._get(path, params)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _get(self, path: str, params: Mapping[str, Any] | None) -> bytes:
         began = time.monotonic()
         for attempt in range(1, self.retry.attempts + 1):
             self.pacer.wait()

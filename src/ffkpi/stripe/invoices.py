@@ -14,9 +14,10 @@ from ffkpi.engine.model import InvoiceLine, Price, Subscription
 from ffkpi.stripe.bundle import Recorder
 from ffkpi.stripe.http import Progress
 from ffkpi.stripe.lists import INVOICES, invoice_lines_path
-from ffkpi.stripe.paging import PAGE, Answer, Lister, parse, whole
+from ffkpi.stripe.paging import DAY, PAGE, Answer, Lister, Windows, parse, whole
 from ffkpi.stripe.payloads import Page, StripeInvoice, StripeLine
 from ffkpi.stripe.resolve import invoice_lines
+from ffkpi.stripe.spread import Spread, SpreadWindows
 
 WEEK = 7 * 86_400
 PERIOD_DAYS = {"day": 1, "week": 7, "month": 31, "year": 366}  # at their longest
@@ -34,21 +35,28 @@ class Invoices:
         self.progress = progress
 
     def listed(
-        self, params: Mapping[str, Any], since: int, expected: float | None = None
+        self,
+        params: Mapping[str, Any],
+        since: int,
+        expected: float | None = None,
+        spread: "Future[Spread | None] | None" = None,
     ) -> Iterator[StripeInvoice]:
         """Every invoice created since `since`, in created windows, once each, with all
         its lines: the lines of one that has more than a page embeds are asked for as
-        soon as it comes back, alongside the windows."""
+        soon as it comes back, alongside the windows. `expected`: how many there are, or
+        `spread`: where they lie, as far as the caller can tell (or will)."""
         seen: set[str] = set()
         incomplete: dict[str, tuple[StripeInvoice, Future[list[Answer[StripeLine]]]]] = {}
+        until = self.now + DAY
+        plan = (
+            Windows(since, until, self.lister.slots, expected)
+            if spread is None
+            else SpreadWindows(
+                since, until, self.lister.slots, spread, lambda: self.lister.http.in_flight
+            )
+        )
         for answer in self.lister.windows(
-            INVOICES.path,
-            params,
-            Page[StripeInvoice],
-            "invoices",
-            since=since,
-            until=self.now + 86_400,
-            expected=expected,
+            INVOICES.path, params, Page[StripeInvoice], "invoices", plan
         ):
             if self.recorder is not None:
                 self.recorder.listed("invoices", [answer.body])

@@ -187,6 +187,14 @@ class Windows:
             self.queued.extend(new)
         return [window, *self._take(free - 1)]
 
+    def wake(self, ask: Callable[[], None]) -> None:
+        """`ask` is to be called when the plan learns something between pages, once
+        the first windows are asked for; it asks for what `woken` says."""
+
+    def woken(self, busy: int) -> list[Window]:
+        """The windows to ask for now that the plan learned something."""
+        return []
+
     def _take(self, free: int) -> list[Window]:
         """Queued windows for the free slots, the largest first."""
         if free <= 0 or not self.queued:
@@ -229,6 +237,17 @@ def _split(window: Window, parts: int, share: float) -> list[Window]:
         Window(low, high, expected=density * (high - low) / PAGE)
         for high, low in itertools.pairwise([*cuts, floor])
     ]
+
+
+def _trimmed(answer: Answer[DatedT], keep: int) -> Answer[DatedT]:
+    """A page of a window cut while it was in flight, down to its first `keep` objects
+    (newest first: those still in the window), as Stripe's bytes. It was the last."""
+    fields = msgspec.json.decode(answer.body, type=dict[str, msgspec.Raw])
+    entries = msgspec.json.decode(fields["data"], type=list[msgspec.Raw])
+    fields["data"] = msgspec.Raw(msgspec.json.encode(entries[:keep]))
+    fields["has_more"] = msgspec.Raw(b"false")
+    page = msgspec.structs.replace(answer.page, data=answer.page.data[:keep], has_more=False)
+    return Answer(page, msgspec.json.encode(fields))
 
 
 def _empty_page(seen: int, what: str) -> int:
@@ -277,19 +296,14 @@ class Lister:
         params: Mapping[str, Any],
         model: type[Page[DatedT]],
         what: str,
-        *,
-        since: int = EARLIEST,
-        until: int,
-        expected: float | None = None,
+        plan: "Windows",
     ) -> Iterator[Answer[DatedT]]:
-        """Every page of a list created in [since, until), as windows return them;
-        `expected`: how many objects it holds, as far as the caller can tell.
+        """Every page of a list created in the span of `plan`, as its windows return them.
 
         The first windows are asked for at once, before anything the caller asks for
         next; each page that comes back asks for the next ones on its own request
         thread, so a caller busy with a page (or waiting for something else) never
         holds the requests back."""
-        plan = Windows(since, until, self._slots, expected)
         returned: queue.SimpleQueue[Answer[DatedT] | BaseException] = queue.SimpleQueue()
         lock = threading.Lock()  # over the plan and the counts; never held to submit
         counts = {"in_flight": 0, "outstanding": 0}  # outstanding: not yet handed over
@@ -307,10 +321,15 @@ class Lister:
         def back(window: Window, done: "Future[Answer[DatedT]]") -> None:
             try:
                 answer = done.result()
-                page = answer.page
-                created = [entry.created for entry in page.data]
-                last = page.data[-1].id if page.data else None
                 with lock:
+                    # Its start may have been raised while the page was in flight: what
+                    # it read past it belongs to a window of its own.
+                    past = [entry.created < window.gte for entry in answer.page.data]
+                    if any(past):
+                        answer = _trimmed(answer, past.index(True))
+                    page = answer.page
+                    created = [entry.created for entry in page.data]
+                    last = page.data[-1].id if page.data else None
                     counts["in_flight"] -= 1
                     self.http.counters.pages += 1
                     busy = counts["in_flight"]
@@ -320,9 +339,19 @@ class Lister:
             except BaseException as err:  # handed to the caller's thread
                 returned.put(err)
 
+        def wake() -> None:
+            """The plan learned something between pages: ask what it wants now."""
+            try:
+                with lock:
+                    asks = plan.woken(counts["in_flight"])
+                ask(asks)
+            except BaseException as err:  # handed to the caller's thread
+                returned.put(err)
+
         with lock:
             first = plan.first()
         ask(first)
+        plan.wake(wake)
         return self._handed(returned, lock, counts)
 
     @staticmethod
@@ -343,7 +372,7 @@ class Lister:
             handed += 1
             yield answer
 
-    def _slots(self) -> int:
+    def slots(self) -> int:
         """Requests worth having in flight: past rate x latency they only queue."""
         http = self.http
         return min(

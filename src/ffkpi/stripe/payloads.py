@@ -153,6 +153,7 @@ class StripeSubscription(SubscriptionDates, frozen=True):
     cancel_at_period_end: bool = False
     cancel_at: int | None = None
     pause_collection: dict[str, Any] | None = None
+    billing_cycle_anchor: int | None = None  # the day its renewals fall on
 
 
 class StripePeriod(Payload, frozen=True):
