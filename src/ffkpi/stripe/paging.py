@@ -148,6 +148,10 @@ class Windows:
             windows = [Window(low, high) for high, low in itertools.pairwise(bounds)]
             self.open.update(windows)
             return windows
+        return self._aged(count)
+
+    def _aged(self, count: int) -> list[Window]:
+        """`count` windows at most, of growing age: FIRST_SPANS, then the rest."""
         ages = [age for age in FIRST_SPANS[: count - 1] if self.until - age > self.earliest]
         bounds = [self.until, *(self.until - age for age in ages), self.earliest]
         windows = [Window(low, high) for high, low in itertools.pairwise(bounds)]
@@ -162,17 +166,9 @@ class Windows:
         `created`: its objects' creation times; `busy`: the other requests in flight.
         """
         free = self.slots() - busy
-        if not has_more:
-            self.open.discard(window)
-            return self._take(free)
-        if not created:
-            what = f"objects created in [{window.gte}, {window.lt})"
-            window.empty_pages = _empty_page(window.empty_pages, what)
-            return [window, *self._take(free - 1)]
-        window.empty_pages = 0
-        window.cursor = last_id
-        window.read += len(created)
-        window.oldest = created[-1]
+        asks = self._page(window, created, last_id, has_more, free)
+        if asks is not None:
+            return asks
         window.expected = window.estimate()
         slots = max(1, self.slots())
         share = max(MIN_PAGES, sum(w.expected for w in self.open) / slots)
@@ -186,6 +182,24 @@ class Windows:
             self.open.update(new)
             self.queued.extend(new)
         return [window, *self._take(free - 1)]
+
+    def _page(
+        self, window: Window, created: list[int], last_id: str | None, has_more: bool, free: int
+    ) -> list[Window] | None:
+        """Take a page of `window` in: the windows to ask next if it was read to its end
+        or the page was empty (asked again); None if it has more, its cursor moved on."""
+        if not has_more:
+            self.open.discard(window)
+            return self._take(free)
+        if not created:
+            what = f"objects created in [{window.gte}, {window.lt})"
+            window.empty_pages = _empty_page(window.empty_pages, what)
+            return [window, *self._take(free - 1)]
+        window.empty_pages = 0
+        window.cursor = last_id
+        window.read += len(created)
+        window.oldest = created[-1]
+        return None
 
     def wake(self, ask: Callable[[], None]) -> None:
         """`ask` is to be called when the plan learns something between pages, once

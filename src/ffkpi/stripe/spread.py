@@ -25,7 +25,6 @@ from ffkpi.stripe.paging import (
     PAGE,
     Window,
     Windows,
-    _empty_page,
     _split,
 )
 from ffkpi.stripe.payloads import StripeSubscription
@@ -164,12 +163,7 @@ class SpreadWindows(Windows):
         return self._take(self.slots() - busy) if self._learned() else []
 
     def first(self) -> list[Window]:
-        count = max(2, min(len(FIRST_SPANS) + 1, self.slots() - self.load()))
-        ages = [age for age in FIRST_SPANS[: count - 1] if self.until - age > self.earliest]
-        bounds = [self.until, *(self.until - age for age in ages), self.earliest]
-        windows = [Window(low, high) for high, low in itertools.pairwise(bounds)]
-        self.open.update(windows)
-        return windows
+        return self._aged(max(2, min(len(FIRST_SPANS) + 1, self.slots() - self.load())))
 
     def returned(
         self, window: Window, created: list[int], last_id: str | None, has_more: bool, busy: int
@@ -183,17 +177,9 @@ class SpreadWindows(Windows):
             self.spread = None  # far off what is read: from here on, as `Windows` plans
             return super().returned(window, created, last_id, has_more, busy)
         free = self.slots() - busy
-        if not has_more:
-            self.open.discard(window)
-            return self._take(free)
-        if not created:
-            what = f"invoices created in [{window.gte}, {window.lt})"
-            window.empty_pages = _empty_page(window.empty_pages, what)
-            return [window, *self._take(free - 1)]
-        window.empty_pages = 0
-        window.cursor = last_id
-        window.read += len(created)
-        window.oldest = created[-1]
+        asks = self._page(window, created, last_id, has_more, free)
+        if asks is not None:
+            return asks
         if self.spread is None:
             self._fill(window)
         else:
