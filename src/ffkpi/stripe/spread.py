@@ -168,7 +168,7 @@ class SpreadWindows(Windows):
     def returned(
         self, window: Window, created: list[int], last_id: str | None, has_more: bool, busy: int
     ) -> list[Window]:
-        if created:
+        if created and (self.told is not None or self.spread is not None):
             top = window.lt if window.oldest is None else window.oldest + 1
             self.pages.append((created[-1], top, len(created)))
         if self.spread is None and not self._learned() and self.told is None:
@@ -236,10 +236,10 @@ class SpreadWindows(Windows):
         return self._ratio() * self.spread.count(window.gte, rest) / PAGE
 
     def _plan(self) -> None:
-        """Plan the rounds left: the fewest rounds (a page a chain each) in which the
-        chains read what is left, where a window with more than that many pages hands
-        its older part, cut to size, to the chains that are idle or will be once their
-        window is read (the queued cut now, the others when their page is back)."""
+        """Plan the rounds left: the fewest rounds (a page a slot each) in which the
+        slots read what is left, where a window with more than that many pages hands
+        its older part, cut to size, to the slots that are idle or will be once their
+        window is read. A window's first part counts the page it has in flight."""
         for window in self.open:
             window.expected = self._pages(window)
         windows = sorted(self.open, key=lambda w: w.expected, reverse=True)
