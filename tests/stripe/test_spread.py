@@ -76,7 +76,6 @@ def test_counts_and_instants_answer_each_other() -> None:
     for k in range(5000):
         spread.add(SINCE + (k * k) % (UNTIL - SINCE))
     spread.done()
-    assert spread.total == 5000
     assert spread.count(SINCE, UNTIL) == 5000
     for invoices in (0.5, 1, 10, 2500, 4999):
         instant = spread.instant(invoices)

@@ -337,10 +337,11 @@ class Lister:
                 answer = done.result()
                 with lock:
                     # Its start may have been raised while the page was in flight: what
-                    # it read past it belongs to a window of its own.
-                    past = [entry.created < window.gte for entry in answer.page.data]
-                    if any(past):
-                        answer = _trimmed(answer, past.index(True))
+                    # it read past it (the oldest, last) belongs to a window of its own.
+                    data = answer.page.data
+                    if data and data[-1].created < window.gte:
+                        kept = next(k for k, e in enumerate(data) if e.created < window.gte)
+                        answer = _trimmed(answer, kept)
                     page = answer.page
                     created = [entry.created for entry in page.data]
                     last = page.data[-1].id if page.data else None

@@ -69,10 +69,6 @@ class Spread:
         self._before = [0.0, *itertools.accumulate(self.hours)]
         return self
 
-    @property
-    def total(self) -> float:
-        return self._before[-1]
-
     def before(self, instant: int) -> float:
         """Invoices expected to be created before `instant`."""
         offset = min(max(instant - self.since, 0), len(self.hours) * BUCKET)
